@@ -1,0 +1,23 @@
+/* wanc — the Wan video-generation models in C.
+ *
+ * Usage (the whole public API grows here; the CLI `wanc` is a thin layer on it):
+ *
+ *   #include <wanc.h>
+ *
+ *   wanc_err err = wanc_info_print(stdout, "Wan2.1_VAE.pth");   // list a checkpoint
+ *   if (err) { fprintf(stderr, "%s\n", wanc_error_message(err)); wanc_error_free(err); }
+ */
+#ifndef WANC_H
+#define WANC_H
+
+#include <stdio.h>
+
+#include "../src/core/error.h"
+
+#define WANC_VERSION "0.1.0"
+
+/* Print every tensor of a checkpoint as `name<TAB>dtype<TAB>shape`, sorted by
+ * name, then `tensors: N`. */
+wanc_err wanc_info_print(FILE *out, const char *path);
+
+#endif

@@ -1,0 +1,115 @@
+/* The backend interface: every op a model needs, behind one function table.
+ *
+ * Models never call kernels; they call `be->op(be, ...)`. Activations are
+ * float32 buffers in the backend's memory (host memory for "cpu", device
+ * memory for "cuda"), laid out row-major as PyTorch would: token sequences
+ * are [L, D] (batch 1), video features are channel-first [C, T, H, W].
+ * Weights are wanc_tensors in their stored dtype (F32, BF16, F16): ops read
+ * them as they are, so a bf16 checkpoint never expands to fp32 as a whole.
+ *
+ * Determinism: an op gives the same bits at any thread count (work is split
+ * so each output element is reduced in one fixed order).
+ *
+ * bf16 compute ("bf16 mode") follows PyTorch's CUDA semantics: each op
+ * evaluates in float32 and its result is rounded to bf16 once. Models do
+ * that rounding explicitly with `round_bf16` after the ops that torch would
+ * round, so the fp32 path and the bf16 path share every kernel.
+ *
+ * Shapes are given in the comment of each entry; outputs first, then inputs,
+ * then sizes. `out` may alias `x` where noted ("in place ok").
+ */
+#ifndef WANC_BACKEND_H
+#define WANC_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+typedef struct wanc_backend wanc_backend;
+
+struct wanc_backend {
+    const char *name; /* "cpu", "cuda:0" */
+
+    /* ---- memory ------------------------------------------------------ */
+    wanc_err (*alloc)(const wanc_backend *be, void **out, size_t bytes);
+    void (*free)(const wanc_backend *be, void *p);
+    wanc_err (*upload)(const wanc_backend *be, void *dst, const void *host_src, size_t bytes);
+    wanc_err (*download)(const wanc_backend *be, void *host_dst, const void *src, size_t bytes);
+
+    /* ---- dense ------------------------------------------------------- */
+    /* out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]). w: F32/BF16/F16, contiguous
+     * (a conv weight [N, K...] counts as [N, prod K]). bias may be NULL. */
+    wanc_err (*linear)(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                       const wanc_tensor *bias, int64_t M);
+    /* out[M,N] = alpha · op(a) · op(b) + beta · out, all float32, row-major;
+     * op(a) is [M,K] (a stored [K,M] when trans_a), op(b) is [K,N] (stored
+     * [N,K] when trans_b). lda/ldb/ldc are row strides in elements. */
+    wanc_err (*gemm)(const wanc_backend *be, float *out, const float *a, const float *b, int64_t M, int64_t N,
+                     int64_t K, int trans_a, int trans_b, float alpha, float beta, int64_t lda, int64_t ldb,
+                     int64_t ldc);
+
+    /* ---- normalisation ----------------------------------------------- */
+    /* Over the last dim of x[rows, dim]; weight/bias [dim] float32 or NULL
+     * (no affine). LayerNorm: (x-mean)/sqrt(var+eps) with biased variance.
+     * In place ok. */
+    wanc_err (*layer_norm)(const wanc_backend *be, float *out, const float *x, const float *weight,
+                           const float *bias, int64_t rows, int64_t dim, float eps);
+    /* RMSNorm: x / sqrt(mean(x²) + eps) · weight (weight may be NULL). In place ok. */
+    wanc_err (*rms_norm)(const wanc_backend *be, float *out, const float *x, const float *weight, int64_t rows,
+                         int64_t dim, float eps);
+    /* Softmax over the last dim of x[rows, dim]. In place ok. */
+    wanc_err (*softmax)(const wanc_backend *be, float *out, const float *x, int64_t rows, int64_t dim);
+
+    /* ---- elementwise (n elements, in place ok) -------------------------- */
+    wanc_err (*gelu_tanh)(const wanc_backend *be, float *out, const float *x, int64_t n);
+    wanc_err (*gelu_erf)(const wanc_backend *be, float *out, const float *x, int64_t n);
+    wanc_err (*silu)(const wanc_backend *be, float *out, const float *x, int64_t n);
+    /* out = a + b; out = a * b (same shapes) */
+    wanc_err (*add)(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n);
+    wanc_err (*mul)(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n);
+    /* out = x · alpha + beta */
+    wanc_err (*scale)(const wanc_backend *be, float *out, const float *x, float alpha, float beta, int64_t n);
+    /* Round every value to the nearest bf16 (kept as float32). */
+    wanc_err (*round_bf16)(const wanc_backend *be, float *x, int64_t n);
+
+    /* ---- row-broadcast helpers for modulation -------------------------- */
+    /* out[r,d] = x[r,d] · (1 + scale[d]) + shift[d]   (x[rows, dim]) */
+    wanc_err (*modulate)(const wanc_backend *be, float *out, const float *x, const float *shift,
+                         const float *scale, int64_t rows, int64_t dim);
+    /* x[r,d] += gate[d] · y[r,d];  gate == NULL means 1 */
+    wanc_err (*gated_add)(const wanc_backend *be, float *x, const float *y, const float *gate, int64_t rows,
+                          int64_t dim);
+
+    /* ---- attention ----------------------------------------------------- */
+    /* out[Lq, H·D] = softmax(scale · q kᵀ + bias) v, per head h, where
+     * q[Lq, H·D], k/v[Lk, H·D] (head h = columns h·D..h·D+D-1).
+     * bias: NULL or [H, Lq, Lk] float32 added to the logits (T5's position bias);
+     * key_mask: NULL or [Lk] (0 = masked key: logit set to -FLT_MAX, as torch's finfo.min).
+     * Never materialises Lq×Lk beyond one tile per thread (online softmax). */
+    wanc_err (*attention)(const wanc_backend *be, float *out, const float *q, const float *k, const float *v,
+                          int64_t Lq, int64_t Lk, int64_t H, int64_t D, float scale, const float *bias,
+                          const uint8_t *key_mask);
+    /* RoPE on adjacent pairs (2i, 2i+1) of every head, in float64 as the
+     * reference: x[L, H·D] in place; cos_sin[L, D/2, 2] (cos, sin) float64. */
+    wanc_err (*rope)(const wanc_backend *be, float *x, const double *cos_sin, int64_t L, int64_t H, int64_t D);
+
+    /* ---- convolution --------------------------------------------------- */
+    /* out[Cout, To, Ho, Wo] = conv3d(x[Cin, T, H, W], w[Cout, Cin, kt, kh, kw]) + bias[Cout]
+     * with zero padding pad[0..2] on both sides of (T, H, W) and stride[0..2].
+     * (Causal time padding is the caller's: it concatenates cached frames.)
+     * conv2d is the kt = 1 case with T = 1. */
+    wanc_err (*conv3d)(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                       const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
+                       const int pad[3]);
+};
+
+/* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */
+const wanc_backend *wanc_backend_cpu(void);
+
+/* Measure this machine's float32 GEMM rate (GFLOP/s) on an n×n×n sgemm with
+ * the current thread count: the yardstick every benchmark reports against. */
+double wanc_sgemm_gflops(int n, int reps);
+
+#endif

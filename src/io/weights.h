@@ -1,0 +1,80 @@
+/* The weight store: one API over every checkpoint format.
+ *
+ * A store holds the tensors of one model, gathered from one or more files
+ * (safetensors, sharded safetensors, PyTorch zip .pth). Tensor data stays in
+ * the mmapped files wherever the layout allows; a tensor's `data` points
+ * into the mapping and must not be written. Names are kept as stored; lookup
+ * can strip the wrapper prefixes DiffSynth accepts (`model.`,
+ * `diffusion_model.`, `model.diffusion_model.`).
+ *
+ *   wanc_weights *w;
+ *   TRY(wanc_weights_open(&w, "Wan2.1_VAE.pth"));
+ *   const wanc_tensor *t;
+ *   TRY(wanc_weights_get(w, "conv1.weight", &t, 1, (int64_t[]){32}));
+ *   ...
+ *   wanc_weights_close(w);
+ */
+#ifndef WANC_IO_WEIGHTS_H
+#define WANC_IO_WEIGHTS_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+typedef struct wanc_weights wanc_weights;
+
+/* Open a checkpoint. `path` may be:
+ *   - a .safetensors file, a .pth/.pt/.ckpt (torch zip) file;
+ *   - a `*.safetensors.index.json` (opens every shard it names);
+ *   - a glob pattern such as "dir/diffusion_pytorch_model*.safetensors".
+ * Errors name the file and the problem. */
+wanc_err wanc_weights_open(wanc_weights **out, const char *path);
+/* Open several files as one model (their union; a duplicate name is an error). */
+wanc_err wanc_weights_open_files(wanc_weights **out, const char *const *paths, int npaths);
+void wanc_weights_close(wanc_weights *w);
+
+/* Iterate in sorted (byte-order) name order. */
+int wanc_weights_count(const wanc_weights *w);
+const char *wanc_weights_name(const wanc_weights *w, int i);
+const wanc_tensor *wanc_weights_tensor(const wanc_weights *w, int i);
+/* The file a tensor came from (for messages). */
+const char *wanc_weights_file_of(const wanc_weights *w, int i);
+/* A short description of the store: its path, or "N files: first, ...". */
+const char *wanc_weights_describe(const wanc_weights *w);
+
+/* Find by exact name, else by name with the first wrapper prefix that
+ * makes it match (`model.`, `diffusion_model.`, `model.diffusion_model.`).
+ * NULL when absent. */
+const wanc_tensor *wanc_weights_find(const wanc_weights *w, const char *name);
+bool wanc_weights_has(const wanc_weights *w, const char *name);
+
+/* Find and check: a named error when the tensor is absent or its shape differs
+ * (-1 in `shape` matches any size; ndim < 0 skips the shape check). */
+wanc_err wanc_weights_get(const wanc_weights *w, const char *name, const wanc_tensor **out, int ndim,
+                          const int64_t *shape);
+/* Same, formatting the name printf-style: wanc_weights_getf(w, &t, 2, shp, "blocks.%d.ffn.0.weight", i) */
+wanc_err wanc_weights_getf(const wanc_weights *w, const wanc_tensor **out, int ndim, const int64_t *shape,
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Get a tensor converted to contiguous float32 in a newly allocated buffer
+ * (for small tensors: norms, biases, embeddings). Caller frees `*out`. */
+wanc_err wanc_weights_load_f32(const wanc_weights *w, const char *name, float **out, int ndim, const int64_t *shape);
+
+/* safetensors `__metadata__` value, NULL when absent (always NULL for .pth). */
+const char *wanc_weights_metadata(const wanc_weights *w, const char *key);
+
+/* Rename every tensor through `map` (e.g. diffusers → native Wan names).
+ * map writes the new name into dst (cap bytes) and returns 1 to keep, 0 to
+ * drop the tensor. */
+typedef int (*wanc_name_map_fn)(char *dst, size_t cap, const char *src, void *user);
+wanc_err wanc_weights_rename(wanc_weights *w, wanc_name_map_fn map, void *user);
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* Write tensors to a .safetensors file (names sorted on write, header padded
+ * to 8 bytes). metadata: NULL-terminated key,value,key,value,... or NULL.
+ * Written to a temporary file and renamed when complete. */
+wanc_err wanc_safetensors_write(const char *path, int n, const char *const *names, const wanc_tensor *tensors,
+                                const char *const *metadata);
+
+#endif

@@ -1,0 +1,62 @@
+/* A tiny unit-test framework: TEST(name) { CHECK(...); } registers itself. */
+#ifndef WANC_TEST_H
+#define WANC_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+
+typedef void (*test_fn)(int *failed);
+void test_register(const char *name, const char *file, test_fn fn);
+
+#define TEST(name)                                                                   \
+    static void test_##name(int *test_failed_);                                     \
+    __attribute__((constructor)) static void test_register_##name(void)             \
+    {                                                                                \
+        test_register(#name, __FILE__, test_##name);                                 \
+    }                                                                                \
+    static void test_##name(int *test_failed_)
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
+            *test_failed_ = 1;                                                       \
+        }                                                                            \
+    } while (0)
+
+/* The call must succeed; on error print it and fail the test. */
+#define CHECK_OK(expr)                                                               \
+    do {                                                                             \
+        wanc_err check_err_ = (expr);                                                \
+        if (check_err_) {                                                            \
+            fprintf(stderr, "  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,   \
+                    wanc_error_message(check_err_));                                 \
+            wanc_error_free(check_err_);                                             \
+            *test_failed_ = 1;                                                       \
+        }                                                                            \
+    } while (0)
+
+/* The call must fail with `code` and its message must contain `needle`. */
+#define CHECK_ERR(expr, code, needle)                                                \
+    do {                                                                             \
+        wanc_err check_err_ = (expr);                                                \
+        if (!check_err_) {                                                           \
+            fprintf(stderr, "  %s:%d: %s unexpectedly succeeded\n", __FILE__, __LINE__, #expr); \
+            *test_failed_ = 1;                                                       \
+        } else {                                                                     \
+            if (wanc_error_code(check_err_) != (code) ||                             \
+                !strstr(wanc_error_message(check_err_), (needle))) {                 \
+                fprintf(stderr, "  %s:%d: %s: wrong error (code %d): %s\n", __FILE__, __LINE__, #expr, \
+                        (int)wanc_error_code(check_err_), wanc_error_message(check_err_)); \
+                *test_failed_ = 1;                                                   \
+            }                                                                        \
+            wanc_error_free(check_err_);                                             \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol) CHECK(fabs((double)(a) - (double)(b)) <= (tol))
+
+#endif
