@@ -427,13 +427,16 @@ static wanc_err rebuild_tensor(unpickler *u, const pv *args, pv **out)
     t->ndim = nd;
     /* Every element must lie inside the storage. */
     int64_t numel_storage = (int64_t)(t->storage->nbytes / wanc_dtype_size(t->dtype));
-    int64_t last = t->offset;
-    bool empty = false;
+    int64_t last = t->offset, numel = 1, step;
+    bool empty = false, overflow = false;
     for (int i = 0; i < nd; i++) {
         if (t->shape[i] < 0 || t->stride[i] < 0) PK_FAIL(u, WANC_EUNSUPPORTED, "negative tensor size or stride");
         if (t->shape[i] == 0) empty = true;
-        else last += (t->shape[i] - 1) * t->stride[i];
+        else overflow |= __builtin_mul_overflow(t->shape[i] - 1, t->stride[i], &step) ||
+                         __builtin_add_overflow(last, step, &last);
+        overflow |= __builtin_mul_overflow(numel, t->shape[i], &numel);
     }
+    if (overflow || numel > ((int64_t)1 << 50)) PK_FAIL(u, WANC_EFORMAT, "tensor size overflows");
     if (t->offset < 0 || (!empty && last >= numel_storage))
         PK_FAIL(u, WANC_EFORMAT, "tensor view (offset %lld, last element %lld) outside its storage of %lld elements",
                 (long long)t->offset, (long long)last, (long long)numel_storage);
@@ -449,7 +452,19 @@ static wanc_err op_reduce(unpickler *u)
     if (fn->kind != PV_GLOBAL || args->kind != PV_TUPLE) PK_FAIL(u, WANC_EFORMAT, "REDUCE of a non-callable");
     switch ((global_kind)fn->i) {
     case G_ORDERED_DICT:
-        res = pv_new(u, PV_DICT); /* OrderedDict() or OrderedDict([]): items come via SETITEMS */
+        /* OrderedDict(): items follow via SETITEMS. OrderedDict([(k, v), ...]) is taken as data too. */
+        res = pv_new(u, PV_DICT);
+        if (!res) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+        if (args->n == 1 && args->items[0]->kind == PV_LIST) {
+            const pv *l = args->items[0];
+            for (size_t i = 0; i < l->n; i++) {
+                const pv *kv = l->items[i];
+                if (kv->kind != PV_TUPLE || kv->n != 2) PK_FAIL(u, WANC_EFORMAT, "OrderedDict item is not a pair");
+                if (!pv_append(res, kv->items[0]) || !pv_append(res, kv->items[1])) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+            }
+        } else if (args->n != 0) {
+            PK_FAIL(u, WANC_EFORMAT, "OrderedDict called with unexpected arguments");
+        }
         break;
     case G_REBUILD_TENSOR_V2: TRY(rebuild_tensor(u, args, &res)); break;
     case G_REBUILD_PARAMETER:
