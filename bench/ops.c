@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_internal.h"
 #include "core/tensor.h"
 #include "core/threads.h"
 
@@ -141,14 +142,21 @@ int main(int argc, char **argv)
     double conv = 2.0 * (double)C * C * 27 * Hc * Wc / t * 1e-9;
     printf("conv3d bf16 %lld->%lld 3x3x3, 3x%lldx%lld: %.1f GFLOP/s (%.2f x sgemm)\n", (long long)C, (long long)C,
            (long long)Hc, (long long)Wc, conv, conv / sgemm);
+    /* the same conv through im2col + one big-K sgemm, for comparison */
+    cpu_conv3d_force_im2col = 1;
+    TIME_MEDIAN(t, reps,
+                die_on(be->conv3d(be, co, cx, &cw, NULL, C, T, Hc, Wc, (int[]){1, 1, 1}, (int[]){0, 1, 1}), "conv3d"));
+    cpu_conv3d_force_im2col = 0;
+    double conv_im2col = 2.0 * (double)C * C * 27 * Hc * Wc / t * 1e-9;
+    printf("conv3d (im2col path) same size: %.1f GFLOP/s (%.2f x sgemm)\n", conv_im2col, conv_im2col / sgemm);
     wanc_tensor_free(&cw);
     free(cx);
     free(co);
 
     printf("ops threads=%d sgemm=%.1f linear_f32_1536=%.1f linear_f32_8960=%.1f linear_bf16_1536=%.1f "
-           "linear_bf16_8960=%.1f attention=%.1f conv3d=%.1f ratio_linear_f32=%.2f ratio_linear_bf16=%.2f "
+           "linear_bf16_8960=%.1f attention=%.1f conv3d=%.1f conv3d_im2col=%.1f ratio_linear_f32=%.2f ratio_linear_bf16=%.2f "
            "ratio_attention=%.2f ratio_conv3d=%.2f\n",
-           threads, sgemm, lin[0][0], lin[0][1], lin[1][0], lin[1][1], attn, conv,
+           threads, sgemm, lin[0][0], lin[0][1], lin[1][0], lin[1][1], attn, conv, conv_im2col,
            (lin[0][0] < lin[0][1] ? lin[0][0] : lin[0][1]) / sgemm,
            (lin[1][0] < lin[1][1] ? lin[1][0] : lin[1][1]) / sgemm, attn / sgemm, conv / sgemm);
     return 0;

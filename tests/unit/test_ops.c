@@ -465,13 +465,21 @@ static void check_conv(int *test_failed_, wanc_dtype dt, int64_t Cin, int64_t Co
     free(ref);
 }
 
+#include "backend/cpu/cpu_internal.h"
+
 TEST(ops_conv3d)
 {
-    check_conv(test_failed_, WANC_F32, 3, 5, 4, 9, 11, 3, 3, 3, (int[]){1, 1, 1}, (int[]){1, 1, 1});
-    check_conv(test_failed_, WANC_BF16, 4, 6, 5, 10, 7, 3, 3, 3, (int[]){2, 2, 1}, (int[]){0, 1, 1});
-    check_conv(test_failed_, WANC_F16, 2, 3, 1, 8, 9, 1, 3, 3, (int[]){1, 2, 2}, (int[]){0, 0, 1}); /* conv2d */
-    check_conv(test_failed_, WANC_F32, 6, 4, 3, 5, 6, 1, 1, 1, (int[]){1, 1, 1}, (int[]){0, 0, 0}); /* 1x1x1 */
-    check_conv(test_failed_, WANC_BF16, 64, 8, 2, 20, 70, 3, 3, 3, (int[]){1, 1, 1}, (int[]){1, 1, 1}); /* slabs */
+    for (int force = 1; force >= 0; force--) { /* im2col everywhere, then the default paths */
+        cpu_conv3d_force_im2col = force;
+        check_conv(test_failed_, WANC_F32, 3, 5, 4, 9, 11, 3, 3, 3, (int[]){1, 1, 1}, (int[]){1, 1, 1});
+        check_conv(test_failed_, WANC_BF16, 4, 6, 5, 10, 7, 3, 3, 3, (int[]){2, 2, 1}, (int[]){0, 1, 1});
+        check_conv(test_failed_, WANC_F16, 2, 3, 1, 8, 9, 1, 3, 3, (int[]){1, 2, 2}, (int[]){0, 0, 1}); /* conv2d */
+        check_conv(test_failed_, WANC_F32, 6, 4, 3, 5, 6, 1, 1, 1, (int[]){1, 1, 1}, (int[]){0, 0, 0}); /* 1x1x1 */
+        check_conv(test_failed_, WANC_BF16, 64, 8, 2, 20, 70, 3, 3, 3, (int[]){1, 1, 1}, (int[]){1, 1, 1}); /* slabs */
+        check_conv(test_failed_, WANC_F32, 3, 4, 5, 7, 300, 3, 1, 5, (int[]){1, 1, 1}, (int[]){2, 0, 2}); /* wide rows */
+        check_conv(test_failed_, WANC_F32, 3, 4, 3, 40, 2, 2, 3, 1, (int[]){1, 1, 1}, (int[]){0, 2, 0}); /* narrow */
+    }
+    cpu_conv3d_force_im2col = 0;
     const wanc_backend *be = wanc_backend_cpu();
     double *wv;
     wanc_tensor w = make_weight(WANC_F32, 5, (int64_t[]){2, 3, 3, 3, 3}, &wv);

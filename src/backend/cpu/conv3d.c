@@ -16,11 +16,17 @@
 
 #define COL_BYTES (16u << 20)
 
+/* Benchmarks and tests switch the stride-1 path off to compare the two. */
+int cpu_conv3d_force_im2col;
+
 typedef struct {
     float *out;
     const float *x, *w, *bias;
     int64_t Cin, T, H, W, Cout, kt, kh, kw, To, Ho, Wo, P, Kc, ps;
     int st, sh, sw, pt, ph, pw;
+    /* shifted-gemm path: per-offset weights wk[kt·kh·kw][Cout][Cin], slabs of nh output rows */
+    const float *wk;
+    int64_t Wp, nh, hslabs;
     atomic_int failed;
 } conv_job;
 
@@ -70,6 +76,64 @@ static void conv_range(void *ctx, int64_t begin, int64_t end)
         if (j->bias)
             for (int64_t c = 0; c < j->Cout; c++)
                 for (int64_t i = 0; i < n; i++) o[c * j->P + i] += j->bias[c];
+    }
+}
+
+/* Stride-1 path without im2col. For an output slab of nh rows of frame `to`,
+ * copy the input rows it reads into a zero-padded slab xs[Cin][kt][nh+kh-1][Wp]
+ * (Wp = W + 2·pw). Output row h, column w, offset (dt, dh, dw) reads
+ * xs[ci][dt][h + dh][w + dw], i.e. flat position (h·Wp + w) + (dh·Wp + dw) of
+ * plane dt: so over an "extended" output of nh·Wp columns (the last kw-1 of
+ * each row are junk) every offset is one plain sgemm
+ *   oe[Cout, nh·Wp] += wk[dt,dh,dw][Cout, Cin] · xs[:, dt, dh·Wp+dw ...]
+ * with the channel stride as the leading dimension. The valid columns are
+ * then copied out with the bias. */
+static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
+{
+    conv_job *j = ctx;
+    const int64_t rows_in = j->nh + j->kh - 1, plane = rows_in * j->Wp, chan = j->kt * plane;
+    float *xs = cpu_scratch(CPU_SCRATCH_WORK, sizeof(float) * (size_t)(j->Cin * chan));
+    float *oe = cpu_scratch(CPU_SCRATCH_WORK2, sizeof(float) * (size_t)(j->Cout * j->nh * j->Wp));
+    if (!xs || !oe) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    for (int64_t task = begin; task < end; task++) {
+        int64_t to = task / j->hslabs, h0 = (task % j->hslabs) * j->nh;
+        int64_t nh = j->Ho - h0 < j->nh ? j->Ho - h0 : j->nh;
+        int64_t rin = nh + j->kh - 1;
+        /* padded input slab (rows beyond this slab's need stay unused) */
+        for (int64_t ci = 0; ci < j->Cin; ci++)
+            for (int64_t dt = 0; dt < j->kt; dt++) {
+                int64_t t = to - j->pt + dt;
+                for (int64_t r = 0; r < rin; r++) {
+                    float *dst = xs + ci * chan + dt * plane + r * j->Wp;
+                    int64_t h = h0 - j->ph + r;
+                    if (t < 0 || t >= j->T || h < 0 || h >= j->H) {
+                        memset(dst, 0, sizeof(float) * (size_t)j->Wp);
+                        continue;
+                    }
+                    memset(dst, 0, sizeof(float) * (size_t)j->pw);
+                    memcpy(dst + j->pw, j->x + ((ci * j->T + t) * j->H + h) * j->W, sizeof(float) * (size_t)j->W);
+                    memset(dst + j->pw + j->W, 0, sizeof(float) * (size_t)(j->Wp - j->pw - j->W));
+                }
+            }
+        int64_t ncols = nh * j->Wp - (j->kw - 1); /* stays inside each plane */
+        int64_t k = 0;
+        for (int64_t dt = 0; dt < j->kt; dt++)
+            for (int64_t dh = 0; dh < j->kh; dh++)
+                for (int64_t dw = 0; dw < j->kw; dw++, k++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->Cout, (int)ncols, (int)j->Cin,
+                                1.0f, j->wk + k * j->Cout * j->Cin, (int)j->Cin, xs + dt * plane + dh * j->Wp + dw,
+                                (int)chan, k ? 1.0f : 0.0f, oe, (int)(j->nh * j->Wp));
+        for (int64_t co = 0; co < j->Cout; co++) {
+            float b = j->bias ? j->bias[co] : 0.0f;
+            for (int64_t r = 0; r < nh; r++) {
+                float *o = j->out + ((co * j->To + to) * j->Ho + h0 + r) * j->Wo;
+                const float *e = oe + co * j->nh * j->Wp + r * j->Wp;
+                for (int64_t w = 0; w < j->Wo; w++) o[w] = e[w] + b;
+            }
+        }
     }
 }
 
@@ -129,12 +193,33 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
         cpu_to_f32(bf, bias->data, bias->dtype, (size_t)j.Cout);
         j.bias = bf;
     }
-    int64_t ps = (int64_t)(COL_BYTES / sizeof(float)) / j.Kc;
-    if (ps < 64) ps = 64;
-    ps = ps / 16 * 16;
-    j.ps = ps < j.P ? ps : j.P;
     atomic_init(&j.failed, 0);
-    wanc_parallel_for((j.P + j.ps - 1) / j.ps, 1, conv_range, &j);
+    if (j.st == 1 && j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col) {
+        /* offsets-major weights wk[k][Cout][Cin] from w[Cout][Cin][k] */
+        int64_t nk = j.kt * j.kh * j.kw;
+        float *wk = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
+        if (!wk) {
+            free(wf);
+            free(bf);
+            WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory re-laying the weight");
+        }
+        for (int64_t co = 0; co < j.Cout; co++)
+            for (int64_t ci = 0; ci < Cin; ci++)
+                for (int64_t k = 0; k < nk; k++) wk[(k * j.Cout + co) * Cin + ci] = j.w[(co * Cin + ci) * nk + k];
+        j.wk = wk;
+        j.Wp = W + 2 * j.pw;
+        j.nh = 1024 / j.Wp > 1 ? 1024 / j.Wp : 1; /* about 1024 extended columns per sgemm */
+        if (j.nh > j.Ho) j.nh = j.Ho;
+        j.hslabs = (j.Ho + j.nh - 1) / j.nh;
+        wanc_parallel_for(j.To * j.hslabs, 1, conv_shift_range, &j);
+        free(wk);
+    } else {
+        int64_t ps = (int64_t)(COL_BYTES / sizeof(float)) / j.Kc;
+        if (ps < 64) ps = 64;
+        ps = ps / 16 * 16;
+        j.ps = ps < j.P ? ps : j.P;
+        wanc_parallel_for((j.P + j.ps - 1) / j.ps, 1, conv_range, &j);
+    }
     free(wf);
     free(bf);
     if (atomic_load(&j.failed)) WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory for the column buffer");

@@ -64,6 +64,10 @@ wanc_err cpu_attention(const wanc_backend *be, float *out, const float *q, const
                        const uint8_t *key_mask);
 wanc_err cpu_rope(const wanc_backend *be, float *x, const double *cos_sin, int64_t L, int64_t H, int64_t D);
 
+/* conv3d picks a stride-1 path without im2col; set to 1 to force im2col
+ * everywhere (the benchmark and tests compare both). Not thread-safe to flip
+ * while a conv runs. */
+extern int cpu_conv3d_force_im2col;
 wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                     const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
                     const int pad[3]);
