@@ -36,7 +36,7 @@ struct wanc_dit {
     wanc_dit_config cfg;
     const wanc_backend *be;
     wanc_weights *store;
-    bool owns_store, bf16;
+    bool owns_store, bf16, bf16_weights; /* bf16_weights: f32 weights rounded at load */
     dit_linear patch, text0, text2, time0, time2, tproj, head, img1, img3;
     float *img_ln0_w, *img_ln0_b, *img_ln4_w, *img_ln4_b; /* [1280], [1280], [dim], [dim] */
     float *emb_pos;                                       /* [514, 1280] or NULL */
@@ -154,7 +154,7 @@ static wanc_err get_vec(wanc_dit *d, float **out, int ndim, const int64_t *shape
     float *p;
     TRY(wanc_weights_load_f32(d->store, name, &p, ndim, shape));
     TRY(keep_buf(d, p));
-    if (d->bf16) wanc_round_bf16_inplace(p, (size_t)wanc_numel(ndim, shape));
+    if (d->bf16_weights) wanc_round_bf16_inplace(p, (size_t)wanc_numel(ndim, shape));
     *out = p;
     return NULL;
 }
@@ -166,7 +166,7 @@ static wanc_err view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, cons
     TRY(wanc_weights_get(d->store, name, &t, ndim, shape));
     if (!wanc_tensor_is_contiguous(t))
         WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s is not contiguous", wanc_weights_describe(d->store), name);
-    if (d->bf16 && t->dtype != WANC_BF16) {
+    if (d->bf16_weights && t->dtype != WANC_BF16) {
         if (d->nconv == d->capconv) {
             int cap = d->capconv ? 2 * d->capconv : 64;
             wanc_tensor *nc = realloc(d->conv, (size_t)cap * sizeof *nc);
@@ -274,6 +274,7 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
     d->be = be;
     d->store = w;
     d->bf16 = o.precision == WANC_DIT_BF16;
+    d->bf16_weights = d->bf16 || o.bf16_weights;
     wanc_arena_init(&d->arena, 0);
     wanc_err err = wanc_dit_infer_config(&d->cfg, w, o.num_heads);
     if (!err) err = load_all(d);
@@ -554,6 +555,10 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
         TRY_GOTO(err, done, be->silu(be, tmp, tvec, D));
         TRY_GOTO(err, done, rnd(&f, tmp, D));
         TRY_GOTO(err, done, lin(&f, B.t_mod, tmp, &d->tproj, 1));
+        if (in->t_mod_add) {
+            TRY_GOTO(err, done, be->add(be, B.t_mod, B.t_mod, in->t_mod_add, 6 * D));
+            TRY_GOTO(err, done, rnd(&f, B.t_mod, 6 * D));
+        }
         observe(&f, "t_mod", B.t_mod, 3, (int64_t[]){1, 6, D});
     }
 

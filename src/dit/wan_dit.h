@@ -48,6 +48,7 @@ typedef enum wanc_dit_precision {
 typedef struct wanc_dit_options {
     int num_heads;                /* 0: `num_heads` metadata, else dim/128 */
     wanc_dit_precision precision; /* bf16 also converts f32 weights to bf16 at load */
+    bool bf16_weights;            /* round f32 weights to bf16 at load (fp32 compute on bf16 data) */
 } wanc_dit_options;
 
 /* Called at each named point of the forward (see the fixture README's
@@ -67,6 +68,7 @@ typedef struct wanc_dit_inputs {
     int64_t ctx_len;
     const float *clip;     /* [clip_len, 1280] CLIP tokens (257 or 514), or NULL */
     int64_t clip_len;
+    const float *t_mod_add;  /* [6, dim] added to t_mod (speed control's motion_emb), or NULL */
     wanc_dit_observe_fn observe; /* optional */
     void *observe_user;
 } wanc_dit_inputs;
@@ -93,6 +95,19 @@ wanc_err wanc_dit_forward(wanc_dit *dit, const wanc_dit_inputs *in, float *out);
  * of attention), for benchmarks. */
 double wanc_dit_flops(const wanc_dit_config *cfg, int64_t F, int64_t H, int64_t W, int64_t ctx_len,
                       int64_t clip_len);
+
+/* ---- speed control: WanMotionControllerModel -------------------------------
+ * motion_emb[6·dim] = MLP(sinusoid_256(10 · motion_bucket_id)), MLP = Linear,
+ * SiLU, Linear, SiLU, Linear (keys linear.{0,2,4}.*); the pipeline adds it to
+ * t_mod (wanc_dit_inputs.t_mod_add). */
+typedef struct wanc_motion_controller wanc_motion_controller;
+/* opt: precision and bf16_weights as for the DiT (num_heads unused). */
+wanc_err wanc_motion_controller_load(wanc_motion_controller **out, const wanc_backend *be, const wanc_weights *w,
+                                     const wanc_dit_options *opt);
+void wanc_motion_controller_free(wanc_motion_controller *m);
+int wanc_motion_controller_out_dim(const wanc_motion_controller *m); /* 6·dim */
+/* out[6·dim]; bf16 mode rounds the id and id·10 as the bf16 pipeline does. */
+wanc_err wanc_motion_controller_forward(const wanc_motion_controller *m, float motion_bucket_id, float *out);
 
 /* ---- pieces exposed for tests -------------------------------------------- */
 
