@@ -50,7 +50,8 @@ typedef struct wanc_vae21 wanc_vae21;
  * (host memory, valid during the call only). `stage` is the module path as in
  * the weight names ("decoder.upsamples.3", "encoder.head.0", "conv2"), or
  * "latents_unnormalised" / "mu" for the latent (de)normalisation. A non-NULL
- * return stops the run with that error. Only called for untiled runs. */
+ * return stops the run with that error. In tiled runs it is called for every
+ * tile in turn (chunks count from 0 again in each tile). */
 typedef wanc_err (*wanc_vae_observer)(void *user, const char *stage, int chunk, const float *x, int64_t C,
                                       int64_t T, int64_t H, int64_t W);
 

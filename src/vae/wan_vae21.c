@@ -742,7 +742,7 @@ const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m) { return &m->
 static void run_begin(wanc_vae21 *m, const wanc_vae_opts *o)
 {
     m->bf16 = o->bf16;
-    m->observe = o->tiled ? NULL : o->observe;
+    m->observe = o->observe;
     m->observe_user = o->observe_user;
     m->chunk = 0;
 }
