@@ -20,4 +20,9 @@
  * name, then `tensors: N`. */
 wanc_err wanc_info_print(FILE *out, const char *path);
 
+/* Write a random-weight Wan2.1 VAE (`wanc random-model --arch wan2.1-vae`): the
+ * release's key names and shapes as .safetensors; width 0 = the real 96;
+ * dtype "f32" or "bf16". */
+wanc_err wanc_random_vae21(const char *path, const char *dtype, unsigned long long seed, int width);
+
 #endif
