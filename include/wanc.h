@@ -30,5 +30,9 @@ wanc_err wanc_random_model_dit(const char *arch, const char *out_dir, int layers
 /* `wanc bench dit [options]` (argv after "dit"); results printed to out, last line
  * `dit forward_s=... gflop=... gflops=... sgemm_gflops=... ratio=... peak_rss_mb=...`. */
 wanc_err wanc_bench_dit(FILE *out, int argc, char **argv);
+/* Write a random-weight Wan2.1 VAE (`wanc random-model --arch wan2.1-vae`): the
+ * release's key names and shapes as .safetensors; width 0 = the real 96;
+ * dtype "f32" or "bf16". */
+wanc_err wanc_random_vae21(const char *path, const char *dtype, unsigned long long seed, int width);
 
 #endif

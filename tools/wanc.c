@@ -33,43 +33,57 @@ static int report(const char *cmd, wanc_err err)
     return 1;
 }
 
-/* wanc random-model --arch A --out DIR [--layers N] [--dtype bf16|f32] [--seed N]:
+/* wanc random-model --arch A --out PATH [--layers N] [--dtype bf16|f32] [--seed N] [--width N]:
  * each arch maps to the library function that writes that component. */
-typedef wanc_err (*random_model_fn)(const char *arch, const char *out_dir, int layers, const char *dtype,
-                                    unsigned long long seed);
+typedef struct {
+    const char *arch, *out, *dtype;
+    int layers, width;
+    unsigned long long seed;
+} random_model_args;
+
+static wanc_err random_dit(const random_model_args *a)
+{
+    return wanc_random_model_dit(a->arch, a->out, a->layers, a->dtype, a->seed);
+}
+
+static wanc_err random_vae21(const random_model_args *a)
+{
+    return wanc_random_vae21(a->out, a->dtype ? a->dtype : "f32", a->seed, a->width);
+}
+
 static const struct {
     const char *arch;
-    random_model_fn fn;
+    wanc_err (*fn)(const random_model_args *a);
+    const char *what;
 } random_models[] = {
-    {"wan2.1-t2v-1.3b", wanc_random_model_dit},
-    {"wan2.1-t2v-14b", wanc_random_model_dit},
-    {"wan2.1-i2v-14b", wanc_random_model_dit},
+    {"wan2.1-t2v-1.3b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
+    {"wan2.1-t2v-14b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
+    {"wan2.1-i2v-14b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
+    {"wan2.1-vae", random_vae21, "VAE, one .safetensors file"},
 };
 
 static int cmd_random_model(int argc, char **argv)
 {
-    const char *arch = NULL, *out = NULL, *dtype = NULL;
-    int layers = 0;
-    unsigned long long seed = 0;
+    random_model_args a = {0};
     for (int i = 0; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--arch")) arch = argv[i + 1];
-        else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
-        else if (!strcmp(argv[i], "--dtype")) dtype = argv[i + 1];
-        else if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
+        if (!strcmp(argv[i], "--arch")) a.arch = argv[i + 1];
+        else if (!strcmp(argv[i], "--out")) a.out = argv[i + 1];
+        else if (!strcmp(argv[i], "--dtype")) a.dtype = argv[i + 1];
+        else if (!strcmp(argv[i], "--layers")) a.layers = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--width")) a.width = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seed")) a.seed = strtoull(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "wanc random-model: unknown option %s\n", argv[i]);
             return 2;
         }
     }
-    if (!arch || !out || argc % 2) {
-        fprintf(stderr, "wanc random-model: usage: --arch ARCH --out DIR [--layers N] [--dtype bf16|f32] [--seed N]\n");
+    if (!a.arch || !a.out || argc % 2) {
+        fprintf(stderr, "wanc random-model: usage: --arch ARCH --out PATH [--layers N] [--dtype bf16|f32] [--seed N]\n");
         return 2;
     }
     for (size_t i = 0; i < sizeof random_models / sizeof random_models[0]; i++)
-        if (!strcmp(random_models[i].arch, arch))
-            return report("random-model", random_models[i].fn(arch, out, layers, dtype, seed));
-    fprintf(stderr, "wanc random-model: unknown arch '%s'\n", arch);
+        if (!strcmp(random_models[i].arch, a.arch)) return report("random-model", random_models[i].fn(&a));
+    fprintf(stderr, "wanc random-model: unknown arch '%s'\n", a.arch);
     return 2;
 }
 
