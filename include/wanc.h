@@ -20,4 +20,10 @@
  * name, then `tensors: N`. */
 wanc_err wanc_info_print(FILE *out, const char *path);
 
+/* Write a random-weight CLIP image tower (`wanc random-model --arch clip-vit-h-14`):
+ * the visual.* keys of models_clip_open-clip-xlm-roberta-large-vit-huge-14 with
+ * their real names and shapes, as .safetensors. width/layers 0 = the real 1280 / 32
+ * (patch 14, 224 px); dtype "f32" or "bf16". */
+wanc_err wanc_random_clip(const char *path, const char *dtype, unsigned long long seed, int width, int layers);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vision/resample.h"
+#include "wanc.h"
 
 const float wanc_clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 const float wanc_clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
@@ -369,7 +370,7 @@ wanc_err wanc_clip_write_random(const char *path, int width, int layers, int pat
         k++;                                                                                                  \
     } while (0)
     float sd = 1.0f / sqrtf((float)D), sm = 1.0f / sqrtf((float)M), sp = 1.0f / sqrtf((float)(3 * patch * patch));
-    ADD(1, ((int64_t[]){1}), 2.6f, 0.0f, "log_scale");
+    ADD(0, ((int64_t[]){1}), 2.6f, 0.0f, "log_scale"); /* a scalar, as in the real file */
     ADD(3, ((int64_t[]){1, 1, D}), 0.0f, sd, "visual.cls_embedding");
     ADD(3, ((int64_t[]){1, L, D}), 0.0f, 0.02f, "visual.pos_embedding");
     ADD(4, ((int64_t[]){D, 3, patch, patch}), 0.0f, sp, "visual.patch_embedding.weight");
@@ -402,4 +403,13 @@ done:
     free(np);
     free(names);
     return err;
+}
+
+wanc_err wanc_random_clip(const char *path, const char *dtype, unsigned long long seed, int width, int layers)
+{
+    wanc_dtype dt;
+    if (!strcmp(dtype, "f32") || !strcmp(dtype, "F32")) dt = WANC_F32;
+    else if (!strcmp(dtype, "bf16") || !strcmp(dtype, "BF16")) dt = WANC_BF16;
+    else WANC_FAIL(WANC_EINVAL, "random clip: dtype '%s' (f32 or bf16)", dtype);
+    return wanc_clip_write_random(path, width > 0 ? width : 1280, layers > 0 ? layers : 32, 14, 224, dt, seed);
 }
