@@ -1,0 +1,142 @@
+/* 3-D convolution (conv2d is kt = 1, T = 1) as im2col + sgemm.
+ *
+ * out[Cout, P] = W[Cout, Kc] · col[Kc, P] with Kc = Cin·kt·kh·kw in the
+ * weight's own order (ci, dt, dh, dw) and P = To·Ho·Wo output positions.
+ * The output positions are cut into slabs whose column block stays under
+ * COL_BYTES; each slab is one task on the pool (its own column buffer in the
+ * thread's scratch, one sgemm). Slab sizes come from the shapes only, so the
+ * bits do not depend on the thread count. */
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+#include "core/threads.h"
+
+#define COL_BYTES (16u << 20)
+
+typedef struct {
+    float *out;
+    const float *x, *w, *bias;
+    int64_t Cin, T, H, W, Cout, kt, kh, kw, To, Ho, Wo, P, Kc, ps;
+    int st, sh, sw, pt, ph, pw;
+    atomic_int failed;
+} conv_job;
+
+/* col[Kc, n] for output positions p0 .. p0+n-1 (row stride n). */
+static void im2col(const conv_job *j, float *col, int64_t p0, int64_t n)
+{
+    const int64_t HoWo = j->Ho * j->Wo;
+    int64_t row = 0;
+    for (int64_t ci = 0; ci < j->Cin; ci++)
+        for (int64_t dt = 0; dt < j->kt; dt++)
+            for (int64_t dh = 0; dh < j->kh; dh++)
+                for (int64_t dw = 0; dw < j->kw; dw++, row++) {
+                    float *c = col + row * n;
+                    const float *xc = j->x + ci * j->T * j->H * j->W;
+                    int64_t p = p0;
+                    int64_t to = p / HoWo, ho = (p % HoWo) / j->Wo, wo = p % j->Wo;
+                    for (int64_t i = 0; i < n; i++) {
+                        int64_t t = to * j->st - j->pt + dt, h = ho * j->sh - j->ph + dh, w = wo * j->sw - j->pw + dw;
+                        c[i] = (t >= 0 && t < j->T && h >= 0 && h < j->H && w >= 0 && w < j->W)
+                                   ? xc[(t * j->H + h) * j->W + w]
+                                   : 0.0f;
+                        if (++wo == j->Wo) {
+                            wo = 0;
+                            if (++ho == j->Ho) {
+                                ho = 0;
+                                to++;
+                            }
+                        }
+                    }
+                }
+}
+
+static void conv_range(void *ctx, int64_t begin, int64_t end)
+{
+    conv_job *j = ctx;
+    float *col = cpu_scratch(CPU_SCRATCH_WORK, sizeof(float) * (size_t)(j->Kc * j->ps));
+    if (!col) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    for (int64_t s = begin; s < end; s++) {
+        int64_t p0 = s * j->ps, n = j->P - p0 < j->ps ? j->P - p0 : j->ps;
+        im2col(j, col, p0, n);
+        float *o = j->out + p0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->Cout, (int)n, (int)j->Kc, 1.0f, j->w,
+                    (int)j->Kc, col, (int)n, 0.0f, o, (int)j->P);
+        if (j->bias)
+            for (int64_t c = 0; c < j->Cout; c++)
+                for (int64_t i = 0; i < n; i++) o[c * j->P + i] += j->bias[c];
+    }
+}
+
+/* out[Cout, To, Ho, Wo] = conv3d(x[Cin, T, H, W], w[Cout, Cin, kt, kh, kw]) + bias[Cout];
+ * zero padding pad[] on both sides, stride[]; w may also be [Cout, Cin, kh, kw] (kt = 1). */
+wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                    const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
+                    const int pad[3])
+{
+    (void)be;
+    if (!w || !w->data || (w->ndim != 5 && w->ndim != 4))
+        WANC_FAIL(WANC_ESHAPE, "conv3d: weight must be [Cout, Cin, kt, kh, kw]");
+    if (!cpu_weight_dtype_ok(w->dtype) || !wanc_tensor_is_contiguous(w))
+        WANC_FAIL(WANC_ESHAPE, "conv3d: weight must be contiguous F32/BF16/F16, got %s", wanc_dtype_name(w->dtype));
+    if (!stride || !pad) WANC_FAIL(WANC_EINVAL, "conv3d: NULL stride or pad");
+    int off = w->ndim == 5 ? 0 : 1;
+    conv_job j = {.x = x, .out = out, .Cin = Cin, .T = T, .H = H, .W = W, .Cout = w->shape[0],
+                  .kt = off ? 1 : w->shape[2], .kh = w->shape[3 - off], .kw = w->shape[4 - off],
+                  .st = stride[0], .sh = stride[1], .sw = stride[2], .pt = pad[0], .ph = pad[1], .pw = pad[2]};
+    if (w->shape[1] != Cin)
+        WANC_FAIL(WANC_ESHAPE, "conv3d: weight has %lld input channels, input has %lld", (long long)w->shape[1],
+                  (long long)Cin);
+    if (Cin <= 0 || T <= 0 || H <= 0 || W <= 0 || j.st <= 0 || j.sh <= 0 || j.sw <= 0 || j.pt < 0 || j.ph < 0 ||
+        j.pw < 0)
+        WANC_FAIL(WANC_EINVAL, "conv3d: bad sizes Cin=%lld T=%lld H=%lld W=%lld or stride/pad", (long long)Cin,
+                  (long long)T, (long long)H, (long long)W);
+    j.To = (T + 2 * j.pt - j.kt) / j.st + 1;
+    j.Ho = (H + 2 * j.ph - j.kh) / j.sh + 1;
+    j.Wo = (W + 2 * j.pw - j.kw) / j.sw + 1;
+    if (T + 2 * j.pt < j.kt || H + 2 * j.ph < j.kh || W + 2 * j.pw < j.kw || j.To <= 0 || j.Ho <= 0 || j.Wo <= 0)
+        WANC_FAIL(WANC_ESHAPE, "conv3d: kernel %lldx%lldx%lld larger than padded input %lldx%lldx%lld",
+                  (long long)j.kt, (long long)j.kh, (long long)j.kw, (long long)(T + 2 * j.pt),
+                  (long long)(H + 2 * j.ph), (long long)(W + 2 * j.pw));
+    j.P = j.To * j.Ho * j.Wo;
+    j.Kc = Cin * j.kt * j.kh * j.kw;
+    if (bias && (!bias->data || wanc_tensor_numel(bias) != j.Cout || !cpu_weight_dtype_ok(bias->dtype)))
+        WANC_FAIL(WANC_ESHAPE, "conv3d: bias must have %lld F32/BF16/F16 values", (long long)j.Cout);
+    if (j.P > INT32_MAX || j.Kc > INT32_MAX) WANC_FAIL(WANC_EUNSUPPORTED, "conv3d: sizes exceed BLAS int");
+    if (!out || !x) WANC_FAIL(WANC_EINVAL, "conv3d: NULL input or output");
+    cpu_blas_init();
+
+    float *wf = NULL, *bf = NULL;
+    if (w->dtype != WANC_F32) {
+        wf = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
+        if (!wf) WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory converting the weight");
+        cpu_to_f32(wf, w->data, w->dtype, (size_t)(j.Cout * j.Kc));
+        j.w = wf;
+    } else {
+        j.w = w->data;
+    }
+    if (bias) {
+        bf = malloc(sizeof(float) * (size_t)j.Cout);
+        if (!bf) {
+            free(wf);
+            WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory for the bias");
+        }
+        cpu_to_f32(bf, bias->data, bias->dtype, (size_t)j.Cout);
+        j.bias = bf;
+    }
+    int64_t ps = (int64_t)(COL_BYTES / sizeof(float)) / j.Kc;
+    if (ps < 64) ps = 64;
+    ps = ps / 16 * 16;
+    j.ps = ps < j.P ? ps : j.P;
+    atomic_init(&j.failed, 0);
+    wanc_parallel_for((j.P + j.ps - 1) / j.ps, 1, conv_range, &j);
+    free(wf);
+    free(bf);
+    if (atomic_load(&j.failed)) WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory for the column buffer");
+    return NULL;
+}

@@ -1,0 +1,71 @@
+/* Shared pieces of the CPU backend: one .c file per op family, glued into
+ * the function table by cpu_backend.c.
+ *
+ * Threading and determinism (applies to every file here):
+ *   OpenBLAS is set to ONE thread (cpu_blas_init) and every sgemm is called
+ *   single-threaded from the wanc pool, on a disjoint block of the output.
+ *   The blocks are chosen from the problem sizes only, never from the thread
+ *   count, so the same sgemm calls with the same arguments happen at any
+ *   thread count and every output element is reduced in one fixed order.
+ *   We do not rely on OpenBLAS's own threading: its work split depends on
+ *   the thread count, and its small-matrix kernels (chosen by size) reduce
+ *   in a different order than the blocked kernels, so the bits would change
+ *   with the thread count.
+ */
+#ifndef WANC_BACKEND_CPU_INTERNAL_H
+#define WANC_BACKEND_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+
+/* Make OpenBLAS single-threaded (once). Every op that calls cblas calls this. */
+void cpu_blas_init(void);
+
+/* Per-thread scratch: a buffer of at least `bytes`, owned by the calling
+ * thread, valid until that thread's next cpu_scratch call with the same slot.
+ * Slots let one op hold two buffers at once. Returns NULL when out of memory. */
+enum { CPU_SCRATCH_WEIGHT, CPU_SCRATCH_WORK, CPU_SCRATCH_WORK2, CPU_SCRATCH_SLOTS };
+void *cpu_scratch(int slot, size_t bytes);
+
+/* Convert n contiguous weight values of dtype dt (F32/BF16/F16) to float32. */
+void cpu_to_f32(float *dst, const void *src, wanc_dtype dt, size_t n);
+/* Is dt a weight dtype the CPU ops read directly? */
+int cpu_weight_dtype_ok(wanc_dtype dt);
+
+/* ---- op entries (signatures as in backend.h) ---- */
+wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                    const wanc_tensor *bias, int64_t M);
+wanc_err cpu_gemm(const wanc_backend *be, float *out, const float *a, const float *b, int64_t M, int64_t N,
+                  int64_t K, int trans_a, int trans_b, float alpha, float beta, int64_t lda, int64_t ldb,
+                  int64_t ldc);
+
+wanc_err cpu_layer_norm(const wanc_backend *be, float *out, const float *x, const float *weight,
+                        const float *bias, int64_t rows, int64_t dim, float eps);
+wanc_err cpu_rms_norm(const wanc_backend *be, float *out, const float *x, const float *weight, int64_t rows,
+                      int64_t dim, float eps);
+wanc_err cpu_softmax(const wanc_backend *be, float *out, const float *x, int64_t rows, int64_t dim);
+
+wanc_err cpu_gelu_tanh(const wanc_backend *be, float *out, const float *x, int64_t n);
+wanc_err cpu_gelu_erf(const wanc_backend *be, float *out, const float *x, int64_t n);
+wanc_err cpu_silu(const wanc_backend *be, float *out, const float *x, int64_t n);
+wanc_err cpu_add(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n);
+wanc_err cpu_mul(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n);
+wanc_err cpu_scale(const wanc_backend *be, float *out, const float *x, float alpha, float beta, int64_t n);
+wanc_err cpu_round_bf16(const wanc_backend *be, float *x, int64_t n);
+wanc_err cpu_modulate(const wanc_backend *be, float *out, const float *x, const float *shift, const float *scale,
+                      int64_t rows, int64_t dim);
+wanc_err cpu_gated_add(const wanc_backend *be, float *x, const float *y, const float *gate, int64_t rows,
+                       int64_t dim);
+
+wanc_err cpu_attention(const wanc_backend *be, float *out, const float *q, const float *k, const float *v,
+                       int64_t Lq, int64_t Lk, int64_t H, int64_t D, float scale, const float *bias,
+                       const uint8_t *key_mask);
+wanc_err cpu_rope(const wanc_backend *be, float *x, const double *cos_sin, int64_t L, int64_t H, int64_t D);
+
+wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                    const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
+                    const int pad[3]);
+
+#endif

@@ -1,0 +1,176 @@
+/* Elementwise ops and the row-broadcast modulation helpers.
+ *
+ * Each output element depends on its own inputs only, so any split over
+ * the pool gives the same bits. The formulas follow PyTorch's float32
+ * kernels term by term. All are safe in place. */
+#include <math.h>
+
+#include "backend/cpu/cpu_internal.h"
+#include "core/threads.h"
+
+#define ELEMS_PER_TASK 16384
+
+typedef enum { OP_GELU_TANH, OP_GELU_ERF, OP_SILU, OP_ADD, OP_MUL, OP_SCALE, OP_ROUND_BF16 } ew_op;
+
+typedef struct {
+    ew_op op;
+    float *out;
+    const float *a, *b;
+    float alpha, beta;
+} ew_job;
+
+static void ew_range(void *ctx, int64_t begin, int64_t end)
+{
+    ew_job *j = ctx;
+    float *o = j->out;
+    const float *a = j->a, *b = j->b;
+    switch (j->op) {
+    case OP_GELU_TANH: {
+        /* torch: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
+        const float beta = (float)(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = 0.044715f;
+        for (int64_t i = begin; i < end; i++) {
+            float x = a[i], x3 = x * x * x;
+            float inner = beta * (x + kappa * x3);
+            o[i] = 0.5f * x * (1.0f + tanhf(inner));
+        }
+        break;
+    }
+    case OP_GELU_ERF:
+        /* torch: x · 0.5 · (1 + erf(x / √2)) */
+        for (int64_t i = begin; i < end; i++) {
+            float x = a[i];
+            o[i] = x * 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        }
+        break;
+    case OP_SILU:
+        for (int64_t i = begin; i < end; i++) o[i] = a[i] / (1.0f + expf(-a[i]));
+        break;
+    case OP_ADD:
+        for (int64_t i = begin; i < end; i++) o[i] = a[i] + b[i];
+        break;
+    case OP_MUL:
+        for (int64_t i = begin; i < end; i++) o[i] = a[i] * b[i];
+        break;
+    case OP_SCALE:
+        for (int64_t i = begin; i < end; i++) o[i] = a[i] * j->alpha + j->beta;
+        break;
+    case OP_ROUND_BF16:
+        for (int64_t i = begin; i < end; i++) o[i] = wanc_round_bf16(o[i]);
+        break;
+    }
+}
+
+static wanc_err run_ew(const char *name, ew_job *j, int64_t n)
+{
+    if (n < 0) WANC_FAIL(WANC_EINVAL, "%s: n = %lld < 0", name, (long long)n);
+    if (n == 0) return NULL;
+    if (!j->out || !j->a || ((j->op == OP_ADD || j->op == OP_MUL) && !j->b))
+        WANC_FAIL(WANC_EINVAL, "%s: NULL buffer", name);
+    wanc_parallel_for(n, ELEMS_PER_TASK, ew_range, j);
+    return NULL;
+}
+
+wanc_err cpu_gelu_tanh(const wanc_backend *be, float *out, const float *x, int64_t n)
+{
+    (void)be;
+    return run_ew("gelu_tanh", &(ew_job){.op = OP_GELU_TANH, .out = out, .a = x}, n);
+}
+
+wanc_err cpu_gelu_erf(const wanc_backend *be, float *out, const float *x, int64_t n)
+{
+    (void)be;
+    return run_ew("gelu_erf", &(ew_job){.op = OP_GELU_ERF, .out = out, .a = x}, n);
+}
+
+wanc_err cpu_silu(const wanc_backend *be, float *out, const float *x, int64_t n)
+{
+    (void)be;
+    return run_ew("silu", &(ew_job){.op = OP_SILU, .out = out, .a = x}, n);
+}
+
+wanc_err cpu_add(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n)
+{
+    (void)be;
+    return run_ew("add", &(ew_job){.op = OP_ADD, .out = out, .a = a, .b = b}, n);
+}
+
+wanc_err cpu_mul(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n)
+{
+    (void)be;
+    return run_ew("mul", &(ew_job){.op = OP_MUL, .out = out, .a = a, .b = b}, n);
+}
+
+wanc_err cpu_scale(const wanc_backend *be, float *out, const float *x, float alpha, float beta, int64_t n)
+{
+    (void)be;
+    return run_ew("scale", &(ew_job){.op = OP_SCALE, .out = out, .a = x, .alpha = alpha, .beta = beta}, n);
+}
+
+wanc_err cpu_round_bf16(const wanc_backend *be, float *x, int64_t n)
+{
+    (void)be;
+    return run_ew("round_bf16", &(ew_job){.op = OP_ROUND_BF16, .out = x, .a = x}, n);
+}
+
+/* ---- row broadcasts ------------------------------------------------------------- */
+
+typedef struct {
+    float *out;
+    const float *x, *shift, *scale;
+    int64_t dim;
+} rb_job;
+
+static int64_t rows_per_task(int64_t dim)
+{
+    int64_t r = ELEMS_PER_TASK / (dim > 0 ? dim : 1);
+    return r < 1 ? 1 : r;
+}
+
+static void modulate_range(void *ctx, int64_t begin, int64_t end)
+{
+    rb_job *j = ctx;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = j->x + r * j->dim;
+        float *o = j->out + r * j->dim;
+        for (int64_t d = 0; d < j->dim; d++) o[d] = x[d] * (1.0f + j->scale[d]) + j->shift[d];
+    }
+}
+
+/* out[r,d] = x[r,d] · (1 + scale[d]) + shift[d]; x/out [rows, dim]. */
+wanc_err cpu_modulate(const wanc_backend *be, float *out, const float *x, const float *shift, const float *scale,
+                      int64_t rows, int64_t dim)
+{
+    (void)be;
+    if (rows < 0 || dim < 0) WANC_FAIL(WANC_EINVAL, "modulate: negative size");
+    if (rows == 0 || dim == 0) return NULL;
+    if (!out || !x || !shift || !scale) WANC_FAIL(WANC_EINVAL, "modulate: NULL buffer");
+    rb_job j = {.out = out, .x = x, .shift = shift, .scale = scale, .dim = dim};
+    wanc_parallel_for(rows, rows_per_task(dim), modulate_range, &j);
+    return NULL;
+}
+
+static void gated_add_range(void *ctx, int64_t begin, int64_t end)
+{
+    rb_job *j = ctx; /* out = x (accumulated), x = y, scale = gate */
+    for (int64_t r = begin; r < end; r++) {
+        float *o = j->out + r * j->dim;
+        const float *y = j->x + r * j->dim;
+        if (j->scale)
+            for (int64_t d = 0; d < j->dim; d++) o[d] = o[d] + j->scale[d] * y[d];
+        else
+            for (int64_t d = 0; d < j->dim; d++) o[d] = o[d] + y[d];
+    }
+}
+
+/* x[r,d] += gate[d] · y[r,d] (gate NULL = 1); x/y [rows, dim]. */
+wanc_err cpu_gated_add(const wanc_backend *be, float *x, const float *y, const float *gate, int64_t rows,
+                       int64_t dim)
+{
+    (void)be;
+    if (rows < 0 || dim < 0) WANC_FAIL(WANC_EINVAL, "gated_add: negative size");
+    if (rows == 0 || dim == 0) return NULL;
+    if (!x || !y) WANC_FAIL(WANC_EINVAL, "gated_add: NULL buffer");
+    rb_job j = {.out = x, .x = y, .scale = gate, .dim = dim};
+    wanc_parallel_for(rows, rows_per_task(dim), gated_add_range, &j);
+    return NULL;
+}

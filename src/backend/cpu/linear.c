@@ -1,0 +1,189 @@
+/* Dense products: linear (x · wᵀ + bias with F32/BF16/F16 weights) and the
+ * general strided float32 gemm.
+ *
+ * Both cut the output into blocks chosen from the sizes alone and run one
+ * single-threaded OpenBLAS sgemm per block on the wanc pool (see
+ * cpu_internal.h for why that makes the bits independent of the thread
+ * count).
+ *
+ * Half-precision weights are never expanded as a whole: a task converts one
+ * block of NB rows of w (NB × K floats) into its thread's scratch and keeps
+ * it while it runs over the M-blocks of that N-block, so the conversion is
+ * paid once per (N-block, thread) and amortised over all M rows.
+ */
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "backend/cpu/cpu_internal.h"
+#include "core/threads.h"
+
+/* ---- block sizes ------------------------------------------------------------ */
+
+/* Output blocks of at most mb × nb. Large blocks keep OpenBLAS's packing
+ * overhead small (it repacks the x block per call and the w block per call);
+ * enough blocks keep the pool busy. Depends on the sizes only. */
+static void choose_blocks(int64_t M, int64_t N, int64_t *mb, int64_t *nb)
+{
+    *nb = N <= 768 ? N : 512;
+    int64_t nblocks = (N + *nb - 1) / *nb;
+    /* Aim for about 16 blocks in all, M-blocks of 128..1024 rows. */
+    int64_t want_m = (16 + nblocks - 1) / nblocks;
+    int64_t m = (M + want_m - 1) / want_m;
+    m = (m + 15) / 16 * 16;
+    if (m < 128) m = 128;
+    if (m > 1024) m = 1024;
+    *mb = M < m ? (M > 0 ? M : 1) : m;
+}
+
+/* ---- linear -------------------------------------------------------------------------- */
+
+typedef struct {
+    float *out;
+    const float *x;
+    const wanc_tensor *w;
+    const float *bias; /* float32 [N] or NULL */
+    int64_t M, N, K, mb, nb, mblocks;
+    uint64_t call_id;
+    atomic_int failed;
+} linear_job;
+
+static atomic_uint_fast64_t linear_calls;
+
+/* The thread's converted w block: which call and which N-block it holds. */
+static _Thread_local struct {
+    uint64_t call_id;
+    int64_t nblock;
+} cached_block = {0, -1};
+
+static void linear_range(void *ctx, int64_t begin, int64_t end)
+{
+    linear_job *j = ctx;
+    size_t esz = wanc_dtype_size(j->w->dtype);
+    for (int64_t t = begin; t < end; t++) {
+        int64_t nbi = t / j->mblocks, mbi = t % j->mblocks;
+        int64_t n0 = nbi * j->nb, nn = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+        int64_t m0 = mbi * j->mb, mm = j->M - m0 < j->mb ? j->M - m0 : j->mb;
+        const float *wblk;
+        if (j->w->dtype == WANC_F32) {
+            wblk = (const float *)j->w->data + n0 * j->K;
+        } else {
+            float *buf = cpu_scratch(CPU_SCRATCH_WEIGHT, (size_t)j->nb * (size_t)j->K * sizeof(float));
+            if (!buf) {
+                atomic_store(&j->failed, 1);
+                return;
+            }
+            if (cached_block.call_id != j->call_id || cached_block.nblock != nbi) {
+                cpu_to_f32(buf, (const char *)j->w->data + (size_t)(n0 * j->K) * esz, j->w->dtype,
+                           (size_t)(nn * j->K));
+                cached_block.call_id = j->call_id;
+                cached_block.nblock = nbi;
+            }
+            wblk = buf;
+        }
+        float *o = j->out + m0 * j->N + n0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mm, (int)nn, (int)j->K, 1.0f, j->x + m0 * j->K,
+                    (int)j->K, wblk, (int)j->K, 0.0f, o, (int)j->N);
+        if (j->bias)
+            for (int64_t r = 0; r < mm; r++)
+                for (int64_t c = 0; c < nn; c++) o[r * j->N + c] += j->bias[n0 + c];
+    }
+}
+
+/* out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]); w F32/BF16/F16 contiguous, K = numel(w)/N. */
+wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                    const wanc_tensor *bias, int64_t M)
+{
+    (void)be;
+    if (!w || w->ndim < 2 || !w->data) WANC_FAIL(WANC_EINVAL, "linear: weight must be a tensor of >= 2 dims");
+    if (!cpu_weight_dtype_ok(w->dtype))
+        WANC_FAIL(WANC_ESHAPE, "linear: weight dtype %s not supported (F32, BF16, F16)", wanc_dtype_name(w->dtype));
+    if (!wanc_tensor_is_contiguous(w)) WANC_FAIL(WANC_EINVAL, "linear: weight must be contiguous");
+    if (M < 0) WANC_FAIL(WANC_EINVAL, "linear: M = %lld < 0", (long long)M);
+    int64_t N = w->shape[0], K = N ? wanc_tensor_numel(w) / N : 0;
+    if (N <= 0 || K <= 0) WANC_FAIL(WANC_ESHAPE, "linear: empty weight");
+    if (N > INT32_MAX || K > INT32_MAX || M > INT32_MAX)
+        WANC_FAIL(WANC_EUNSUPPORTED, "linear: sizes M=%lld N=%lld K=%lld exceed BLAS int", (long long)M,
+                  (long long)N, (long long)K);
+    if (bias && (!bias->data || wanc_tensor_numel(bias) != N || !cpu_weight_dtype_ok(bias->dtype) ||
+                 !wanc_tensor_is_contiguous(bias)))
+        WANC_FAIL(WANC_ESHAPE, "linear: bias must be a contiguous F32/BF16/F16 tensor of %lld values, got %lld %s",
+                  (long long)N, (long long)wanc_tensor_numel(bias), wanc_dtype_name(bias->dtype));
+    if (M == 0) return NULL;
+    if (!out || !x) WANC_FAIL(WANC_EINVAL, "linear: NULL input or output");
+    cpu_blas_init();
+
+    float *bias_f32 = NULL;
+    if (bias) {
+        bias_f32 = malloc((size_t)N * sizeof(float));
+        if (!bias_f32) WANC_FAIL(WANC_ENOMEM, "linear: out of memory for the bias");
+        cpu_to_f32(bias_f32, bias->data, bias->dtype, (size_t)N);
+    }
+    linear_job j = {.out = out, .x = x, .w = w, .bias = bias_f32, .M = M, .N = N, .K = K};
+    choose_blocks(M, N, &j.mb, &j.nb);
+    j.mblocks = (M + j.mb - 1) / j.mb;
+    j.call_id = atomic_fetch_add(&linear_calls, 1) + 1;
+    atomic_init(&j.failed, 0);
+    int64_t nblocks = (N + j.nb - 1) / j.nb;
+    /* Tasks are N-block-major so a thread's consecutive tasks mostly share
+     * the converted block. */
+    wanc_parallel_for(nblocks * j.mblocks, 1, linear_range, &j);
+    free(bias_f32);
+    if (atomic_load(&j.failed))
+        WANC_FAIL(WANC_ENOMEM, "linear: out of memory for a %lld x %lld weight block", (long long)j.nb,
+                  (long long)K);
+    return NULL;
+}
+
+/* ---- gemm ------------------------------------------------------------------------- */
+
+typedef struct {
+    float *out;
+    const float *a, *b;
+    int64_t M, N, K, lda, ldb, ldc, mb, nb, nblocks;
+    int trans_a, trans_b;
+    float alpha, beta;
+} gemm_job;
+
+static void gemm_range(void *ctx, int64_t begin, int64_t end)
+{
+    gemm_job *j = ctx;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t mbi = t / j->nblocks, nbi = t % j->nblocks;
+        int64_t m0 = mbi * j->mb, mm = j->M - m0 < j->mb ? j->M - m0 : j->mb;
+        int64_t n0 = nbi * j->nb, nn = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+        const float *a = j->trans_a ? j->a + m0 : j->a + m0 * j->lda;
+        const float *b = j->trans_b ? j->b + n0 * j->ldb : j->b + n0;
+        cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans, j->trans_b ? CblasTrans : CblasNoTrans,
+                    (int)mm, (int)nn, (int)j->K, j->alpha, a, (int)j->lda, b, (int)j->ldb, j->beta,
+                    j->out + m0 * j->ldc + n0, (int)j->ldc);
+    }
+}
+
+/* out[M,N] = alpha · op(a)[M,K] · op(b)[K,N] + beta · out (row-major, strided). */
+wanc_err cpu_gemm(const wanc_backend *be, float *out, const float *a, const float *b, int64_t M, int64_t N,
+                  int64_t K, int trans_a, int trans_b, float alpha, float beta, int64_t lda, int64_t ldb,
+                  int64_t ldc)
+{
+    (void)be;
+    if (M < 0 || N < 0 || K < 0)
+        WANC_FAIL(WANC_EINVAL, "gemm: negative size M=%lld N=%lld K=%lld", (long long)M, (long long)N,
+                  (long long)K);
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX ||
+        ldc > INT32_MAX)
+        WANC_FAIL(WANC_EUNSUPPORTED, "gemm: sizes exceed BLAS int");
+    int64_t a_cols = trans_a ? M : K, b_cols = trans_b ? K : N;
+    if (lda < (a_cols > 1 ? a_cols : 1) || ldb < (b_cols > 1 ? b_cols : 1) || ldc < (N > 1 ? N : 1))
+        WANC_FAIL(WANC_EINVAL, "gemm: leading dimensions lda=%lld ldb=%lld ldc=%lld too small for M=%lld N=%lld K=%lld",
+                  (long long)lda, (long long)ldb, (long long)ldc, (long long)M, (long long)N, (long long)K);
+    if (M == 0 || N == 0) return NULL;
+    if (!out || (K > 0 && (!a || !b))) WANC_FAIL(WANC_EINVAL, "gemm: NULL operand");
+    cpu_blas_init();
+    gemm_job j = {.out = out, .a = a, .b = b, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+                  .trans_a = trans_a, .trans_b = trans_b, .alpha = alpha, .beta = beta};
+    choose_blocks(N, M, &j.nb, &j.mb); /* same rule, roles swapped: M-blocks of <= 512 rows */
+    j.nblocks = (N + j.nb - 1) / j.nb;
+    int64_t mblocks = (M + j.mb - 1) / j.mb;
+    wanc_parallel_for(mblocks * j.nblocks, 1, gemm_range, &j);
+    return NULL;
+}
