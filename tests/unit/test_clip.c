@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
+#include "core/threads.h"
 #include "io/weights.h"
 #include "pipeline/image_cond.h"
 #include "test.h"
@@ -175,5 +177,41 @@ TEST(clip_rejects_a_non_clip_store)
         CHECK(m == NULL);
         wanc_weights_close(w);
     }
+    unlink(path);
+}
+
+TEST(clip_encode_is_thread_count_independent)
+{
+    char path[] = "/tmp/wanc_test_clip_thr_XXXXXX.safetensors";
+    int fd = mkstemps(path, 12);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    /* width 48, 3 layers (2 run), patch 7, 28 px → 17 tokens */
+    CHECK_OK(wanc_clip_write_random(path, 48, 3, 7, 28, WANC_F32, 3));
+    wanc_weights *w = NULL;
+    wanc_clip *m = NULL;
+    CHECK_OK(wanc_weights_open(&w, path));
+    if (w) CHECK_OK(wanc_clip_load(&m, w, 6));
+    if (m) {
+        enum { H = 20, W = 36, S = 28, LD = 17 * 48 };
+        static float img[3 * H * W], x[3 * S * S], a[LD], b[LD];
+        for (int i = 0; i < 3 * H * W; i++) img[i] = (float)((i * 7919) % 200) / 100.0f - 1.0f;
+        CHECK_OK(wanc_clip_prepare_input(x, NULL, img, H, W, S));
+        int saved = wanc_threads_get();
+        wanc_threads_set(1);
+        CHECK_OK(wanc_clip_encode(m, wanc_backend_cpu(), a, x, NULL, NULL));
+        wanc_threads_set(2);
+        CHECK_OK(wanc_clip_encode(m, wanc_backend_cpu(), b, x, NULL, NULL));
+        wanc_threads_set(saved);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+        double s = 0;
+        for (int i = 0; i < LD; i++) s += fabs(a[i]);
+        CHECK(s > 0 && isfinite(s));
+        /* a wrong input size for this model is an error, not a crash */
+        CHECK_ERR(wanc_clip_prepare_input(x, NULL, img, 0, W, S), WANC_EINVAL, "interpolate");
+    }
+    wanc_clip_free(m);
+    wanc_weights_close(w);
     unlink(path);
 }
