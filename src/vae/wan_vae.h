@@ -1,0 +1,103 @@
+/* The Wan video VAEs: Wan2.1 (`Wan2.1_VAE.pth`, z 16, 8x space, 4x time).
+ *
+ *   wanc_vae21 *vae;
+ *   TRY(wanc_vae21_open(&vae, "Wan2.1_VAE.pth", wanc_backend_cpu()));
+ *   wanc_vae_opts o;
+ *   wanc_vae_opts_default(&o);                 // tiled, (30,52) / (15,26) like the pipeline
+ *   TRY(wanc_vae21_decode(vae, video, latents, 16, T, h, w, &o));
+ *   wanc_vae21_free(vae);
+ *
+ * Video is [3, F, H, W] float32 in [-1, 1] (batch 1, channel-first, as the
+ * pipeline's tensor without its batch dim); latents are the normalised
+ * latents [16, 1 + (F-1)/4, H/8, W/8] the DiT works on. Both live in host
+ * memory and are owned by the caller.
+ *
+ * The networks run causally, chunk by chunk, exactly as DiffSynth does:
+ * encode feeds frame 0 alone, then groups of 4 frames; decode feeds one
+ * latent frame at a time. Each causal conv keeps the last input frames of
+ * the previous chunk, so memory is bounded by one chunk's activations plus
+ * those small caches, whatever the frame count.
+ *
+ * Config (dim, z_dim, dim_mult, num_res_blocks, temporal flags) is inferred
+ * from the tensors, so the tiny fixture models and the real release load the
+ * same way. A model is not re-entrant: one encode/decode at a time.
+ */
+#ifndef WANC_VAE_WAN_VAE_H
+#define WANC_VAE_WAN_VAE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "core/error.h"
+#include "io/weights.h"
+
+#define WANC_VAE_MAX_STAGES 8
+
+typedef struct wanc_vae21_config {
+    int dim;                                /* base width (96 in the release) */
+    int z_dim;                              /* latent channels (16) */
+    int num_stages;                         /* len(dim_mult) (4) */
+    int dim_mult[WANC_VAE_MAX_STAGES];      /* (1, 2, 4, 4) */
+    int num_res_blocks;                     /* per encoder stage (2); the decoder has one more */
+    bool temporal_down[WANC_VAE_MAX_STAGES];/* per downsampler (F, T, T) */
+} wanc_vae21_config;
+
+typedef struct wanc_vae21 wanc_vae21;
+
+/* Observer of intermediate activations (for tests and debugging). Called
+ * after each stage of each chunk with that stage's output x[C, T, H, W]
+ * (host memory, valid during the call only). `stage` is the module path as in
+ * the weight names ("decoder.upsamples.3", "encoder.head.0", "conv2"), or
+ * "latents_unnormalised" / "mu" for the latent (de)normalisation. A non-NULL
+ * return stops the run with that error. In tiled runs it is called for every
+ * tile in turn (chunks count from 0 again in each tile). */
+typedef wanc_err (*wanc_vae_observer)(void *user, const char *stage, int chunk, const float *x, int64_t C,
+                                      int64_t T, int64_t H, int64_t W);
+
+typedef struct wanc_vae_opts {
+    bool tiled;          /* split H, W into overlapping tiles blended with ramps */
+    int tile_size[2];    /* (h, w) in latent pixels */
+    int tile_stride[2];  /* (h, w) in latent pixels */
+    bool bf16;           /* round every op's result to bf16 (the pipeline's torch_dtype) */
+    wanc_vae_observer observe;
+    void *observe_user;
+} wanc_vae_opts;
+
+/* The pipeline defaults: tiled, tile_size (30, 52), tile_stride (15, 26), fp32. */
+void wanc_vae_opts_default(wanc_vae_opts *o);
+
+/* Build the model over an open weight store (kept referenced, not owned). */
+wanc_err wanc_vae21_load(wanc_vae21 **out, const wanc_weights *w, const wanc_backend *be);
+/* Open a checkpoint (.pth / .safetensors) and build the model; the model owns the store. */
+wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend *be);
+void wanc_vae21_free(wanc_vae21 *m);
+const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m);
+
+/* latents[z, 1+(F-1)/4, H/8, W/8] = encode(video[3, F, H, W]).
+ * F must be 4k+1, H and W multiples of 8. */
+wanc_err wanc_vae21_encode(wanc_vae21 *m, float *latents, const float *video, int64_t F, int64_t H, int64_t W,
+                           const wanc_vae_opts *o);
+/* video[3, 1+4(T-1), 8h, 8w] = decode(latents[C, T, h, w]), clamped to [-1, 1]. C must be z_dim. */
+wanc_err wanc_vae21_decode(wanc_vae21 *m, float *video, const float *latents, int64_t C, int64_t T, int64_t h,
+                           int64_t w, const wanc_vae_opts *o);
+
+/* ---- tiling (src/vae/vae_tiling.c) ---------------------------------------- */
+
+/* One tile: rows [h0, h1), columns [w0, w1), end-exclusive, cut at the border. */
+typedef struct wanc_vae_tile {
+    int64_t h0, h1, w0, w1;
+} wanc_vae_tile;
+
+/* The reference's tile placement over an H x W grid: starts at multiples of
+ * the stride, a start skipped when the previous tile already reached the
+ * border. Writes up to `cap` tiles (NULL to count) and returns the count in *n. */
+wanc_err wanc_vae_tile_plan(wanc_vae_tile *tiles, int64_t cap, int64_t *n, int64_t H, int64_t W,
+                            const int size[2], const int stride[2]);
+
+/* The blend mask of one tile, mask[h, w] = min(ramp_h[h], ramp_w[w]) over a
+ * tile of th x tw; ramps (i+1)/bw on each side that is not an image border
+ * (near side, then the mirrored far side written over it), 1 elsewhere. */
+void wanc_vae_tile_mask(float *mask, int64_t th, int64_t tw, const bool border[4], int64_t bw_h, int64_t bw_w);
+
+#endif

@@ -1,0 +1,973 @@
+/* The Wan2.1 video VAE (DiffSynth `WanVideoVAE` / `VideoVAE_`).
+ *
+ * Encoder: causal conv 3->dim, stages of residual blocks with spatial (and,
+ * after stages 1 and 2, temporal) downsamplers, middle (residual, per-frame
+ * single-head attention, residual), head (RMS, SiLU, conv -> 2z), then a
+ * 1x1x1 conv whose first z channels are the mean. Decoder: 1x1x1 conv, conv
+ * z->4dim, middle, stages of residual blocks with upsamplers (time conv to 2C
+ * whose halves become interleaved frames; nearest x2 + 3x3 conv halving C),
+ * head -> 3 channels.
+ *
+ * Everything runs chunk by chunk as the reference does (encode: frame 0, then
+ * 4-frame groups; decode: one latent frame per call). A causal conv with a
+ * time kernel of 3 keeps the last two input frames it has seen (zeros before
+ * the first), which stand in for its left padding on the next chunk.
+ *
+ * Activations are channel-first float32 [C, T, H, W]. The layout steps the
+ * backend table has no op for (channel-wise L2 norm, x2 nearest upsampling,
+ * padding/concatenation along time, frame interleave, per-frame transposes
+ * for the attention) are done here on host-addressable memory, so the model
+ * needs a host-memory backend ("cpu"); every FLOP-heavy step (convolutions,
+ * linear layers, attention, SiLU, adds) goes through the backend.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/threads.h"
+#include "vae/wan_vae.h"
+
+/* The real per-channel latent statistics DiffSynth hard-codes for Wan2.1. */
+static const float k_latent_mean[16] = {-0.7571f, -0.7089f, -0.9113f, 0.1075f,  -0.1745f, 0.9653f,
+                                        -0.1517f, 1.5508f,  0.4134f,  -0.0715f, 0.5517f,  -0.3632f,
+                                        -0.1922f, -0.9497f, 0.2503f,  -0.2921f};
+static const float k_latent_std[16] = {2.8184f, 1.4541f, 2.3275f, 2.6558f, 1.2196f, 1.7708f, 2.6052f, 2.0743f,
+                                       3.2687f, 2.1526f, 2.8652f, 1.5579f, 1.6382f, 1.1253f, 2.8251f, 1.9160f};
+
+/* An activation [C, T, H, W] in backend (host-addressable) memory. */
+typedef struct act {
+    float *d;
+    int64_t C, T, H, W;
+} act;
+
+typedef struct vae_conv {
+    char name[96];
+    wanc_tensor w; /* [Cout, Cin, kt, kh, kw]; 2-D conv weights viewed with kt = 1 */
+    const wanc_tensor *b;
+    int cin, cout, kt, kh, kw;
+    /* Causal history of a kt = 3 conv: its last 2 input frames [cin, 2, H, W],
+     * zeros where fewer frames were seen. Allocated on first use in a run. */
+    float *cache;
+} vae_conv;
+
+typedef struct vae_norm {
+    float *gamma; /* [C] host float32 */
+    int C;
+} vae_norm;
+
+typedef enum { BLK_RES, BLK_ATTN, BLK_DOWN2D, BLK_DOWN3D, BLK_UP2D, BLK_UP3D } blk_kind;
+
+typedef struct vae_block {
+    blk_kind kind;
+    char name[64];
+    int cin, cout;
+    /* residual block */
+    vae_norm n1, n2;
+    vae_conv c1, c2, shortcut;
+    bool has_shortcut;
+    /* attention block */
+    vae_norm an;
+    vae_conv qkv, proj;
+    /* resample: spatial conv, optional time conv; `started` once the first chunk went through */
+    vae_conv spatial, time;
+    bool started;
+    float *prev_frame; /* downsample3d: last spatially resampled frame [C, 1, H, W] */
+} vae_block;
+
+typedef struct vae_net {
+    vae_conv conv_in;
+    vae_block *blocks;
+    int nblocks;
+    vae_norm head_norm;
+    vae_conv head_conv;
+    char prefix[16];
+} vae_net;
+
+struct wanc_vae21 {
+    const wanc_backend *be;
+    wanc_weights *owned;
+    const wanc_weights *w;
+    wanc_vae21_config cfg;
+    vae_net enc, dec;
+    vae_conv quant;      /* model conv1: [2z, 2z, 1, 1, 1] after the encoder */
+    vae_conv post_quant; /* model conv2: [z, z, 1, 1, 1] before the decoder */
+    float inv_std[16];   /* 1/std in float32, as DiffSynth stores it */
+    /* run state */
+    bool bf16;
+    wanc_vae_observer observe;
+    void *observe_user;
+    int chunk;
+};
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static wanc_err act_new(const wanc_vae21 *m, act *a, int64_t C, int64_t T, int64_t H, int64_t W)
+{
+    *a = (act){NULL, C, T, H, W};
+    size_t n = (size_t)(C * T * H * W);
+    TRYC(m->be->alloc(m->be, (void **)&a->d, (n ? n : 1) * sizeof(float)), "VAE activation %lldx%lldx%lldx%lld",
+         (long long)C, (long long)T, (long long)H, (long long)W);
+    return NULL;
+}
+
+static void act_free(const wanc_vae21 *m, act *a)
+{
+    if (a->d) m->be->free(m->be, a->d);
+    a->d = NULL;
+}
+
+static int64_t act_numel(const act *a) { return a->C * a->T * a->H * a->W; }
+
+/* bf16 mode: round an op's result as torch would store it. */
+static wanc_err maybe_round(const wanc_vae21 *m, float *x, int64_t n)
+{
+    return m->bf16 ? m->be->round_bf16(m->be, x, n) : NULL;
+}
+
+static wanc_err emit(wanc_vae21 *m, const char *stage, const act *a)
+{
+    if (!m->observe) return NULL;
+    return m->observe(m->observe_user, stage, m->chunk, a->d, a->C, a->T, a->H, a->W);
+}
+
+/* ---- host layout kernels ---------------------------------------------------- */
+
+typedef struct {
+    const float *x;
+    float *out;
+    const float *gamma;
+    int64_t C, P;
+    float scale;
+} norm_ctx;
+
+/* RMS_norm over channels: x / max(||x||_2, 1e-12) * sqrt(C) * gamma, per position. */
+static void norm_range(void *vctx, int64_t begin, int64_t end)
+{
+    const norm_ctx *c = vctx;
+    double ss[256];
+    for (int64_t p0 = begin; p0 < end; p0 += 256) {
+        int64_t n = end - p0 < 256 ? end - p0 : 256;
+        for (int64_t i = 0; i < n; i++) ss[i] = 0;
+        for (int64_t ch = 0; ch < c->C; ch++) {
+            const float *xr = c->x + ch * c->P + p0;
+            for (int64_t i = 0; i < n; i++) ss[i] += (double)xr[i] * xr[i];
+        }
+        float inv[256];
+        for (int64_t i = 0; i < n; i++) {
+            float nrm = (float)sqrt(ss[i]);
+            inv[i] = nrm > 1e-12f ? nrm : 1e-12f;
+        }
+        for (int64_t ch = 0; ch < c->C; ch++) {
+            const float *xr = c->x + ch * c->P + p0;
+            float *yr = c->out + ch * c->P + p0;
+            float g = c->gamma[ch];
+            for (int64_t i = 0; i < n; i++) yr[i] = ((xr[i] / inv[i]) * c->scale) * g;
+        }
+    }
+}
+
+/* out[C, T, H, W] = RMS_norm(x) (out may be x). */
+static wanc_err norm_fwd(const wanc_vae21 *m, const vae_norm *nm, const act *x, act *out)
+{
+    if (x->C != nm->C)
+        WANC_FAIL(WANC_EINTERNAL, "VAE norm over %lld channels, gamma has %d", (long long)x->C, nm->C);
+    if (out->d != x->d) TRY(act_new(m, out, x->C, x->T, x->H, x->W));
+    norm_ctx c = {x->d, out->d, nm->gamma, x->C, x->T * x->H * x->W, (float)sqrt((double)x->C)};
+    wanc_parallel_for(c.P, 1024, norm_range, &c);
+    return maybe_round(m, out->d, act_numel(out));
+}
+
+/* ---- convolutions ------------------------------------------------------------ */
+
+/* out = conv(x). Time kernel 1: plain conv (spatial zero padding k/2).
+ * Time kernel 3: causal, the conv's 2-frame history stands in for the left
+ * padding and is then replaced by the last 2 frames of (history ++ x). */
+static wanc_err conv_fwd(const wanc_vae21 *m, vae_conv *c, const act *x, act *out)
+{
+    const wanc_backend *be = m->be;
+    if (x->C != c->cin)
+        WANC_FAIL(WANC_EINTERNAL, "VAE %s: input has %lld channels, expected %d", c->name, (long long)x->C, c->cin);
+    const int stride[3] = {1, 1, 1}, pad[3] = {0, c->kh / 2, c->kw / 2};
+    int64_t HW = x->H * x->W;
+    TRY(act_new(m, out, c->cout, x->T, x->H, x->W));
+    wanc_err err = NULL;
+    if (c->kt == 1) {
+        err = be->conv3d(be, out->d, x->d, &c->w, c->b, x->C, x->T, x->H, x->W, stride, pad);
+    } else {
+        const int64_t hist = c->kt - 1; /* 2 */
+        if (!c->cache) {
+            err = be->alloc(be, (void **)&c->cache, (size_t)(c->cin * hist * HW) * sizeof(float));
+            if (err) goto fail;
+            memset(c->cache, 0, (size_t)(c->cin * hist * HW) * sizeof(float));
+        }
+        act xin;
+        err = act_new(m, &xin, x->C, hist + x->T, x->H, x->W);
+        if (err) goto fail;
+        for (int64_t ch = 0; ch < x->C; ch++) {
+            float *dst = xin.d + ch * (hist + x->T) * HW;
+            memcpy(dst, c->cache + ch * hist * HW, (size_t)(hist * HW) * sizeof(float));
+            memcpy(dst + hist * HW, x->d + ch * x->T * HW, (size_t)(x->T * HW) * sizeof(float));
+            /* New history: the last `hist` frames of the concatenation. */
+            memcpy(c->cache + ch * hist * HW, dst + x->T * HW, (size_t)(hist * HW) * sizeof(float));
+        }
+        err = be->conv3d(be, out->d, xin.d, &c->w, c->b, x->C, hist + x->T, x->H, x->W, stride, pad);
+        act_free(m, &xin);
+    }
+    if (err) goto fail;
+    TRY(maybe_round(m, out->d, act_numel(out)));
+    return NULL;
+fail:
+    act_free(m, out);
+    return wanc_error_context(err, "VAE %s", c->name);
+}
+
+static void conv_reset(const wanc_vae21 *m, vae_conv *c)
+{
+    if (c->cache) m->be->free(m->be, c->cache);
+    c->cache = NULL;
+}
+
+/* ---- blocks -------------------------------------------------------------------- */
+
+static wanc_err silu_inplace(const wanc_vae21 *m, act *a)
+{
+    TRY(m->be->silu(m->be, a->d, a->d, act_numel(a)));
+    return maybe_round(m, a->d, act_numel(a));
+}
+
+/* out = residual(x) + shortcut(x): RMS, SiLU, conv3, RMS, SiLU, conv3. */
+static wanc_err res_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
+{
+    act h = *x, t1 = {0}, t2 = {0};
+    wanc_err err = NULL;
+    if (b->has_shortcut) TRY(conv_fwd(m, &b->shortcut, x, &h));
+    TRY_GOTO(err, done, norm_fwd(m, &b->n1, x, &t1));
+    TRY_GOTO(err, done, silu_inplace(m, &t1));
+    TRY_GOTO(err, done, conv_fwd(m, &b->c1, &t1, &t2));
+    act_free(m, &t1);
+    TRY_GOTO(err, done, norm_fwd(m, &b->n2, &t2, &t2));
+    TRY_GOTO(err, done, silu_inplace(m, &t2));
+    TRY_GOTO(err, done, conv_fwd(m, &b->c2, &t2, &t1));
+    TRY_GOTO(err, done, m->be->add(m->be, t1.d, t1.d, h.d, act_numel(&t1)));
+    TRY_GOTO(err, done, maybe_round(m, t1.d, act_numel(&t1)));
+    *out = t1;
+    t1.d = NULL;
+done:
+    act_free(m, &t1);
+    act_free(m, &t2);
+    if (b->has_shortcut) act_free(m, &h);
+    return err;
+}
+
+/* Per-frame single-head self-attention over the H*W positions, plus identity. */
+static wanc_err attn_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
+{
+    const wanc_backend *be = m->be;
+    const int64_t C = x->C, T = x->T, P = x->H * x->W;
+    act n = {0};
+    float *buf = NULL;
+    wanc_err err = NULL;
+    TRY(act_new(m, out, C, T, x->H, x->W));
+    TRY_GOTO(err, done, norm_fwd(m, &b->an, x, &n));
+    /* xt[P, C] | qkv[P, 3C] | q, k, v, o[P, C] each */
+    TRY_GOTO(err, done, be->alloc(be, (void **)&buf, (size_t)(P * C * 8) * sizeof(float)));
+    float *xt = buf, *qkv = xt + P * C, *q = qkv + 3 * P * C, *k = q + P * C, *v = k + P * C, *o = v + P * C;
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t c = 0; c < C; c++) {
+            const float *src = n.d + (c * T + t) * P;
+            for (int64_t p = 0; p < P; p++) xt[p * C + c] = src[p];
+        }
+        TRY_GOTO(err, done, be->linear(be, qkv, xt, &b->qkv.w, b->qkv.b, P));
+        TRY_GOTO(err, done, maybe_round(m, qkv, 3 * P * C));
+        for (int64_t p = 0; p < P; p++) {
+            memcpy(q + p * C, qkv + p * 3 * C, (size_t)C * sizeof(float));
+            memcpy(k + p * C, qkv + p * 3 * C + C, (size_t)C * sizeof(float));
+            memcpy(v + p * C, qkv + p * 3 * C + 2 * C, (size_t)C * sizeof(float));
+        }
+        TRY_GOTO(err, done, be->attention(be, o, q, k, v, P, P, 1, C, 1.0f / sqrtf((float)C), NULL, NULL));
+        TRY_GOTO(err, done, maybe_round(m, o, P * C));
+        TRY_GOTO(err, done, be->linear(be, xt, o, &b->proj.w, b->proj.b, P));
+        TRY_GOTO(err, done, maybe_round(m, xt, P * C));
+        for (int64_t c = 0; c < C; c++) {
+            float *dst = out->d + (c * T + t) * P;
+            const float *id = x->d + (c * T + t) * P;
+            for (int64_t p = 0; p < P; p++) dst[p] = xt[p * C + c] + id[p];
+        }
+    }
+    err = maybe_round(m, out->d, act_numel(out));
+done:
+    if (buf) be->free(be, buf);
+    act_free(m, &n);
+    if (err) act_free(m, out);
+    return err ? wanc_error_context(err, "VAE %s", b->name) : NULL;
+}
+
+/* Spatial downsample: zero-pad right/bottom by 1, 3x3 conv with stride 2;
+ * downsample3d then (after the first chunk) a (3,1,1) stride-2 time conv
+ * over [previous chunk's last frame, this chunk]. */
+static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
+{
+    const wanc_backend *be = m->be;
+    act xp = {0}, y = {0}, yin = {0};
+    wanc_err err = NULL;
+    const int64_t C = x->C, T = x->T, H = x->H, W = x->W;
+    TRY(act_new(m, &xp, C, T, H + 1, W + 1));
+    for (int64_t f = 0; f < C * T; f++) {
+        float *dst = xp.d + f * (H + 1) * (W + 1);
+        const float *src = x->d + f * H * W;
+        for (int64_t i = 0; i < H; i++) {
+            memcpy(dst + i * (W + 1), src + i * W, (size_t)W * sizeof(float));
+            dst[i * (W + 1) + W] = 0.0f;
+        }
+        memset(dst + H * (W + 1), 0, (size_t)(W + 1) * sizeof(float));
+    }
+    const int64_t Ho = (H + 1 - 3) / 2 + 1, Wo = (W + 1 - 3) / 2 + 1;
+    const int s2[3] = {1, 2, 2}, st[3] = {2, 1, 1}, p0[3] = {0, 0, 0};
+    TRY_GOTO(err, done, act_new(m, &y, b->spatial.cout, T, Ho, Wo));
+    TRY_GOTO(err, done, be->conv3d(be, y.d, xp.d, &b->spatial.w, b->spatial.b, C, T, H + 1, W + 1, s2, p0));
+    TRY_GOTO(err, done, maybe_round(m, y.d, act_numel(&y)));
+    act_free(m, &xp);
+    if (b->kind == BLK_DOWN2D) {
+        *out = y;
+        return NULL;
+    }
+    const int64_t HW = Ho * Wo, Cy = y.C;
+    if (!b->prev_frame) TRY_GOTO(err, done, be->alloc(be, (void **)&b->prev_frame, (size_t)(Cy * HW) * sizeof(float)));
+    if (!b->started) {
+        /* First chunk: frame 0 passes through; remember its last frame. */
+        b->started = true;
+        for (int64_t c = 0; c < Cy; c++)
+            memcpy(b->prev_frame + c * HW, y.d + (c * T + T - 1) * HW, (size_t)HW * sizeof(float));
+        *out = y;
+        return NULL;
+    }
+    if (T + 1 < 3) {
+        err = wanc_error(WANC_EINTERNAL, "VAE %s: a %lld-frame chunk is too short for the stride-2 time conv",
+                         b->name, (long long)T);
+        goto done;
+    }
+    TRY_GOTO(err, done, act_new(m, &yin, Cy, T + 1, Ho, Wo));
+    for (int64_t c = 0; c < Cy; c++) {
+        float *dst = yin.d + c * (T + 1) * HW;
+        memcpy(dst, b->prev_frame + c * HW, (size_t)HW * sizeof(float));
+        memcpy(dst + HW, y.d + c * T * HW, (size_t)(T * HW) * sizeof(float));
+        memcpy(b->prev_frame + c * HW, y.d + (c * T + T - 1) * HW, (size_t)HW * sizeof(float));
+    }
+    act_free(m, &y);
+    const int64_t To = (T + 1 - 3) / 2 + 1;
+    TRY_GOTO(err, done, act_new(m, out, b->time.cout, To, Ho, Wo));
+    err = be->conv3d(be, out->d, yin.d, &b->time.w, b->time.b, Cy, T + 1, Ho, Wo, st, p0);
+    if (!err) err = maybe_round(m, out->d, act_numel(out));
+    if (err) act_free(m, out);
+done:
+    act_free(m, &xp);
+    act_free(m, &y);
+    act_free(m, &yin);
+    return err ? wanc_error_context(err, "VAE %s", b->name) : NULL;
+}
+
+/* upsample3d: (after the first chunk) a causal (3,1,1) time conv to 2C whose
+ * two halves become two interleaved frames; then, every chunk, nearest x2 in
+ * space (float32) and a 3x3 conv halving C. */
+static wanc_err up_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
+{
+    act tc = {0}, xi = {0}, u = {0};
+    const act *src = x;
+    wanc_err err = NULL;
+    if (b->kind == BLK_UP3D) {
+        if (!b->started) {
+            b->started = true; /* the first chunk stays one frame */
+        } else {
+            TRY(conv_fwd(m, &b->time, x, &tc));
+            const int64_t C = x->C, T = x->T, HW = x->H * x->W;
+            TRY_GOTO(err, done, act_new(m, &xi, C, 2 * T, x->H, x->W));
+            /* tc[(s*C + c), t] -> xi[c, 2t + s] */
+            for (int64_t s = 0; s < 2; s++)
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t t = 0; t < T; t++)
+                        memcpy(xi.d + (c * 2 * T + 2 * t + s) * HW, tc.d + ((s * C + c) * T + t) * HW,
+                               (size_t)HW * sizeof(float));
+            act_free(m, &tc);
+            src = &xi;
+        }
+    }
+    const int64_t C = src->C, T = src->T, H = src->H, W = src->W;
+    TRY_GOTO(err, done, act_new(m, &u, C, T, 2 * H, 2 * W));
+    /* nearest-exact with scale 2: output (i, j) reads input (i/2, j/2). */
+    for (int64_t f = 0; f < C * T; f++) {
+        const float *s = src->d + f * H * W;
+        float *d = u.d + f * 4 * H * W;
+        for (int64_t i = 0; i < H; i++) {
+            float *r0 = d + (2 * i) * 2 * W;
+            for (int64_t j = 0; j < W; j++) r0[2 * j] = r0[2 * j + 1] = s[i * W + j];
+            memcpy(r0 + 2 * W, r0, (size_t)(2 * W) * sizeof(float));
+        }
+    }
+    act_free(m, &xi);
+    err = conv_fwd(m, &b->spatial, &u, out);
+done:
+    act_free(m, &tc);
+    act_free(m, &xi);
+    act_free(m, &u);
+    return err ? wanc_error_context(err, "VAE %s", b->name) : NULL;
+}
+
+static wanc_err block_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
+{
+    switch (b->kind) {
+    case BLK_RES: {
+        wanc_err err = res_fwd(m, b, x, out);
+        return err ? wanc_error_context(err, "VAE %s", b->name) : NULL;
+    }
+    case BLK_ATTN: return attn_fwd(m, b, x, out);
+    case BLK_DOWN2D:
+    case BLK_DOWN3D: return down_fwd(m, b, x, out);
+    case BLK_UP2D:
+    case BLK_UP3D: return up_fwd(m, b, x, out);
+    }
+    return wanc_error(WANC_EINTERNAL, "VAE %s: unknown block kind", b->name);
+}
+
+/* ---- networks -------------------------------------------------------------- */
+
+static void net_reset(const wanc_vae21 *m, vae_net *n)
+{
+    conv_reset(m, &n->conv_in);
+    conv_reset(m, &n->head_conv);
+    for (int i = 0; i < n->nblocks; i++) {
+        vae_block *b = &n->blocks[i];
+        conv_reset(m, &b->c1);
+        conv_reset(m, &b->c2);
+        conv_reset(m, &b->time);
+        if (b->prev_frame) m->be->free(m->be, b->prev_frame);
+        b->prev_frame = NULL;
+        b->started = false;
+    }
+}
+
+/* One chunk through conv_in, the blocks and the head: out = net(x). */
+static wanc_err net_fwd(wanc_vae21 *m, vae_net *n, const act *x, act *out)
+{
+    act a = {0}, b = {0};
+    char stage[96];
+    wanc_err err = NULL;
+    TRY(conv_fwd(m, &n->conv_in, x, &a));
+    snprintf(stage, sizeof stage, "%s.conv1", n->prefix);
+    TRY_GOTO(err, done, emit(m, stage, &a));
+    for (int i = 0; i < n->nblocks; i++) {
+        TRY_GOTO(err, done, block_fwd(m, &n->blocks[i], &a, &b));
+        act_free(m, &a);
+        a = b;
+        b.d = NULL;
+        TRY_GOTO(err, done, emit(m, n->blocks[i].name, &a));
+    }
+    TRY_GOTO(err, done, norm_fwd(m, &n->head_norm, &a, &a));
+    snprintf(stage, sizeof stage, "%s.head.0", n->prefix);
+    TRY_GOTO(err, done, emit(m, stage, &a));
+    TRY_GOTO(err, done, silu_inplace(m, &a));
+    snprintf(stage, sizeof stage, "%s.head.1", n->prefix);
+    TRY_GOTO(err, done, emit(m, stage, &a));
+    TRY_GOTO(err, done, conv_fwd(m, &n->head_conv, &a, out));
+    snprintf(stage, sizeof stage, "%s.head.2", n->prefix);
+    err = emit(m, stage, out);
+    if (err) act_free(m, out);
+done:
+    act_free(m, &a);
+    act_free(m, &b);
+    return err;
+}
+
+/* ---- loading ----------------------------------------------------------------- */
+
+/* Conv weight `<prefix>.weight` [cout, cin, kt, k, k] (kt = 0: a 2-D conv
+ * [cout, cin, k, k], viewed as kt = 1) and `<prefix>.bias` [cout].
+ * cout < 0 takes it from the file. */
+static wanc_err load_conv(vae_conv *c, const wanc_weights *w, const char *prefix, int cout, int cin, int kt, int kh,
+                          int kw)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", prefix);
+    const wanc_tensor *t;
+    if (kt > 0) {
+        int64_t shp[5] = {cout, cin, kt, kh, kw};
+        TRY(wanc_weights_getf(w, &t, 5, shp, "%s.weight", prefix));
+    } else {
+        int64_t shp[4] = {cout, cin, kh, kw};
+        TRY(wanc_weights_getf(w, &t, 4, shp, "%s.weight", prefix));
+    }
+    if (!wanc_tensor_is_contiguous(t))
+        WANC_FAIL(WANC_EFORMAT, "%s: tensor %s.weight is not contiguous", wanc_weights_describe(w), prefix);
+    c->cout = (int)t->shape[0];
+    c->cin = cin;
+    c->kt = kt > 0 ? kt : 1;
+    c->kh = kh;
+    c->kw = kw;
+    c->w = *t;
+    c->w.owned = NULL;
+    c->w.ndim = 5;
+    int64_t shape[5] = {c->cout, cin, c->kt, kh, kw};
+    int64_t stride = 1;
+    for (int d = 4; d >= 0; d--) {
+        c->w.shape[d] = shape[d];
+        c->w.stride[d] = stride;
+        stride *= shape[d];
+    }
+    TRY(wanc_weights_getf(w, &c->b, 1, (int64_t[]){c->cout}, "%s.bias", prefix));
+    return NULL;
+}
+
+static wanc_err load_norm(vae_norm *n, const wanc_weights *w, const char *name, int C, int ndim)
+{
+    int64_t shp[4] = {C, 1, 1, 1};
+    n->C = C;
+    return wanc_weights_load_f32(w, name, &n->gamma, ndim, shp);
+}
+
+static bool hasf(const wanc_weights *w, const char *fmt, const char *prefix, const char *suffix)
+{
+    char name[160];
+    snprintf(name, sizeof name, fmt, prefix, suffix);
+    return wanc_weights_has(w, name);
+}
+
+/* Load the block at `prefix` (its kind told by which tensors exist) taking C
+ * channels in; *C becomes its output channels. Returns false in *found when
+ * nothing is stored under prefix. `down`: encoder (downsamplers) or decoder. */
+static wanc_err load_block(vae_block *b, const wanc_weights *w, const char *prefix, int *C, bool down, bool *found)
+{
+    char name[160];
+    memset(b, 0, sizeof *b);
+    snprintf(b->name, sizeof b->name, "%s", prefix);
+    b->cin = *C;
+    *found = true;
+    if (hasf(w, "%s.%s", prefix, "residual.0.gamma")) {
+        b->kind = BLK_RES;
+        snprintf(name, sizeof name, "%s.residual.0.gamma", prefix);
+        TRY(load_norm(&b->n1, w, name, *C, 4));
+        snprintf(name, sizeof name, "%s.residual.2", prefix);
+        TRY(load_conv(&b->c1, w, name, -1, *C, 3, 3, 3));
+        b->cout = b->c1.cout;
+        snprintf(name, sizeof name, "%s.residual.3.gamma", prefix);
+        TRY(load_norm(&b->n2, w, name, b->cout, 4));
+        snprintf(name, sizeof name, "%s.residual.6", prefix);
+        TRY(load_conv(&b->c2, w, name, b->cout, b->cout, 3, 3, 3));
+        b->has_shortcut = hasf(w, "%s.%s", prefix, "shortcut.weight");
+        if (b->has_shortcut) {
+            snprintf(name, sizeof name, "%s.shortcut", prefix);
+            TRY(load_conv(&b->shortcut, w, name, b->cout, *C, 1, 1, 1));
+        } else if (b->cout != *C) {
+            WANC_FAIL(WANC_ENOTFOUND, "%s: no tensor named %s.shortcut.weight (block %d -> %d channels)",
+                      wanc_weights_describe(w), prefix, *C, b->cout);
+        }
+    } else if (hasf(w, "%s.%s", prefix, "to_qkv.weight")) {
+        b->kind = BLK_ATTN;
+        b->cout = *C;
+        snprintf(name, sizeof name, "%s.norm.gamma", prefix);
+        TRY(load_norm(&b->an, w, name, *C, 3));
+        snprintf(name, sizeof name, "%s.to_qkv", prefix);
+        TRY(load_conv(&b->qkv, w, name, 3 * *C, *C, 0, 1, 1));
+        snprintf(name, sizeof name, "%s.proj", prefix);
+        TRY(load_conv(&b->proj, w, name, *C, *C, 0, 1, 1));
+    } else if (hasf(w, "%s.%s", prefix, "resample.1.weight")) {
+        bool temporal = hasf(w, "%s.%s", prefix, "time_conv.weight");
+        snprintf(name, sizeof name, "%s.resample.1", prefix);
+        if (down) {
+            b->kind = temporal ? BLK_DOWN3D : BLK_DOWN2D;
+            TRY(load_conv(&b->spatial, w, name, *C, *C, 0, 3, 3));
+            if (temporal) {
+                snprintf(name, sizeof name, "%s.time_conv", prefix);
+                TRY(load_conv(&b->time, w, name, *C, *C, 3, 1, 1));
+            }
+            b->cout = *C;
+        } else {
+            b->kind = temporal ? BLK_UP3D : BLK_UP2D;
+            if (*C % 2) WANC_FAIL(WANC_ESHAPE, "%s: upsampler over an odd channel count %d", prefix, *C);
+            TRY(load_conv(&b->spatial, w, name, *C / 2, *C, 0, 3, 3));
+            if (temporal) {
+                snprintf(name, sizeof name, "%s.time_conv", prefix);
+                TRY(load_conv(&b->time, w, name, 2 * *C, *C, 3, 1, 1));
+            }
+            b->cout = *C / 2;
+        }
+    } else {
+        *found = false;
+        return NULL;
+    }
+    *C = b->cout;
+    return NULL;
+}
+
+static wanc_err load_net(wanc_vae21 *m, vae_net *n, const char *prefix, int cin, int cout_head, bool down)
+{
+    const wanc_weights *w = m->w;
+    char name[160];
+    snprintf(n->prefix, sizeof n->prefix, "%s", prefix);
+    snprintf(name, sizeof name, "%s.conv1", prefix);
+    TRY(load_conv(&n->conv_in, w, name, -1, cin, 3, 3, 3));
+    int C = n->conv_in.cout;
+    int cap = 64;
+    n->blocks = calloc((size_t)cap, sizeof *n->blocks);
+    if (!n->blocks) WANC_FAIL(WANC_ENOMEM, "VAE blocks");
+    /* Encoder: downsamples.* then middle.*; decoder: middle.* then upsamples.* */
+    const char *groups[2] = {down ? "downsamples" : "middle", down ? "middle" : "upsamples"};
+    for (int g = 0; g < 2; g++) {
+        for (int i = 0;; i++) {
+            if (n->nblocks == cap) WANC_FAIL(WANC_EFORMAT, "%s: more than %d VAE blocks", prefix, cap);
+            snprintf(name, sizeof name, "%s.%s.%d", prefix, groups[g], i);
+            bool found;
+            TRY(load_block(&n->blocks[n->nblocks], w, name, &C, down, &found));
+            if (!found) break;
+            n->nblocks++;
+        }
+    }
+    snprintf(name, sizeof name, "%s.middle.1", prefix);
+    bool has_middle = false;
+    for (int i = 0; i < n->nblocks; i++) has_middle |= !strcmp(n->blocks[i].name, name);
+    if (!has_middle)
+        WANC_FAIL(WANC_ENOTFOUND, "%s: no tensor named %s.to_qkv.weight (the middle attention block)",
+                  wanc_weights_describe(w), name);
+    snprintf(name, sizeof name, "%s.head.0.gamma", prefix);
+    TRY(load_norm(&n->head_norm, w, name, C, 4));
+    snprintf(name, sizeof name, "%s.head.2", prefix);
+    TRY(load_conv(&n->head_conv, w, name, cout_head, C, 3, 3, 3));
+    return NULL;
+}
+
+static void net_free(wanc_vae21 *m, vae_net *n)
+{
+    net_reset(m, n);
+    free(n->head_norm.gamma);
+    for (int i = 0; i < n->nblocks; i++) {
+        free(n->blocks[i].n1.gamma);
+        free(n->blocks[i].n2.gamma);
+        free(n->blocks[i].an.gamma);
+    }
+    free(n->blocks);
+    memset(n, 0, sizeof *n);
+}
+
+static wanc_err infer_config(wanc_vae21 *m)
+{
+    wanc_vae21_config *c = &m->cfg;
+    c->dim = m->enc.conv_in.cout;
+    c->z_dim = m->post_quant.cout;
+    int stage = 0, res_in_stage0 = 0, C = c->dim;
+    for (int i = 0; i < m->enc.nblocks; i++) {
+        const vae_block *b = &m->enc.blocks[i];
+        if (strncmp(b->name, "encoder.downsamples.", 20)) break;
+        if (b->kind == BLK_RES) {
+            C = b->cout;
+            if (stage == 0) res_in_stage0++;
+        } else if (b->kind == BLK_DOWN2D || b->kind == BLK_DOWN3D) {
+            if (stage + 1 >= WANC_VAE_MAX_STAGES) WANC_FAIL(WANC_EUNSUPPORTED, "VAE: too many stages");
+            c->dim_mult[stage] = C / c->dim;
+            c->temporal_down[stage] = b->kind == BLK_DOWN3D;
+            stage++;
+        }
+    }
+    c->dim_mult[stage] = C / c->dim;
+    c->num_stages = stage + 1;
+    c->num_res_blocks = res_in_stage0;
+    return NULL;
+}
+
+wanc_err wanc_vae21_load(wanc_vae21 **out, const wanc_weights *w, const wanc_backend *be)
+{
+    *out = NULL;
+    if (strncmp(be->name, "cpu", 3) != 0)
+        WANC_FAIL(WANC_EUNSUPPORTED, "Wan2.1 VAE: backend %s is not supported (needs host-addressable memory)",
+                  be->name);
+    if (wanc_weights_has(w, "encoder.downsamples.0.downsamples.0.residual.0.gamma") ||
+        wanc_weights_has(w, "decoder.upsamples.0.upsamples.0.residual.0.gamma"))
+        WANC_FAIL(WANC_EUNSUPPORTED, "%s: this is a Wan2.2 VAE (VideoVAE38 layout), not the Wan2.1 VAE",
+                  wanc_weights_describe(w));
+    wanc_vae21 *m = calloc(1, sizeof *m);
+    if (!m) WANC_FAIL(WANC_ENOMEM, "Wan2.1 VAE");
+    m->be = be;
+    m->w = w;
+    wanc_err err = NULL;
+    const wanc_tensor *t = wanc_weights_find(w, "conv2.weight");
+    if (!t || t->ndim != 5) {
+        err = wanc_error(WANC_ENOTFOUND, "%s: no 5-D tensor named conv2.weight (not a Wan2.1 VAE?)",
+                         wanc_weights_describe(w));
+        goto fail;
+    }
+    int z = (int)t->shape[0];
+    if (z != 16) {
+        err = wanc_error(WANC_EUNSUPPORTED, "%s: conv2.weight has z_dim %d; the Wan2.1 VAE has 16",
+                         wanc_weights_describe(w), z);
+        goto fail;
+    }
+    TRY_GOTO(err, fail, load_conv(&m->post_quant, w, "conv2", z, z, 1, 1, 1));
+    TRY_GOTO(err, fail, load_conv(&m->quant, w, "conv1", 2 * z, 2 * z, 1, 1, 1));
+    TRY_GOTO(err, fail, load_net(m, &m->enc, "encoder", 3, 2 * z, true));
+    TRY_GOTO(err, fail, load_net(m, &m->dec, "decoder", z, 3, false));
+    TRY_GOTO(err, fail, infer_config(m));
+    for (int c = 0; c < 16; c++) m->inv_std[c] = 1.0f / k_latent_std[c];
+    *out = m;
+    return NULL;
+fail:
+    wanc_vae21_free(m);
+    return wanc_error_context(err, "loading the Wan2.1 VAE");
+}
+
+wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend *be)
+{
+    wanc_weights *w;
+    *out = NULL;
+    TRY(wanc_weights_open(&w, path));
+    wanc_err err = wanc_vae21_load(out, w, be);
+    if (err) {
+        wanc_weights_close(w);
+        return err;
+    }
+    (*out)->owned = w;
+    return NULL;
+}
+
+void wanc_vae21_free(wanc_vae21 *m)
+{
+    if (!m) return;
+    net_free(m, &m->enc);
+    net_free(m, &m->dec);
+    if (m->owned) wanc_weights_close(m->owned);
+    free(m);
+}
+
+const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m) { return &m->cfg; }
+
+/* ---- encode / decode ---------------------------------------------------------- */
+
+static void run_begin(wanc_vae21 *m, const wanc_vae_opts *o)
+{
+    m->bf16 = o->bf16;
+    m->observe = o->observe;
+    m->observe_user = o->observe_user;
+    m->chunk = 0;
+}
+
+static void run_end(wanc_vae21 *m)
+{
+    net_reset(m, &m->enc);
+    net_reset(m, &m->dec);
+    m->observe = NULL;
+}
+
+/* How a tile's result lands in the output: untiled copies, tiled accumulates
+ * result*mask (the weights are summed once per tile by the caller). */
+typedef struct tile_sink {
+    float *out;          /* [C, T, H, W] */
+    int64_t C, T, H, W;  /* output extent */
+    int64_t h0, w0;      /* tile origin in output pixels */
+    const float *mask;   /* [th, tw] or NULL (untiled) */
+} tile_sink;
+
+/* y[C, Ty, th, tw] goes to output frames [t0, t0 + Ty). */
+static void sink_write(const tile_sink *s, const float *y, int64_t Ty, int64_t th, int64_t tw, int64_t t0)
+{
+    for (int64_t c = 0; c < s->C; c++)
+        for (int64_t t = 0; t < Ty; t++)
+            for (int64_t i = 0; i < th; i++) {
+                const float *src = y + ((c * Ty + t) * th + i) * tw;
+                float *dst = s->out + ((c * s->T + t0 + t) * s->H + s->h0 + i) * s->W + s->w0;
+                if (s->mask) {
+                    const float *mr = s->mask + i * tw;
+                    for (int64_t j = 0; j < tw; j++) dst[j] += src[j] * mr[j];
+                } else {
+                    memcpy(dst, src, (size_t)tw * sizeof(float));
+                }
+            }
+}
+
+/* Encode the pixel rectangle [ph0, ph0+th) x [pw0, pw0+tw) of video[3, F, H, W]. */
+static wanc_err encode_tile(wanc_vae21 *m, const tile_sink *sink, const float *video, int64_t F, int64_t H,
+                            int64_t W, int64_t ph0, int64_t pw0, int64_t th, int64_t tw)
+{
+    const int z = m->cfg.z_dim;
+    const int64_t nchunks = 1 + (F - 1) / 4;
+    wanc_err err = NULL;
+    act x = {0}, h = {0}, q = {0};
+    net_reset(m, &m->enc);
+    for (int64_t i = 0; i < nchunks && !err; i++) {
+        const int64_t f0 = i == 0 ? 0 : 1 + 4 * (i - 1), nf = i == 0 ? 1 : 4;
+        m->chunk = (int)i;
+        TRY_GOTO(err, done, act_new(m, &x, 3, nf, th, tw));
+        for (int64_t c = 0; c < 3; c++)
+            for (int64_t f = 0; f < nf; f++)
+                for (int64_t r = 0; r < th; r++)
+                    memcpy(x.d + ((c * nf + f) * th + r) * tw, video + ((c * F + f0 + f) * H + ph0 + r) * W + pw0,
+                           (size_t)tw * sizeof(float));
+        TRY_GOTO(err, done, maybe_round(m, x.d, act_numel(&x)));
+        TRY_GOTO(err, done, net_fwd(m, &m->enc, &x, &h));
+        act_free(m, &x);
+        TRY_GOTO(err, done, conv_fwd(m, &m->quant, &h, &q));
+        act_free(m, &h);
+        TRY_GOTO(err, done, emit(m, "conv1", &q));
+        /* mu = the first z channels (channel-major, so a prefix of the buffer). */
+        act mu = {q.d, z, q.T, q.H, q.W};
+        TRY_GOTO(err, done, emit(m, "mu", &mu));
+        const int64_t P = mu.T * mu.H * mu.W;
+        for (int64_t c = 0; c < z; c++)
+            for (int64_t p = 0; p < P; p++) mu.d[c * P + p] = (mu.d[c * P + p] - k_latent_mean[c]) * m->inv_std[c];
+        TRY_GOTO(err, done, maybe_round(m, mu.d, z * P));
+        sink_write(sink, mu.d, mu.T, mu.H, mu.W, i);
+        act_free(m, &q);
+    }
+done:
+    act_free(m, &x);
+    act_free(m, &h);
+    act_free(m, &q);
+    return err;
+}
+
+/* Decode the latent rectangle [h0, h0+th) x [w0, w0+tw) of latents[z, T, Hl, Wl]. */
+static wanc_err decode_tile(wanc_vae21 *m, const tile_sink *sink, const float *lat, int64_t T, int64_t Hl,
+                            int64_t Wl, int64_t h0, int64_t w0, int64_t th, int64_t tw)
+{
+    const int z = m->cfg.z_dim;
+    wanc_err err = NULL;
+    act x = {0}, x2 = {0}, y = {0};
+    net_reset(m, &m->dec);
+    for (int64_t i = 0; i < T; i++) {
+        m->chunk = (int)i;
+        TRY_GOTO(err, done, act_new(m, &x, z, 1, th, tw));
+        for (int64_t c = 0; c < z; c++)
+            for (int64_t r = 0; r < th; r++) {
+                const float *src = lat + ((c * T + i) * Hl + h0 + r) * Wl + w0;
+                float *dst = x.d + (c * th + r) * tw;
+                /* DiffSynth divides by the stored float32 reciprocal. */
+                float s = m->bf16 ? wanc_round_bf16(m->inv_std[c]) : m->inv_std[c];
+                float mean = m->bf16 ? wanc_round_bf16(k_latent_mean[c]) : k_latent_mean[c];
+                for (int64_t j = 0; j < tw; j++) dst[j] = src[j] / s + mean;
+            }
+        TRY_GOTO(err, done, maybe_round(m, x.d, act_numel(&x)));
+        TRY_GOTO(err, done, emit(m, "latents_unnormalised", &x));
+        TRY_GOTO(err, done, conv_fwd(m, &m->post_quant, &x, &x2));
+        act_free(m, &x);
+        TRY_GOTO(err, done, emit(m, "conv2", &x2));
+        TRY_GOTO(err, done, net_fwd(m, &m->dec, &x2, &y));
+        act_free(m, &x2);
+        const int64_t t0 = i == 0 ? 0 : 1 + 4 * (i - 1);
+        if (t0 + y.T > sink->T || y.H != th * 8 || y.W != tw * 8) {
+            err = wanc_error(WANC_EINTERNAL, "VAE decode: chunk %lld gave %lldx%lldx%lld frames", (long long)i,
+                             (long long)y.T, (long long)y.H, (long long)y.W);
+            goto done;
+        }
+        if (!sink->mask) /* untiled: clamp as the frames are written */
+            for (int64_t k = 0; k < act_numel(&y); k++) y.d[k] = y.d[k] < -1.0f ? -1.0f : y.d[k] > 1.0f ? 1.0f : y.d[k];
+        sink_write(sink, y.d, y.T, y.H, y.W, t0);
+        act_free(m, &y);
+    }
+done:
+    act_free(m, &x);
+    act_free(m, &x2);
+    act_free(m, &y);
+    return err;
+}
+
+typedef wanc_err (*tile_fn)(wanc_vae21 *m, const tile_sink *sink, const float *in, int64_t T, int64_t H, int64_t W,
+                            int64_t h0, int64_t w0, int64_t th, int64_t tw);
+
+/* Run `fn` over the tiles of the input grid [H, W] and blend into out[C, To, H*f_out, W*f_out]
+ * (f_out = 8 for decode; for encode the grid is pixels and f_out = 1/8, given as num/den). */
+static wanc_err run_tiled(wanc_vae21 *m, tile_fn fn, float *out, int64_t Cout, int64_t Tout, const float *in,
+                          int64_t Tin, int64_t H, int64_t W, int64_t num, int64_t den, const int size[2],
+                          const int stride[2], int64_t bw_h, int64_t bw_w)
+{
+    const int64_t Ho = H * num / den, Wo = W * num / den;
+    int64_t n;
+    TRY(wanc_vae_tile_plan(NULL, 0, &n, H, W, size, stride));
+    wanc_vae_tile *tiles = calloc((size_t)n, sizeof *tiles);
+    float *weight = calloc((size_t)(Ho * Wo), sizeof(float));
+    float *mask = NULL;
+    wanc_err err = NULL;
+    if (!tiles || !weight) {
+        err = wanc_error(WANC_ENOMEM, "VAE tiling buffers");
+        goto done;
+    }
+    TRY_GOTO(err, done, wanc_vae_tile_plan(tiles, n, &n, H, W, size, stride));
+    memset(out, 0, (size_t)(Cout * Tout * Ho * Wo) * sizeof(float));
+    for (int64_t k = 0; k < n; k++) {
+        const wanc_vae_tile *t = &tiles[k];
+        const int64_t th = (t->h1 - t->h0) * num / den, tw = (t->w1 - t->w0) * num / den;
+        free(mask);
+        mask = malloc((size_t)(th * tw) * sizeof(float));
+        if (!mask) {
+            err = wanc_error(WANC_ENOMEM, "VAE tile mask");
+            goto done;
+        }
+        const bool border[4] = {t->h0 == 0, t->h1 >= H, t->w0 == 0, t->w1 >= W};
+        wanc_vae_tile_mask(mask, th, tw, border, bw_h, bw_w);
+        tile_sink sink = {out, Cout, Tout, Ho, Wo, t->h0 * num / den, t->w0 * num / den, mask};
+        err = fn(m, &sink, in, Tin, H, W, t->h0, t->w0, t->h1 - t->h0, t->w1 - t->w0);
+        if (err) {
+            err = wanc_error_context(err, "tile %lld of %lld [%lld:%lld, %lld:%lld]", (long long)k + 1, (long long)n,
+                                     (long long)t->h0, (long long)t->h1, (long long)t->w0, (long long)t->w1);
+            goto done;
+        }
+        for (int64_t i = 0; i < th; i++)
+            for (int64_t j = 0; j < tw; j++) weight[(sink.h0 + i) * Wo + sink.w0 + j] += mask[i * tw + j];
+    }
+    for (int64_t c = 0; c < Cout * Tout; c++)
+        for (int64_t p = 0; p < Ho * Wo; p++) out[c * Ho * Wo + p] /= weight[p];
+done:
+    free(tiles);
+    free(weight);
+    free(mask);
+    return err;
+}
+
+wanc_err wanc_vae21_encode(wanc_vae21 *m, float *latents, const float *video, int64_t F, int64_t H, int64_t W,
+                           const wanc_vae_opts *o)
+{
+    if (F < 1 || (F - 1) % 4)
+        WANC_FAIL(WANC_EINVAL, "VAE encode: %lld frames; the Wan2.1 VAE needs 4k+1 (1, 5, 9, ...)", (long long)F);
+    if (H <= 0 || W <= 0 || H % 8 || W % 8)
+        WANC_FAIL(WANC_EINVAL, "VAE encode: frame size %lldx%lld is not a multiple of 8", (long long)H,
+                  (long long)W);
+    const int64_t T = 1 + (F - 1) / 4, z = m->cfg.z_dim;
+    wanc_err err = NULL;
+    run_begin(m, o);
+    if (!o->tiled) {
+        tile_sink sink = {latents, z, T, H / 8, W / 8, 0, 0, NULL};
+        err = encode_tile(m, &sink, video, F, H, W, 0, 0, H, W);
+    } else {
+        /* Sizes in latent units; the split runs in pixels, the ramps in latents. */
+        const int size[2] = {o->tile_size[0] * 8, o->tile_size[1] * 8};
+        const int stride[2] = {o->tile_stride[0] * 8, o->tile_stride[1] * 8};
+        err = run_tiled(m, encode_tile, latents, z, T, video, F, H, W, 1, 8, size, stride,
+                        (size[0] - stride[0]) / 8, (size[1] - stride[1]) / 8);
+    }
+    run_end(m);
+    return err ? wanc_error_context(err, "VAE encode of %lldx%lldx%lld", (long long)F, (long long)H, (long long)W)
+               : NULL;
+}
+
+wanc_err wanc_vae21_decode(wanc_vae21 *m, float *video, const float *latents, int64_t C, int64_t T, int64_t h,
+                           int64_t w, const wanc_vae_opts *o)
+{
+    if (C != m->cfg.z_dim)
+        WANC_FAIL(WANC_ESHAPE, "VAE decode: latents have %lld channels, expected %d", (long long)C, m->cfg.z_dim);
+    if (T < 1 || h < 1 || w < 1)
+        WANC_FAIL(WANC_ESHAPE, "VAE decode: empty latents %lldx%lldx%lldx%lld", (long long)C, (long long)T,
+                  (long long)h, (long long)w);
+    const int64_t F = 1 + 4 * (T - 1);
+    wanc_err err = NULL;
+    run_begin(m, o);
+    if (!o->tiled) {
+        tile_sink sink = {video, 3, F, 8 * h, 8 * w, 0, 0, NULL};
+        err = decode_tile(m, &sink, latents, T, h, w, 0, 0, h, w);
+    } else {
+        err = run_tiled(m, decode_tile, video, 3, F, latents, T, h, w, 8, 1, o->tile_size, o->tile_stride,
+                        (int64_t)(o->tile_size[0] - o->tile_stride[0]) * 8,
+                        (int64_t)(o->tile_size[1] - o->tile_stride[1]) * 8);
+        if (!err)
+            for (int64_t k = 0; k < 3 * F * 64 * h * w; k++)
+                video[k] = video[k] < -1.0f ? -1.0f : video[k] > 1.0f ? 1.0f : video[k];
+    }
+    run_end(m);
+    return err ? wanc_error_context(err, "VAE decode of %lldx%lldx%lld latents", (long long)T, (long long)h,
+                                    (long long)w)
+               : NULL;
+}
