@@ -1,6 +1,7 @@
 /* I2V / FLF2V conditioning assembly (see image_cond.h). */
 #include "pipeline/image_cond.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int wanc_i2v_latent_frames(int num_frames) { return (num_frames + 3) / 4; }
@@ -42,4 +43,20 @@ void wanc_i2v_concat_y(float *y, const float *mask, const float *latents, int z,
     size_t n = (size_t)T * h * w;
     memcpy(y, mask, 4 * n * sizeof(float));
     memcpy(y + 4 * n, latents, (size_t)z * n * sizeof(float));
+}
+
+wanc_err wanc_i2v_encode_y(float *y, wanc_vae21 *vae, const float *image, const float *end, int num_frames, int H,
+                           int W, const wanc_vae_opts *o)
+{
+    if (H % 8 || W % 8) WANC_FAIL(WANC_EINVAL, "i2v y: size %dx%d is not a multiple of 8", H, W);
+    int T = wanc_i2v_latent_frames(num_frames);
+    size_t n = (size_t)T * (H / 8) * (W / 8);
+    TRY(wanc_i2v_mask(y, num_frames, H, W, end != NULL));
+    float *video = malloc((size_t)3 * num_frames * H * W * sizeof(float));
+    if (!video) WANC_FAIL(WANC_ENOMEM, "i2v y: out of memory for a %d-frame %dx%d video", num_frames, H, W);
+    wanc_err err = wanc_i2v_vae_input(video, image, end, num_frames, H, W);
+    /* the latents go straight after the 4 mask channels */
+    if (!err) err = wanc_vae21_encode(vae, y + 4 * n, video, num_frames, H, W, o);
+    free(video);
+    return err ? wanc_error_context(err, "i2v y: encoding the conditioning video") : NULL;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "core/error.h"
+#include "vae/wan_vae.h"
 
 /* Latent frames of num_frames video frames: (num_frames + 3) / 4. */
 int wanc_i2v_latent_frames(int num_frames);
@@ -26,5 +27,11 @@ wanc_err wanc_i2v_vae_input(float *out, const float *image, const float *end, in
 
 /* y[4 + z, T, h, w] = cat(mask[4, T, h, w], latents[z, T, h, w]) along channels. */
 void wanc_i2v_concat_y(float *y, const float *mask, const float *latents, int z, int T, int h, int w);
+
+/* The whole unit: y[4 + z, T_lat, H/8, W/8] from the preprocessed start
+ * image[3, H, W] (and end[3, H, W], NULL for I2V) through vae.encode with
+ * opts o (the pipeline passes tiled = true by default). */
+wanc_err wanc_i2v_encode_y(float *y, wanc_vae21 *vae, const float *image, const float *end, int num_frames, int H,
+                           int W, const wanc_vae_opts *o);
 
 #endif
