@@ -1,6 +1,9 @@
 /* CLIP image-encoder benchmark: one image through the ViT at real size.
  *
- *   bench_clip [--model FILE] [--width N] [--layers N] [--heads N] [--dtype f32|bf16] [--reps N]
+ *   bench_clip [--model FILE] [--width N] [--layers N] [--heads N] [--dtype f32|bf16] [--bf16 0|1] [--reps N]
+ *
+ * --dtype is the random checkpoint's storage (default bf16, as the release);
+ * --bf16 1 runs in bf16 mode (every op rounded, the pipeline default).
  *
  * Without --model a random checkpoint of the given size (default the real
  * ViT-H/14: width 1280, 32 layers, 16 heads) is written to a temporary file
@@ -11,6 +14,7 @@
  *   clip key=value ...
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,7 @@ int main(int argc, char **argv)
 {
     const char *model = NULL;
     int width = 1280, layers = 32, heads = 0, reps = 1;
+    bool bf16 = false;
     wanc_dtype dt = WANC_BF16;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
@@ -49,6 +54,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--heads")) heads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--bf16")) bf16 = atoi(argv[i + 1]) != 0;
         else if (!strcmp(argv[i], "--dtype")) dt = strcmp(argv[i + 1], "f32") ? WANC_BF16 : WANC_F32;
         else {
             fprintf(stderr, "bench_clip: unknown option %s\n", argv[i]);
@@ -87,6 +93,7 @@ int main(int argc, char **argv)
         if (model == tmp) unlink(tmp);
         return fail(err);
     }
+    wanc_clip_set_bf16(m, bf16);
     const wanc_clip_config *c = wanc_clip_get_config(m);
     enum { H = 480, W = 832 };
     size_t S = (size_t)c->image_size;
@@ -100,7 +107,7 @@ int main(int argc, char **argv)
     double best = INFINITY;
     for (int r = 0; r < reps && !err; r++) {
         double t0 = now();
-        err = wanc_clip_prepare_input(x, NULL, img, H, W, c->image_size);
+        err = wanc_clip_prepare_input(x, NULL, img, H, W, c->image_size, bf16);
         if (!err) err = wanc_clip_encode(m, be, out, x, NULL, NULL);
         double t = now() - t0;
         if (t < best) best = t;
@@ -115,9 +122,9 @@ int main(int argc, char **argv)
                "(sgemm %.1f), peak RSS %.0f MiB, mean|out| %.4f\n",
                c->width, c->layers, c->layers - 1, c->heads, c->tokens, wanc_weights_describe(w), best, gflops, sgemm,
                ru.ru_maxrss / 1024.0, checksum / ((double)c->tokens * c->width));
-        printf("clip width=%d layers=%d heads=%d tokens=%d threads=%d seconds=%.4f gflops=%.2f sgemm_gflops=%.2f "
+        printf("clip width=%d layers=%d heads=%d tokens=%d bf16=%d threads=%d seconds=%.4f gflops=%.2f sgemm_gflops=%.2f "
                "ratio=%.3f peak_rss_mb=%.0f\n",
-               c->width, c->layers, c->heads, c->tokens, wanc_threads_get(), best, gflops, sgemm, gflops / sgemm,
+               c->width, c->layers, c->heads, c->tokens, (int)bf16, wanc_threads_get(), best, gflops, sgemm, gflops / sgemm,
                ru.ru_maxrss / 1024.0);
     }
     free(img), free(x), free(out);

@@ -26,7 +26,10 @@ struct wanc_clip {
     float *cls, *pos;           /* [D], [L, D] */
     float *pre_w, *pre_b;       /* [D] */
     clip_block *blocks;         /* cfg.layers − 1 that run */
+    bool bf16;                  /* round every op's result to bf16 */
 };
+
+void wanc_clip_set_bf16(wanc_clip *m, bool bf16) { m->bf16 = bf16; }
 
 const wanc_clip_config *wanc_clip_get_config(const wanc_clip *m) { return &m->cfg; }
 
@@ -146,16 +149,25 @@ wanc_err wanc_clip_load(wanc_clip **out, const wanc_weights *w, int heads)
     return NULL;
 }
 
-wanc_err wanc_clip_prepare_input(float *out, float *interpolated, const float *image, int H, int W, int image_size)
+static inline float round_if(float x, bool bf16) { return bf16 ? wanc_round_bf16(x) : x; }
+
+wanc_err wanc_clip_prepare_input(float *out, float *interpolated, const float *image, int H, int W, int image_size,
+                                 bool bf16)
 {
     int S = image_size;
     size_t plane = (size_t)S * S;
     TRYC(wanc_interpolate_bicubic(out, S, S, image, 3, H, W), "CLIP input");
+    if (bf16) wanc_round_bf16_inplace(out, 3 * plane);
     if (interpolated) memcpy(interpolated, out, 3 * plane * sizeof(float));
     for (int c = 0; c < 3; c++) {
-        float *p = out + c * plane;
-        /* x·0.5 + 0.5 (two float ops, as mul_ then add_), then (x − mean) / std */
-        for (size_t i = 0; i < plane; i++) p[i] = ((p[i] * 0.5f + 0.5f) - wanc_clip_mean[c]) / wanc_clip_std[c];
+        float *p = out + c * plane, mean = round_if(wanc_clip_mean[c], bf16), std = round_if(wanc_clip_std[c], bf16);
+        /* x·0.5 + 0.5 (two ops, as mul_ then add_), then (x − mean) / std */
+        for (size_t i = 0; i < plane; i++) {
+            float v = round_if(p[i] * 0.5f, bf16);
+            v = round_if(v + 0.5f, bf16);
+            v = round_if(v - mean, bf16);
+            p[i] = round_if(v / std, bf16);
+        }
     }
     return NULL;
 }
@@ -182,13 +194,21 @@ static wanc_err trace_stage(const wanc_backend *be, wanc_clip_trace_fn trace, vo
     return NULL;
 }
 
+/* Round n values to bf16 in bf16 mode (torch rounds every op's result). */
+static wanc_err maybe_round(const wanc_clip *m, const wanc_backend *be, float *x, int64_t n)
+{
+    return m->bf16 ? be->round_bf16(be, x, n) : NULL;
+}
+
 static wanc_err run_block(const wanc_clip *m, const wanc_backend *be, const clip_block *b, const float *norms,
                           const clip_buffers *s)
 {
     const wanc_clip_config *c = &m->cfg;
     int64_t L = c->tokens, D = c->width;
+#define R(p, n) TRY(maybe_round(m, be, (p), (n)))
     /* attention: q, k, v come from the three row blocks of to_qkv */
     TRY(be->layer_norm(be, s->h, s->x, norms, norms + D, L, D, c->eps));
+    R(s->h, L * D);
     wanc_tensor wq = wanc_tensor_narrow(b->qkv_w, 0, 0, D), wk = wanc_tensor_narrow(b->qkv_w, 0, D, D),
                 wv = wanc_tensor_narrow(b->qkv_w, 0, 2 * D, D);
     wanc_tensor bq = wanc_tensor_narrow(b->qkv_b, 0, 0, D), bk = wanc_tensor_narrow(b->qkv_b, 0, D, D),
@@ -196,16 +216,25 @@ static wanc_err run_block(const wanc_clip *m, const wanc_backend *be, const clip
     TRY(be->linear(be, s->q, s->h, &wq, &bq, L));
     TRY(be->linear(be, s->k, s->h, &wk, &bk, L));
     TRY(be->linear(be, s->v, s->h, &wv, &bv, L));
+    R(s->q, 3 * L * D); /* q, k, v are adjacent */
     TRY(be->attention(be, s->a, s->q, s->k, s->v, L, L, c->heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim),
                       NULL, NULL));
+    R(s->a, L * D);
     TRY(be->linear(be, s->h, s->a, b->proj_w, b->proj_b, L));
+    R(s->h, L * D);
     TRY(be->add(be, s->x, s->x, s->h, L * D));
+    R(s->x, L * D);
     /* MLP */
     TRY(be->layer_norm(be, s->h, s->x, norms + 2 * D, norms + 3 * D, L, D, c->eps));
+    R(s->h, L * D);
     TRY(be->linear(be, s->f, s->h, b->fc1_w, b->fc1_b, L));
+    R(s->f, L * c->mlp);
     TRY(be->gelu_erf(be, s->f, s->f, L * c->mlp));
+    R(s->f, L * c->mlp);
     TRY(be->linear(be, s->h, s->f, b->fc2_w, b->fc2_b, L));
+    R(s->h, L * D);
     TRY(be->add(be, s->x, s->x, s->h, L * D));
+    R(s->x, L * D);
     return NULL;
 }
 
@@ -232,6 +261,7 @@ static wanc_err clip_forward(const wanc_clip *m, const wanc_backend *be, float *
         memcpy(d + 2 * D, b->norm2_w, (size_t)D * sizeof(float));
         memcpy(d + 3 * D, b->norm2_b, (size_t)D * sizeof(float));
     }
+    if (m->bf16) wanc_round_bf16_inplace(hp, np); /* a bf16 model holds bf16 parameters */
     wanc_err err = be->upload(be, s->params, hp, np * sizeof(float));
     if (err) {
         free(hp);
@@ -257,6 +287,7 @@ static wanc_err clip_forward(const wanc_clip *m, const wanc_backend *be, float *
     free(hp);
     if (err) return err;
     TRY(be->linear(be, s->x + D, s->patches, m->patch_w, NULL, G * G));
+    R(s->x + D, G * G * D);
     if (trace) {
         /* [grid², D] → [D, grid, grid] as the conv output */
         TRY(be->download(be, host, s->x + D, (size_t)(G * G * D) * sizeof(float)));
@@ -268,8 +299,10 @@ static wanc_err clip_forward(const wanc_clip *m, const wanc_backend *be, float *
     const float *dpos = s->params, *dcls = s->params + L * D, *dpre = s->params + L * D + D;
     TRY(be->scale(be, s->x, dcls, 1.0f, 0.0f, D)); /* row 0 = class token */
     TRY(be->add(be, s->x, s->x, dpos, L * D));
+    R(s->x, L * D);
     TRY(trace_stage(be, trace, user, host, "01_embeddings", s->x, (int)L, (int)D));
     TRY(be->layer_norm(be, s->x, s->x, dpre, dpre + D, L, D, c->eps));
+    R(s->x, L * D);
     TRY(trace_stage(be, trace, user, host, "02_pre_norm", s->x, (int)L, (int)D));
     for (int i = 0; i < nrun; i++) {
         TRYC(run_block(m, be, &m->blocks[i], s->params + L * D + 3 * D + 4 * D * i, s), "CLIP block %d", i);
@@ -278,6 +311,7 @@ static wanc_err clip_forward(const wanc_clip *m, const wanc_backend *be, float *
         TRY(trace_stage(be, trace, user, host, stage, s->x, (int)L, (int)D));
     }
     return be->download(be, out, s->x, (size_t)(L * D) * sizeof(float));
+#undef R
 }
 
 wanc_err wanc_clip_encode(const wanc_clip *m, const wanc_backend *be, float *out, const float *x,

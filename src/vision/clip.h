@@ -53,9 +53,17 @@ const wanc_clip_config *wanc_clip_get_config(const wanc_clip *m);
 
 /* out[3, S, S] = Normalize(interpolate_bicubic(image[3, H, W], (S, S)) · 0.5 + 0.5)
  * with S = image_size. interpolated[3, S, S] (may be NULL) receives the
- * resized image before normalisation. */
+ * resized image before normalisation. bf16: every op's result is rounded to
+ * bf16, and so are mean and std (torchvision makes them tensors of the
+ * input's dtype), as a bf16 pipeline does. */
 wanc_err wanc_clip_prepare_input(float *out, float *interpolated, const float *image, int H, int W,
-                                 int image_size);
+                                 int image_size, bool bf16);
+
+/* bf16 mode (the pipeline's default torch_dtype): the result of every op is
+ * rounded to bf16, as torch does on a bf16 model; the small float parameters
+ * are rounded too. Matrix weights are used as stored, so this matches torch
+ * when the checkpoint itself is bf16. Off by default (float32). */
+void wanc_clip_set_bf16(wanc_clip *m, bool bf16);
 
 /* Called (when set) with each stage's activations on the host:
  * "00_patch_embedding" [D, grid, grid], "01_embeddings" [L, D], "02_pre_norm"

@@ -197,7 +197,7 @@ TEST(clip_encode_is_thread_count_independent)
         enum { H = 20, W = 36, S = 28, LD = 17 * 48 };
         static float img[3 * H * W], x[3 * S * S], a[LD], b[LD];
         for (int i = 0; i < 3 * H * W; i++) img[i] = (float)((i * 7919) % 200) / 100.0f - 1.0f;
-        CHECK_OK(wanc_clip_prepare_input(x, NULL, img, H, W, S));
+        CHECK_OK(wanc_clip_prepare_input(x, NULL, img, H, W, S, false));
         int saved = wanc_threads_get();
         wanc_threads_set(1);
         CHECK_OK(wanc_clip_encode(m, wanc_backend_cpu(), a, x, NULL, NULL));
@@ -205,11 +205,27 @@ TEST(clip_encode_is_thread_count_independent)
         CHECK_OK(wanc_clip_encode(m, wanc_backend_cpu(), b, x, NULL, NULL));
         wanc_threads_set(saved);
         CHECK(memcmp(a, b, sizeof a) == 0);
+        /* bf16 mode: every output is a bf16 value, close to the float32 result */
+        static float xb[3 * S * S], c16[LD];
+        CHECK_OK(wanc_clip_prepare_input(xb, NULL, img, H, W, S, true));
+        int not_bf16 = 0;
+        for (int i = 0; i < 3 * S * S; i++) not_bf16 += xb[i] != wanc_round_bf16(xb[i]);
+        wanc_clip_set_bf16(m, true);
+        CHECK_OK(wanc_clip_encode(m, wanc_backend_cpu(), c16, xb, NULL, NULL));
+        wanc_clip_set_bf16(m, false);
+        double se = 0, sr = 0;
+        for (int i = 0; i < LD; i++) {
+            not_bf16 += c16[i] != wanc_round_bf16(c16[i]);
+            se += (c16[i] - a[i]) * (double)(c16[i] - a[i]);
+            sr += a[i] * (double)a[i];
+        }
+        CHECK(not_bf16 == 0);
+        CHECK(sqrt(se / sr) < 2e-2 && sqrt(se / sr) > 0);
         double s = 0;
         for (int i = 0; i < LD; i++) s += fabs(a[i]);
         CHECK(s > 0 && isfinite(s));
         /* a wrong input size for this model is an error, not a crash */
-        CHECK_ERR(wanc_clip_prepare_input(x, NULL, img, 0, W, S), WANC_EINVAL, "interpolate");
+        CHECK_ERR(wanc_clip_prepare_input(x, NULL, img, 0, W, S, false), WANC_EINVAL, "interpolate");
     }
     wanc_clip_free(m);
     wanc_weights_close(w);
