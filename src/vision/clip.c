@@ -238,54 +238,55 @@ static wanc_err run_block(const wanc_clip *m, const wanc_backend *be, const clip
     return NULL;
 }
 
-static wanc_err clip_forward(const wanc_clip *m, const wanc_backend *be, float *out, const float *x,
-                             wanc_clip_trace_fn trace, void *user, clip_buffers *s, float *host)
+/* Upload the small float32 parameters (pos, cls, pre_norm, block norms) into
+ * s->params, staged through the host buffer `stage`. */
+static wanc_err upload_params(const wanc_clip *m, const wanc_backend *be, const clip_buffers *s, float *stage)
 {
     const wanc_clip_config *c = &m->cfg;
-    int64_t L = c->tokens, D = c->width, p = c->patch, G = c->grid, K = 3 * p * p, S = c->image_size;
+    int64_t L = c->tokens, D = c->width;
     int nrun = c->layers - 1;
-
-    /* small float32 parameters, uploaded once per forward */
-    size_t np = (size_t)(L * D + 3 * D + 4 * D * nrun);
-    float *hp = malloc(np * sizeof(float));
-    if (!hp) WANC_FAIL(WANC_ENOMEM, "CLIP: out of memory");
-    memcpy(hp, m->pos, (size_t)(L * D) * sizeof(float));
-    memcpy(hp + L * D, m->cls, (size_t)D * sizeof(float));
-    memcpy(hp + L * D + D, m->pre_w, (size_t)D * sizeof(float));
-    memcpy(hp + L * D + 2 * D, m->pre_b, (size_t)D * sizeof(float));
+    size_t np = (size_t)(L * D + 3 * D + 4 * D * nrun), row = (size_t)D * sizeof(float);
+    memcpy(stage, m->pos, (size_t)L * row);
+    memcpy(stage + L * D, m->cls, row);
+    memcpy(stage + L * D + D, m->pre_w, row);
+    memcpy(stage + L * D + 2 * D, m->pre_b, row);
     for (int i = 0; i < nrun; i++) {
-        float *d = hp + L * D + 3 * D + 4 * D * i;
+        float *d = stage + L * D + 3 * D + 4 * D * i;
         const clip_block *b = &m->blocks[i];
-        memcpy(d, b->norm1_w, (size_t)D * sizeof(float));
-        memcpy(d + D, b->norm1_b, (size_t)D * sizeof(float));
-        memcpy(d + 2 * D, b->norm2_w, (size_t)D * sizeof(float));
-        memcpy(d + 3 * D, b->norm2_b, (size_t)D * sizeof(float));
+        memcpy(d, b->norm1_w, row);
+        memcpy(d + D, b->norm1_b, row);
+        memcpy(d + 2 * D, b->norm2_w, row);
+        memcpy(d + 3 * D, b->norm2_b, row);
     }
-    if (m->bf16) wanc_round_bf16_inplace(hp, np); /* a bf16 model holds bf16 parameters */
-    wanc_err err = be->upload(be, s->params, hp, np * sizeof(float));
-    if (err) {
-        free(hp);
-        return err;
-    }
+    if (m->bf16) wanc_round_bf16_inplace(stage, np); /* a bf16 model holds bf16 parameters */
+    return be->upload(be, s->params, stage, np * sizeof(float));
+}
 
-    /* patch embedding as a linear over the flattened p x p patches (c, ky, kx
-     * order, the layout of the conv weight [D, 3, p, p]) */
-    float *patches = hp; /* reuse: G²·K floats fit only if np is large enough */
-    if ((size_t)(G * G * K) > np) {
-        free(hp);
-        patches = hp = malloc((size_t)(G * G * K) * sizeof(float));
-        if (!hp) WANC_FAIL(WANC_ENOMEM, "CLIP: out of memory");
-    }
+/* Upload x[3, S, S] as its flattened p x p patches [grid², 3·p·p] in (c, ky, kx)
+ * order, the layout of the conv weight [D, 3, p, p]: the patch conv is then one linear. */
+static wanc_err upload_patches(const wanc_clip *m, const wanc_backend *be, const clip_buffers *s, const float *x,
+                               float *stage)
+{
+    const wanc_clip_config *c = &m->cfg;
+    int64_t p = c->patch, G = c->grid, K = 3 * p * p, S = c->image_size;
     for (int64_t gy = 0; gy < G; gy++)
         for (int64_t gx = 0; gx < G; gx++) {
-            float *row = patches + (gy * G + gx) * K;
+            float *row = stage + (gy * G + gx) * K;
             for (int64_t ch = 0; ch < 3; ch++)
                 for (int64_t ky = 0; ky < p; ky++)
                     memcpy(row + (ch * p + ky) * p, x + (ch * S + gy * p + ky) * S + gx * p, (size_t)p * sizeof(float));
         }
-    err = be->upload(be, s->patches, patches, (size_t)(G * G * K) * sizeof(float));
-    free(hp);
-    if (err) return err;
+    return be->upload(be, s->patches, stage, (size_t)(G * G * K) * sizeof(float));
+}
+
+static wanc_err clip_forward(const wanc_clip *m, const wanc_backend *be, float *out, const float *x,
+                             wanc_clip_trace_fn trace, void *user, clip_buffers *s, float *host, float *stage)
+{
+    const wanc_clip_config *c = &m->cfg;
+    int64_t L = c->tokens, D = c->width, G = c->grid;
+    int nrun = c->layers - 1;
+    TRY(upload_params(m, be, s, stage));
+    TRY(upload_patches(m, be, s, x, stage));
     TRY(be->linear(be, s->x + D, s->patches, m->patch_w, NULL, G * G));
     R(s->x + D, G * G * D);
     if (trace) {
@@ -322,7 +323,7 @@ wanc_err wanc_clip_encode(const wanc_clip *m, const wanc_backend *be, float *out
     int nrun = c->layers - 1;
     size_t n_act = (size_t)(6 * L * D + L * c->mlp + G * G * K);
     size_t n_par = (size_t)(L * D + 3 * D + 4 * D * nrun);
-    float *base = NULL, *host = NULL;
+    float *base = NULL, *host = NULL, *stage = NULL;
     TRY(be->alloc(be, (void **)&base, (n_act + n_par) * sizeof(float)));
     clip_buffers s;
     s.x = base;
@@ -335,10 +336,14 @@ wanc_err wanc_clip_encode(const wanc_clip *m, const wanc_backend *be, float *out
     s.patches = s.f + L * c->mlp;
     s.params = s.patches + G * G * K;
     wanc_err err = NULL;
-    if (trace && !(host = malloc(2 * (size_t)(L * D) * sizeof(float))))
+    size_t n_patches = (size_t)(G * G * K);
+    if (!(stage = malloc((n_par > n_patches ? n_par : n_patches) * sizeof(float))))
+        err = wanc_error(WANC_ENOMEM, "CLIP: out of memory for the upload buffer");
+    if (!err && trace && !(host = malloc(2 * (size_t)(L * D) * sizeof(float))))
         err = wanc_error(WANC_ENOMEM, "CLIP: out of memory for the trace buffer");
-    if (!err) err = clip_forward(m, be, out, x, trace, trace_user, &s, host);
+    if (!err) err = clip_forward(m, be, out, x, trace, trace_user, &s, host, stage);
     free(host);
+    free(stage);
     be->free(be, base);
     return err;
 }
