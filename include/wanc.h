@@ -26,4 +26,9 @@ wanc_err wanc_info_print(FILE *out, const char *path);
  * (patch 14, 224 px); dtype "f32" or "bf16". */
 wanc_err wanc_random_clip(const char *path, const char *dtype, unsigned long long seed, int width, int layers);
 
+/* Write a random-weight Wan2.1 VAE (`wanc random-model --arch wan2.1-vae`): the
+ * release's key names and shapes as .safetensors; width 0 = the real 96;
+ * dtype "f32" or "bf16". */
+wanc_err wanc_random_vae21(const char *path, const char *dtype, unsigned long long seed, int width);
+
 #endif

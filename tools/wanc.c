@@ -29,13 +29,24 @@ static int cmd_info(int argc, char **argv)
 /* wanc random-model --arch ARCH --out FILE [--dtype f32|bf16] [--seed N] [--width N] [--layers N] */
 typedef int (*random_model_fn)(const char *out, const char *dtype, unsigned long long seed, int width, int layers);
 
-static int random_clip(const char *out, const char *dtype, unsigned long long seed, int width, int layers)
+/* Print a random-model error; 0 on success. */
+static int random_model_status(wanc_err err)
 {
-    wanc_err err = wanc_random_clip(out, dtype, seed, width, layers);
     if (!err) return 0;
     fprintf(stderr, "wanc random-model: %s\n", wanc_error_message(err));
     wanc_error_free(err);
     return 1;
+}
+
+static int random_clip(const char *out, const char *dtype, unsigned long long seed, int width, int layers)
+{
+    return random_model_status(wanc_random_clip(out, dtype, seed, width, layers));
+}
+
+static int random_vae21(const char *out, const char *dtype, unsigned long long seed, int width, int layers)
+{
+    (void)layers;
+    return random_model_status(wanc_random_vae21(out, dtype, seed, width));
 }
 
 static const struct {
@@ -43,6 +54,7 @@ static const struct {
     random_model_fn fn;
 } random_models[] = {
     {"clip-vit-h-14", random_clip},
+    {"wan2.1-vae", random_vae21},
 };
 
 static int cmd_random_model(int argc, char **argv)
@@ -79,7 +91,7 @@ static int usage(FILE *f)
             "usage:\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n"
             "  wanc random-model --arch ARCH --out FILE [--dtype f32|bf16] [--seed N] [--width N] [--layers N]\n"
-            "                         write a random-weight checkpoint (ARCH: clip-vit-h-14)\n",
+            "                         write a random-weight checkpoint (ARCH: clip-vit-h-14, wan2.1-vae)\n",
             WANC_VERSION);
     return f == stdout ? 0 : 2;
 }

@@ -376,19 +376,26 @@ static int find_exact(const wanc_weights *w, const char *prefix, const char *nam
 
 static const char *const wrapper_prefixes[] = {"model.", "diffusion_model.", "model.diffusion_model."};
 
-/* Index of `name`: exact, then stored with a wrapper prefix, then the query's
- * own wrapper prefix stripped. */
+/* Index of `name`: exact first, then with the query's own wrapper prefix
+ * stripped and/or a wrapper prefix added on the stored side, so
+ * "blocks.0.x", "model.blocks.0.x" and "model.diffusion_model.blocks.0.x"
+ * all find any of them. */
 static int find_index(const wanc_weights *w, const char *name)
 {
     if (!w || !name) return -1;
-    int i = find_exact(w, "", name);
-    if (i >= 0) return i;
-    for (size_t p = 0; p < sizeof wrapper_prefixes / sizeof *wrapper_prefixes; p++)
-        if ((i = find_exact(w, wrapper_prefixes[p], name)) >= 0) return i;
-    /* Longest prefix first so "model.diffusion_model.x" finds "x". */
-    for (int p = (int)(sizeof wrapper_prefixes / sizeof *wrapper_prefixes) - 1; p >= 0; p--) {
+    enum { NP = sizeof wrapper_prefixes / sizeof *wrapper_prefixes };
+    const char *bare[NP + 1];
+    int nb = 0;
+    bare[nb++] = name;
+    for (int p = NP - 1; p >= 0; p--) { /* longest prefix first */
         size_t pl = strlen(wrapper_prefixes[p]);
-        if (strncmp(name, wrapper_prefixes[p], pl) == 0 && (i = find_exact(w, "", name + pl)) >= 0) return i;
+        if (strncmp(name, wrapper_prefixes[p], pl) == 0) bare[nb++] = name + pl;
+    }
+    for (int q = 0; q < nb; q++) {
+        int i = find_exact(w, "", bare[q]);
+        if (i >= 0) return i;
+        for (int p = 0; p < NP; p++)
+            if ((i = find_exact(w, wrapper_prefixes[p], bare[q])) >= 0) return i;
     }
     return -1;
 }

@@ -73,6 +73,12 @@ wanc_err wanc_vae21_load(wanc_vae21 **out, const wanc_weights *w, const wanc_bac
 wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend *be);
 void wanc_vae21_free(wanc_vae21 *m);
 const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m);
+/* Floating-point operations of the last encode/decode (convs, linears, attention; 2 per MAC). */
+double wanc_vae21_flops(const wanc_vae21 *m);
+
+/* Write a random-weight Wan2.1 VAE (real key names; dim 96 = the release,
+ * dim_mult 1,2,4,4, z 16) as .safetensors in F32 or BF16. src/vae/vae_random.c */
+wanc_err wanc_vae21_write_random(const char *path, int dim, wanc_dtype dt, unsigned long long seed);
 
 /* latents[z, 1+(F-1)/4, H/8, W/8] = encode(video[3, F, H, W]).
  * F must be 4k+1, H and W multiples of 8. */

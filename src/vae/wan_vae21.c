@@ -95,12 +95,15 @@ struct wanc_vae21 {
     float inv_std[16];   /* 1/std in float32, as DiffSynth stores it */
     /* run state */
     bool bf16;
+    double flops;
     wanc_vae_observer observe;
     void *observe_user;
     int chunk;
 };
 
 /* ---- small helpers --------------------------------------------------------- */
+
+static void count_flops(const wanc_vae21 *m, double f) { ((wanc_vae21 *)m)->flops += f; }
 
 static wanc_err act_new(const wanc_vae21 *m, act *a, int64_t C, int64_t T, int64_t H, int64_t W)
 {
@@ -215,6 +218,7 @@ static wanc_err conv_fwd(const wanc_vae21 *m, vae_conv *c, const act *x, act *ou
         act_free(m, &xin);
     }
     if (err) goto fail;
+    count_flops(m, 2.0 * c->cout * c->cin * c->kt * c->kh * c->kw * (double)act_numel(out) / c->cout);
     TRY(maybe_round(m, out->d, act_numel(out)));
     return NULL;
 fail:
@@ -289,6 +293,7 @@ static wanc_err attn_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
         TRY_GOTO(err, done, maybe_round(m, o, P * C));
         TRY_GOTO(err, done, be->linear(be, xt, o, &b->proj.w, b->proj.b, P));
         TRY_GOTO(err, done, maybe_round(m, xt, P * C));
+        count_flops(m, 8.0 * P * C * C + 4.0 * P * P * C);
         for (int64_t c = 0; c < C; c++) {
             float *dst = out->d + (c * T + t) * P;
             const float *id = x->d + (c * T + t) * P;
@@ -327,6 +332,7 @@ static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
     TRY_GOTO(err, done, act_new(m, &y, b->spatial.cout, T, Ho, Wo));
     TRY_GOTO(err, done, be->conv3d(be, y.d, xp.d, &b->spatial.w, b->spatial.b, C, T, H + 1, W + 1, s2, p0));
     TRY_GOTO(err, done, maybe_round(m, y.d, act_numel(&y)));
+    count_flops(m, 2.0 * 9 * C * (double)act_numel(&y));
     act_free(m, &xp);
     if (b->kind == BLK_DOWN2D) {
         *out = y;
@@ -358,6 +364,7 @@ static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
     const int64_t To = (T + 1 - 3) / 2 + 1;
     TRY_GOTO(err, done, act_new(m, out, b->time.cout, To, Ho, Wo));
     err = be->conv3d(be, out->d, yin.d, &b->time.w, b->time.b, Cy, T + 1, Ho, Wo, st, p0);
+    count_flops(m, 2.0 * 3 * Cy * (double)act_numel(out));
     if (!err) err = maybe_round(m, out->d, act_numel(out));
     if (err) act_free(m, out);
 done:
@@ -737,11 +744,14 @@ void wanc_vae21_free(wanc_vae21 *m)
 
 const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m) { return &m->cfg; }
 
+double wanc_vae21_flops(const wanc_vae21 *m) { return m->flops; }
+
 /* ---- encode / decode ---------------------------------------------------------- */
 
 static void run_begin(wanc_vae21 *m, const wanc_vae_opts *o)
 {
     m->bf16 = o->bf16;
+    m->flops = 0;
     m->observe = o->observe;
     m->observe_user = o->observe_user;
     m->chunk = 0;

@@ -580,3 +580,28 @@ TEST(ops_bit_identical_at_1_and_2_threads)
         free(r2[i]);
     }
 }
+
+/* ---- the vector exp used by softmax-like ops ------------------------------------------------ */
+
+#include "backend/cpu/cpu_simd.h"
+
+TEST(ops_exp_approximation)
+{
+    /* relative error within 3 float ulps of exp over the whole finite range,
+     * exactly 1 at 0, exactly 0 below ln(FLT_MIN) and for -FLT_MAX, inf above */
+    double worst = 0;
+    for (float x = -87.0f; x < 88.0f; x += 0.0137f) {
+        float buf[1] = {x};
+        cpu_exp_sub_sum(buf, 1, 0.0f);
+        double rel = fabs(buf[0] - exp((double)x)) / exp((double)x);
+        worst = rel > worst ? rel : worst;
+        CHECK(cpu_expf_scalar(x) == cpu_expf_scalar(x)); /* not NaN */
+        double rs = fabs(cpu_expf_scalar(x) - exp((double)x)) / exp((double)x);
+        worst = rs > worst ? rs : worst;
+    }
+    CHECK(worst < 3 * FLT_EPSILON);
+    float v[11] = {0, -FLT_MAX, -100, -87.5f, 100, 0, 0, 0, 0, 0, 0};
+    cpu_exp_sub_sum(v, 11, 0.0f); /* vector lanes and the tail */
+    CHECK(v[0] == 1.0f && v[1] == 0.0f && v[2] == 0.0f && v[3] == 0.0f && isinf(v[4]) && v[10] == 1.0f);
+    CHECK(cpu_expf_scalar(0) == 1.0f && cpu_expf_scalar(-FLT_MAX) == 0.0f && isnan(cpu_expf_scalar(NAN)));
+}

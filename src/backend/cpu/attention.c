@@ -17,9 +17,10 @@
 #include <stdatomic.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_simd.h"
 #include "core/threads.h"
 
-#define TQ 64
+#define TQ 128
 #define TK 256
 
 typedef struct {
@@ -63,14 +64,9 @@ static void attention_range(void *ctx, int64_t begin, int64_t end)
                 if (j->mask)
                     for (int64_t c = 0; c < nk; c++)
                         if (!j->mask[k0 + c]) s[c] = -FLT_MAX;
-                float mx = m[i];
-                for (int64_t c = 0; c < nk; c++) mx = s[c] > mx ? s[c] : mx;
-                float corr = expf(m[i] - mx); /* 0 on the first tile (m = -inf) */
-                float sum = 0;
-                for (int64_t c = 0; c < nk; c++) {
-                    s[c] = expf(s[c] - mx);
-                    sum += s[c];
-                }
+                float mx = cpu_max(s, nk, m[i]);
+                float corr = cpu_expf_scalar(m[i] - mx); /* 0 on the first tile (m = -inf) */
+                float sum = cpu_exp_sub_sum(s, nk, mx);
                 l[i] = l[i] * corr + sum;
                 m[i] = mx;
                 if (corr != 1.0f)
