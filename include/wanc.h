@@ -30,6 +30,12 @@ wanc_err wanc_random_model_dit(const char *arch, const char *out_dir, int layers
 /* `wanc bench dit [options]` (argv after "dit"); results printed to out, last line
  * `dit forward_s=... gflop=... gflops=... sgemm_gflops=... ratio=... peak_rss_mb=...`. */
 wanc_err wanc_bench_dit(FILE *out, int argc, char **argv);
+/* Write a random-weight CLIP image tower (`wanc random-model --arch clip-vit-h-14`):
+ * the visual.* keys of models_clip_open-clip-xlm-roberta-large-vit-huge-14 with
+ * their real names and shapes, as .safetensors. width/layers 0 = the real 1280 / 32
+ * (patch 14, 224 px); dtype "f32" or "bf16". */
+wanc_err wanc_random_clip(const char *path, const char *dtype, unsigned long long seed, int width, int layers);
+
 /* Write a random-weight Wan2.1 VAE (`wanc random-model --arch wan2.1-vae`): the
  * release's key names and shapes as .safetensors; width 0 = the real 96;
  * dtype "f32" or "bf16". */

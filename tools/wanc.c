@@ -51,6 +51,11 @@ static wanc_err random_vae21(const random_model_args *a)
     return wanc_random_vae21(a->out, a->dtype ? a->dtype : "f32", a->seed, a->width);
 }
 
+static wanc_err random_clip(const random_model_args *a)
+{
+    return wanc_random_clip(a->out, a->dtype ? a->dtype : "f32", a->seed, a->width, a->layers);
+}
+
 static const struct {
     const char *arch;
     wanc_err (*fn)(const random_model_args *a);
@@ -60,6 +65,7 @@ static const struct {
     {"wan2.1-t2v-14b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
     {"wan2.1-i2v-14b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
     {"wan2.1-vae", random_vae21, "VAE, one .safetensors file"},
+    {"clip-vit-h-14", random_clip, "CLIP image tower, one .safetensors file"},
 };
 
 static int cmd_random_model(int argc, char **argv)
