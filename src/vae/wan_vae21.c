@@ -623,9 +623,13 @@ static wanc_err load_net(wanc_vae21 *m, vae_net *n, const char *prefix, int cin,
             if (n->nblocks == cap) WANC_FAIL(WANC_EFORMAT, "%s: more than %d VAE blocks", prefix, cap);
             snprintf(name, sizeof name, "%s.%s.%d", prefix, groups[g], i);
             bool found;
-            TRY(load_block(&n->blocks[n->nblocks], w, name, &C, down, &found));
-            if (!found) break;
+            /* Counted before loading so that net_free releases a half-loaded block. */
             n->nblocks++;
+            TRY(load_block(&n->blocks[n->nblocks - 1], w, name, &C, down, &found));
+            if (!found) {
+                n->nblocks--;
+                break;
+            }
         }
     }
     snprintf(name, sizeof name, "%s.middle.1", prefix);
