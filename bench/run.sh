@@ -4,3 +4,5 @@
 build=${1:-build}
 set -e
 "$build/bench_ops"
+"$build/bench_vae"
+"$build/bench_clip"

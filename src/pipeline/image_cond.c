@@ -4,6 +4,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vision/resample.h"
+
+wanc_err wanc_i2v_image_tensor(float *out, const uint8_t *rgb, int h0, int w0, int H, int W, bool bf16)
+{
+    if (H <= 0 || W <= 0) WANC_FAIL(WANC_EINVAL, "image tensor: size %dx%d", H, W);
+    uint8_t *rs = malloc((size_t)H * W * 3);
+    if (!rs) WANC_FAIL(WANC_ENOMEM, "image tensor: out of memory for a %dx%d image", H, W);
+    wanc_err err = wanc_resize_pil_bicubic(rs, H, W, rgb, h0, w0, (int64_t)w0 * 3);
+    if (!err) {
+        float lut[256];
+        for (int v = 0; v < 256; v++) lut[v] = wanc_pixel_to_float((uint8_t)v, bf16);
+        size_t plane = (size_t)H * W;
+        for (size_t i = 0; i < plane; i++)
+            for (int c = 0; c < 3; c++) out[c * plane + i] = lut[rs[3 * i + c]];
+    }
+    free(rs);
+    return err;
+}
+
+wanc_err wanc_i2v_clip_feature(float *feature, const wanc_clip *m, const wanc_backend *be, const uint8_t *rgb,
+                               int h0, int w0, int H, int W, bool bf16)
+{
+    const wanc_clip_config *c = wanc_clip_get_config(m);
+    size_t S = (size_t)c->image_size;
+    float *img = malloc((size_t)3 * H * W * sizeof(float)), *x = malloc(3 * S * S * sizeof(float));
+    wanc_err err = img && x ? NULL : wanc_error(WANC_ENOMEM, "clip feature: out of memory");
+    if (!err) err = wanc_i2v_image_tensor(img, rgb, h0, w0, H, W, bf16);
+    if (!err) err = wanc_clip_prepare_input(x, NULL, img, H, W, c->image_size, bf16);
+    if (!err) err = wanc_clip_encode(m, be, feature, x, NULL, NULL);
+    free(img);
+    free(x);
+    return err ? wanc_error_context(err, "clip feature") : NULL;
+}
+
 int wanc_i2v_latent_frames(int num_frames) { return (num_frames + 3) / 4; }
 
 wanc_err wanc_i2v_mask(float *out, int num_frames, int height, int width, bool with_end)

@@ -12,9 +12,23 @@
 #define WANC_PIPELINE_IMAGE_COND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "vae/wan_vae.h"
+#include "vision/clip.h"
+
+/* The pipeline's image path: out[3, H, W] = preprocess_image(PIL resize of
+ * rgb[h0, w0, 3] to (W, H)); bf16 rounds as a bf16 pipeline (lut_bf16_torch2). */
+wanc_err wanc_i2v_image_tensor(float *out, const uint8_t *rgb, int h0, int w0, int H, int W, bool bf16);
+
+/* The ImageEmbedderCLIP unit for one image: feature[tokens, width] of the
+ * CLIP tower on rgb[h0, w0, 3] resized to the pipeline size (H, W) first.
+ * bf16 rounds the image path (tensor, 224² input) as a bf16 pipeline; the
+ * tower's own mode is wanc_clip_set_bf16. (FLF2V concatenates the start and
+ * end features along tokens.) */
+wanc_err wanc_i2v_clip_feature(float *feature, const wanc_clip *m, const wanc_backend *be, const uint8_t *rgb,
+                               int h0, int w0, int H, int W, bool bf16);
 
 /* Latent frames of num_frames video frames: (num_frames + 3) / 4. */
 int wanc_i2v_latent_frames(int num_frames);

@@ -623,9 +623,13 @@ static wanc_err load_net(wanc_vae21 *m, vae_net *n, const char *prefix, int cin,
             if (n->nblocks == cap) WANC_FAIL(WANC_EFORMAT, "%s: more than %d VAE blocks", prefix, cap);
             snprintf(name, sizeof name, "%s.%s.%d", prefix, groups[g], i);
             bool found;
-            TRY(load_block(&n->blocks[n->nblocks], w, name, &C, down, &found));
-            if (!found) break;
+            /* Counted before loading so that net_free releases a half-loaded block. */
             n->nblocks++;
+            TRY(load_block(&n->blocks[n->nblocks - 1], w, name, &C, down, &found));
+            if (!found) {
+                n->nblocks--;
+                break;
+            }
         }
     }
     snprintf(name, sizeof name, "%s.middle.1", prefix);
@@ -771,6 +775,7 @@ typedef struct tile_sink {
     int64_t C, T, H, W;  /* output extent */
     int64_t h0, w0;      /* tile origin in output pixels */
     const float *mask;   /* [th, tw] or NULL (untiled) */
+    bool bf16;           /* accumulate in bf16, as the reference's bf16 blend buffers */
 } tile_sink;
 
 /* y[C, Ty, th, tw] goes to output frames [t0, t0 + Ty). */
@@ -783,7 +788,10 @@ static void sink_write(const tile_sink *s, const float *y, int64_t Ty, int64_t t
                 float *dst = s->out + ((c * s->T + t0 + t) * s->H + s->h0 + i) * s->W + s->w0;
                 if (s->mask) {
                     const float *mr = s->mask + i * tw;
-                    for (int64_t j = 0; j < tw; j++) dst[j] += src[j] * mr[j];
+                    if (s->bf16)
+                        for (int64_t j = 0; j < tw; j++) dst[j] = wanc_round_bf16(dst[j] + wanc_round_bf16(src[j] * mr[j]));
+                    else
+                        for (int64_t j = 0; j < tw; j++) dst[j] += src[j] * mr[j];
                 } else {
                     memcpy(dst, src, (size_t)tw * sizeof(float));
                 }
@@ -819,8 +827,16 @@ static wanc_err encode_tile(wanc_vae21 *m, const tile_sink *sink, const float *v
         TRY_GOTO(err, done, emit(m, "mu", &mu));
         const int64_t P = mu.T * mu.H * mu.W;
         for (int64_t c = 0; c < z; c++)
-            for (int64_t p = 0; p < P; p++) mu.d[c * P + p] = (mu.d[c * P + p] - k_latent_mean[c]) * m->inv_std[c];
-        TRY_GOTO(err, done, maybe_round(m, mu.d, z * P));
+        {
+            /* bf16 mode: the constants are cast to bf16 and each op rounds, as in torch. */
+            float mean = m->bf16 ? wanc_round_bf16(k_latent_mean[c]) : k_latent_mean[c];
+            float s = m->bf16 ? wanc_round_bf16(m->inv_std[c]) : m->inv_std[c];
+            float *v = mu.d + c * P;
+            if (m->bf16)
+                for (int64_t p = 0; p < P; p++) v[p] = wanc_round_bf16(wanc_round_bf16(v[p] - mean) * s);
+            else
+                for (int64_t p = 0; p < P; p++) v[p] = (v[p] - mean) * s;
+        }
         sink_write(sink, mu.d, mu.T, mu.H, mu.W, i);
         act_free(m, &q);
     }
@@ -849,9 +865,11 @@ static wanc_err decode_tile(wanc_vae21 *m, const tile_sink *sink, const float *l
                 /* DiffSynth divides by the stored float32 reciprocal. */
                 float s = m->bf16 ? wanc_round_bf16(m->inv_std[c]) : m->inv_std[c];
                 float mean = m->bf16 ? wanc_round_bf16(k_latent_mean[c]) : k_latent_mean[c];
-                for (int64_t j = 0; j < tw; j++) dst[j] = src[j] / s + mean;
+                if (m->bf16)
+                    for (int64_t j = 0; j < tw; j++) dst[j] = wanc_round_bf16(wanc_round_bf16(src[j] / s) + mean);
+                else
+                    for (int64_t j = 0; j < tw; j++) dst[j] = src[j] / s + mean;
             }
-        TRY_GOTO(err, done, maybe_round(m, x.d, act_numel(&x)));
         TRY_GOTO(err, done, emit(m, "latents_unnormalised", &x));
         TRY_GOTO(err, done, conv_fwd(m, &m->post_quant, &x, &x2));
         act_free(m, &x);
@@ -909,7 +927,8 @@ static wanc_err run_tiled(wanc_vae21 *m, tile_fn fn, float *out, int64_t Cout, i
         }
         const bool border[4] = {t->h0 == 0, t->h1 >= H, t->w0 == 0, t->w1 >= W};
         wanc_vae_tile_mask(mask, th, tw, border, bw_h, bw_w);
-        tile_sink sink = {out, Cout, Tout, Ho, Wo, t->h0 * num / den, t->w0 * num / den, mask};
+        if (m->bf16) wanc_round_bf16_inplace(mask, (size_t)(th * tw));
+        tile_sink sink = {out, Cout, Tout, Ho, Wo, t->h0 * num / den, t->w0 * num / den, mask, m->bf16};
         err = fn(m, &sink, in, Tin, H, W, t->h0, t->w0, t->h1 - t->h0, t->w1 - t->w0);
         if (err) {
             err = wanc_error_context(err, "tile %lld of %lld [%lld:%lld, %lld:%lld]", (long long)k + 1, (long long)n,
@@ -917,10 +936,15 @@ static wanc_err run_tiled(wanc_vae21 *m, tile_fn fn, float *out, int64_t Cout, i
             goto done;
         }
         for (int64_t i = 0; i < th; i++)
-            for (int64_t j = 0; j < tw; j++) weight[(sink.h0 + i) * Wo + sink.w0 + j] += mask[i * tw + j];
+            for (int64_t j = 0; j < tw; j++) {
+                float *wt = &weight[(sink.h0 + i) * Wo + sink.w0 + j];
+                *wt = m->bf16 ? wanc_round_bf16(*wt + mask[i * tw + j]) : *wt + mask[i * tw + j];
+            }
     }
     for (int64_t c = 0; c < Cout * Tout; c++)
-        for (int64_t p = 0; p < Ho * Wo; p++) out[c * Ho * Wo + p] /= weight[p];
+        for (int64_t p = 0; p < Ho * Wo; p++)
+            out[c * Ho * Wo + p] = m->bf16 ? wanc_round_bf16(out[c * Ho * Wo + p] / weight[p])
+                                           : out[c * Ho * Wo + p] / weight[p];
 done:
     free(tiles);
     free(weight);
@@ -940,7 +964,7 @@ wanc_err wanc_vae21_encode(wanc_vae21 *m, float *latents, const float *video, in
     wanc_err err = NULL;
     run_begin(m, o);
     if (!o->tiled) {
-        tile_sink sink = {latents, z, T, H / 8, W / 8, 0, 0, NULL};
+        tile_sink sink = {latents, z, T, H / 8, W / 8, 0, 0, NULL, false};
         err = encode_tile(m, &sink, video, F, H, W, 0, 0, H, W);
     } else {
         /* Sizes in latent units; the split runs in pixels, the ramps in latents. */
@@ -966,7 +990,7 @@ wanc_err wanc_vae21_decode(wanc_vae21 *m, float *video, const float *latents, in
     wanc_err err = NULL;
     run_begin(m, o);
     if (!o->tiled) {
-        tile_sink sink = {video, 3, F, 8 * h, 8 * w, 0, 0, NULL};
+        tile_sink sink = {video, 3, F, 8 * h, 8 * w, 0, 0, NULL, false};
         err = decode_tile(m, &sink, latents, T, h, w, 0, 0, h, w);
     } else {
         err = run_tiled(m, decode_tile, video, 3, F, latents, T, h, w, 8, 1, o->tile_size, o->tile_stride,

@@ -221,6 +221,14 @@ TEST(vae_single_tile_equals_untiled_and_bf16_is_sane)
     }
     CHECK(not_bf16 == 0);
     CHECK(sqrt(se / sr) < 0.05);
+    /* ... also when tiled (bf16 blend buffers, as the reference). */
+    o.tiled = true;
+    o.tile_size[0] = o.tile_size[1] = 2;
+    o.tile_stride[0] = o.tile_stride[1] = 1;
+    CHECK_OK(wanc_vae21_decode(m, c, lat, 16, T, h, w, &o));
+    not_bf16 = 0;
+    for (int64_t i = 0; i < n; i++) not_bf16 += wanc_round_bf16(c[i]) != c[i] || !(fabsf(c[i]) <= 1.0f);
+    CHECK(not_bf16 == 0);
     free(lat), free(a), free(b), free(c);
     wanc_vae21_free(m);
 }
