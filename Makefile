@@ -22,6 +22,7 @@ LIB_SRC  := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FIX_SRC  := $(sort $(wildcard tests/fixtures/*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
+CLI_SRC  := $(sort $(wildcard tools/*.c))
 
 ifeq ($(CUDA),1)
 NVCC      ?= nvcc
@@ -52,7 +53,7 @@ $(BUILD)/libwanc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/wanc: $(BUILD)/tools/wanc.o $(BUILD)/libwanc.a
+$(BUILD)/wanc: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libwanc.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libwanc.a
@@ -86,4 +87,4 @@ bench: $(BUILD)/wanc $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FIX_OBJ:.o=.d)
+-include $(CLI_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FIX_OBJ:.o=.d)

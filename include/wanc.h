@@ -1,20 +1,142 @@
 /* wanc — the Wan video-generation models in C.
  *
- * Usage (the whole public API grows here; the CLI `wanc` is a thin layer on it):
+ * Usage: text-to-video with the released Wan2.1 files, as DiffSynth's
+ * WanVideoPipeline would run it (same parameters, same defaults, same seed →
+ * same video). The CLI `wanc` is a thin layer over this header.
  *
  *   #include <wanc.h>
  *
- *   wanc_err err = wanc_info_print(stdout, "Wan2.1_VAE.pth");   // list a checkpoint
+ *   wanc_pipeline *pipe;
+ *   wanc_pipeline_files files = {.model_dir = "Wan2.1-T2V-1.3B"};
+ *   wanc_pipeline_options opt;
+ *   wanc_pipeline_options_default(&opt);              // bf16 compute, as DiffSynth
+ *   wanc_err err = wanc_pipeline_load(&pipe, &files, &opt);
+ *
+ *   wanc_gen_params p;
+ *   wanc_gen_params_default(&p);                       // 480x832, 81 frames, 50 steps, cfg 5
+ *   p.prompt = "a corgi running on the beach";
+ *   p.seed = 42;
+ *   wanc_video video = {0};
+ *   if (!err) err = wanc_generate(pipe, &p, &video);  // video.frames: uint8 [T, H, W, 3]
+ *   if (!err) err = wanc_video_save(&video, "out.mp4", 15, 5);
  *   if (err) { fprintf(stderr, "%s\n", wanc_error_message(err)); wanc_error_free(err); }
+ *   wanc_video_free(&video);
+ *   wanc_pipeline_free(pipe);
  */
 #ifndef WANC_H
 #define WANC_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../src/core/error.h"
 
 #define WANC_VERSION "0.1.0"
+
+/* ---- the generation pipeline --------------------------------------------- */
+
+typedef struct wanc_pipeline wanc_pipeline;
+
+/* Where the model files are: either `model_dir` (a release folder: files are
+ * found by their released names) or each file explicitly (an explicit file
+ * wins over the folder). */
+typedef struct wanc_pipeline_files {
+    const char *model_dir; /* diffusion_pytorch_model*.safetensors, models_t5_umt5-xxl-enc-bf16.pth,
+                              Wan2.1_VAE.pth, google/umt5-xxl/ */
+    const char *dit;       /* file, *.safetensors.index.json or glob */
+    const char *t5;        /* .pth or .safetensors */
+    const char *vae;       /* .pth or .safetensors */
+    const char *tokenizer; /* folder with spiece.model / tokenizer.json, or one of those files */
+} wanc_pipeline_files;
+
+typedef enum wanc_precision {
+    WANC_PRECISION_BF16 = 0, /* DiffSynth's default torch_dtype=bfloat16 */
+    WANC_PRECISION_FP32 = 1, /* torch_dtype=float32 */
+} wanc_precision;
+
+typedef struct wanc_pipeline_options {
+    wanc_precision precision; /* default bf16 */
+    int dit_heads;            /* 0: from the checkpoint's metadata, else dim/128 */
+    int threads;              /* 0: $WANC_THREADS, else every CPU */
+} wanc_pipeline_options;
+
+void wanc_pipeline_options_default(wanc_pipeline_options *o);
+/* Load tokenizer, text encoder, DiT and VAE. A missing file is named with
+ * the pattern that was looked for; a file that is the wrong model for its
+ * slot (a VAE given as the DiT) is a named error. */
+wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *files, const wanc_pipeline_options *o);
+void wanc_pipeline_free(wanc_pipeline *p);
+/* One line: "Wan2.1 T2V DiT dim 1536 × 30 layers (bf16), UMT5 24 layers, VAE 2.1". */
+const char *wanc_pipeline_describe(const wanc_pipeline *p);
+
+/* Progress: called after every denoising step; return non-zero to cancel
+ * (wanc_generate then returns WANC_ECANCELLED). */
+typedef int (*wanc_progress_fn)(void *user, const char *stage, int step, int total, double seconds);
+/* Intermediate tensors of a run (for tests and debugging): "noise",
+ * "context_posi", "context_nega", "step<k>.latents_in", "step<k>.timestep_dit",
+ * "step<k>.noise_pred_posi", "step<k>.noise_pred_nega", "step<k>.noise_pred",
+ * "step<k>.latents_out", "final_latents", "video". Float32, n values. */
+typedef void (*wanc_observe_fn)(void *user, const char *name, const float *data, int64_t n);
+
+/* The parameters of WanVideoPipeline.__call__ that wanc supports, with its
+ * defaults (wanc_gen_params_default). */
+typedef struct wanc_gen_params {
+    const char *prompt;          /* "" */
+    const char *negative_prompt; /* "" */
+    float cfg_scale;             /* 5.0; 1.0 runs no negative branch */
+    int64_t seed;                /* -1: a random seed (reported in wanc_video.seed) */
+    int height, width;           /* 480, 832: rounded up to multiples of 16 */
+    int num_frames;              /* 81: rounded up to 4k+1 */
+    int num_inference_steps;     /* 50 */
+    float sigma_shift;           /* 5.0 */
+    float denoising_strength;    /* 1.0; < 1 needs input_video */
+    /* video-to-video: uint8 RGB frames [T, H, W, 3] (any size: centre-cropped
+     * and resized to height × width as DiffSynth's VideoData does) */
+    const uint8_t *input_video;
+    int input_video_frames, input_video_height, input_video_width;
+    bool tiled;                  /* true */
+    int tile_size[2];            /* (30, 52) latent pixels */
+    int tile_stride[2];          /* (15, 26) */
+    wanc_progress_fn progress;   /* may be NULL */
+    void *progress_user;
+    wanc_observe_fn observe;     /* may be NULL */
+    void *observe_user;
+} wanc_gen_params;
+
+void wanc_gen_params_default(wanc_gen_params *p);
+
+/* Check and round the shape as DiffSynth's ShapeChecker does, before any model
+ * loads: writes the rounded height/width/num_frames back into p and up to 3
+ * one-line notices ("height 481 is not a multiple of 16: rounded up to 496").
+ * Nonsense (0, negative, more than the machine could hold) is a named error. */
+wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices);
+
+typedef struct wanc_video {
+    uint8_t *frames; /* [T, H, W, 3] RGB */
+    int T, H, W;
+    uint64_t seed;   /* the seed used */
+    double seconds_text, seconds_denoise, seconds_decode;
+} wanc_video;
+
+wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_video *out);
+void wanc_video_free(wanc_video *v);
+
+/* Save frames by the path's form: "*.mp4" (H.264 yuv420p, fps, quality 0..10
+ * as DiffSynth's save_video), "*.safetensors" (the raw uint8 frames), or a
+ * folder path ending in "/" (frame_00000.png, ...). Written to a temporary name
+ * and renamed when complete. */
+wanc_err wanc_video_save(const wanc_video *v, const char *path, double fps, int quality);
+
+/* Read a video (or image) file to uint8 RGB frames [T, H, W, 3] (malloc'd). */
+wanc_err wanc_video_load(const char *path, uint8_t **frames, int *T, int *H, int *W);
+
+/* The built-in demo: writes a tiny random-weight tokenizer, UMT5, DiT and VAE
+ * (deterministic, in the real file formats) into dir and returns their paths
+ * in files (strings owned by a static buffer of this call). */
+wanc_err wanc_demo_write_models(const char *dir, wanc_pipeline_files *files, int *dit_heads);
+
+/* ---- inspection and tools ---------------------------------------------- */
 
 /* Print every tensor of a checkpoint as `name<TAB>dtype<TAB>shape`, sorted by
  * name, then `tensors: N`. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "wanc.h"
 
 /* wanc info FILE...: every file is listed; any failure makes the exit status 1. */
@@ -114,6 +115,9 @@ static int usage(FILE *f)
     fprintf(f,
             "wanc %s — Wan video models in C\n\n"
             "usage:\n"
+            "  wanc generate --prompt TEXT --model-dir DIR [options]\n"
+            "                         text-to-video (or video-to-video); wanc generate --help lists every option\n"
+            "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n"
             "  wanc random-model --arch ARCH --out DIR [--layers N] [--dtype bf16|f32] [--seed N]\n"
             "                         write a random checkpoint with the released names and shapes\n"
@@ -127,6 +131,8 @@ int main(int argc, char **argv)
 {
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) return usage(stdout);
+    if (!strcmp(argv[1], "generate")) return wanc_cmd_generate(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "demo")) return wanc_cmd_demo(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 2, argv + 2);

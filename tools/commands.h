@@ -1,0 +1,8 @@
+/* The CLI's subcommands that live in their own files. */
+#ifndef WANC_TOOLS_COMMANDS_H
+#define WANC_TOOLS_COMMANDS_H
+
+int wanc_cmd_generate(int argc, char **argv);
+int wanc_cmd_demo(int argc, char **argv);
+
+#endif

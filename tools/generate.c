@@ -1,0 +1,305 @@
+/* `wanc generate` and `wanc demo`: flags → wanc_gen_params → wanc_generate → file. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "wanc.h"
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct {
+    bool quiet;
+    double start;
+} progress_state;
+
+/* The progress bar: stderr, one line rewritten in place, step time and ETA. */
+static int progress(void *user, const char *stage, int step, int total, double seconds)
+{
+    progress_state *st = user;
+    if (interrupted) return 1;
+    if (st->quiet) return 0;
+    if (strcmp(stage, "denoise") == 0) {
+        static double sum;
+        if (step == 1) sum = 0;
+        sum += seconds;
+        double eta = sum / step * (total - step);
+        int width = 30, filled = total ? step * width / total : width;
+        fprintf(stderr, "\r  denoise [%.*s%*s] %d/%d  %.2f s/step  ETA %.0f s ", filled,
+                "##############################", width - filled, "", step, total, seconds, eta);
+        if (step == total) fputc('\n', stderr);
+    } else if (step == 0) {
+        fprintf(stderr, "  %s...\n", strcmp(stage, "text") == 0 ? "encoding the prompt" : "decoding the video");
+    }
+    return 0;
+}
+
+static int fail(const char *cmd, wanc_err err)
+{
+    fprintf(stderr, "wanc %s: %s\n", cmd, wanc_error_message(err));
+    wanc_error_free(err);
+    return 1;
+}
+
+/* Can we create a file next to `path`? Checked before any model loads. */
+static wanc_err check_output_writable(const char *path, bool is_dir)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    if (!is_dir) {
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+    }
+    if (access(dir, W_OK) != 0) {
+        if (is_dir && errno == ENOENT) return NULL; /* the PNG writer creates it */
+        WANC_FAIL(WANC_EIO, "output folder %s is not writable: %s", dir, strerror(errno));
+    }
+    return NULL;
+}
+
+typedef struct {
+    const char *name;
+    int kind; /* 's' string, 'i' int, 'f' float, 'p' int pair, 'b' flag (no value) */
+    void *dst;
+} flag;
+
+static int parse_flags(const char *cmd, int argc, char **argv, const flag *flags, int nflags)
+{
+    for (int i = 0; i < argc; i++) {
+        const flag *f = NULL;
+        for (int k = 0; k < nflags; k++)
+            if (!strcmp(argv[i], flags[k].name)) f = &flags[k];
+        if (!f) {
+            fprintf(stderr, "wanc %s: unknown option '%s' (see wanc %s --help)\n", cmd, argv[i], cmd);
+            return 2;
+        }
+        if (f->kind == 'b') {
+            *(bool *)f->dst = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "wanc %s: %s needs a value\n", cmd, f->name);
+            return 2;
+        }
+        const char *v = argv[++i];
+        char *end = NULL;
+        switch (f->kind) {
+        case 's': *(const char **)f->dst = v; break;
+        case 'i': *(long long *)f->dst = strtoll(v, &end, 10); break;
+        case 'f': *(double *)f->dst = strtod(v, &end); break;
+        case 'p': {
+            int *p = f->dst;
+            if (sscanf(v, "%d,%d", &p[0], &p[1]) != 2) end = (char *)v;
+            else end = (char *)v + strlen(v);
+            break;
+        }
+        }
+        if (end && *end) {
+            fprintf(stderr, "wanc %s: %s: '%s' is not a valid value\n", cmd, f->name, v);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static const char generate_help[] =
+    "usage: wanc generate --prompt TEXT (--model-dir DIR | --dit F --t5 F --vae F --tokenizer DIR) [options]\n"
+    "\n"
+    "Text-to-video (and video-to-video) with a Wan2.1 T2V model, as DiffSynth's WanVideoPipeline.\n"
+    "\n"
+    "models:\n"
+    "  --model-dir DIR          release folder: diffusion_pytorch_model*.safetensors,\n"
+    "                           models_t5_umt5-xxl-enc-bf16.pth, Wan2.1_VAE.pth, google/umt5-xxl/\n"
+    "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder)\n"
+    "  --t5 FILE                the UMT5 text encoder (.pth or .safetensors)\n"
+    "  --vae FILE               the Wan2.1 VAE (.pth or .safetensors)\n"
+    "  --tokenizer DIR|FILE     google/umt5-xxl/ (spiece.model or tokenizer.json)\n"
+    "  --dit-heads N            DiT attention heads (default: checkpoint metadata, else dim/128)\n"
+    "\n"
+    "generation (DiffSynth's names and defaults):\n"
+    "  --prompt TEXT            (\"\")\n"
+    "  --negative-prompt TEXT   (\"\")\n"
+    "  --cfg-scale X            (5.0; 1 skips the negative branch)\n"
+    "  --seed N                 (random, printed)\n"
+    "  --height N --width N     (480, 832; rounded up to multiples of 16)\n"
+    "  --num-frames N           (81; rounded up to 4k+1)\n"
+    "  --num-inference-steps N  (50)\n"
+    "  --sigma-shift X          (5.0)\n"
+    "  --denoising-strength X   (1.0; < 1 with --input-video)\n"
+    "  --input-video FILE       video-to-video: centre-cropped and resized to height x width\n"
+    "  --tiled / --no-tiled     VAE tiling (tiled)\n"
+    "  --tile-size H,W          (30,52) latent pixels\n"
+    "  --tile-stride H,W        (15,26)\n"
+    "  --dtype bf16|f32         compute precision (bf16, as DiffSynth)\n"
+    "  --threads N              CPU threads (all; or $WANC_THREADS)\n"
+    "\n"
+    "output:\n"
+    "  --out FILE               output.mp4 (H.264); FILE.safetensors writes the raw uint8 frames\n"
+    "  --frames DIR             PNG frames DIR/frame_00000.png ... instead of an mp4\n"
+    "  --fps N                  (15)\n"
+    "  --quality Q              0..10 (5), as DiffSynth's save_video\n"
+    "  --quiet                  no progress bar\n";
+
+/* Shared by generate and demo: run and save. */
+static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const wanc_pipeline_options *popt,
+                        wanc_gen_params *p, const char *out, double fps, int quality, bool quiet)
+{
+    char notices[3][128];
+    int n_notices = 0;
+    wanc_err err = wanc_gen_params_check(p, notices, &n_notices);
+    if (err) return fail(cmd, err);
+    for (int i = 0; i < n_notices; i++) fprintf(stderr, "wanc %s: %s\n", cmd, notices[i]);
+    size_t n = strlen(out);
+    if ((err = check_output_writable(out, n && out[n - 1] == '/'))) return fail(cmd, err);
+
+    signal(SIGINT, on_sigint);
+    wanc_pipeline *pipe = NULL;
+    if (!quiet) fprintf(stderr, "loading models...\n");
+    if ((err = wanc_pipeline_load(&pipe, files, popt))) return fail(cmd, err);
+    if (!quiet) fprintf(stderr, "%s\n", wanc_pipeline_describe(pipe));
+    progress_state ps = {.quiet = quiet};
+    p->progress = progress;
+    p->progress_user = &ps;
+    wanc_video video = {0};
+    err = wanc_generate(pipe, p, &video);
+    wanc_pipeline_free(pipe);
+    if (!err && interrupted) err = wanc_error(WANC_ECANCELLED, "interrupted");
+    if (!err) err = wanc_video_save(&video, out, fps, quality);
+    if (err) {
+        wanc_video_free(&video);
+        return fail(cmd, err);
+    }
+    printf("wrote %s: %d frames of %dx%d, seed %llu\n", out, video.T, video.H, video.W,
+           (unsigned long long)video.seed);
+    printf("time: text %.2f s, denoise %.2f s, decode %.2f s\n", video.seconds_text, video.seconds_denoise,
+           video.seconds_decode);
+    wanc_video_free(&video);
+    return 0;
+}
+
+int wanc_cmd_generate(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(generate_help, stdout);
+            return 0;
+        }
+    wanc_gen_params p;
+    wanc_gen_params_default(&p);
+    wanc_pipeline_files files = {0};
+    wanc_pipeline_options popt;
+    wanc_pipeline_options_default(&popt);
+    const char *out = "output.mp4", *frames_dir = NULL, *dtype = "bf16", *input_video = NULL;
+    const char *prompt = "", *negative = "";
+    long long seed = -1, height = p.height, width = p.width, num_frames = p.num_frames,
+              steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5;
+    double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
+    bool tiled = false, no_tiled = false, quiet = false;
+    const flag flags[] = {
+        {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
+        {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
+        {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},
+        {"--prompt", 's', &prompt},             {"--negative-prompt", 's', &negative},
+        {"--cfg-scale", 'f', &cfg},             {"--seed", 'i', &seed},
+        {"--height", 'i', &height},             {"--width", 'i', &width},
+        {"--num-frames", 'i', &num_frames},     {"--num-inference-steps", 'i', &steps},
+        {"--sigma-shift", 'f', &shift},         {"--denoising-strength", 'f', &strength},
+        {"--input-video", 's', &input_video},   {"--tiled", 'b', &tiled},
+        {"--no-tiled", 'b', &no_tiled},         {"--tile-size", 'p', p.tile_size},
+        {"--tile-stride", 'p', p.tile_stride},  {"--dtype", 's', &dtype},
+        {"--threads", 'i', &threads},           {"--out", 's', &out},
+        {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
+        {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
+    };
+    int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
+    if (rc) return rc;
+    if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
+        fprintf(stderr, "wanc generate: --dtype %s: expected bf16 or f32\n", dtype);
+        return 2;
+    }
+    if (quality < 0 || quality > 10 || !(fps > 0)) {
+        fprintf(stderr, "wanc generate: --quality must be 0..10 and --fps positive\n");
+        return 2;
+    }
+    if (seed < -1 || seed > (long long)0xffffffffffffll) {
+        fprintf(stderr, "wanc generate: --seed %lld: expected 0..2^48\n", seed);
+        return 2;
+    }
+    popt.precision = strcmp(dtype, "f32") ? WANC_PRECISION_BF16 : WANC_PRECISION_FP32;
+    popt.dit_heads = (int)heads;
+    popt.threads = (int)threads;
+    p.prompt = prompt;
+    p.negative_prompt = negative;
+    p.cfg_scale = (float)cfg;
+    p.seed = seed;
+    p.height = (int)height;
+    p.width = (int)width;
+    p.num_frames = (int)num_frames;
+    p.num_inference_steps = (int)steps;
+    p.sigma_shift = (float)shift;
+    p.denoising_strength = (float)strength;
+    p.tiled = !no_tiled;
+    char frames_path[PATH_MAX];
+    if (frames_dir) {
+        snprintf(frames_path, sizeof frames_path, "%s/", frames_dir);
+        out = frames_path;
+    }
+    uint8_t *video = NULL;
+    if (input_video) {
+        wanc_err err = wanc_video_load(input_video, &video, &p.input_video_frames, &p.input_video_height,
+                                       &p.input_video_width);
+        if (err) return fail("generate", wanc_error_context(err, "--input-video"));
+        p.input_video = video;
+    }
+    rc = run_and_save("generate", &files, &popt, &p, out, fps, (int)quality, quiet);
+    free(video);
+    return rc;
+}
+
+int wanc_cmd_demo(int argc, char **argv)
+{
+    const char *dir = "wanc-demo-model", *out = "demo.mp4", *prompt = "a red fox running through fresh snow";
+    long long seed = 42, threads = 0;
+    bool quiet = false, help = false;
+    const flag flags[] = {{"--dir", 's', &dir},   {"--out", 's', &out},         {"--prompt", 's', &prompt},
+                          {"--seed", 'i', &seed}, {"--threads", 'i', &threads}, {"--quiet", 'b', &quiet},
+                          {"--help", 'b', &help}};
+    int rc = parse_flags("demo", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
+    if (rc) return rc;
+    if (help) {
+        printf("usage: wanc demo [--dir DIR] [--out FILE] [--prompt TEXT] [--seed N] [--threads N] [--quiet]\n\n"
+               "Writes a tiny Wan model with random, UNTRAINED weights into DIR (wanc-demo-model) in the\n"
+               "released file formats, then runs the whole pipeline on it (UMT5 → 8 DiT steps with CFG →\n"
+               "VAE) into FILE (demo.mp4). The video is structured noise, not the prompt: the point is\n"
+               "to see every stage run in seconds without downloading anything.\n");
+        return 0;
+    }
+    wanc_pipeline_files files;
+    wanc_pipeline_options popt;
+    wanc_pipeline_options_default(&popt);
+    popt.threads = (int)threads;
+    printf("wanc demo: the demo model's weights are random and untrained; expect structured noise.\n");
+    wanc_err err = wanc_demo_write_models(dir, &files, &popt.dit_heads);
+    if (err) return fail("demo", err);
+    printf("wrote the demo model to %s/\n", dir);
+    wanc_gen_params p;
+    wanc_gen_params_default(&p);
+    p.prompt = prompt;
+    p.negative_prompt = "blurry, static";
+    p.seed = seed;
+    p.height = 96;
+    p.width = 160;
+    p.num_frames = 17;
+    p.num_inference_steps = 8;
+    return run_and_save("demo", &files, &popt, &p, out, 15, 5, quiet);
+}
