@@ -175,7 +175,8 @@ typedef struct {
     size_t *marks;
     size_t nmarks, mcap;
     pv **memo;
-    size_t nmemo;
+    size_t nmemo;  /* slots allocated */
+    size_t nmemo_set; /* distinct slots set: MEMOIZE's next index, as len(memo) in Python */
     pv *all;
 } unpickler;
 
@@ -272,6 +273,7 @@ static wanc_err memo_put(unpickler *u, uint64_t idx, pv *v)
         u->memo = m;
         u->nmemo = n;
     }
+    if (!u->memo[idx]) u->nmemo_set++;
     u->memo[idx] = v;
     return NULL;
 }
@@ -560,7 +562,7 @@ static wanc_err run_pickle(unpickler *u, pv **result)
         case 'B': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_BYTES, n)); } break;
         case 'q': TRY(need(u, 1)); TRY(top(u, &v)); TRY(memo_put(u, *u->p++, v)); break;           /* BINPUT */
         case 'r': TRY(need(u, 4)); TRY(top(u, &v)); TRY(memo_put(u, rd32(u->p), v)); u->p += 4; break;
-        case 0x94: TRY(top(u, &v)); TRY(memo_put(u, u->nmemo, v)); break;                          /* MEMOIZE */
+        case 0x94: TRY(top(u, &v)); TRY(memo_put(u, u->nmemo_set, v)); break;                          /* MEMOIZE */
         case 'h': TRY(need(u, 1)); TRY(memo_get(u, *u->p++)); break;                               /* BINGET */
         case 'j': TRY(need(u, 4)); { uint32_t k = rd32(u->p); u->p += 4; TRY(memo_get(u, k)); } break;
         case 'c': TRY(op_global(u)); break;
@@ -634,6 +636,17 @@ static const pv *unwrap(const pv *d)
 static wanc_err add_tensors(wanc_weights *w, int fi, const char *path, const pv *d)
 {
     if (d->kind != PV_DICT) WANC_FAIL(WANC_EFORMAT, "%s: data.pkl does not hold a state dict", path);
+    bool any = d->n == 0;
+    for (size_t i = 1; i < d->n && !any; i += 2) any = d->items[i]->kind == PV_TENSOR;
+    if (!any) {
+        /* e.g. {"model": {...}, "optimizer": {...}}: say which keys there are. */
+        char keys[256] = "";
+        size_t off = 0;
+        for (size_t i = 0; i + 1 < d->n && off < sizeof keys - 1; i += 2)
+            if (d->items[i]->kind == PV_STR)
+                off += (size_t)snprintf(keys + off, sizeof keys - off, "%s%s", off ? ", " : "", d->items[i]->s);
+        WANC_FAIL(WANC_EFORMAT, "%s: the dict in data.pkl holds no tensors (keys: %s)", path, keys);
+    }
     for (size_t i = 0; i + 1 < d->n; i += 2) {
         const pv *k = d->items[i], *t = d->items[i + 1];
         if (t->kind != PV_TENSOR) continue; /* non-tensor entries (epoch counters, config) are not weights */
