@@ -101,7 +101,13 @@ wanc_err wanc_safetensors_read(wanc_weights *w, const char *path)
     if (hlen > size - 8)
         WANC_FAIL(WANC_EFORMAT, "%s: header length %llu larger than the file (%llu bytes): truncated or not safetensors",
                   path, (unsigned long long)hlen, (unsigned long long)size);
-    cJSON *j = cJSON_ParseWithLength((const char *)base + 8, (size_t)hlen);
+    /* Parse a NUL-terminated copy: the mapping has no terminator after the header. */
+    char *text = malloc((size_t)hlen + 1);
+    if (!text) WANC_FAIL(WANC_ENOMEM, "%s: cannot allocate a %llu-byte header", path, (unsigned long long)hlen);
+    memcpy(text, base + 8, (size_t)hlen);
+    text[hlen] = 0;
+    cJSON *j = cJSON_ParseWithLength(text, (size_t)hlen);
+    free(text);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         WANC_FAIL(WANC_EFORMAT, "%s: invalid JSON header (%llu bytes)", path, (unsigned long long)hlen);
