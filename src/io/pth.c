@@ -302,6 +302,16 @@ static wanc_err push_str(unpickler *u, pv_kind k, size_t len)
     return push(u, v);
 }
 
+/* A string whose little-endian length of `len_bytes` bytes precedes it. */
+static wanc_err push_counted(unpickler *u, pv_kind k, size_t len_bytes)
+{
+    TRY(need(u, len_bytes));
+    uint64_t n = len_bytes == 1 ? *u->p : len_bytes == 4 ? rd32(u->p) : rd64(u->p);
+    u->p += len_bytes;
+    if (n > (uint64_t)(u->end - u->p)) PK_FAIL(u, WANC_EFORMAT, "truncated pickle");
+    return push_str(u, k, (size_t)n);
+}
+
 static wanc_err push_int(unpickler *u, int64_t x)
 {
     pv *v = pv_new(u, PV_INT);
@@ -551,15 +561,14 @@ static wanc_err run_pickle(unpickler *u, pv **result)
                 u->sp = first + 1;
             }
             break;
-        case 'X': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_STR, n)); } break;
-        case 0x8c: TRY(need(u, 1)); { size_t n = *u->p++; TRY(push_str(u, PV_STR, n)); } break;
-        case 0x8d: TRY(need(u, 8)); { uint64_t n = rd64(u->p); u->p += 8;
-                if (n > (uint64_t)(u->end - u->p)) PK_FAIL(u, WANC_EFORMAT, "truncated pickle");
-                TRY(push_str(u, PV_STR, (size_t)n)); } break;
-        case 'U': TRY(need(u, 1)); { size_t n = *u->p++; TRY(push_str(u, PV_STR, n)); } break;   /* SHORT_BINSTRING */
-        case 'T': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_STR, n)); } break;
-        case 'C': TRY(need(u, 1)); { size_t n = *u->p++; TRY(push_str(u, PV_BYTES, n)); } break; /* SHORT_BINBYTES */
-        case 'B': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_BYTES, n)); } break;
+        /* Strings and bytes: a 1-, 4- or 8-byte length, then the data. */
+        case 'X': TRY(push_counted(u, PV_STR, 4)); break;    /* BINUNICODE */
+        case 0x8c: TRY(push_counted(u, PV_STR, 1)); break;   /* SHORT_BINUNICODE */
+        case 0x8d: TRY(push_counted(u, PV_STR, 8)); break;   /* BINUNICODE8 */
+        case 'U': TRY(push_counted(u, PV_STR, 1)); break;    /* SHORT_BINSTRING */
+        case 'T': TRY(push_counted(u, PV_STR, 4)); break;    /* BINSTRING */
+        case 'C': TRY(push_counted(u, PV_BYTES, 1)); break;  /* SHORT_BINBYTES */
+        case 'B': TRY(push_counted(u, PV_BYTES, 4)); break;  /* BINBYTES */
         case 'q': TRY(need(u, 1)); TRY(top(u, &v)); TRY(memo_put(u, *u->p++, v)); break;           /* BINPUT */
         case 'r': TRY(need(u, 4)); TRY(top(u, &v)); TRY(memo_put(u, rd32(u->p), v)); u->p += 4; break;
         case 0x94: TRY(top(u, &v)); TRY(memo_put(u, u->nmemo_set, v)); break;                          /* MEMOIZE */
