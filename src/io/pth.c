@@ -175,7 +175,8 @@ typedef struct {
     size_t *marks;
     size_t nmarks, mcap;
     pv **memo;
-    size_t nmemo;
+    size_t nmemo;  /* slots allocated */
+    size_t nmemo_set; /* distinct slots set: MEMOIZE's next index, as len(memo) in Python */
     pv *all;
 } unpickler;
 
@@ -272,6 +273,7 @@ static wanc_err memo_put(unpickler *u, uint64_t idx, pv *v)
         u->memo = m;
         u->nmemo = n;
     }
+    if (!u->memo[idx]) u->nmemo_set++;
     u->memo[idx] = v;
     return NULL;
 }
@@ -298,6 +300,16 @@ static wanc_err push_str(unpickler *u, pv_kind k, size_t len)
     }
     u->p += len;
     return push(u, v);
+}
+
+/* A string whose little-endian length of `len_bytes` bytes precedes it. */
+static wanc_err push_counted(unpickler *u, pv_kind k, size_t len_bytes)
+{
+    TRY(need(u, len_bytes));
+    uint64_t n = len_bytes == 1 ? *u->p : len_bytes == 4 ? rd32(u->p) : rd64(u->p);
+    u->p += len_bytes;
+    if (n > (uint64_t)(u->end - u->p)) PK_FAIL(u, WANC_EFORMAT, "truncated pickle");
+    return push_str(u, k, (size_t)n);
 }
 
 static wanc_err push_int(unpickler *u, int64_t x)
@@ -549,18 +561,17 @@ static wanc_err run_pickle(unpickler *u, pv **result)
                 u->sp = first + 1;
             }
             break;
-        case 'X': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_STR, n)); } break;
-        case 0x8c: TRY(need(u, 1)); { size_t n = *u->p++; TRY(push_str(u, PV_STR, n)); } break;
-        case 0x8d: TRY(need(u, 8)); { uint64_t n = rd64(u->p); u->p += 8;
-                if (n > (uint64_t)(u->end - u->p)) PK_FAIL(u, WANC_EFORMAT, "truncated pickle");
-                TRY(push_str(u, PV_STR, (size_t)n)); } break;
-        case 'U': TRY(need(u, 1)); { size_t n = *u->p++; TRY(push_str(u, PV_STR, n)); } break;   /* SHORT_BINSTRING */
-        case 'T': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_STR, n)); } break;
-        case 'C': TRY(need(u, 1)); { size_t n = *u->p++; TRY(push_str(u, PV_BYTES, n)); } break; /* SHORT_BINBYTES */
-        case 'B': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_BYTES, n)); } break;
+        /* Strings and bytes: a 1-, 4- or 8-byte length, then the data. */
+        case 'X': TRY(push_counted(u, PV_STR, 4)); break;    /* BINUNICODE */
+        case 0x8c: TRY(push_counted(u, PV_STR, 1)); break;   /* SHORT_BINUNICODE */
+        case 0x8d: TRY(push_counted(u, PV_STR, 8)); break;   /* BINUNICODE8 */
+        case 'U': TRY(push_counted(u, PV_STR, 1)); break;    /* SHORT_BINSTRING */
+        case 'T': TRY(push_counted(u, PV_STR, 4)); break;    /* BINSTRING */
+        case 'C': TRY(push_counted(u, PV_BYTES, 1)); break;  /* SHORT_BINBYTES */
+        case 'B': TRY(push_counted(u, PV_BYTES, 4)); break;  /* BINBYTES */
         case 'q': TRY(need(u, 1)); TRY(top(u, &v)); TRY(memo_put(u, *u->p++, v)); break;           /* BINPUT */
         case 'r': TRY(need(u, 4)); TRY(top(u, &v)); TRY(memo_put(u, rd32(u->p), v)); u->p += 4; break;
-        case 0x94: TRY(top(u, &v)); TRY(memo_put(u, u->nmemo, v)); break;                          /* MEMOIZE */
+        case 0x94: TRY(top(u, &v)); TRY(memo_put(u, u->nmemo_set, v)); break;                          /* MEMOIZE */
         case 'h': TRY(need(u, 1)); TRY(memo_get(u, *u->p++)); break;                               /* BINGET */
         case 'j': TRY(need(u, 4)); { uint32_t k = rd32(u->p); u->p += 4; TRY(memo_get(u, k)); } break;
         case 'c': TRY(op_global(u)); break;
@@ -634,6 +645,17 @@ static const pv *unwrap(const pv *d)
 static wanc_err add_tensors(wanc_weights *w, int fi, const char *path, const pv *d)
 {
     if (d->kind != PV_DICT) WANC_FAIL(WANC_EFORMAT, "%s: data.pkl does not hold a state dict", path);
+    bool any = d->n == 0;
+    for (size_t i = 1; i < d->n && !any; i += 2) any = d->items[i]->kind == PV_TENSOR;
+    if (!any) {
+        /* e.g. {"model": {...}, "optimizer": {...}}: say which keys there are. */
+        char keys[256] = "";
+        size_t off = 0;
+        for (size_t i = 0; i + 1 < d->n && off < sizeof keys - 1; i += 2)
+            if (d->items[i]->kind == PV_STR)
+                off += (size_t)snprintf(keys + off, sizeof keys - off, "%s%s", off ? ", " : "", d->items[i]->s);
+        WANC_FAIL(WANC_EFORMAT, "%s: the dict in data.pkl holds no tensors (keys: %s)", path, keys);
+    }
     for (size_t i = 0; i + 1 < d->n; i += 2) {
         const pv *k = d->items[i], *t = d->items[i + 1];
         if (t->kind != PV_TENSOR) continue; /* non-tensor entries (epoch counters, config) are not weights */

@@ -288,7 +288,8 @@ static wanc_err read_index_json(wanc_weights *w, const char *path)
 
 static wanc_err add_path(wanc_weights *w, const char *path)
 {
-    if (!strpbrk(path, "*?[")) return add_file(w, path);
+    struct stat st;
+    if (!strpbrk(path, "*?[") || stat(path, &st) == 0) return add_file(w, path); /* an existing name is literal */
     glob_t g;
     int rc = glob(path, 0, NULL, &g);
     if (rc == GLOB_NOMATCH) WANC_FAIL(WANC_ENOTFOUND, "%s: no file matches", path);

@@ -432,6 +432,42 @@ TEST(io_pth_zip64)
     scratch_drop(&s);
 }
 
+static void pk_short(bytes *b, const char *s) { put_u8(b, 0x8c), put_u8(b, (unsigned)strlen(s)), put_str(b, s); }
+
+/* Protocol 4 (MEMOIZE, STACK_GLOBAL, SHORT_BINUNICODE): memo indices count the entries set. */
+TEST(io_pth_protocol4_memoize)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    bytes b = {0};
+    put_u8(&b, 0x80), put_u8(&b, 4);
+    pk_short(&b, "collections"), put_u8(&b, 0x94), pk_short(&b, "OrderedDict"), put_u8(&b, 0x94);
+    put_u8(&b, 0x93), put_u8(&b, 0x94);                   /* memo 2: OrderedDict */
+    put_u8(&b, ')'), put_u8(&b, 'R'), put_u8(&b, 0x94); /* memo 3: the dict */
+    put_u8(&b, '(');
+    pk_short(&b, "a"), put_u8(&b, 0x94);                                 /* memo 4 */
+    pk_global(&b, "torch._utils", "_rebuild_tensor_v2"), put_u8(&b, 0x94); /* memo 5 */
+    for (int k = 0; k < 2; k++) {
+        if (k) pk_short(&b, "b"), put_u8(&b, 'h'), put_u8(&b, 5); /* the rebuild function again, by memo */
+        put_u8(&b, '('), put_u8(&b, '(');
+        pk_short(&b, "storage"), pk_global(&b, "torch", "FloatStorage"), pk_short(&b, "0"), pk_short(&b, "cpu");
+        pk_int(&b, 6), put_u8(&b, 't'), put_u8(&b, 'Q');
+        pk_int(&b, k), pk_int(&b, 5), put_u8(&b, 0x85), pk_int(&b, 1), put_u8(&b, 0x85), put_u8(&b, 0x89);
+        put_u8(&b, 'h'), put_u8(&b, 2), put_u8(&b, ')'), put_u8(&b, 'R'); /* hooks = OrderedDict() by memo */
+        put_u8(&b, 't'), put_u8(&b, 'R');
+    }
+    put_u8(&b, 'u'), put_u8(&b, '.');
+    CHECK(write_pth(scratch_path(&s, "p4.pth", p), &b, false));
+    wanc_weights *w = NULL;
+    CHECK_OK(wanc_weights_open(&w, p));
+    const wanc_tensor *t = w ? wanc_weights_find(w, "b") : NULL;
+    CHECK(wanc_weights_count(w) == 2 && t && t->shape[0] == 5 && ((const float *)t->data)[0] == 1);
+    wanc_weights_close(w);
+    free(b.p);
+    scratch_drop(&s);
+}
+
 /* Header lengths whose first byte is 'P','K' (0x4b50) or 0x80 (384) are still safetensors. */
 TEST(io_safetensors_header_length_looks_like_other_formats)
 {
