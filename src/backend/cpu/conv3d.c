@@ -79,9 +79,10 @@ static void conv_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* Stride-1 path without im2col. For an output slab of nh rows of frame `to`,
- * copy the input rows it reads into a zero-padded slab xs[Cin][kt][nh+kh-1][Wp]
- * (Wp = W + 2·pw). Output row h, column w, offset (dt, dh, dw) reads
+/* Path without im2col, for spatial stride 1 (any time stride). For an
+ * output slab of nh rows of frame `to`, copy the input rows it reads (frames
+ * to·st - pt + dt) into a zero-padded slab xs[Cin][kt][nh+kh-1][Wp] with
+ * Wp = W + 2·pw. Output row h, column w, offset (dt, dh, dw) reads
  * xs[ci][dt][h + dh][w + dw], i.e. flat position (h·Wp + w) + (dh·Wp + dw) of
  * plane dt: so over an "extended" output of nh·Wp columns (the last kw-1 of
  * each row are junk) every offset is one plain sgemm
@@ -105,7 +106,7 @@ static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
         /* padded input slab (rows beyond this slab's need stay unused) */
         for (int64_t ci = 0; ci < j->Cin; ci++)
             for (int64_t dt = 0; dt < j->kt; dt++) {
-                int64_t t = to - j->pt + dt;
+                int64_t t = to * j->st - j->pt + dt;
                 for (int64_t r = 0; r < rin; r++) {
                     float *dst = xs + ci * chan + dt * plane + r * j->Wp;
                     int64_t h = h0 - j->ph + r;
@@ -194,7 +195,7 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
         j.bias = bf;
     }
     atomic_init(&j.failed, 0);
-    if (j.st == 1 && j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col) {
+    if (j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col) { /* any time stride */
         /* offsets-major weights wk[k][Cout][Cin] from w[Cout][Cin][k] */
         int64_t nk = j.kt * j.kh * j.kw;
         float *wk = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
