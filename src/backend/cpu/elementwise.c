@@ -117,42 +117,49 @@ static wanc_err run_ew(const char *name, ew_job *j, int64_t n)
     return NULL;
 }
 
+/* out[n] = gelu_tanh(x[n]) (in place ok) */
 wanc_err cpu_gelu_tanh(const wanc_backend *be, float *out, const float *x, int64_t n)
 {
     (void)be;
     return run_ew("gelu_tanh", &(ew_job){.op = OP_GELU_TANH, .out = out, .a = x}, n);
 }
 
+/* out[n] = gelu_erf(x[n]) (in place ok) */
 wanc_err cpu_gelu_erf(const wanc_backend *be, float *out, const float *x, int64_t n)
 {
     (void)be;
     return run_ew("gelu_erf", &(ew_job){.op = OP_GELU_ERF, .out = out, .a = x}, n);
 }
 
+/* out[n] = silu(x[n]) (in place ok) */
 wanc_err cpu_silu(const wanc_backend *be, float *out, const float *x, int64_t n)
 {
     (void)be;
     return run_ew("silu", &(ew_job){.op = OP_SILU, .out = out, .a = x}, n);
 }
 
+/* out[n] = a[n] + b[n] (in place ok) */
 wanc_err cpu_add(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n)
 {
     (void)be;
     return run_ew("add", &(ew_job){.op = OP_ADD, .out = out, .a = a, .b = b}, n);
 }
 
+/* out[n] = a[n] · b[n] (in place ok) */
 wanc_err cpu_mul(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n)
 {
     (void)be;
     return run_ew("mul", &(ew_job){.op = OP_MUL, .out = out, .a = a, .b = b}, n);
 }
 
+/* out[n] = x[n] · alpha + beta, one rounding per operation (in place ok) */
 wanc_err cpu_scale(const wanc_backend *be, float *out, const float *x, float alpha, float beta, int64_t n)
 {
     (void)be;
     return run_ew("scale", &(ew_job){.op = OP_SCALE, .out = out, .a = x, .alpha = alpha, .beta = beta}, n);
 }
 
+/* x[n] ← nearest bf16 value (ties to even), kept as float32 */
 wanc_err cpu_round_bf16(const wanc_backend *be, float *x, int64_t n)
 {
     (void)be;
