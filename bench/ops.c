@@ -5,7 +5,10 @@
  *
  * Prints one line per op and, last, a machine-readable line
  *   ops threads=.. sgemm=.. linear_f32=.. linear_bf16=.. ... (GFLOP/s, ratios)
- * --quick shrinks every size (for a smoke run on a busy machine). */
+ * --quick shrinks every size (for a smoke run on a busy machine).
+ * On a shared machine the load changes during the run, so every ratio is
+ * taken against an sgemm timed right after that op (the printed `sgemm=` is
+ * the first one). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,14 +108,15 @@ int main(int argc, char **argv)
 
     /* DiT 1.3B-like GEMMs: 1280 tokens, dim 1536, FFN 8960 */
     int64_t M = quick ? 320 : 1280, K = 1536;
-    double lin[2][2];
+    double lin[2][2], lin_ratio[2][2];
     const int64_t Ns[2] = {1536, 8960};
     const wanc_dtype dts[2] = {WANC_F32, WANC_BF16};
     for (int d = 0; d < 2; d++)
         for (int n = 0; n < 2; n++) {
             lin[d][n] = bench_linear(be, dts[d], M, Ns[n], K, reps);
+            lin_ratio[d][n] = lin[d][n] / wanc_sgemm_gflops(sg_n, reps);
             printf("linear %s M=%lld K=%lld N=%lld: %.1f GFLOP/s (%.2f x sgemm)\n", wanc_dtype_name(dts[d]),
-                   (long long)M, (long long)K, (long long)Ns[n], lin[d][n], lin[d][n] / sgemm);
+                   (long long)M, (long long)K, (long long)Ns[n], lin[d][n], lin_ratio[d][n]);
         }
 
     /* Self-attention, DiT-like: 12 heads of 128 */
@@ -121,9 +125,9 @@ int main(int argc, char **argv)
     float *o = rand_buf((size_t)(L * H * D));
     double t;
     TIME_MEDIAN(t, reps, die_on(be->attention(be, o, q, k, v, L, L, H, D, 0.0884f, NULL, NULL), "attention"));
-    double attn = 4.0 * (double)L * L * D * H / t * 1e-9;
+    double attn = 4.0 * (double)L * L * D * H / t * 1e-9, attn_ratio = attn / wanc_sgemm_gflops(sg_n, reps);
     printf("attention L=%lld H=%lld D=%lld: %.1f GFLOP/s (%.2f x sgemm)\n", (long long)L, (long long)H,
-           (long long)D, attn, attn / sgemm);
+           (long long)D, attn, attn_ratio);
     free(q);
     free(k);
     free(v);
@@ -139,25 +143,27 @@ int main(int argc, char **argv)
     float *cx = rand_buf((size_t)(C * T * Hc * Wc)), *co = rand_buf((size_t)(C * Hc * Wc));
     TIME_MEDIAN(t, reps,
                 die_on(be->conv3d(be, co, cx, &cw, NULL, C, T, Hc, Wc, (int[]){1, 1, 1}, (int[]){0, 1, 1}), "conv3d"));
-    double conv = 2.0 * (double)C * C * 27 * Hc * Wc / t * 1e-9;
+    double conv = 2.0 * (double)C * C * 27 * Hc * Wc / t * 1e-9, conv_ratio = conv / wanc_sgemm_gflops(sg_n, reps);
     printf("conv3d bf16 %lld->%lld 3x3x3, 3x%lldx%lld: %.1f GFLOP/s (%.2f x sgemm)\n", (long long)C, (long long)C,
-           (long long)Hc, (long long)Wc, conv, conv / sgemm);
+           (long long)Hc, (long long)Wc, conv, conv_ratio);
     /* the same conv through im2col + one big-K sgemm, for comparison */
     cpu_conv3d_force_im2col = 1;
     TIME_MEDIAN(t, reps,
                 die_on(be->conv3d(be, co, cx, &cw, NULL, C, T, Hc, Wc, (int[]){1, 1, 1}, (int[]){0, 1, 1}), "conv3d"));
     cpu_conv3d_force_im2col = 0;
     double conv_im2col = 2.0 * (double)C * C * 27 * Hc * Wc / t * 1e-9;
-    printf("conv3d (im2col path) same size: %.1f GFLOP/s (%.2f x sgemm)\n", conv_im2col, conv_im2col / sgemm);
+    double im2col_ratio = conv_im2col / wanc_sgemm_gflops(sg_n, reps);
+    printf("conv3d (im2col path) same size: %.1f GFLOP/s (%.2f x sgemm)\n", conv_im2col, im2col_ratio);
     wanc_tensor_free(&cw);
     free(cx);
     free(co);
 
     printf("ops threads=%d sgemm=%.1f linear_f32_1536=%.1f linear_f32_8960=%.1f linear_bf16_1536=%.1f "
            "linear_bf16_8960=%.1f attention=%.1f conv3d=%.1f conv3d_im2col=%.1f ratio_linear_f32=%.2f ratio_linear_bf16=%.2f "
-           "ratio_attention=%.2f ratio_conv3d=%.2f\n",
+           "ratio_attention=%.2f ratio_conv3d=%.2f ratio_conv3d_im2col=%.2f\n",
            threads, sgemm, lin[0][0], lin[0][1], lin[1][0], lin[1][1], attn, conv, conv_im2col,
-           (lin[0][0] < lin[0][1] ? lin[0][0] : lin[0][1]) / sgemm,
-           (lin[1][0] < lin[1][1] ? lin[1][0] : lin[1][1]) / sgemm, attn / sgemm, conv / sgemm);
+           lin_ratio[0][0] < lin_ratio[0][1] ? lin_ratio[0][0] : lin_ratio[0][1],
+           lin_ratio[1][0] < lin_ratio[1][1] ? lin_ratio[1][0] : lin_ratio[1][1], attn_ratio, conv_ratio,
+           im2col_ratio);
     return 0;
 }

@@ -478,6 +478,8 @@ TEST(ops_conv3d)
         check_conv(test_failed_, WANC_BF16, 64, 8, 2, 20, 70, 3, 3, 3, (int[]){1, 1, 1}, (int[]){1, 1, 1}); /* slabs */
         check_conv(test_failed_, WANC_F32, 3, 4, 5, 7, 300, 3, 1, 5, (int[]){1, 1, 1}, (int[]){2, 0, 2}); /* wide rows */
         check_conv(test_failed_, WANC_F32, 3, 4, 3, 40, 2, 2, 3, 1, (int[]){1, 1, 1}, (int[]){0, 2, 0}); /* narrow */
+        check_conv(test_failed_, WANC_BF16, 5, 7, 7, 6, 9, 3, 1, 1, (int[]){2, 1, 1}, (int[]){1, 0, 0}); /* time stride */
+        check_conv(test_failed_, WANC_F32, 5, 3, 1, 9, 12, 1, 3, 3, (int[]){1, 2, 2}, (int[]){0, 0, 0}); /* downsample */
     }
     cpu_conv3d_force_im2col = 0;
     const wanc_backend *be = wanc_backend_cpu();
@@ -525,7 +527,7 @@ static void run_all_ops(int *test_failed_, float *res[12])
     CHECK_OK(be->round_bf16(be, r3 + 6 * n, n));
     memcpy(r3 + 7 * n, a, sizeof(float) * (size_t)n);
     CHECK_OK(be->gated_add(be, r3 + 7 * n, c, c + 1000, 100, 1000));
-    res[4] = calloc((size_t)n * 4, sizeof(float)); /* the ops fill 100x1000 of each n-float slot */
+    res[4] = calloc((size_t)n * 4, sizeof(float)); /* the row ops cover 100 x 1000 of each n */
     CHECK_OK(be->layer_norm(be, res[4], a, c, c + 1000, 100, 1000, 1e-6f));
     CHECK_OK(be->rms_norm(be, res[4] + n, a, c, 100, 1000, 1e-6f));
     CHECK_OK(be->softmax(be, res[4] + 2 * n, a, 100, 1000));
@@ -546,10 +548,18 @@ static void run_all_ops(int *test_failed_, float *res[12])
     float *cx = rand_buf((size_t)(64 * 2 * 20 * 70), 1);
     double *cbv;
     wanc_tensor cb = make_weight(WANC_F16, 1, (int64_t[]){8}, &cbv);
+    free(cbv);
     res[7] = malloc(sizeof(float) * 8 * 2 * 20 * 70);
     CHECK_OK(be->conv3d(be, res[7], cx, &cw, &cb, 64, 2, 20, 70, (int[]){1, 1, 1}, (int[]){1, 1, 1}));
-    wanc_tensor_free(&cb);
+    /* strided: the im2col path, two column slabs */
+    wanc_tensor cw2 = make_weight(WANC_F32, 5, (int64_t[]){8, 64, 1, 3, 3}, &cbv);
     free(cbv);
+    float *cx2 = rand_buf((size_t)(64 * 200 * 200), 1);
+    res[8] = malloc(sizeof(float) * 8 * 99 * 99);
+    CHECK_OK(be->conv3d(be, res[8], cx2, &cw2, &cb, 64, 1, 200, 200, (int[]){1, 2, 2}, (int[]){0, 0, 0}));
+    wanc_tensor_free(&cw2);
+    free(cx2);
+    wanc_tensor_free(&cb);
     wanc_tensor_free(&w);
     wanc_tensor_free(&b);
     wanc_tensor_free(&wf);
@@ -571,8 +581,8 @@ static void run_all_ops(int *test_failed_, float *res[12])
 
 TEST(ops_bit_identical_at_1_and_2_threads)
 {
-    static const size_t sizes[8] = {700 * 1100, 700 * 1100, 700 * 700, 100003 * 8, 100003 * 4,
-                                    300 * 2 * 48, 300 * 2 * 48, 8 * 2 * 20 * 70};
+    static const size_t sizes[9] = {700 * 1100,   700 * 1100,   700 * 700,        100003 * 8, 100003 * 4,
+                                    300 * 2 * 48, 300 * 2 * 48, 8 * 2 * 20 * 70, 8 * 99 * 99};
     float *r1[12] = {0}, *r2[12] = {0};
     int saved = wanc_threads_get();
     wanc_threads_set(1);
@@ -580,7 +590,7 @@ TEST(ops_bit_identical_at_1_and_2_threads)
     wanc_threads_set(2);
     run_all_ops(test_failed_, r2);
     wanc_threads_set(saved);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 9; i++) {
         int same = memcmp(r1[i], r2[i], sizes[i] * sizeof(float)) == 0;
         if (!same) fprintf(stderr, "  op group %d differs between 1 and 2 threads\n", i);
         CHECK(same);

@@ -65,6 +65,65 @@ static inline __m256 cpu_expf_avx2(__m256 x)
 }
 #endif
 
+/* tanh through exp: sign(u)·(1 - 2/(exp(2|u|) + 1)). Absolute error about
+ * 1e-7 (a unit of 1.0's last place), which is what matters where it is used
+ * (GELU's 1 + tanh); ±1 beyond |u| ≈ 44. */
+static inline float cpu_tanhf_scalar(float u)
+{
+    float a = fabsf(u), e = cpu_expf_scalar(2.0f * a);
+    float t = 1.0f - 2.0f / (e + 1.0f);
+    return u < 0 ? -t : t;
+}
+
+/* erf as PyTorch's vectorised CPU kernel computes it (Abramowitz & Stegun
+ * 7.1.26): t = 1/(1 + p|x|), erf = sign(x)·(1 - poly(t)·t·exp(-x²)). */
+#define CPU_ERF_P 0.3275911f
+#define CPU_ERF_A1 0.254829592f
+#define CPU_ERF_A2 (-0.284496736f)
+#define CPU_ERF_A3 1.421413741f
+#define CPU_ERF_A4 (-1.453152027f)
+#define CPU_ERF_A5 1.061405429f
+static inline float cpu_erff_scalar(float x)
+{
+    float a = fabsf(x), t = 1.0f / (CPU_ERF_P * a + 1.0f);
+    float r = CPU_ERF_A5;
+    r = r * t + CPU_ERF_A4;
+    r = r * t + CPU_ERF_A3;
+    r = r * t + CPU_ERF_A2;
+    r = r * t + CPU_ERF_A1;
+    r = r * t;
+    float e = cpu_expf_scalar(-a * a);
+    float y = 1.0f - r * e;
+    return x < 0 ? -y : y;
+}
+
+#ifdef CPU_HAVE_AVX2
+static inline __m256 cpu_tanhf_avx2(__m256 u)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 a = _mm256_andnot_ps(sign, u);
+    __m256 e = cpu_expf_avx2(_mm256_add_ps(a, a));
+    __m256 t = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    return _mm256_or_ps(t, _mm256_and_ps(sign, u));
+}
+
+static inline __m256 cpu_erff_avx2(__m256 x)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 a = _mm256_andnot_ps(sign, x);
+    __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(CPU_ERF_P), a, one));
+    __m256 r = _mm256_set1_ps(CPU_ERF_A5);
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(CPU_ERF_A4));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(CPU_ERF_A3));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(CPU_ERF_A2));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(CPU_ERF_A1));
+    r = _mm256_mul_ps(r, t);
+    __m256 e = cpu_expf_avx2(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a)));
+    __m256 y = _mm256_fnmadd_ps(r, e, one);
+    return _mm256_or_ps(y, _mm256_and_ps(sign, x));
+}
+#endif
+
 /* s[i] = exp(s[i] - m) for i < n; returns the sum of the new s (fixed order). */
 static inline float cpu_exp_sub_sum(float *s, int64_t n, float m)
 {
@@ -93,6 +152,35 @@ static inline float cpu_exp_sub_sum(float *s, int64_t n, float m)
     for (; i < n; i++) {
         s[i] = cpu_expf_scalar(s[i] - m);
         total += s[i];
+    }
+    return total;
+}
+
+/* Row statistics in double, in one fixed order for a given n:
+ * sum(x), sum((x - mean)²), sum(x²). */
+static inline double cpu_sum_f64(const float *x, int64_t n, double center, int squares)
+{
+    int64_t i = 0;
+    double total = 0;
+#ifdef CPU_HAVE_AVX2
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), c = _mm256_set1_pd(center);
+    for (; i + 8 <= n; i += 8) {
+        __m256d lo = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), c);
+        __m256d hi = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), c);
+        if (squares) {
+            lo = _mm256_mul_pd(lo, lo);
+            hi = _mm256_mul_pd(hi, hi);
+        }
+        a0 = _mm256_add_pd(a0, lo);
+        a1 = _mm256_add_pd(a1, hi);
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(a0, a1));
+    total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#endif
+    for (; i < n; i++) {
+        double d = (double)x[i] - center;
+        total += squares ? d * d : d;
     }
     return total;
 }

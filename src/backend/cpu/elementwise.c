@@ -4,8 +4,10 @@
  * the pool gives the same bits. The formulas follow PyTorch's float32
  * kernels term by term. All are safe in place. */
 #include <math.h>
+#include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_simd.h"
 #include "core/threads.h"
 
 #define ELEMS_PER_TASK 16384
@@ -19,31 +21,76 @@ typedef struct {
     float alpha, beta;
 } ew_job;
 
+#define GELU_BETA ((float)(M_SQRT2 * M_2_SQRTPI * 0.5)) /* √(2/π) */
+#define GELU_KAPPA 0.044715f
+
+/* The transcendental ops, term by term as torch's float kernels:
+ *   gelu_tanh = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+ *   gelu_erf  = x·0.5·(1 + erf(x·(1/√2)))
+ *   silu      = x / (1 + exp(-x))
+ * With AVX2 every element goes through the vector code (the tail via a
+ * padded copy), so an element's value never depends on where a range ends. */
+static float transcendental_scalar(ew_op op, float x)
+{
+    switch (op) {
+    case OP_GELU_TANH: {
+        float x3 = x * x * x;
+        return 0.5f * x * (1.0f + cpu_tanhf_scalar(GELU_BETA * (x + GELU_KAPPA * x3)));
+    }
+    case OP_GELU_ERF:
+        return x * 0.5f * (1.0f + cpu_erff_scalar(x * (float)M_SQRT1_2));
+    default:
+        return x / (1.0f + cpu_expf_scalar(-x));
+    }
+}
+
+#ifdef CPU_HAVE_AVX2
+static __m256 transcendental_avx2(ew_op op, __m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    switch (op) {
+    case OP_GELU_TANH: {
+        __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+        __m256 inner = _mm256_mul_ps(_mm256_set1_ps(GELU_BETA),
+                                     _mm256_add_ps(x, _mm256_mul_ps(_mm256_set1_ps(GELU_KAPPA), x3)));
+        return _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, cpu_tanhf_avx2(inner)));
+    }
+    case OP_GELU_ERF: {
+        __m256 e = cpu_erff_avx2(_mm256_mul_ps(x, _mm256_set1_ps((float)M_SQRT1_2)));
+        return _mm256_mul_ps(_mm256_mul_ps(x, half), _mm256_add_ps(one, e));
+    }
+    default:
+        return _mm256_div_ps(x, _mm256_add_ps(one, cpu_expf_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    }
+}
+#endif
+
+static void transcendental(ew_op op, float *o, const float *a, int64_t begin, int64_t end)
+{
+    int64_t i = begin;
+#ifdef CPU_HAVE_AVX2
+    for (; i + 8 <= end; i += 8) _mm256_storeu_ps(o + i, transcendental_avx2(op, _mm256_loadu_ps(a + i)));
+    if (i < end) {
+        float tmp[8] = {0};
+        memcpy(tmp, a + i, sizeof(float) * (size_t)(end - i));
+        _mm256_storeu_ps(tmp, transcendental_avx2(op, _mm256_loadu_ps(tmp)));
+        memcpy(o + i, tmp, sizeof(float) * (size_t)(end - i));
+        i = end;
+    }
+#endif
+    for (; i < end; i++) o[i] = transcendental_scalar(op, a[i]);
+}
+
 static void ew_range(void *ctx, int64_t begin, int64_t end)
 {
     ew_job *j = ctx;
     float *o = j->out;
     const float *a = j->a, *b = j->b;
     switch (j->op) {
-    case OP_GELU_TANH: {
-        /* torch: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
-        const float beta = (float)(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = 0.044715f;
-        for (int64_t i = begin; i < end; i++) {
-            float x = a[i], x3 = x * x * x;
-            float inner = beta * (x + kappa * x3);
-            o[i] = 0.5f * x * (1.0f + tanhf(inner));
-        }
-        break;
-    }
+    case OP_GELU_TANH:
     case OP_GELU_ERF:
-        /* torch: x · 0.5 · (1 + erf(x / √2)) */
-        for (int64_t i = begin; i < end; i++) {
-            float x = a[i];
-            o[i] = x * 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-        }
-        break;
     case OP_SILU:
-        for (int64_t i = begin; i < end; i++) o[i] = a[i] / (1.0f + expf(-a[i]));
+        transcendental(j->op, o, a, begin, end);
         break;
     case OP_ADD:
         for (int64_t i = begin; i < end; i++) o[i] = a[i] + b[i];
@@ -70,42 +117,49 @@ static wanc_err run_ew(const char *name, ew_job *j, int64_t n)
     return NULL;
 }
 
+/* out[n] = gelu_tanh(x[n]) (in place ok) */
 wanc_err cpu_gelu_tanh(const wanc_backend *be, float *out, const float *x, int64_t n)
 {
     (void)be;
     return run_ew("gelu_tanh", &(ew_job){.op = OP_GELU_TANH, .out = out, .a = x}, n);
 }
 
+/* out[n] = gelu_erf(x[n]) (in place ok) */
 wanc_err cpu_gelu_erf(const wanc_backend *be, float *out, const float *x, int64_t n)
 {
     (void)be;
     return run_ew("gelu_erf", &(ew_job){.op = OP_GELU_ERF, .out = out, .a = x}, n);
 }
 
+/* out[n] = silu(x[n]) (in place ok) */
 wanc_err cpu_silu(const wanc_backend *be, float *out, const float *x, int64_t n)
 {
     (void)be;
     return run_ew("silu", &(ew_job){.op = OP_SILU, .out = out, .a = x}, n);
 }
 
+/* out[n] = a[n] + b[n] (in place ok) */
 wanc_err cpu_add(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n)
 {
     (void)be;
     return run_ew("add", &(ew_job){.op = OP_ADD, .out = out, .a = a, .b = b}, n);
 }
 
+/* out[n] = a[n] · b[n] (in place ok) */
 wanc_err cpu_mul(const wanc_backend *be, float *out, const float *a, const float *b, int64_t n)
 {
     (void)be;
     return run_ew("mul", &(ew_job){.op = OP_MUL, .out = out, .a = a, .b = b}, n);
 }
 
+/* out[n] = x[n] · alpha + beta, one rounding per operation (in place ok) */
 wanc_err cpu_scale(const wanc_backend *be, float *out, const float *x, float alpha, float beta, int64_t n)
 {
     (void)be;
     return run_ew("scale", &(ew_job){.op = OP_SCALE, .out = out, .a = x, .alpha = alpha, .beta = beta}, n);
 }
 
+/* x[n] ← nearest bf16 value (ties to even), kept as float32 */
 wanc_err cpu_round_bf16(const wanc_backend *be, float *x, int64_t n)
 {
     (void)be;

@@ -23,9 +23,14 @@
 /* Output blocks of at most mb × nb. Large blocks keep OpenBLAS's packing
  * overhead small (it repacks the x block per call and the w block per call);
  * enough blocks keep the pool busy. Depends on the sizes only. */
-static void choose_blocks(int64_t M, int64_t N, int64_t *mb, int64_t *nb)
+static void choose_blocks(int64_t M, int64_t N, int64_t K, int64_t *mb, int64_t *nb)
 {
-    *nb = N <= 768 ? N : 512;
+    /* N-blocks of up to 512 rows, fewer when K is long so that a converted
+     * block (nb × K floats, per thread) stays within 8 MB. */
+    int64_t cap = (int64_t)(2u << 20) / (K > 0 ? K : 1);
+    cap = cap < 64 ? 64 : cap / 64 * 64;
+    int64_t want = cap < 512 ? cap : 512;
+    *nb = N <= want + want / 2 ? N : want;
     int64_t nblocks = (N + *nb - 1) / *nb;
     /* Aim for about 16 blocks in all, M-blocks of 128..1024 rows. */
     int64_t want_m = (16 + nblocks - 1) / nblocks;
@@ -120,7 +125,7 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
         cpu_to_f32(bias_f32, bias->data, bias->dtype, (size_t)N);
     }
     linear_job j = {.out = out, .x = x, .w = w, .bias = bias_f32, .M = M, .N = N, .K = K};
-    choose_blocks(M, N, &j.mb, &j.nb);
+    choose_blocks(M, N, K, &j.mb, &j.nb);
     j.mblocks = (M + j.mb - 1) / j.mb;
     j.call_id = atomic_fetch_add(&linear_calls, 1) + 1;
     atomic_init(&j.failed, 0);
@@ -181,7 +186,7 @@ wanc_err cpu_gemm(const wanc_backend *be, float *out, const float *a, const floa
     cpu_blas_init();
     gemm_job j = {.out = out, .a = a, .b = b, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
                   .trans_a = trans_a, .trans_b = trans_b, .alpha = alpha, .beta = beta};
-    choose_blocks(N, M, &j.nb, &j.mb); /* same rule, roles swapped: M-blocks of <= 512 rows */
+    choose_blocks(N, M, K, &j.nb, &j.mb); /* same rule, roles swapped: M-blocks of <= 512 rows */
     j.nblocks = (N + j.nb - 1) / j.nb;
     int64_t mblocks = (M + j.mb - 1) / j.mb;
     wanc_parallel_for(mblocks * j.nblocks, 1, gemm_range, &j);

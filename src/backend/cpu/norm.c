@@ -5,8 +5,10 @@
  * count. All are safe in place (out == x). */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_simd.h"
 #include "core/threads.h"
 
 typedef struct {
@@ -37,20 +39,18 @@ static void layer_norm_range(void *ctx, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *x = j->x + r * D;
         float *o = j->out + r * D;
-        double s = 0;
-        for (int64_t i = 0; i < D; i++) s += x[i];
-        double mean = s / (double)D, v = 0;
-        for (int64_t i = 0; i < D; i++) {
-            double d = x[i] - mean;
-            v += d * d;
-        }
+        double mean = cpu_sum_f64(x, D, 0.0, 0) / (double)D;
+        double v = cpu_sum_f64(x, D, mean, 1);
         float m = (float)mean, rstd = (float)(1.0 / sqrt(v / (double)D + (double)j->eps));
-        for (int64_t i = 0; i < D; i++) {
-            float y = (x[i] - m) * rstd;
-            if (j->weight) y *= j->weight[i];
-            if (j->bias) y += j->bias[i];
-            o[i] = y;
-        }
+        const float *w = j->weight, *b = j->bias;
+        if (w && b)
+            for (int64_t i = 0; i < D; i++) o[i] = ((x[i] - m) * rstd) * w[i] + b[i];
+        else if (w)
+            for (int64_t i = 0; i < D; i++) o[i] = ((x[i] - m) * rstd) * w[i];
+        else if (b)
+            for (int64_t i = 0; i < D; i++) o[i] = ((x[i] - m) * rstd) + b[i];
+        else
+            for (int64_t i = 0; i < D; i++) o[i] = (x[i] - m) * rstd;
     }
 }
 
@@ -73,8 +73,7 @@ static void rms_norm_range(void *ctx, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *x = j->x + r * D;
         float *o = j->out + r * D;
-        double s = 0;
-        for (int64_t i = 0; i < D; i++) s += (double)x[i] * x[i];
+        double s = cpu_sum_f64(x, D, 0.0, 1);
         float rs = (float)(1.0 / sqrt(s / (double)D + (double)j->eps));
         if (j->weight)
             for (int64_t i = 0; i < D; i++) o[i] = (x[i] * rs) * j->weight[i];
@@ -102,15 +101,9 @@ static void softmax_range(void *ctx, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *x = j->x + r * D;
         float *o = j->out + r * D;
-        float m = -INFINITY;
-        for (int64_t i = 0; i < D; i++) m = x[i] > m ? x[i] : m;
-        double s = 0;
-        for (int64_t i = 0; i < D; i++) {
-            float e = expf(x[i] - m);
-            o[i] = e;
-            s += e;
-        }
-        float inv = (float)(1.0 / s);
+        float m = cpu_max(x, D, -INFINITY);
+        if (o != x) memcpy(o, x, sizeof(float) * (size_t)D);
+        float inv = 1.0f / cpu_exp_sub_sum(o, D, m);
         for (int64_t i = 0; i < D; i++) o[i] *= inv;
     }
 }
