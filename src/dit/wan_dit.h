@@ -69,6 +69,8 @@ typedef struct wanc_dit_inputs {
     const float *clip;     /* [clip_len, 1280] CLIP tokens (257 or 514), or NULL */
     int64_t clip_len;
     const float *t_mod_add;  /* [6, dim] added to t_mod (speed control's motion_emb), or NULL */
+    bool zero_first_frame;   /* TI2V image-to-video (fuse_vae_embedding_in_latents on a
+                                separated-timestep model): latent frame 0's tokens get timestep 0 */
     wanc_dit_observe_fn observe; /* optional */
     void *observe_user;
 } wanc_dit_inputs;
