@@ -332,8 +332,11 @@ static wanc_err lin(const fwd *f, float *out, const float *x, const dit_linear *
     return rnd(f, out, M * l->w->shape[0]);
 }
 
-/* out[r, :] = x[r, :] · vec (one float32 product per element, then rounded):
- * modulate with scale = vec - 1 and shift = 0 multiplies by exactly vec. */
+/* out[r, :] = x[r, :] · vec (one float32 product per element, then rounded).
+ * The backend has no row-broadcast multiply, so this is modulate with
+ * scale = vec - 1 and shift = 0: for bf16-valued vec with |vec| >= 2^-15,
+ * vec - 1 and 1 + (vec - 1) are exact in float32, so the product is x·vec
+ * exactly; smaller entries are off by at most 2^-24·|x| in absolute terms. */
 static wanc_err mul_rows(const fwd *f, float *out, const float *x, const float *vec, int64_t rows, int64_t dim)
 {
     TRY(f->be->scale(f->be, f->vtmp, vec, 1.0f, -1.0f, dim));
@@ -725,10 +728,15 @@ done:;
     /* Size the arena's one block for this call so the next one allocates nothing. */
     size_t peak = wanc_arena_peak(A);
     wanc_arena_restore(A, d->arena_base);
-    if (peak + 64 > A->block_size) { /* it chained blocks: re-make one block of the peak size */
+    if (peak + 64 > A->block_size) { /* it chained blocks: re-make one block of the peak size now */
         wanc_arena_free(A);
         wanc_arena_init(A, peak + 4096);
-        d->arena_primed = false;
+        void *p;
+        wanc_err perr = wanc_arena_alloc(A, &p, 64);
+        d->arena_primed = perr == NULL;
+        if (d->arena_primed) d->arena_base = wanc_arena_save(A);
+        if (!err) err = perr;
+        else wanc_error_free(perr);
     }
     return err;
 }
