@@ -147,6 +147,6 @@ wanc_err wanc_random_model_dit(const char *arch, const char *out_dir, int layers
     wanc_dtype dt;
     if (!dtype || !strcmp(dtype, "bf16")) dt = WANC_BF16;
     else if (!strcmp(dtype, "f32")) dt = WANC_F32;
-    else WANC_FAIL(WANC_EINVAL, "random-model: --dtype must be bf16 or f32, not '%s'", dtype);
+    else WANC_FAIL(WANC_EINVAL, "--dtype must be bf16 or f32, not '%s'", dtype);
     return wanc_dit_random_model(arch, out_dir, layers, dt, (uint64_t)seed);
 }

@@ -332,8 +332,11 @@ static wanc_err lin(const fwd *f, float *out, const float *x, const dit_linear *
     return rnd(f, out, M * l->w->shape[0]);
 }
 
-/* out[r, :] = x[r, :] · vec (one float32 product per element, then rounded):
- * modulate with scale = vec - 1 and shift = 0 multiplies by exactly vec. */
+/* out[r, :] = x[r, :] · vec (one float32 product per element, then rounded).
+ * The backend has no row-broadcast multiply, so this is modulate with
+ * scale = vec - 1 and shift = 0: for bf16-valued vec with |vec| >= 2^-15,
+ * vec - 1 and 1 + (vec - 1) are exact in float32, so the product is x·vec
+ * exactly; smaller entries are off by at most 2^-24·|x| in absolute terms. */
 static wanc_err mul_rows(const fwd *f, float *out, const float *x, const float *vec, int64_t rows, int64_t dim)
 {
     TRY(f->be->scale(f->be, f->vtmp, vec, 1.0f, -1.0f, dim));
@@ -387,8 +390,14 @@ static wanc_err alloc_f(wanc_arena *a, float **p, int64_t n)
 
 typedef struct {
     int64_t S, Lt, Li, L, D, H, hd;
-    float *x, *h, *q, *k, *v, *a, *a2, *big, *kc, *vc, *ctx, *t_mod, *mod;
+    float *x, *h, *q, *k, *v, *a, *a2, *big, *kc, *vc, *ctx;
+    float *t_mod, *mod; /* [nseg, 6, dim] */
     double *rope;
+    /* Token ranges sharing one timestep: one range normally; TI2V image-to-video
+     * gives latent frame 0 timestep 0, so [0, h·w) and [h·w, S). */
+    int nseg;
+    int64_t seg_begin[2], seg_end[2];
+    float seg_t[2];
 } fwd_bufs;
 
 static wanc_err run_block(const fwd *f, const wanc_dit *d, const dit_block *b, fwd_bufs *B)
@@ -396,16 +405,21 @@ static wanc_err run_block(const fwd *f, const wanc_dit *d, const dit_block *b, f
     const wanc_backend *be = f->be;
     int64_t S = B->S, D = B->D;
     float eps = d->cfg.eps, ascale = 1.0f / sqrtf((float)B->hd);
-    /* (shift, scale, gate) for attention and FFN: modulation + t_mod */
-    TRY(be->add(be, B->mod, b->modulation, B->t_mod, 6 * D));
-    TRY(rnd(f, B->mod, 6 * D));
-    const float *sh1 = B->mod, *sc1 = B->mod + D, *g1 = B->mod + 2 * D;
-    const float *sh2 = B->mod + 3 * D, *sc2 = B->mod + 4 * D, *g2 = B->mod + 5 * D;
+    /* (shift, scale, gate) for attention and FFN: modulation + t_mod, per timestep range;
+     * m(s, j) is chunk j (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp) */
+    for (int sg = 0; sg < B->nseg; sg++) {
+        TRY(be->add(be, B->mod + sg * 6 * D, b->modulation, B->t_mod + sg * 6 * D, 6 * D));
+        TRY(rnd(f, B->mod + sg * 6 * D, 6 * D));
+    }
+#define m(sg, j) (B->mod + ((sg) * 6 + (j)) * D)
+#define SEGS for (int sg = 0; sg < B->nseg; sg++)
+#define ROWS(p) ((p) + B->seg_begin[sg] * D)
+#define NROWS (B->seg_end[sg] - B->seg_begin[sg])
 
     /* self-attention */
     TRY(be->layer_norm(be, B->h, B->x, NULL, NULL, S, D, eps));
     TRY(rnd(f, B->h, S * D));
-    TRY(modulate(f, B->h, B->h, sh1, sc1, S, D));
+    SEGS TRY(modulate(f, ROWS(B->h), ROWS(B->h), m(sg, 0), m(sg, 1), NROWS, D));
     TRY(lin(f, B->q, B->h, &b->q, S));
     TRY(rms(f, B->q, b->norm_q, S, D, eps));
     TRY(lin(f, B->k, B->h, &b->k, S));
@@ -418,7 +432,7 @@ static wanc_err run_block(const fwd *f, const wanc_dit *d, const dit_block *b, f
     TRY(be->attention(be, B->a, B->q, B->k, B->v, S, S, B->H, B->hd, ascale, NULL, NULL));
     TRY(rnd(f, B->a, S * D));
     TRY(lin(f, B->h, B->a, &b->o, S));
-    TRY(gate_add(f, B->x, B->h, g1, S, D));
+    SEGS TRY(gate_add(f, ROWS(B->x), ROWS(B->h), m(sg, 2), NROWS, D));
 
     /* cross-attention: text tokens, plus the first 257 context tokens as image tokens */
     TRY(be->layer_norm(be, B->h, B->x, b->norm3_w, b->norm3_b, S, D, eps));
@@ -447,13 +461,18 @@ static wanc_err run_block(const fwd *f, const wanc_dit *d, const dit_block *b, f
     /* FFN */
     TRY(be->layer_norm(be, B->h, B->x, NULL, NULL, S, D, eps));
     TRY(rnd(f, B->h, S * D));
-    TRY(modulate(f, B->h, B->h, sh2, sc2, S, D));
+    SEGS TRY(modulate(f, ROWS(B->h), ROWS(B->h), m(sg, 3), m(sg, 4), NROWS, D));
     int64_t Fd = d->cfg.ffn_dim;
     TRY(lin(f, B->big, B->h, &b->ffn0, S));
     TRY(be->gelu_tanh(be, B->big, B->big, S * Fd));
     TRY(rnd(f, B->big, S * Fd));
     TRY(lin(f, B->h, B->big, &b->ffn2, S));
-    return gate_add(f, B->x, B->h, g2, S, D);
+    SEGS TRY(gate_add(f, ROWS(B->x), ROWS(B->h), m(sg, 5), NROWS, D));
+    return NULL;
+#undef m
+#undef SEGS
+#undef ROWS
+#undef NROWS
 }
 
 static wanc_err check_inputs(const wanc_dit *d, const wanc_dit_inputs *in)
@@ -479,6 +498,35 @@ static wanc_err check_inputs(const wanc_dit *d, const wanc_dit_inputs *in)
     } else if (in->clip) {
         WANC_FAIL(WANC_EINVAL, "DiT forward: clip_feature given but the model has no image input (img_emb)");
     }
+    return NULL;
+}
+
+/* TI2V per-token view of the time embedding, as DiffSynth holds it:
+ * timestep_tokens [S], t_freq [1, S, freq], t [1, S, dim], t_mod [1, S, 6, dim].
+ * Only for observers (tests); the forward itself keeps one row per range. */
+static wanc_err observe_per_token(const fwd *f, wanc_arena *A, const fwd_bufs *B, int freq_dim, const float *tvec,
+                                  double *sd)
+{
+    int64_t S = B->S, D = B->D, w = 6 * D > freq_dim ? 6 * D : freq_dim;
+    float *e;
+    TRY(alloc_f(A, &e, S * w));
+    for (int sg = 0; sg < B->nseg; sg++)
+        for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++) e[i] = B->seg_t[sg];
+    observe(f, "timestep_tokens", e, 1, (int64_t[]){S});
+    for (int sg = 0; sg < B->nseg; sg++) {
+        wanc_dit_sinusoid(sd, freq_dim, B->seg_t[sg]);
+        for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++)
+            for (int j = 0; j < freq_dim; j++) e[i * freq_dim + j] = (float)sd[j];
+    }
+    TRY(rnd(f, e, S * freq_dim));
+    observe(f, "t_freq", e, 3, (int64_t[]){1, S, freq_dim});
+    for (int sg = 0; sg < B->nseg; sg++)
+        for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++) memcpy(e + i * D, tvec + sg * D, sizeof(float) * (size_t)D);
+    observe(f, "t", e, 3, (int64_t[]){1, S, D});
+    for (int sg = 0; sg < B->nseg; sg++)
+        for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++)
+            memcpy(e + i * 6 * D, B->t_mod + sg * 6 * D, sizeof(float) * (size_t)(6 * D));
+    observe(f, "t_mod", e, 4, (int64_t[]){1, S, 6, D});
     return NULL;
 }
 
@@ -517,10 +565,10 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     TRY_GOTO(err, done, alloc_f(A, &f.zeros, vmax));
     TRY_GOTO(err, done, alloc_f(A, &f.vtmp, vmax));
     TRY_GOTO(err, done, alloc_f(A, &tf, c->freq_dim));
-    TRY_GOTO(err, done, alloc_f(A, &tvec, D));
+    TRY_GOTO(err, done, alloc_f(A, &tvec, 2 * D));
     TRY_GOTO(err, done, alloc_f(A, &tmp, 6 * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.t_mod, 6 * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.mod, 6 * D));
+    TRY_GOTO(err, done, alloc_f(A, &B.t_mod, 2 * 6 * D));
+    TRY_GOTO(err, done, alloc_f(A, &B.mod, 2 * 6 * D));
     TRY_GOTO(err, done, alloc_f(A, &ctxin_b, ctxin));
     TRY_GOTO(err, done, alloc_f(A, &B.ctx, L * D));
     TRY_GOTO(err, done, alloc_f(A, &img_a, Lc * WANC_DIT_CLIP_DIM));
@@ -538,28 +586,42 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     TRY_GOTO(err, done, wanc_arena_alloc(A, (void **)&B.rope, (size_t)S * hd * sizeof(double)));
     memset(f.zeros, 0, (size_t)vmax * sizeof(float));
 
-    /* time embedding: sinusoid of the timestep (bf16 mode: the bf16 timestep), float64 */
+    /* timestep ranges (bf16 mode: the bf16 timestep) */
+    {
+        float t = d->bf16 ? wanc_round_bf16(in->timestep) : in->timestep;
+        int64_t n0 = in->zero_first_frame ? (Fp > 0 ? Hp * Wp : 0) : S;
+        B.nseg = 0;
+        if (n0 > 0) B.seg_begin[B.nseg] = 0, B.seg_end[B.nseg] = n0, B.seg_t[B.nseg++] = in->zero_first_frame ? 0 : t;
+        if (n0 < S) B.seg_begin[B.nseg] = n0, B.seg_end[B.nseg] = S, B.seg_t[B.nseg++] = t;
+    }
+    /* time embedding per range: float64 sinusoid, MLP, projection to t_mod */
     {
         double *sd;
         TRY_GOTO(err, done, wanc_arena_alloc(A, (void **)&sd, (size_t)c->freq_dim * sizeof(double)));
-        double ts = d->bf16 ? wanc_round_bf16(in->timestep) : in->timestep;
-        wanc_dit_sinusoid(sd, c->freq_dim, ts);
-        for (int i = 0; i < c->freq_dim; i++) tf[i] = (float)sd[i];
-        TRY_GOTO(err, done, rnd(&f, tf, c->freq_dim));
-        observe(&f, "t_freq", tf, 2, (int64_t[]){1, c->freq_dim});
-        TRY_GOTO(err, done, lin(&f, tmp, tf, &d->time0, 1));
-        TRY_GOTO(err, done, be->silu(be, tmp, tmp, D));
-        TRY_GOTO(err, done, rnd(&f, tmp, D));
-        TRY_GOTO(err, done, lin(&f, tvec, tmp, &d->time2, 1));
-        observe(&f, "t", tvec, 2, (int64_t[]){1, D});
-        TRY_GOTO(err, done, be->silu(be, tmp, tvec, D));
-        TRY_GOTO(err, done, rnd(&f, tmp, D));
-        TRY_GOTO(err, done, lin(&f, B.t_mod, tmp, &d->tproj, 1));
-        if (in->t_mod_add) {
-            TRY_GOTO(err, done, be->add(be, B.t_mod, B.t_mod, in->t_mod_add, 6 * D));
-            TRY_GOTO(err, done, rnd(&f, B.t_mod, 6 * D));
+        for (int sg = 0; sg < B.nseg; sg++) {
+            float *tv = tvec + sg * D, *tm = B.t_mod + sg * 6 * D;
+            wanc_dit_sinusoid(sd, c->freq_dim, B.seg_t[sg]);
+            for (int i = 0; i < c->freq_dim; i++) tf[i] = (float)sd[i];
+            TRY_GOTO(err, done, rnd(&f, tf, c->freq_dim));
+            if (!in->zero_first_frame) observe(&f, "t_freq", tf, 2, (int64_t[]){1, c->freq_dim});
+            TRY_GOTO(err, done, lin(&f, tmp, tf, &d->time0, 1));
+            TRY_GOTO(err, done, be->silu(be, tmp, tmp, D));
+            TRY_GOTO(err, done, rnd(&f, tmp, D));
+            TRY_GOTO(err, done, lin(&f, tv, tmp, &d->time2, 1));
+            TRY_GOTO(err, done, be->silu(be, tmp, tv, D));
+            TRY_GOTO(err, done, rnd(&f, tmp, D));
+            TRY_GOTO(err, done, lin(&f, tm, tmp, &d->tproj, 1));
+            if (in->t_mod_add) {
+                TRY_GOTO(err, done, be->add(be, tm, tm, in->t_mod_add, 6 * D));
+                TRY_GOTO(err, done, rnd(&f, tm, 6 * D));
+            }
         }
-        observe(&f, "t_mod", B.t_mod, 3, (int64_t[]){1, 6, D});
+        if (!in->zero_first_frame) {
+            observe(&f, "t", tvec, 2, (int64_t[]){1, D});
+            observe(&f, "t_mod", B.t_mod, 3, (int64_t[]){1, 6, D});
+        } else if (in->observe) {
+            TRY_GOTO(err, done, observe_per_token(&f, A, &B, c->freq_dim, tvec, sd));
+        }
     }
 
     /* context = [img_emb(clip), text_embedding(context)] */
@@ -637,12 +699,15 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     /* head: (shift, scale) = head.modulation + t; Linear(LN(x)(1+scale)+shift) */
     {
         observe(&f, "head_in", B.x, 3, (int64_t[]){1, S, D});
-        TRY_GOTO(err, done, be->add(be, B.mod, d->head_mod, tvec, D));
-        TRY_GOTO(err, done, be->add(be, B.mod + D, d->head_mod + D, tvec, D));
-        TRY_GOTO(err, done, rnd(&f, B.mod, 2 * D));
         TRY_GOTO(err, done, be->layer_norm(be, B.h, B.x, NULL, NULL, S, D, c->eps));
         TRY_GOTO(err, done, rnd(&f, B.h, S * D));
-        TRY_GOTO(err, done, modulate(&f, B.h, B.h, B.mod, B.mod + D, S, D));
+        for (int sg = 0; sg < B.nseg; sg++) {
+            float *hm = B.mod + sg * 2 * D, *rows = B.h + B.seg_begin[sg] * D;
+            TRY_GOTO(err, done, be->add(be, hm, d->head_mod, tvec + sg * D, D));
+            TRY_GOTO(err, done, be->add(be, hm + D, d->head_mod + D, tvec + sg * D, D));
+            TRY_GOTO(err, done, rnd(&f, hm, 2 * D));
+            TRY_GOTO(err, done, modulate(&f, rows, rows, hm, hm + D, B.seg_end[sg] - B.seg_begin[sg], D));
+        }
         TRY_GOTO(err, done, lin(&f, head_b, B.h, &d->head, S));
         int64_t P = (int64_t)c->out_dim * pt * ph * pw;
         observe(&f, "head_out", head_b, 3, (int64_t[]){1, S, P});
@@ -663,10 +728,15 @@ done:;
     /* Size the arena's one block for this call so the next one allocates nothing. */
     size_t peak = wanc_arena_peak(A);
     wanc_arena_restore(A, d->arena_base);
-    if (peak + 64 > A->block_size) { /* it chained blocks: re-make one block of the peak size */
+    if (peak + 64 > A->block_size) { /* it chained blocks: re-make one block of the peak size now */
         wanc_arena_free(A);
         wanc_arena_init(A, peak + 4096);
-        d->arena_primed = false;
+        void *p;
+        wanc_err perr = wanc_arena_alloc(A, &p, 64);
+        d->arena_primed = perr == NULL;
+        if (d->arena_primed) d->arena_base = wanc_arena_save(A);
+        if (!err) err = perr;
+        else wanc_error_free(perr);
     }
     return err;
 }

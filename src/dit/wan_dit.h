@@ -1,4 +1,5 @@
-/* The Wan2.1 diffusion transformer (DiT): T2V, I2V and FLF2V.
+/* The Wan diffusion transformer (DiT): Wan2.1 T2V, I2V, FLF2V, speed control,
+ * and the Wan2.2 TI2V-5B per-token-timestep call.
  *
  * One forward = DiffSynth's `model_fn_wan_video` standard path: time
  * embedding, text embedding, optional CLIP image embedding, patch embedding,
@@ -69,6 +70,8 @@ typedef struct wanc_dit_inputs {
     const float *clip;     /* [clip_len, 1280] CLIP tokens (257 or 514), or NULL */
     int64_t clip_len;
     const float *t_mod_add;  /* [6, dim] added to t_mod (speed control's motion_emb), or NULL */
+    bool zero_first_frame;   /* TI2V image-to-video (fuse_vae_embedding_in_latents on a
+                                separated-timestep model): latent frame 0's tokens get timestep 0 */
     wanc_dit_observe_fn observe; /* optional */
     void *observe_user;
 } wanc_dit_inputs;
@@ -120,6 +123,8 @@ wanc_err wanc_dit_rope_table(double *cos_sin, int64_t F, int64_t H, int64_t W, i
 
 /* Map one diffusers DiT name to its native Wan name (1), or drop it (0). */
 int wanc_dit_diffusers_name(char *dst, size_t cap, const char *src, void *user);
+/* The inverse: native → diffusers (0 for names diffusers has no slot for). */
+int wanc_dit_native_to_diffusers_name(char *dst, size_t cap, const char *src, void *user);
 /* Does the store use diffusers names? */
 bool wanc_dit_is_diffusers(const wanc_weights *w);
 

@@ -110,41 +110,6 @@ TEST(dit_tables)
     CHECK_ERR(wanc_dit_rope_table(cs, 1, 1, 1, 64), WANC_EUNSUPPORTED, "head_dim 64");
 }
 
-/* native → diffusers, the inverse of the loader's map (for this test only) */
-static int to_diffusers(char *dst, size_t cap, const char *src, void *user)
-{
-    (void)user;
-    static const char *const m[][2] = {
-        {"self_attn.q.", "attn1.to_q."}, {"self_attn.k.", "attn1.to_k."}, {"self_attn.v.", "attn1.to_v."},
-        {"self_attn.o.", "attn1.to_out.0."}, {"self_attn.norm_q.", "attn1.norm_q."},
-        {"self_attn.norm_k.", "attn1.norm_k."}, {"cross_attn.q.", "attn2.to_q."}, {"cross_attn.k.", "attn2.to_k."},
-        {"cross_attn.v.", "attn2.to_v."}, {"cross_attn.o.", "attn2.to_out.0."},
-        {"cross_attn.norm_q.", "attn2.norm_q."}, {"cross_attn.norm_k.", "attn2.norm_k."},
-        {"cross_attn.k_img.", "attn2.add_k_proj."}, {"cross_attn.v_img.", "attn2.add_v_proj."},
-        {"cross_attn.norm_k_img.", "attn2.norm_added_k."}, {"ffn.0.", "ffn.net.0.proj."},
-        {"ffn.2.", "ffn.net.2."}, {"norm3.", "norm2."}, {"modulation", "scale_shift_table"},
-        {"text_embedding.0.", "condition_embedder.text_embedder.linear_1."},
-        {"text_embedding.2.", "condition_embedder.text_embedder.linear_2."},
-        {"time_embedding.0.", "condition_embedder.time_embedder.linear_1."},
-        {"time_embedding.2.", "condition_embedder.time_embedder.linear_2."},
-        {"time_projection.1.", "condition_embedder.time_proj."},
-        {"img_emb.proj.0.", "condition_embedder.image_embedder.norm1."},
-        {"img_emb.proj.1.", "condition_embedder.image_embedder.ff.net.0.proj."},
-        {"img_emb.proj.3.", "condition_embedder.image_embedder.ff.net.2."},
-        {"img_emb.proj.4.", "condition_embedder.image_embedder.norm2."},
-        {"head.head.", "proj_out."}, {"head.modulation", "scale_shift_table"},
-    };
-    const char *rest = src, *blk = strstr(src, "blocks.") == src ? strchr(src + 7, '.') : NULL;
-    if (blk) rest = blk + 1;
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        size_t n = strlen(m[i][0]);
-        if (!strncmp(rest, m[i][0], n)) {
-            return snprintf(dst, cap, "%.*s%s%s", (int)(rest - src), src, m[i][1], rest + n) < (int)cap;
-        }
-    }
-    return snprintf(dst, cap, "%s", src) < (int)cap; /* patch_embedding.* */
-}
-
 static float max_diff(const float *a, const float *b, int64_t n)
 {
     float m = 0;
@@ -163,7 +128,7 @@ TEST(dit_diffusers_names_roundtrip)
     wanc_weights *w = NULL;
     CHECK_OK(wanc_weights_open(&w, p));
     if (!w) return;
-    CHECK_OK(wanc_weights_rename(w, to_diffusers, NULL));
+    CHECK_OK(wanc_weights_rename(w, wanc_dit_native_to_diffusers_name, NULL));
     int n = wanc_weights_count(w);
     const char **names = malloc(sizeof *names * (size_t)n);
     wanc_tensor *ts = malloc(sizeof *ts * (size_t)n);
