@@ -239,7 +239,7 @@ wanc_err wanc_video_write_safetensors(const char *path, const uint8_t *frames, i
     const char *names[1] = {"frames"};
     char fps_s[32];
     snprintf(fps_s, sizeof fps_s, "%g", fps);
-    const char *meta[] = {"layout", "T H W C (RGB uint8)", "fps", fps_s, NULL};
+    const char *meta[] = {"layout", "T H W C: frames, rows, columns, RGB (uint8)", "fps", fps_s, NULL};
     return wanc_safetensors_write(path, 1, names, &t, meta);
 }
 
