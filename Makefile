@@ -2,6 +2,7 @@
 #
 #   make            build/libwanc.a and build/wanc
 #   make test       unit tests + the fixture harness (FIXTURES=dir to choose the tree)
+#   make check      test + asan, one summary line (the CI and README test command)
 #   make asan       the same tests built with AddressSanitizer + UBSan (in build-asan/)
 #   make bench      benchmarks against the same-run sgemm rate
 #   make CUDA=1     also build the CUDA backend (needs nvcc)
@@ -11,8 +12,8 @@ BUILD    ?= build
 FIXTURES ?= ../shared/fixtures
 CUDA     ?= 0
 
-CFLAGS   ?= -O2 -march=x86-64-v3 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Isrc -MMD -MP \
+OPT      ?= -O2 -march=x86-64-v3 -g
+CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Isrc -MMD -MP \
             $(shell pkg-config --cflags libcjson openblas 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs openblas libcjson 2>/dev/null || echo -lopenblas -lcjson) \
             $(shell pkg-config --libs libavformat libavcodec libswscale libavutil 2>/dev/null) -lpng -lz -lm -lpthread
@@ -36,7 +37,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 FIX_OBJ  := $(FIX_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-unit test-fixtures asan bench clean
+.PHONY: all test check test-unit test-fixtures asan bench clean
 all: $(BUILD)/libwanc.a $(BUILD)/wanc
 
 $(BUILD)/%.o: %.c
@@ -67,6 +68,9 @@ $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libwanc.a
 test: $(BUILD)/test_unit $(BUILD)/test_fixtures $(BUILD)/wanc
 	@sh tests/run.sh $(BUILD) $(FIXTURES)
 
+check: all
+	@sh tests/check.sh
+
 test-unit: $(BUILD)/test_unit
 	$(BUILD)/test_unit
 
@@ -74,7 +78,7 @@ test-fixtures: $(BUILD)/test_fixtures
 	$(BUILD)/test_fixtures $(FIXTURES)
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -march=x86-64-v3 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 bench: $(BUILD)/wanc $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 	@sh bench/run.sh $(BUILD)
