@@ -157,10 +157,26 @@ wanc_err wanc_safetensors_read(wanc_weights *w, const char *path)
 
 /* ---- writing ----------------------------------------------------------------- */
 
-static int cmp_index_by_name(const void *a, const void *b, void *names)
+typedef struct {
+    const char *const *names;
+    const wanc_tensor *tensors;
+} write_order_ctx;
+
+static int cmp_index_by_name(const void *a, const void *b, void *ctx)
 {
-    const char *const *nm = names;
-    return strcmp(nm[*(const int *)a], nm[*(const int *)b]);
+    const write_order_ctx *c = ctx;
+    return strcmp(c->names[*(const int *)a], c->names[*(const int *)b]);
+}
+
+/* Data order: larger elements first, then by name, so every tensor starts
+ * aligned for its dtype (the data block itself starts 8-byte aligned). */
+static int cmp_index_by_alignment(const void *a, const void *b, void *ctx)
+{
+    const write_order_ctx *c = ctx;
+    int i = *(const int *)a, j = *(const int *)b;
+    size_t si = wanc_dtype_size(c->tensors[i].dtype), sj = wanc_dtype_size(c->tensors[j].dtype);
+    if (si != sj) return si > sj ? -1 : 1;
+    return strcmp(c->names[i], c->names[j]);
 }
 
 static wanc_err write_all(FILE *f, const void *p, size_t n, const char *tmp)
@@ -171,7 +187,7 @@ static wanc_err write_all(FILE *f, const void *p, size_t n, const char *tmp)
 
 /* Header JSON: tensors in sorted name order with consecutive offsets. */
 static char *build_header(int n, const char *const *names, const wanc_tensor *tensors, const int *order,
-                          const char *const *metadata, wanc_err *err)
+                          const uint64_t *offsets, const char *const *metadata, wanc_err *err)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) goto oom;
@@ -181,7 +197,6 @@ static char *build_header(int n, const char *const *names, const wanc_tensor *te
         for (int i = 0; metadata[i] && metadata[i + 1]; i += 2)
             if (!cJSON_AddStringToObject(m, metadata[i], metadata[i + 1])) goto oom;
     }
-    uint64_t off = 0;
     for (int k = 0; k < n; k++) {
         const wanc_tensor *t = &tensors[order[k]];
         cJSON *e = cJSON_AddObjectToObject(root, names[order[k]]);
@@ -189,12 +204,11 @@ static char *build_header(int n, const char *const *names, const wanc_tensor *te
         cJSON *sh = cJSON_AddArrayToObject(e, "shape");
         if (!sh) goto oom;
         for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->shape[d]));
-        uint64_t nb = wanc_tensor_nbytes(t);
+        uint64_t off = offsets[order[k]], nb = wanc_tensor_nbytes(t);
         cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
         if (!o) goto oom;
         cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + nb)));
-        off += nb;
     }
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -210,26 +224,41 @@ wanc_err wanc_safetensors_write(const char *path, int n, const char *const *name
                                 const char *const *metadata)
 {
     if (n < 0) WANC_FAIL(WANC_EINVAL, "%s: negative tensor count", path);
-    int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-    if (!order) WANC_FAIL(WANC_ENOMEM, "%s: out of memory", path);
-    for (int i = 0; i < n; i++) order[i] = i;
-    qsort_r(order, (size_t)n, sizeof *order, cmp_index_by_name, (void *)names);
+    size_t cnt = (size_t)(n ? n : 1);
+    int *order = malloc(cnt * sizeof *order), *data_order = malloc(cnt * sizeof *data_order);
+    uint64_t *offsets = malloc(cnt * sizeof *offsets);
+    wanc_err err = NULL;
+    char *hdr = NULL;
+    FILE *f = NULL;
+    char tmp[PATH_MAX];
+    tmp[0] = 0;
+    if (!order || !data_order || !offsets) {
+        err = wanc_error(WANC_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    write_order_ctx ctx = {names, tensors};
+    for (int i = 0; i < n; i++) order[i] = data_order[i] = i;
+    qsort_r(order, (size_t)n, sizeof *order, cmp_index_by_name, &ctx);
+    qsort_r(data_order, (size_t)n, sizeof *data_order, cmp_index_by_alignment, &ctx);
     for (int k = 1; k < n; k++)
         if (strcmp(names[order[k - 1]], names[order[k]]) == 0) {
-            free(order);
-            WANC_FAIL(WANC_EINVAL, "%s: tensor %s given twice", path, names[order[k]]);
+            err = wanc_error(WANC_EINVAL, "%s: tensor %s given twice", path, names[order[k]]);
+            goto done;
         }
-    wanc_err err = NULL;
-    char *hdr = build_header(n, names, tensors, order, metadata, &err);
+    uint64_t off = 0;
+    for (int k = 0; k < n; k++) {
+        offsets[data_order[k]] = off;
+        off += wanc_tensor_nbytes(&tensors[data_order[k]]);
+    }
+    hdr = build_header(n, names, tensors, order, offsets, metadata, &err);
     if (!hdr) {
-        free(order);
-        return wanc_error_context(err, "%s", path);
+        err = wanc_error_context(err, "%s", path);
+        goto done;
     }
     /* Pad with spaces so the data block starts 8-byte aligned. */
     size_t hl = strlen(hdr), padded = (hl + 7) & ~(size_t)7;
-    char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
+    f = fopen(tmp, "wb");
     if (!f) {
         err = wanc_error(WANC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         goto done;
@@ -240,13 +269,13 @@ wanc_err wanc_safetensors_write(const char *path, int n, const char *const *name
     TRY_GOTO(err, done, write_all(f, hdr, hl, tmp));
     TRY_GOTO(err, done, write_all(f, "        ", padded - hl, tmp));
     for (int k = 0; k < n; k++) {
-        const wanc_tensor *t = &tensors[order[k]];
+        const wanc_tensor *t = &tensors[data_order[k]];
         if (wanc_tensor_is_contiguous(t)) {
             TRY_GOTO(err, done, write_all(f, t->data, wanc_tensor_nbytes(t), tmp));
         } else {
             void *c = malloc(wanc_tensor_nbytes(t) + 1);
             if (!c) {
-                err = wanc_error(WANC_ENOMEM, "%s: tensor %s: out of memory", path, names[order[k]]);
+                err = wanc_error(WANC_ENOMEM, "%s: tensor %s: out of memory", path, names[data_order[k]]);
                 goto done;
             }
             wanc_store_copy_contiguous(c, t);
@@ -260,8 +289,10 @@ wanc_err wanc_safetensors_write(const char *path, int n, const char *const *name
 done:
     if (f && fclose(f) != 0 && !err) err = wanc_error(WANC_EIO, "%s: close failed: %s", tmp, strerror(errno));
     if (!err && rename(tmp, path) != 0) err = wanc_error(WANC_EIO, "%s: cannot rename %s: %s", path, tmp, strerror(errno));
-    if (err && f) unlink(tmp);
+    if (err && tmp[0]) unlink(tmp);
     free(hdr);
     free(order);
+    free(data_order);
+    free(offsets);
     return err;
 }

@@ -182,14 +182,14 @@ static bool has_suffix(const char *s, const char *suf)
 }
 
 /* Read the first bytes of a file to tell the formats apart. */
-static wanc_err sniff(const char *path, unsigned char *magic, size_t *got)
+static wanc_err sniff(const char *path, unsigned char *magic, size_t cap, size_t *got)
 {
     struct stat st;
     if (stat(path, &st) != 0) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) WANC_FAIL(WANC_EIO, "%s: is a directory, not a checkpoint file", path);
     FILE *f = fopen(path, "rb");
     if (!f) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    *got = fread(magic, 1, 4, f);
+    *got = fread(magic, 1, cap, f);
     fclose(f);
     return NULL;
 }
@@ -200,11 +200,15 @@ static wanc_err read_index_json(wanc_weights *w, const char *path);
 static wanc_err add_file(wanc_weights *w, const char *path)
 {
     if (has_suffix(path, ".json")) return read_index_json(w, path);
-    unsigned char m[4] = {0};
+    /* A safetensors header length can begin with the bytes "PK" or 0x80, so
+     * the JSON brace after it decides first. */
+    unsigned char m[9] = {0};
     size_t got = 0;
-    TRY(sniff(path, m, &got));
-    if (got >= 2 && m[0] == 'P' && m[1] == 'K') return wanc_pth_read(w, path);
-    if (got >= 1 && m[0] == 0x80)
+    TRY(sniff(path, m, sizeof m, &got));
+    if (got == 9 && m[8] == '{') return wanc_safetensors_read(w, path);
+    if (got >= 4 && m[0] == 'P' && m[1] == 'K' && (m[2] == 3 || m[2] == 5) && (m[3] == 4 || m[3] == 6))
+        return wanc_pth_read(w, path);
+    if (got >= 2 && m[0] == 0x80 && m[1] >= 2 && m[1] <= 5) /* pickle PROTO: torch < 1.6 wrote bare pickles */
         WANC_FAIL(WANC_EUNSUPPORTED, "%s: legacy PyTorch format is unsupported, re-save with torch >= 1.6", path);
     return wanc_safetensors_read(w, path);
 }
@@ -376,19 +380,26 @@ static int find_exact(const wanc_weights *w, const char *prefix, const char *nam
 
 static const char *const wrapper_prefixes[] = {"model.", "diffusion_model.", "model.diffusion_model."};
 
-/* Index of `name`: exact, then stored with a wrapper prefix, then the query's
- * own wrapper prefix stripped. */
+/* Index of `name`: exact first, then with the query's own wrapper prefix
+ * stripped and/or a wrapper prefix added on the stored side, so
+ * "blocks.0.x", "model.blocks.0.x" and "model.diffusion_model.blocks.0.x"
+ * all find any of them. */
 static int find_index(const wanc_weights *w, const char *name)
 {
     if (!w || !name) return -1;
-    int i = find_exact(w, "", name);
-    if (i >= 0) return i;
-    for (size_t p = 0; p < sizeof wrapper_prefixes / sizeof *wrapper_prefixes; p++)
-        if ((i = find_exact(w, wrapper_prefixes[p], name)) >= 0) return i;
-    /* Longest prefix first so "model.diffusion_model.x" finds "x". */
-    for (int p = (int)(sizeof wrapper_prefixes / sizeof *wrapper_prefixes) - 1; p >= 0; p--) {
+    enum { NP = sizeof wrapper_prefixes / sizeof *wrapper_prefixes };
+    const char *bare[NP + 1];
+    int nb = 0;
+    bare[nb++] = name;
+    for (int p = NP - 1; p >= 0; p--) { /* longest prefix first */
         size_t pl = strlen(wrapper_prefixes[p]);
-        if (strncmp(name, wrapper_prefixes[p], pl) == 0 && (i = find_exact(w, "", name + pl)) >= 0) return i;
+        if (strncmp(name, wrapper_prefixes[p], pl) == 0) bare[nb++] = name + pl;
+    }
+    for (int q = 0; q < nb; q++) {
+        int i = find_exact(w, "", bare[q]);
+        if (i >= 0) return i;
+        for (int p = 0; p < NP; p++)
+            if ((i = find_exact(w, wrapper_prefixes[p], bare[q])) >= 0) return i;
     }
     return -1;
 }
