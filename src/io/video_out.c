@@ -239,7 +239,7 @@ wanc_err wanc_video_write_safetensors(const char *path, const uint8_t *frames, i
     const char *names[1] = {"frames"};
     char fps_s[32];
     snprintf(fps_s, sizeof fps_s, "%g", fps);
-    const char *meta[] = {"layout", "T H W C (RGB uint8)", "fps", fps_s, NULL};
+    const char *meta[] = {"layout", "T H W C: frames, rows, columns, RGB (uint8)", "fps", fps_s, NULL};
     return wanc_safetensors_write(path, 1, names, &t, meta);
 }
 
@@ -331,11 +331,14 @@ static wanc_err reader_run(video_reader *v, const char *path, int max_frames)
     bool full = false;
     while (!full && (r = av_read_frame(v->fmt, v->pkt)) >= 0) {
         if (v->pkt->stream_index == si) {
-            int s = avcodec_send_packet(v->dec, v->pkt);
+            /* EAGAIN: the decoder wants its frames taken before more input */
+            int s;
+            while ((s = avcodec_send_packet(v->dec, v->pkt)) == AVERROR(EAGAIN) && !full)
+                TRY(reader_drain(v, path, max_frames, &full));
             av_packet_unref(v->pkt);
             if (s < 0 && s != AVERROR(EAGAIN))
                 WANC_FAIL(WANC_EFORMAT, "%s: corrupt video data: %s", path, av_err(s, e, sizeof e));
-            TRY(reader_drain(v, path, max_frames, &full));
+            if (!full) TRY(reader_drain(v, path, max_frames, &full));
         } else {
             av_packet_unref(v->pkt);
         }

@@ -25,6 +25,8 @@
  * NaN becomes 0. */
 wanc_err wanc_video_to_u8(uint8_t *out, const float *video, int B, int C, int T, int H, int W, bool bf16);
 
+/* What DiffSynth's Wan examples pass to save_video: fps=15, quality=5 (CRF 25).
+ * (save_video's own default quality is 9; no example relies on it.) */
 #define WANC_VIDEO_DEFAULT_FPS 15
 #define WANC_VIDEO_DEFAULT_QUALITY 5
 

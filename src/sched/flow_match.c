@@ -14,7 +14,8 @@
 /* One linspace element by torch's rule: the first half counts up from
  * start, the second half down from end, so both ends are exact. torch's
  * AVX2 build compiles this with FMA contraction, so the product and the sum
- * round once (fmaf). */
+ * round once (fmaf). (A torch forced to ATEN_CPU_CAPABILITY=default rounds
+ * twice and differs by an ulp here and there.) */
 static inline float linspace_at(float s, float e, float step, int64_t i, int64_t steps)
 {
     return i < steps / 2 ? fmaf(step, (float)i, s) : fmaf(-step, (float)(steps - i - 1), e);
