@@ -4,3 +4,4 @@
 build=${1:-build}
 set -e
 "$build/bench_ops"
+"$build/bench_umt5"

@@ -20,4 +20,17 @@
  * name, then `tensors: N`. */
 wanc_err wanc_info_print(FILE *out, const char *path);
 
+/* ---- UMT5 text encoder (src/text) ------------------------------------------ */
+
+#include <stdint.h>
+
+/* `wanc random-model`: random-weight checkpoints in a released layout.
+ * Sizes 0 mean the released model's; the others shrink it for tests. */
+typedef struct wanc_random_model_opts {
+    uint64_t seed;
+    int64_t layers, vocab, dim, dim_ffn, heads;
+} wanc_random_model_opts;
+/* --arch umt5-xxl: models_t5_umt5-xxl-enc-bf16 (bf16, ~5.7B parameters at full size). */
+wanc_err wanc_random_model_umt5(const char *path, const wanc_random_model_opts *o);
+
 #endif

@@ -1,5 +1,7 @@
 /* wanc — command-line interface (thin layer over include/wanc.h). */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wanc.h"
@@ -25,12 +27,80 @@ static int cmd_info(int argc, char **argv)
     return status;
 }
 
+/* Parse a non-negative integer option value; false (with a message) when invalid. */
+static int parse_i64(const char *cmd, const char *flag, const char *v, int64_t *out)
+{
+    char *end;
+    long long x = v ? strtoll(v, &end, 10) : -1;
+    if (!v || *end || x < 0) {
+        fprintf(stderr, "wanc %s: %s needs a non-negative integer\n", cmd, flag);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+static int report(const char *cmd, wanc_err err)
+{
+    if (!err) return 0;
+    fprintf(stderr, "wanc %s: %s\n", cmd, wanc_error_message(err));
+    wanc_error_free(err);
+    return 1;
+}
+
+/* wanc random-model --arch A --out FILE [--seed N] [--layers N --vocab N --dim N --ffn N --heads N] */
+typedef wanc_err (*random_model_fn)(const char *path, const wanc_random_model_opts *o);
+static const struct {
+    const char *arch;
+    random_model_fn fn;
+} random_models[] = {
+    {"umt5-xxl", wanc_random_model_umt5},
+};
+
+static int cmd_random_model(int argc, char **argv)
+{
+    const char *arch = NULL, *out = NULL;
+    wanc_random_model_opts o = {0};
+    int64_t seed = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = 1;
+        if (!strcmp(a, "--arch")) arch = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--seed")) ok = parse_i64("random-model", a, v, &seed);
+        else if (!strcmp(a, "--layers")) ok = parse_i64("random-model", a, v, &o.layers);
+        else if (!strcmp(a, "--vocab")) ok = parse_i64("random-model", a, v, &o.vocab);
+        else if (!strcmp(a, "--dim")) ok = parse_i64("random-model", a, v, &o.dim);
+        else if (!strcmp(a, "--ffn")) ok = parse_i64("random-model", a, v, &o.dim_ffn);
+        else if (!strcmp(a, "--heads")) ok = parse_i64("random-model", a, v, &o.heads);
+        else {
+            fprintf(stderr, "wanc random-model: unknown option %s\n", a);
+            return 2;
+        }
+        if (!ok) return 2;
+        i++;
+    }
+    o.seed = (uint64_t)seed;
+    if (!arch || !out) {
+        fprintf(stderr, "wanc random-model: --arch and --out are required\n");
+        return 2;
+    }
+    for (size_t k = 0; k < sizeof random_models / sizeof random_models[0]; k++)
+        if (!strcmp(arch, random_models[k].arch)) return report("random-model", random_models[k].fn(out, &o));
+    fprintf(stderr, "wanc random-model: unknown --arch %s (known:", arch);
+    for (size_t k = 0; k < sizeof random_models / sizeof random_models[0]; k++) fprintf(stderr, " %s", random_models[k].arch);
+    fprintf(stderr, ")\n");
+    return 2;
+}
+
 static int usage(FILE *f)
 {
     fprintf(f,
             "wanc %s — Wan video models in C\n\n"
             "usage:\n"
-            "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n",
+            "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n"
+            "  wanc random-model --arch umt5-xxl --out FILE [--seed N] [--layers N --vocab N --dim N --ffn N --heads N]\n"
+            "                         random weights in a released layout (options shrink it)\n",
             WANC_VERSION);
     return f == stdout ? 0 : 2;
 }
@@ -40,6 +110,7 @@ int main(int argc, char **argv)
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) return usage(stdout);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);
     fprintf(stderr, "wanc: unknown command '%s'\n", argv[1]);
     return usage(stderr);
 }
