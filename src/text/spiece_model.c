@@ -202,7 +202,6 @@ static wanc_err read_all(const char *path, uint8_t **out, size_t *n)
     return NULL;
 }
 
-wanc_err tok_read_file(const char *path, uint8_t **out, size_t *n);
 wanc_err tok_read_file(const char *path, uint8_t **out, size_t *n) { return read_all(path, out, n); }
 
 wanc_err wanc_tokenizer_load_spiece(wanc_tokenizer **out, const char *path)

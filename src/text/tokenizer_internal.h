@@ -62,5 +62,7 @@ wanc_err tok_finish(wanc_tokenizer *tok);
 /* Longest-prefix lookup in the charsmap over in[0..n): returns the match
  * length (0 = none) and the replacement (NUL-terminated, in norm_blob). */
 wanc_err tok_charsmap_match(const wanc_tokenizer *tok, const char *in, size_t n, size_t *len, const char **repl);
+/* Read a whole file (malloc'ed). */
+wanc_err tok_read_file(const char *path, uint8_t **out, size_t *n);
 
 #endif
