@@ -15,7 +15,6 @@ static int cmd_info(int argc, char **argv)
     }
     int status = 0;
     for (int i = 0; i < argc; i++) {
-        if (argc > 1) printf("%s# %s\n", i ? "\n" : "", argv[i]);
         wanc_err err = wanc_info_print(stdout, argv[i]);
         if (err) {
             fflush(stdout);

@@ -175,7 +175,8 @@ typedef struct {
     size_t *marks;
     size_t nmarks, mcap;
     pv **memo;
-    size_t nmemo;
+    size_t nmemo;  /* slots allocated */
+    size_t nmemo_set; /* distinct slots set: MEMOIZE's next index, as len(memo) in Python */
     pv *all;
 } unpickler;
 
@@ -272,6 +273,7 @@ static wanc_err memo_put(unpickler *u, uint64_t idx, pv *v)
         u->memo = m;
         u->nmemo = n;
     }
+    if (!u->memo[idx]) u->nmemo_set++;
     u->memo[idx] = v;
     return NULL;
 }
@@ -427,13 +429,16 @@ static wanc_err rebuild_tensor(unpickler *u, const pv *args, pv **out)
     t->ndim = nd;
     /* Every element must lie inside the storage. */
     int64_t numel_storage = (int64_t)(t->storage->nbytes / wanc_dtype_size(t->dtype));
-    int64_t last = t->offset;
-    bool empty = false;
+    int64_t last = t->offset, numel = 1, step;
+    bool empty = false, overflow = false;
     for (int i = 0; i < nd; i++) {
         if (t->shape[i] < 0 || t->stride[i] < 0) PK_FAIL(u, WANC_EUNSUPPORTED, "negative tensor size or stride");
         if (t->shape[i] == 0) empty = true;
-        else last += (t->shape[i] - 1) * t->stride[i];
+        else overflow |= __builtin_mul_overflow(t->shape[i] - 1, t->stride[i], &step) ||
+                         __builtin_add_overflow(last, step, &last);
+        overflow |= __builtin_mul_overflow(numel, t->shape[i], &numel);
     }
+    if (overflow || numel > ((int64_t)1 << 50)) PK_FAIL(u, WANC_EFORMAT, "tensor size overflows");
     if (t->offset < 0 || (!empty && last >= numel_storage))
         PK_FAIL(u, WANC_EFORMAT, "tensor view (offset %lld, last element %lld) outside its storage of %lld elements",
                 (long long)t->offset, (long long)last, (long long)numel_storage);
@@ -449,7 +454,19 @@ static wanc_err op_reduce(unpickler *u)
     if (fn->kind != PV_GLOBAL || args->kind != PV_TUPLE) PK_FAIL(u, WANC_EFORMAT, "REDUCE of a non-callable");
     switch ((global_kind)fn->i) {
     case G_ORDERED_DICT:
-        res = pv_new(u, PV_DICT); /* OrderedDict() or OrderedDict([]): items come via SETITEMS */
+        /* OrderedDict(): items follow via SETITEMS. OrderedDict([(k, v), ...]) is taken as data too. */
+        res = pv_new(u, PV_DICT);
+        if (!res) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+        if (args->n == 1 && args->items[0]->kind == PV_LIST) {
+            const pv *l = args->items[0];
+            for (size_t i = 0; i < l->n; i++) {
+                const pv *kv = l->items[i];
+                if (kv->kind != PV_TUPLE || kv->n != 2) PK_FAIL(u, WANC_EFORMAT, "OrderedDict item is not a pair");
+                if (!pv_append(res, kv->items[0]) || !pv_append(res, kv->items[1])) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+            }
+        } else if (args->n != 0) {
+            PK_FAIL(u, WANC_EFORMAT, "OrderedDict called with unexpected arguments");
+        }
         break;
     case G_REBUILD_TENSOR_V2: TRY(rebuild_tensor(u, args, &res)); break;
     case G_REBUILD_PARAMETER:
@@ -545,7 +562,7 @@ static wanc_err run_pickle(unpickler *u, pv **result)
         case 'B': TRY(need(u, 4)); { size_t n = rd32(u->p); u->p += 4; TRY(push_str(u, PV_BYTES, n)); } break;
         case 'q': TRY(need(u, 1)); TRY(top(u, &v)); TRY(memo_put(u, *u->p++, v)); break;           /* BINPUT */
         case 'r': TRY(need(u, 4)); TRY(top(u, &v)); TRY(memo_put(u, rd32(u->p), v)); u->p += 4; break;
-        case 0x94: TRY(top(u, &v)); TRY(memo_put(u, u->nmemo, v)); break;                          /* MEMOIZE */
+        case 0x94: TRY(top(u, &v)); TRY(memo_put(u, u->nmemo_set, v)); break;                          /* MEMOIZE */
         case 'h': TRY(need(u, 1)); TRY(memo_get(u, *u->p++)); break;                               /* BINGET */
         case 'j': TRY(need(u, 4)); { uint32_t k = rd32(u->p); u->p += 4; TRY(memo_get(u, k)); } break;
         case 'c': TRY(op_global(u)); break;
@@ -619,6 +636,17 @@ static const pv *unwrap(const pv *d)
 static wanc_err add_tensors(wanc_weights *w, int fi, const char *path, const pv *d)
 {
     if (d->kind != PV_DICT) WANC_FAIL(WANC_EFORMAT, "%s: data.pkl does not hold a state dict", path);
+    bool any = d->n == 0;
+    for (size_t i = 1; i < d->n && !any; i += 2) any = d->items[i]->kind == PV_TENSOR;
+    if (!any) {
+        /* e.g. {"model": {...}, "optimizer": {...}}: say which keys there are. */
+        char keys[256] = "";
+        size_t off = 0;
+        for (size_t i = 0; i + 1 < d->n && off < sizeof keys - 1; i += 2)
+            if (d->items[i]->kind == PV_STR)
+                off += (size_t)snprintf(keys + off, sizeof keys - off, "%s%s", off ? ", " : "", d->items[i]->s);
+        WANC_FAIL(WANC_EFORMAT, "%s: the dict in data.pkl holds no tensors (keys: %s)", path, keys);
+    }
     for (size_t i = 0; i + 1 < d->n; i += 2) {
         const pv *k = d->items[i], *t = d->items[i + 1];
         if (t->kind != PV_TENSOR) continue; /* non-tensor entries (epoch counters, config) are not weights */

@@ -101,10 +101,21 @@ wanc_err wanc_safetensors_read(wanc_weights *w, const char *path)
     if (hlen > size - 8)
         WANC_FAIL(WANC_EFORMAT, "%s: header length %llu larger than the file (%llu bytes): truncated or not safetensors",
                   path, (unsigned long long)hlen, (unsigned long long)size);
-    cJSON *j = cJSON_ParseWithLength((const char *)base + 8, (size_t)hlen);
+    /* Parse a NUL-terminated copy: the mapping has no terminator after the header. */
+    char *text = malloc((size_t)hlen + 1);
+    if (!text) WANC_FAIL(WANC_ENOMEM, "%s: cannot allocate a %llu-byte header", path, (unsigned long long)hlen);
+    memcpy(text, base + 8, (size_t)hlen);
+    text[hlen] = 0;
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, (size_t)hlen, &end, false);
+    long at = j || !end ? -1 : (long)(end - text); /* where parsing stopped */
+    free(text);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        WANC_FAIL(WANC_EFORMAT, "%s: invalid JSON header (%llu bytes)", path, (unsigned long long)hlen);
+        if (at >= 0)
+            WANC_FAIL(WANC_EFORMAT, "%s: invalid JSON header (%llu bytes; error near byte %ld)", path,
+                      (unsigned long long)hlen, at + 8);
+        WANC_FAIL(WANC_EFORMAT, "%s: invalid JSON header (%llu bytes; not an object)", path, (unsigned long long)hlen);
     }
     const unsigned char *data = base + 8 + hlen;
     uint64_t data_size = size - 8 - hlen;

@@ -182,14 +182,14 @@ static bool has_suffix(const char *s, const char *suf)
 }
 
 /* Read the first bytes of a file to tell the formats apart. */
-static wanc_err sniff(const char *path, unsigned char *magic, size_t *got)
+static wanc_err sniff(const char *path, unsigned char *magic, size_t cap, size_t *got)
 {
     struct stat st;
     if (stat(path, &st) != 0) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) WANC_FAIL(WANC_EIO, "%s: is a directory, not a checkpoint file", path);
     FILE *f = fopen(path, "rb");
     if (!f) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    *got = fread(magic, 1, 4, f);
+    *got = fread(magic, 1, cap, f);
     fclose(f);
     return NULL;
 }
@@ -200,11 +200,15 @@ static wanc_err read_index_json(wanc_weights *w, const char *path);
 static wanc_err add_file(wanc_weights *w, const char *path)
 {
     if (has_suffix(path, ".json")) return read_index_json(w, path);
-    unsigned char m[4] = {0};
+    /* A safetensors header length can begin with the bytes "PK" or 0x80, so
+     * the JSON brace after it decides first. */
+    unsigned char m[9] = {0};
     size_t got = 0;
-    TRY(sniff(path, m, &got));
-    if (got >= 2 && m[0] == 'P' && m[1] == 'K') return wanc_pth_read(w, path);
-    if (got >= 1 && m[0] == 0x80)
+    TRY(sniff(path, m, sizeof m, &got));
+    if (got == 9 && m[8] == '{') return wanc_safetensors_read(w, path);
+    if (got >= 4 && m[0] == 'P' && m[1] == 'K' && (m[2] == 3 || m[2] == 5) && (m[3] == 4 || m[3] == 6))
+        return wanc_pth_read(w, path);
+    if (got >= 2 && m[0] == 0x80 && m[1] >= 2 && m[1] <= 5) /* pickle PROTO: torch < 1.6 wrote bare pickles */
         WANC_FAIL(WANC_EUNSUPPORTED, "%s: legacy PyTorch format is unsupported, re-save with torch >= 1.6", path);
     return wanc_safetensors_read(w, path);
 }
@@ -284,7 +288,8 @@ static wanc_err read_index_json(wanc_weights *w, const char *path)
 
 static wanc_err add_path(wanc_weights *w, const char *path)
 {
-    if (!strpbrk(path, "*?[")) return add_file(w, path);
+    struct stat st;
+    if (!strpbrk(path, "*?[") || stat(path, &st) == 0) return add_file(w, path); /* an existing name is literal */
     glob_t g;
     int rc = glob(path, 0, NULL, &g);
     if (rc == GLOB_NOMATCH) WANC_FAIL(WANC_ENOTFOUND, "%s: no file matches", path);

@@ -88,7 +88,9 @@ typedef struct {
     size_t len;
 } zip_member;
 
-static bool write_zip(const char *path, const zip_member *m, int n)
+/* zip64: mark sizes/offsets as 0xffffffff with the values in ZIP64 extra
+ * fields, and end with a ZIP64 end record + locator, as large torch files do. */
+static bool write_zip_ex(const char *path, const zip_member *m, int n, bool zip64)
 {
     bytes b = {0}, cd = {0};
     for (int i = 0; i < n; i++) {
@@ -104,21 +106,31 @@ static bool write_zip(const char *path, const zip_member *m, int n)
         put_u16(&b, 0x4646), put_u16(&b, (unsigned)pad);
         for (size_t k = 0; k < pad; k++) put_u8(&b, 'Z');
         put(&b, m[i].data, m[i].len);
-        put_u32(&cd, 0x02014b50), put_u16(&cd, 20), put_u16(&cd, 20), put_u16(&cd, 0), put_u16(&cd, 0);
-        put_u16(&cd, 0), put_u16(&cd, 0), put_u32(&cd, crc), put_u32(&cd, (uint32_t)m[i].len);
-        put_u32(&cd, (uint32_t)m[i].len), put_u16(&cd, (unsigned)nl), put_u16(&cd, 0), put_u16(&cd, 0);
-        put_u16(&cd, 0), put_u16(&cd, 0), put_u32(&cd, 0), put_u32(&cd, off);
+        uint32_t big = 0xffffffffu;
+        put_u32(&cd, 0x02014b50), put_u16(&cd, 45), put_u16(&cd, 45), put_u16(&cd, 0), put_u16(&cd, 0);
+        put_u16(&cd, 0), put_u16(&cd, 0), put_u32(&cd, crc), put_u32(&cd, zip64 ? big : (uint32_t)m[i].len);
+        put_u32(&cd, zip64 ? big : (uint32_t)m[i].len), put_u16(&cd, (unsigned)nl), put_u16(&cd, zip64 ? 28 : 0);
+        put_u16(&cd, 0), put_u16(&cd, 0), put_u16(&cd, 0), put_u32(&cd, 0), put_u32(&cd, zip64 ? big : off);
         put_str(&cd, m[i].name);
+        if (zip64) put_u16(&cd, 1), put_u16(&cd, 24), put_u64(&cd, m[i].len), put_u64(&cd, m[i].len), put_u64(&cd, off);
     }
-    uint32_t cd_off = (uint32_t)b.n;
+    uint64_t cd_off = b.n;
     put(&b, cd.p, cd.n);
-    put_u32(&b, 0x06054b50), put_u16(&b, 0), put_u16(&b, 0), put_u16(&b, (unsigned)n), put_u16(&b, (unsigned)n);
-    put_u32(&b, (uint32_t)cd.n), put_u32(&b, cd_off), put_u16(&b, 0);
+    if (zip64) {
+        uint64_t rec = b.n;
+        put_u32(&b, 0x06064b50), put_u64(&b, 44), put_u16(&b, 45), put_u16(&b, 45), put_u32(&b, 0), put_u32(&b, 0);
+        put_u64(&b, (uint64_t)n), put_u64(&b, (uint64_t)n), put_u64(&b, cd.n), put_u64(&b, cd_off);
+        put_u32(&b, 0x07064b50), put_u32(&b, 0), put_u64(&b, rec), put_u32(&b, 1);
+    }
+    put_u32(&b, 0x06054b50), put_u16(&b, 0), put_u16(&b, 0), put_u16(&b, zip64 ? 0xffff : (unsigned)n);
+    put_u16(&b, zip64 ? 0xffff : (unsigned)n), put_u32(&b, zip64 ? 0xffffffffu : (uint32_t)cd.n);
+    put_u32(&b, zip64 ? 0xffffffffu : (uint32_t)cd_off), put_u16(&b, 0);
     bool ok = write_file(path, b.p, b.n);
     free(b.p);
     free(cd.p);
     return ok;
 }
+
 
 /* ---- pickle pieces (protocol 2, as torch.save writes them) --------------------- */
 
@@ -147,11 +159,15 @@ static void pk_tensor2(bytes *b, const char *key, int numel, int offset, int s0,
 }
 
 /* A .pth with data.pkl `pkl` and float records "0" (6 floats: 0..5) unless `omit_record`. */
-static bool write_pth(const char *path, const bytes *pkl, bool omit_record)
+static bool write_pth_ex(const char *path, const bytes *pkl, bool omit_record, bool zip64)
 {
     float rec[6] = {0, 1, 2, 3, 4, 5};
     zip_member m[3] = {{"arch/data.pkl", pkl->p, pkl->n}, {"arch/version", "3\n", 2}, {"arch/data/0", rec, sizeof rec}};
-    return write_zip(path, m, omit_record ? 2 : 3);
+    return write_zip_ex(path, m, omit_record ? 2 : 3, zip64);
+}
+static bool write_pth(const char *path, const bytes *pkl, bool omit_record)
+{
+    return write_pth_ex(path, pkl, omit_record, false);
 }
 
 /* ---- safetensors: bad inputs ------------------------------------------------------ */
@@ -394,6 +410,84 @@ TEST(io_pth_state_dict_wrapped_and_strided)
     }
     wanc_weights_close(w);
     free(b.p);
+    scratch_drop(&s);
+}
+
+TEST(io_pth_zip64)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    bytes b = {0};
+    pk_state_dict_one(&b, 2, 3, 3, 1);
+    put_u8(&b, '.');
+    CHECK(write_pth_ex(scratch_path(&s, "z64.pth", p), &b, false, true));
+    wanc_weights *w = NULL;
+    CHECK_OK(wanc_weights_open(&w, p));
+    const wanc_tensor *t = NULL;
+    if (w) CHECK_OK(wanc_weights_get(w, "w", &t, 2, (int64_t[]){2, 3}));
+    CHECK(t && ((const float *)t->data)[5] == 5 && t->owned == NULL);
+    wanc_weights_close(w);
+    free(b.p);
+    scratch_drop(&s);
+}
+
+static void pk_short(bytes *b, const char *s) { put_u8(b, 0x8c), put_u8(b, (unsigned)strlen(s)), put_str(b, s); }
+
+/* Protocol 4 (MEMOIZE, STACK_GLOBAL, SHORT_BINUNICODE): memo indices count the entries set. */
+TEST(io_pth_protocol4_memoize)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    bytes b = {0};
+    put_u8(&b, 0x80), put_u8(&b, 4);
+    pk_short(&b, "collections"), put_u8(&b, 0x94), pk_short(&b, "OrderedDict"), put_u8(&b, 0x94);
+    put_u8(&b, 0x93), put_u8(&b, 0x94);                   /* memo 2: OrderedDict */
+    put_u8(&b, ')'), put_u8(&b, 'R'), put_u8(&b, 0x94); /* memo 3: the dict */
+    put_u8(&b, '(');
+    pk_short(&b, "a"), put_u8(&b, 0x94);                                 /* memo 4 */
+    pk_global(&b, "torch._utils", "_rebuild_tensor_v2"), put_u8(&b, 0x94); /* memo 5 */
+    for (int k = 0; k < 2; k++) {
+        if (k) pk_short(&b, "b"), put_u8(&b, 'h'), put_u8(&b, 5); /* the rebuild function again, by memo */
+        put_u8(&b, '('), put_u8(&b, '(');
+        pk_short(&b, "storage"), pk_global(&b, "torch", "FloatStorage"), pk_short(&b, "0"), pk_short(&b, "cpu");
+        pk_int(&b, 6), put_u8(&b, 't'), put_u8(&b, 'Q');
+        pk_int(&b, k), pk_int(&b, 5), put_u8(&b, 0x85), pk_int(&b, 1), put_u8(&b, 0x85), put_u8(&b, 0x89);
+        put_u8(&b, 'h'), put_u8(&b, 2), put_u8(&b, ')'), put_u8(&b, 'R'); /* hooks = OrderedDict() by memo */
+        put_u8(&b, 't'), put_u8(&b, 'R');
+    }
+    put_u8(&b, 'u'), put_u8(&b, '.');
+    CHECK(write_pth(scratch_path(&s, "p4.pth", p), &b, false));
+    wanc_weights *w = NULL;
+    CHECK_OK(wanc_weights_open(&w, p));
+    const wanc_tensor *t = w ? wanc_weights_find(w, "b") : NULL;
+    CHECK(wanc_weights_count(w) == 2 && t && t->shape[0] == 5 && ((const float *)t->data)[0] == 1);
+    wanc_weights_close(w);
+    free(b.p);
+    scratch_drop(&s);
+}
+
+/* Header lengths whose first byte is 'P','K' (0x4b50) or 0x80 (384) are still safetensors. */
+TEST(io_safetensors_header_length_looks_like_other_formats)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    const size_t lens[] = {0x4b50, 0x180};
+    for (int k = 0; k < 2; k++) {
+        char *h = malloc(lens[k] + 1);
+        const char *json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        memset(h, ' ', lens[k]);
+        memcpy(h, json, strlen(json));
+        h[lens[k]] = 0;
+        CHECK(write_st(scratch_path(&s, "odd.safetensors", p), h, 4));
+        free(h);
+        wanc_weights *w = NULL;
+        CHECK_OK(wanc_weights_open(&w, p));
+        CHECK(wanc_weights_count(w) == 1);
+        wanc_weights_close(w);
+    }
     scratch_drop(&s);
 }
 
