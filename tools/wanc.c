@@ -92,12 +92,56 @@ static int cmd_random_model(int argc, char **argv)
     return 2;
 }
 
+/* wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out F] [--dtype bf16|f32] [--threads N] */
+static int cmd_encode_prompt(int argc, char **argv)
+{
+    wanc_encode_prompt_params p = {.bf16 = 1};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--ids")) {
+            p.print_ids = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "wanc encode-prompt: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--t5")) p.t5_path = v;
+        else if (!strcmp(a, "--tokenizer")) p.tokenizer_dir = v;
+        else if (!strcmp(a, "--prompt")) p.prompt = v;
+        else if (!strcmp(a, "--out")) p.out_path = v;
+        else if (!strcmp(a, "--dtype")) {
+            if (strcmp(v, "bf16") && strcmp(v, "f32")) {
+                fprintf(stderr, "wanc encode-prompt: --dtype is bf16 or f32\n");
+                return 2;
+            }
+            p.bf16 = !strcmp(v, "bf16");
+        } else if (!strcmp(a, "--threads")) {
+            int64_t t;
+            if (!parse_i64("encode-prompt", a, v, &t)) return 2;
+            p.threads = (int)t;
+        } else {
+            fprintf(stderr, "wanc encode-prompt: unknown option %s\n", a);
+            return 2;
+        }
+        i++;
+    }
+    if (!p.tokenizer_dir || !p.prompt || (!p.print_ids && !p.out_path) || (p.out_path && !p.t5_path)) {
+        fprintf(stderr, "wanc encode-prompt: needs --tokenizer, --prompt and --ids and/or --t5 with --out\n");
+        return 2;
+    }
+    return report("encode-prompt", wanc_encode_prompt(stdout, &p));
+}
+
 static int usage(FILE *f)
 {
     fprintf(f,
             "wanc %s — Wan video models in C\n\n"
             "usage:\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n"
+            "  wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out FILE.safetensors]\n"
+            "                     [--dtype bf16|f32] [--threads N]\n"
+            "                         UMT5 prompt embedding prompt_emb [1,512,dim] (--ids: print the token ids)\n"
             "  wanc random-model --arch umt5-xxl --out FILE [--seed N] [--layers N --vocab N --dim N --ffn N --heads N]\n"
             "                         random weights in a released layout (options shrink it)\n",
             WANC_VERSION);
@@ -109,6 +153,7 @@ int main(int argc, char **argv)
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) return usage(stdout);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "encode-prompt")) return cmd_encode_prompt(argc - 2, argv + 2);
     if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);
     fprintf(stderr, "wanc: unknown command '%s'\n", argv[1]);
     return usage(stderr);
