@@ -34,64 +34,134 @@ static int report(const char *cmd, wanc_err err)
     return 1;
 }
 
-/* wanc random-model --arch A --out PATH [--layers N] [--dtype bf16|f32] [--seed N] [--width N]:
+/* Parse a non-negative integer option value; 0 (with a message) when invalid. */
+static int parse_i64(const char *cmd, const char *flag, const char *v, int64_t *out)
+{
+    char *end;
+    long long x = v ? strtoll(v, &end, 10) : -1;
+    if (!v || *end || x < 0) {
+        fprintf(stderr, "wanc %s: %s needs a non-negative integer\n", cmd, flag);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+/* wanc random-model --arch A --out PATH [--seed N] [--dtype bf16|f32] [size options]:
  * each arch maps to the library function that writes that component. */
 typedef struct {
-    const char *arch, *out, *dtype;
-    int layers, width;
-    unsigned long long seed;
+    const char *arch, *out;
+    wanc_random_model_opts o;
 } random_model_args;
 
 static wanc_err random_dit(const random_model_args *a)
 {
-    return wanc_random_model_dit(a->arch, a->out, a->layers, a->dtype, a->seed);
+    return wanc_random_model_dit(a->arch, a->out, (int)a->o.layers, a->o.dtype, a->o.seed);
 }
 
 static wanc_err random_vae21(const random_model_args *a)
 {
-    return wanc_random_vae21(a->out, a->dtype ? a->dtype : "f32", a->seed, a->width);
+    return wanc_random_vae21(a->out, a->o.dtype ? a->o.dtype : "f32", a->o.seed, (int)a->o.width);
 }
 
 static wanc_err random_clip(const random_model_args *a)
 {
-    return wanc_random_clip(a->out, a->dtype ? a->dtype : "f32", a->seed, a->width, a->layers);
+    return wanc_random_clip(a->out, a->o.dtype ? a->o.dtype : "f32", a->o.seed, (int)a->o.width, (int)a->o.layers);
 }
+
+static wanc_err random_umt5(const random_model_args *a) { return wanc_random_model_umt5(a->out, &a->o); }
 
 static const struct {
     const char *arch;
     wanc_err (*fn)(const random_model_args *a);
     const char *what;
 } random_models[] = {
-    {"wan2.1-t2v-1.3b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
-    {"wan2.1-t2v-14b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
-    {"wan2.1-i2v-14b", random_dit, "DiT, DIR/diffusion_pytorch_model.safetensors"},
-    {"wan2.1-vae", random_vae21, "VAE, one .safetensors file"},
-    {"clip-vit-h-14", random_clip, "CLIP image tower, one .safetensors file"},
+    {"wan2.1-t2v-1.3b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
+    {"wan2.1-t2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
+    {"wan2.1-i2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
+    {"umt5-xxl", random_umt5, "text encoder: FILE (--layers --vocab --dim --ffn --heads shrink it)"},
+    {"wan2.1-vae", random_vae21, "VAE: FILE (--width N, 96 = release)"},
+    {"clip-vit-h-14", random_clip, "CLIP image tower: FILE (--width N --layers N)"},
 };
 
 static int cmd_random_model(int argc, char **argv)
 {
     random_model_args a = {0};
-    for (int i = 0; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--arch")) a.arch = argv[i + 1];
-        else if (!strcmp(argv[i], "--out")) a.out = argv[i + 1];
-        else if (!strcmp(argv[i], "--dtype")) a.dtype = argv[i + 1];
-        else if (!strcmp(argv[i], "--layers")) a.layers = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--width")) a.width = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seed")) a.seed = strtoull(argv[i + 1], NULL, 10);
+    int64_t seed = 0;
+    for (int i = 0; i < argc; i += 2) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = v != NULL;
+        if (!strcmp(f, "--arch")) a.arch = v;
+        else if (!strcmp(f, "--out")) a.out = v;
+        else if (!strcmp(f, "--dtype")) a.o.dtype = v;
+        else if (!strcmp(f, "--seed")) ok = parse_i64("random-model", f, v, &seed);
+        else if (!strcmp(f, "--layers")) ok = parse_i64("random-model", f, v, &a.o.layers);
+        else if (!strcmp(f, "--width")) ok = parse_i64("random-model", f, v, &a.o.width);
+        else if (!strcmp(f, "--vocab")) ok = parse_i64("random-model", f, v, &a.o.vocab);
+        else if (!strcmp(f, "--dim")) ok = parse_i64("random-model", f, v, &a.o.dim);
+        else if (!strcmp(f, "--ffn")) ok = parse_i64("random-model", f, v, &a.o.dim_ffn);
+        else if (!strcmp(f, "--heads")) ok = parse_i64("random-model", f, v, &a.o.heads);
         else {
-            fprintf(stderr, "wanc random-model: unknown option %s\n", argv[i]);
+            fprintf(stderr, "wanc random-model: unknown option %s\n", f);
+            return 2;
+        }
+        if (!ok) {
+            if (!v) fprintf(stderr, "wanc random-model: %s needs a value\n", f);
             return 2;
         }
     }
-    if (!a.arch || !a.out || argc % 2) {
-        fprintf(stderr, "wanc random-model: usage: --arch ARCH --out PATH [--layers N] [--dtype bf16|f32] [--seed N]\n");
+    a.o.seed = (uint64_t)seed;
+    if (!a.arch || !a.out) {
+        fprintf(stderr, "wanc random-model: --arch and --out are required; archs:\n");
+        for (size_t k = 0; k < sizeof random_models / sizeof random_models[0]; k++)
+            fprintf(stderr, "  %-16s %s\n", random_models[k].arch, random_models[k].what);
         return 2;
     }
-    for (size_t i = 0; i < sizeof random_models / sizeof random_models[0]; i++)
-        if (!strcmp(random_models[i].arch, a.arch)) return report("random-model", random_models[i].fn(&a));
+    for (size_t k = 0; k < sizeof random_models / sizeof random_models[0]; k++)
+        if (!strcmp(random_models[k].arch, a.arch)) return report("random-model", random_models[k].fn(&a));
     fprintf(stderr, "wanc random-model: unknown arch '%s'\n", a.arch);
     return 2;
+}
+
+/* wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out F] [--dtype bf16|f32] [--threads N] */
+static int cmd_encode_prompt(int argc, char **argv)
+{
+    wanc_encode_prompt_params p = {.bf16 = 1};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--ids")) {
+            p.print_ids = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "wanc encode-prompt: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--t5")) p.t5_path = v;
+        else if (!strcmp(a, "--tokenizer")) p.tokenizer_dir = v;
+        else if (!strcmp(a, "--prompt")) p.prompt = v;
+        else if (!strcmp(a, "--out")) p.out_path = v;
+        else if (!strcmp(a, "--dtype")) {
+            if (strcmp(v, "bf16") && strcmp(v, "f32")) {
+                fprintf(stderr, "wanc encode-prompt: --dtype is bf16 or f32\n");
+                return 2;
+            }
+            p.bf16 = !strcmp(v, "bf16");
+        } else if (!strcmp(a, "--threads")) {
+            int64_t t;
+            if (!parse_i64("encode-prompt", a, v, &t)) return 2;
+            p.threads = (int)t;
+        } else {
+            fprintf(stderr, "wanc encode-prompt: unknown option %s\n", a);
+            return 2;
+        }
+        i++;
+    }
+    if (!p.tokenizer_dir || !p.prompt || (!p.print_ids && !p.out_path) || (p.out_path && !p.t5_path)) {
+        fprintf(stderr, "wanc encode-prompt: needs --tokenizer, --prompt and --ids and/or --t5 with --out\n");
+        return 2;
+    }
+    return report("encode-prompt", wanc_encode_prompt(stdout, &p));
 }
 
 /* wanc bench COMPONENT [options] */
@@ -119,8 +189,13 @@ static int usage(FILE *f)
             "                         text-to-video (or video-to-video); wanc generate --help lists every option\n"
             "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n"
-            "  wanc random-model --arch ARCH --out DIR [--layers N] [--dtype bf16|f32] [--seed N]\n"
-            "                         write a random checkpoint with the released names and shapes\n"
+            "  wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out FILE.safetensors]\n"
+            "                     [--dtype bf16|f32] [--threads N]\n"
+            "                         UMT5 prompt embedding prompt_emb [1,512,dim] (--ids: print the token ids)\n"
+            "  wanc random-model --arch ARCH --out PATH [--seed N] [--dtype bf16|f32] [--layers N] [--width N]\n"
+            "                    [--vocab N --dim N --ffn N --heads N]\n"
+            "                         random weights with the released names and shapes; archs: wan2.1-t2v-1.3b,\n"
+            "                         wan2.1-t2v-14b, wan2.1-i2v-14b (DIR), umt5-xxl, wan2.1-vae, clip-vit-h-14 (FILE)\n"
             "  wanc bench dit [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--dtype f32|bf16]\n"
             "                 [--compute fp32|bf16] [--threads N]   time one DiT forward\n",
             WANC_VERSION);
@@ -134,6 +209,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "generate")) return wanc_cmd_generate(argc - 2, argv + 2);
     if (!strcmp(argv[1], "demo")) return wanc_cmd_demo(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "encode-prompt")) return cmd_encode_prompt(argc - 2, argv + 2);
     if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "wanc: unknown command '%s'\n", argv[1]);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "text/umt5.h"
+#include "wanc.h"
 #include "tools_support/random_weights.h"
 
 static void add(wanc_random_tensor *list, int *n, const char *name, int64_t rows, int64_t cols, double std,
@@ -60,4 +61,18 @@ wanc_err wanc_umt5_write_random(const char *path, const wanc_umt5_config *c, uin
     wanc_err err = wanc_random_safetensors_write(path, n, list, seed, meta);
     free(list);
     return err;
+}
+
+/* The CLI entry (include/wanc.h): the XXL config, optionally shrunk. */
+wanc_err wanc_random_model_umt5(const char *path, const wanc_random_model_opts *o)
+{
+    wanc_umt5_config c = wanc_umt5_config_xxl();
+    if (o->layers) c.num_layers = o->layers;
+    if (o->vocab) c.vocab = o->vocab;
+    if (o->dim) c.dim = c.dim_attn = o->dim;
+    if (o->dim_ffn) c.dim_ffn = o->dim_ffn;
+    else if (o->dim) c.dim_ffn = o->dim * 5 / 2; /* the released 10240 / 4096 */
+    if (o->heads) c.num_heads = o->heads;
+    else if (o->dim) c.num_heads = o->dim >= 64 && o->dim % 64 == 0 ? o->dim / 64 : 1; /* head dim 64 */
+    return wanc_umt5_write_random(path, &c, o->seed);
 }
