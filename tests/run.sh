@@ -1,23 +1,37 @@
 #!/bin/sh
-# The test command: unit tests, then the fixture harness, then one summary line.
+# The test command: unit tests, the fixture harness on the shared tree and on
+# the in-project copy (tests/data/fixtures), the CLI tests, then one summary line.
 #   tests/run.sh BUILD_DIR FIXTURE_DIR
 build=${1:-build}
 fixtures=${2:-../shared/fixtures}
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+out=$(mktemp)
+trap 'rm -f "$log" "$out"' EXIT
 status=0
-"$build/test_unit" | tee -a "$log" || status=1
+
+# run CMD...: show its output, keep it for the totals, remember a failure
+run() {
+    "$@" >"$out" 2>&1 || status=1
+    cat "$out"
+    cat "$out" >>"$log"
+}
+
+run "$build/test_unit"
 if [ -d "$fixtures" ]; then
-    "$build/test_fixtures" "$fixtures" | tee -a "$log" || status=1
+    run "$build/test_fixtures" "$fixtures"
 else
-    echo "note: fixture tree $fixtures is absent; only the in-project cases under tests/data run"
+    echo "note: the fixture tree $fixtures is absent: only the in-project copy of the small cases"
+    echo "      (tests/data/fixtures) runs; the full set checks every component"
 fi
-if [ -d tests/data/fixtures ]; then
-    "$build/test_fixtures" tests/data/fixtures | tee -a "$log" || status=1
-fi
-# Sum the per-runner "N passed, N failed" lines into one.
+run "$build/test_fixtures" tests/data/fixtures
+run sh tests/cli.sh "$build" "$fixtures"
+# One line with the totals of every "N passed, N failed[, N skipped]" line.
 awk '/[0-9]+ passed, [0-9]+ failed/ {
-        for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^skipped/) s += $i }
+        for (i = 1; i < NF; i++) {
+            if ($(i+1) ~ /^passed/) p += $i
+            if ($(i+1) ~ /^failed/) f += $i
+            if ($(i+1) ~ /^skipped/) s += $i
+        }
      }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit $status

@@ -143,10 +143,10 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     bool bf16 = o->precision == WANC_PRECISION_BF16;
     wanc_err err = NULL;
     TRY_GOTO(err, fail, wanc_error_context(wanc_tokenizer_load(&p->tok, tok), "tokenizer"));
-    TRY_GOTO(err, fail, wanc_error_context(wanc_umt5_open(&p->t5, t5, p->be), "text encoder %s", t5));
+    TRY_GOTO(err, fail, wanc_error_context(wanc_umt5_open(&p->t5, t5, p->be), "text encoder"));
     wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32};
-    TRY_GOTO(err, fail, wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT %s", dit));
-    TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE %s", vae));
+    TRY_GOTO(err, fail, wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT"));
+    TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE"));
 
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
     const wanc_umt5_config *tc = wanc_umt5_get_config(p->t5);

@@ -1,0 +1,105 @@
+#!/bin/sh
+# End-to-end tests of the `wanc` command line: the demo, generate (on the
+# demo model and, when the fixture tree is there, on the e2e fixture's files
+# and parameters), the mp4 it writes (checked with ffprobe), and the bad
+# inputs that must fail with a one-line error and leave no file behind.
+#   tests/cli.sh BUILD_DIR FIXTURE_DIR
+wanc=$(cd "$(dirname "${1:-build}/wanc")" && pwd)/wanc
+fixtures=${2:-../shared/fixtures}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+log=$(mktemp -d)
+trap 'rm -rf "$tmp" "$log"' EXIT
+passed=0 failed=0
+
+ok()   { echo "PASS cli $1"; passed=$((passed + 1)); }
+bad()  { echo "FAIL cli $1"; failed=$((failed + 1)); }
+# only_models DIR: nothing but the model folder m (no half-written output, no temporaries)
+only_models() { [ -z "$(ls -A "$1" | grep -v '^m$')" ]; }
+
+probe() { # FILE FRAMES WIDTH HEIGHT: ffprobe agrees
+    command -v ffprobe >/dev/null || return 0
+    got=$(ffprobe -v error -count_frames -select_streams v:0 \
+          -show_entries stream=nb_read_frames,width,height,r_frame_rate -of csv=p=0 "$1")
+    [ "$got" = "$3,$4,15/1,$2" ]
+}
+
+# 1. the demo runs and writes a playable mp4
+if (cd "$tmp" && "$wanc" demo --dir m --out demo.mp4 --quiet >"$log/demo.log" 2>&1) && probe "$tmp/demo.mp4" 17 160 96
+then ok "demo writes a 17-frame 160x96 mp4"; else bad "demo"; cat "$log/demo.log"; fi
+rm -f "$tmp/demo.mp4" "$log/demo.log"
+
+# 2. generate on the demo model found by its released file names
+if "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "a test" --height 32 --width 48 \
+     --num-frames 9 --num-inference-steps 2 --seed 7 --quiet --out "$tmp/g.mp4" >"$log/log" 2>&1 &&
+   probe "$tmp/g.mp4" 9 48 32 && grep -q "seed 7" "$log/log"
+then ok "generate --model-dir writes the mp4 and reports the seed"; else bad "generate --model-dir"; cat "$log/log"; fi
+rm -f "$tmp/g.mp4"
+
+# 3. same seed, same frames (raw safetensors output), PNG frames
+"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "x" --height 32 --width 48 --num-frames 5 \
+    --num-inference-steps 2 --seed 3 --quiet --out "$tmp/a.safetensors" >/dev/null 2>&1
+"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "x" --height 32 --width 48 --num-frames 5 \
+    --num-inference-steps 2 --seed 3 --quiet --out "$tmp/b.safetensors" >/dev/null 2>&1
+if [ -s "$tmp/a.safetensors" ] && cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors"
+then ok "same seed gives the same frames"; else bad "same seed gives the same frames"; fi
+"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 32 --width 48 --num-frames 5 \
+    --num-inference-steps 1 --seed 3 --quiet --frames "$tmp/png" >/dev/null 2>&1
+if [ "$(ls "$tmp/png" 2>/dev/null | tr '\n' ' ')" = "frame_00000.png frame_00001.png frame_00002.png frame_00003.png frame_00004.png " ]
+then ok "--frames writes frame_00000.png ..."; else bad "--frames"; ls "$tmp/png"; fi
+rm -rf "$tmp/a.safetensors" "$tmp/b.safetensors" "$tmp/png"
+
+# 4. bad inputs: non-zero exit, one named error line, no output file
+expect_error() { # NAME PATTERN ARGS...: fails, prints PATTERN, leaves nothing
+    name=$1 pattern=$2
+    shift 2
+    if "$wanc" generate "$@" --quiet >"$log/out.txt" 2>"$log/err.txt"; then
+        bad "$name (exit status 0)"
+    elif ! grep -q "$pattern" "$log/err.txt"; then
+        bad "$name (error does not say '$pattern')"; cat "$log/err.txt"
+    elif ! only_models "$tmp"; then
+        bad "$name (left files: $(ls -A "$tmp" | tr '\n' ' '))"
+    else ok "$name"; fi
+    rm -f "$log/out.txt" "$log/err.txt"
+}
+common="--t5 $tmp/m/models_t5_umt5-xxl-enc-bf16.safetensors --vae $tmp/m/Wan2.1_VAE.safetensors --tokenizer $tmp/m/google/umt5-xxl --dit-heads 2 --height 32 --width 48 --num-frames 5 --num-inference-steps 1"
+expect_error "a VAE given as the DiT" "DiT" $common --dit "$tmp/m/Wan2.1_VAE.safetensors" --out "$tmp/x.mp4"
+expect_error "unwritable output folder" "not writable" --model-dir "$tmp/m" --dit-heads 2 --out "$tmp/no/such/dir/x.mp4"
+expect_error "height 0" "height" --model-dir "$tmp/m" --height 0 --out "$tmp/x.mp4"
+echo "not a video" > "$log/notvideo.txt"
+expect_error "a text file as --input-video" "input-video" --model-dir "$tmp/m" --dit-heads 2 \
+    --input-video "$log/notvideo.txt" --denoising-strength 0.7 --out "$tmp/x.mp4"
+rm -f "$log/notvideo.txt"
+expect_error "a missing model folder" "model folder" --model-dir "$tmp/none" --out "$tmp/x.mp4"
+
+# 5. Ctrl-C while denoising: non-zero exit, no output, no temporary file
+"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 256 --width 256 --num-frames 33 \
+    --num-inference-steps 500 --quiet --out "$tmp/x.mp4" >/dev/null 2>"$log/int.txt" &
+pid=$!
+sleep 2
+kill -INT $pid 2>/dev/null
+if wait $pid; then bad "Ctrl-C (exit status 0)"
+elif ! only_models "$tmp"; then bad "Ctrl-C left files: $(ls -A "$tmp" | tr '\n' ' ')"
+else ok "Ctrl-C leaves no partial file"; fi
+rm -f "$log/int.txt"
+
+# 6. the e2e fixture's files and parameters through the CLI
+e2e=$(grep -l '"case": "e2e_t2v_tiny"' "$fixtures"/*/case.json 2>/dev/null | head -n 1)
+if [ -n "$e2e" ]; then
+    d=$(dirname "$e2e")
+    word() { sed -n "s/.*\"$1\": \"\([^ \"]*\).*/\1/p" "$e2e" | head -n 1; }
+    dit=$(sed -n 's/.*"dit": "\([^ "]*\) for the fp32 run.*/\1/p' "$e2e")
+    heads=$(sed -n 's/.*"num_heads": \([0-9]*\).*/\1/p' "$(dirname "$d/$dit")/case.json" | head -n 1)
+    if "$wanc" generate --dit "$d/$dit" --t5 "$d/$(word text_encoder)" --vae "$d/$(word vae)" \
+         --tokenizer "$d/$(word tokenizer)" --dit-heads "$heads" --dtype f32 \
+         --prompt "$(sed -n 's/.*"prompt": "\(.*\)",$/\1/p' "$e2e" | head -n 1)" \
+         --seed 42 --height 32 --width 48 --num-frames 9 --num-inference-steps 4 --cfg-scale 5 \
+         --quiet --out "$tmp/e2e.mp4" >"$log/log" 2>&1 && probe "$tmp/e2e.mp4" 9 48 32
+    then ok "generate with the e2e fixture's files writes a 9-frame 48x32 15 fps mp4"
+    else bad "generate with the e2e fixture's files"; cat "$log/log"; fi
+else
+    echo "note: no e2e_t2v_tiny case under $fixtures; the fixture-file CLI run is not made"
+fi
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" = 0 ]
