@@ -527,7 +527,7 @@ static void run_all_ops(int *test_failed_, float *res[12])
     CHECK_OK(be->round_bf16(be, r3 + 6 * n, n));
     memcpy(r3 + 7 * n, a, sizeof(float) * (size_t)n);
     CHECK_OK(be->gated_add(be, r3 + 7 * n, c, c + 1000, 100, 1000));
-    res[4] = calloc((size_t)n * 4, sizeof(float)); /* the row ops cover 100 x 1000 of each n */
+    res[4] = calloc((size_t)n * 4, sizeof(float)); /* the ops fill 100x1000 of each n-float slot */
     CHECK_OK(be->layer_norm(be, res[4], a, c, c + 1000, 100, 1000, 1e-6f));
     CHECK_OK(be->rms_norm(be, res[4] + n, a, c, 100, 1000, 1e-6f));
     CHECK_OK(be->softmax(be, res[4] + 2 * n, a, 100, 1000));

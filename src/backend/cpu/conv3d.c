@@ -149,6 +149,17 @@ static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* wk[k][co][ci] = w[co][ci][k] for the output channels of this range. */
+static void relayout_range(void *ctx, int64_t begin, int64_t end)
+{
+    conv_job *j = ctx;
+    const int64_t nk = j->kt * j->kh * j->kw;
+    float *wk = (float *)j->wk;
+    for (int64_t co = begin; co < end; co++)
+        for (int64_t ci = 0; ci < j->Cin; ci++)
+            for (int64_t k = 0; k < nk; k++) wk[(k * j->Cout + co) * j->Cin + ci] = j->w[(co * j->Cin + ci) * nk + k];
+}
+
 /* out[Cout, To, Ho, Wo] = conv3d(x[Cin, T, H, W], w[Cout, Cin, kt, kh, kw]) + bias[Cout];
  * zero padding pad[] on both sides, stride[]; w may also be [Cout, Cin, kh, kw] (kt = 1). */
 wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
@@ -208,20 +219,22 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
     atomic_init(&j.failed, 0);
     if (j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col) { /* any time stride */
         /* offsets-major weights wk[k][Cout][Cin] from w[Cout][Cin][k] */
-        int64_t nk = j.kt * j.kh * j.kw;
         float *wk = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
         if (!wk) {
             free(wf);
             free(bf);
             WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory re-laying the weight");
         }
-        for (int64_t co = 0; co < j.Cout; co++)
-            for (int64_t ci = 0; ci < Cin; ci++)
-                for (int64_t k = 0; k < nk; k++) wk[(k * j.Cout + co) * Cin + ci] = j.w[(co * Cin + ci) * nk + k];
         j.wk = wk;
+        wanc_parallel_for(j.Cout, 16, relayout_range, &j);
         j.Wp = W + 2 * j.pw;
-        j.nh = 1024 / j.Wp > 1 ? 1024 / j.Wp : 1; /* about 1024 extended columns per sgemm */
-        if (j.nh > j.Ho) j.nh = j.Ho;
+        /* at most about 1024 extended columns per sgemm, and at least ~16
+         * slabs per frame while a slab keeps >= 256 columns, for balance */
+        int64_t nh = 1024 / j.Wp > 1 ? 1024 / j.Wp : 1;
+        int64_t balanced = (j.Ho + 15) / 16, min_rows = (256 + j.Wp - 1) / j.Wp;
+        if (balanced < min_rows) balanced = min_rows;
+        if (balanced < nh) nh = balanced;
+        j.nh = nh > j.Ho ? j.Ho : nh;
         j.hslabs = (j.Ho + j.nh - 1) / j.nh;
         wanc_parallel_for(j.To * j.hslabs, 1, conv_shift_range, &j);
         free(wk);

@@ -7,10 +7,14 @@
  *   The blocks are chosen from the problem sizes only, never from the thread
  *   count, so the same sgemm calls with the same arguments happen at any
  *   thread count and every output element is reduced in one fixed order.
- *   We do not rely on OpenBLAS's own threading: its work split depends on
- *   the thread count, and its small-matrix kernels (chosen by size) reduce
- *   in a different order than the blocked kernels, so the bits would change
- *   with the thread count.
+ *   We do not rely on OpenBLAS's own threading: it splits C between its
+ *   threads by the thread count, and which kernel computes an element (the
+ *   blocked kernel's edge tails, the small-matrix kernels some builds pick
+ *   by size) can then change with the split; we could not prove it
+ *   bit-stable, so we make the split ourselves. The unit test
+ *   ops_bit_identical_at_1_and_2_threads checks every op.
+ *   Scratch kept per thread (cpu_scratch): up to ~8 MB for linear weight
+ *   blocks, ~16 MB for an im2col block, a few MB for the conv row slabs.
  */
 #ifndef WANC_BACKEND_CPU_INTERNAL_H
 #define WANC_BACKEND_CPU_INTERNAL_H
