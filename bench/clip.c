@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "backend/backend.h"
 #include "core/threads.h"
 #include "io/weights.h"
@@ -114,18 +115,16 @@ int main(int argc, char **argv)
     }
     double checksum = 0;
     for (size_t i = 0; !err && i < (size_t)c->tokens * c->width; i++) checksum += fabs(out[i]);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     double gflops = wanc_clip_flops(c) / best * 1e-9;
     if (!err) {
         printf("CLIP width %d, %d layers (%d run), %d heads, %d tokens, weights %s: %.3f s, %.1f GFLOP/s "
                "(sgemm %.1f), peak RSS %.0f MiB, mean|out| %.4f\n",
                c->width, c->layers, c->layers - 1, c->heads, c->tokens, wanc_weights_describe(w), best, gflops, sgemm,
-               ru.ru_maxrss / 1024.0, checksum / ((double)c->tokens * c->width));
+               wanc_peak_rss_mb(), checksum / ((double)c->tokens * c->width));
         printf("clip width=%d layers=%d heads=%d tokens=%d bf16=%d threads=%d seconds=%.4f gflops=%.2f sgemm_gflops=%.2f "
                "ratio=%.3f peak_rss_mb=%.0f\n",
                c->width, c->layers, c->heads, c->tokens, (int)bf16, wanc_threads_get(), best, gflops, sgemm, gflops / sgemm,
-               ru.ru_maxrss / 1024.0);
+               wanc_peak_rss_mb());
     }
     free(img), free(x), free(out);
     wanc_clip_free(m);

@@ -15,17 +15,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "backend/backend.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/tensor.h"
 #include "core/threads.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static float *rand_buf(size_t n)
 {
@@ -49,12 +43,6 @@ static void die_on(wanc_err e, const char *what)
     exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 #define MAX_REPS 64
 /* Median seconds of `reps` runs of the statement (after one warm-up). */
 #define TIME_MEDIAN(result, reps, stmt)                                                                      \
@@ -62,12 +50,11 @@ static int cmp_double(const void *a, const void *b)
         double ts_[MAX_REPS];                                                                                \
         stmt;                                                                                                \
         for (int r_ = 0; r_ < (reps); r_++) {                                                                \
-            double t0_ = now_seconds();                                                                      \
+            double t0_ = wanc_now_seconds();                                                                  \
             stmt;                                                                                            \
-            ts_[r_] = now_seconds() - t0_;                                                                   \
+            ts_[r_] = wanc_now_seconds() - t0_;                                                               \
         }                                                                                                    \
-        qsort(ts_, (size_t)(reps), sizeof(double), cmp_double);                                              \
-        (result) = ts_[(reps) / 2];                                                                          \
+        (result) = wanc_median(ts_, (reps));                                                                 \
     } while (0)
 
 static double bench_linear(const wanc_backend *be, wanc_dtype dt, int64_t M, int64_t N, int64_t K, int reps)

@@ -18,16 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "backend/backend.h"
 #include "core/threads.h"
 #include "text/umt5.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int fail(const char *what, wanc_err e)
 {
@@ -98,16 +92,14 @@ int main(int argc, char **argv)
     if (e) return fail("encode", e);
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_seconds();
+        double t0 = wanc_now_seconds();
         e = wanc_umt5_encode(m, out, ids, mask, L, &o);
-        double t = now_seconds() - t0;
+        double t = wanc_now_seconds() - t0;
         if (e) return fail("encode", e);
         if (t < best) best = t;
     }
     double gflops = encode_flops(c, L) / best * 1e-9;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double rss_mb = (double)ru.ru_maxrss / 1024.0, file_mb = (double)st.st_size / (1024.0 * 1024.0);
+    double rss_mb = wanc_peak_rss_mb(), file_mb = (double)st.st_size / (1024.0 * 1024.0);
     printf("umt5: %s dim %lld, %lld layers, %lld heads; %d tokens in %.3f s\n", model, (long long)c->dim,
            (long long)c->num_layers, (long long)c->num_heads, L, best);
     printf("umt5 file_mb=%.1f tokens=%d dtype=%s threads=%d seconds=%.4f gflops=%.2f sgemm=%.2f ratio=%.3f "

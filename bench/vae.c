@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "backend/backend.h"
 #include "core/threads.h"
 #include "vae/wan_vae.h"

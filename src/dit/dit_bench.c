@@ -17,22 +17,10 @@
 #include <unistd.h>
 
 #include "core/threads.h"
+#include "core/clock.h"
 #include "dit/dit_random.h"
 #include "dit/wan_dit.h"
 #include "wanc.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct {
     const char *arch, *dtype, *compute;
@@ -116,21 +104,19 @@ wanc_err wanc_bench_dit(FILE *out, int argc, char **argv)
                           .clip = clip_len ? clip : NULL, .clip_len = clip_len};
     double t[3];
     for (int r = 0; r < 3; r++) {
-        double t0 = now_s();
+        double t0 = wanc_now_seconds();
         TRY_GOTO(err, done, wanc_dit_forward(dit, &in, res));
-        t[r] = now_s() - t0;
+        t[r] = wanc_now_seconds() - t0;
     }
-    qsort(t, 3, sizeof t[0], cmp_double);
+    double median = wanc_median(t, 3);
     double gflop = wanc_dit_flops(&cfg, F, H, W, a.ctx, clip_len) * 1e-9;
     double sg = wanc_sgemm_gflops(2048, 3);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     fprintf(out, "dit arch=%s layers=%d dim=%d ffn=%d heads=%d tokens=%lld context=%lld dtype=%s compute=%s threads=%d\n",
             a.arch, cfg.num_layers, cfg.dim, cfg.ffn_dim, cfg.num_heads,
             (long long)((F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2])), (long long)a.ctx, a.dtype,
             a.compute, wanc_threads_get());
-    fprintf(out, "dit forward_s=%.4f gflop=%.1f gflops=%.1f sgemm_gflops=%.1f ratio=%.3f peak_rss_mb=%ld\n", t[1],
-            gflop, gflop / t[1], sg, sg > 0 ? gflop / t[1] / sg : 0.0, ru.ru_maxrss / 1024);
+    fprintf(out, "dit forward_s=%.4f gflop=%.1f gflops=%.1f sgemm_gflops=%.1f ratio=%.3f peak_rss_mb=%.0f\n", median,
+            gflop, gflop / median, sg, sg > 0 ? gflop / median / sg : 0.0, wanc_peak_rss_mb());
 done:
     free(lat);
     free(y);

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/clock.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/threads.h"
 
@@ -135,19 +136,6 @@ const wanc_backend *wanc_backend_cpu(void)
 
 /* ---- the sgemm yardstick -------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Plain OpenBLAS sgemm with OpenBLAS's own threading at the wanc thread
  * count: what the machine's BLAS does on a big square product, the rate the
  * ops' benchmarks are compared with. (The ops themselves never use OpenBLAS
@@ -171,13 +159,12 @@ double wanc_sgemm_gflops(int n, int reps)
         openblas_set_num_threads(wanc_threads_get());
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
         for (int r = 0; r < reps; r++) {
-            double t0 = now_seconds();
+            double t0 = wanc_now_seconds();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-            times[r] = now_seconds() - t0;
+            times[r] = wanc_now_seconds() - t0;
         }
         openblas_set_num_threads(1);
-        qsort(times, (size_t)reps, sizeof(double), cmp_double);
-        double med = times[reps / 2];
+        double med = wanc_median(times, reps);
         rate = med > 0 ? 2.0 * (double)n * n * n / med * 1e-9 : 0;
     }
     free(a);
