@@ -103,6 +103,28 @@ struct wanc_backend {
     wanc_err (*conv3d)(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                        const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
                        const int pad[3]);
+
+    /* ---- channel-first features and layout ------------------------------- */
+    /* Normalise over the channels of x[C, P] (P positions, e.g. T·H·W):
+     *   out[c,p] = x[c,p] / max(‖x[:,p]‖₂, eps) · √C · gamma[c]
+     * (F.normalize over the channel dim times C^½ and the gain, the VAEs'
+     * RMS_norm; the sum of squares in float64). gamma NULL means 1.
+     * silu != 0 applies SiLU to the result (the same bits as a separate
+     * silu op). In place ok. */
+    wanc_err (*channel_rms_norm)(const wanc_backend *be, float *out, const float *x, const float *gamma, int64_t C,
+                                 int64_t P, float eps, int silu);
+    /* out[N, 2H, 2W][i, j] = x[N, H, W][i/2, j/2]: nearest ×2 in space over N
+     * planes (N = C·T for channel-first video). Not in place. */
+    wanc_err (*upsample_nearest2x)(const wanc_backend *be, float *out, const float *x, int64_t N, int64_t H,
+                                   int64_t W);
+    /* out[i₀·os₀ + … ] = x[i₀·xs₀ + … ] over every index of shape[ndim]
+     * (1 <= ndim <= 8; strides in elements, >= 0): concatenation, slicing,
+     * padding (into a filled buffer), interleaving and transposes are all
+     * one strided copy. The regions must not overlap. */
+    wanc_err (*copy_strided)(const wanc_backend *be, float *out, const int64_t *out_strides, const float *x,
+                             const int64_t *x_strides, const int64_t *shape, int ndim);
+    /* out[n] = value */
+    wanc_err (*fill)(const wanc_backend *be, float *out, float value, int64_t n);
 };
 
 /* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */

@@ -13,19 +13,20 @@
  * time kernel of 3 keeps the last two input frames it has seen (zeros before
  * the first), which stand in for its left padding on the next chunk.
  *
- * Activations are channel-first float32 [C, T, H, W]. The layout steps the
- * backend table has no op for (channel-wise L2 norm, x2 nearest upsampling,
- * padding/concatenation along time, frame interleave, per-frame transposes
- * for the attention) are done here on host-addressable memory, so the model
- * needs a host-memory backend ("cpu"); every FLOP-heavy step (convolutions,
- * linear layers, attention, SiLU, adds) goes through the backend.
+ * Activations are channel-first float32 [C, T, H, W] in backend memory.
+ * Every step inside the network is a backend op: the channel RMS norm
+ * (fused with the SiLU that follows it in fp32 mode), nearest x2
+ * upsampling, and one strided copy for each concatenation with cached
+ * frames, padding, frame interleave and attention transpose. Only the
+ * boundary (latent/pixel normalisation, tile extraction and blending)
+ * reads and writes the caller's host buffers, so the model still needs a
+ * host-addressable backend ("cpu").
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/threads.h"
 #include "vae/wan_vae.h"
 
 /* The real per-channel latent statistics DiffSynth hard-codes for Wan2.1. */
@@ -134,51 +135,32 @@ static wanc_err emit(wanc_vae21 *m, const char *stage, const act *a)
     return m->observe(m->observe_user, stage, m->chunk, a->d, a->C, a->T, a->H, a->W);
 }
 
-/* ---- host layout kernels ---------------------------------------------------- */
+/* ---- layout helpers ----------------------------------------------------------- */
 
-typedef struct {
-    const float *x;
-    float *out;
-    const float *gamma;
-    int64_t C, P;
-    float scale;
-} norm_ctx;
-
-/* RMS_norm over channels: x / max(||x||_2, 1e-12) * sqrt(C) * gamma, per position. */
-static void norm_range(void *vctx, int64_t begin, int64_t end)
+/* out[c, 0:n] (row stride out_cs) = x[c, 0:n] (row stride x_cs) for c < C: the
+ * per-channel slab copy behind every concatenation/slice along time. */
+static wanc_err copy_slabs(const wanc_vae21 *m, float *out, int64_t out_cs, const float *x, int64_t x_cs, int64_t C,
+                           int64_t n)
 {
-    const norm_ctx *c = vctx;
-    double ss[256];
-    for (int64_t p0 = begin; p0 < end; p0 += 256) {
-        int64_t n = end - p0 < 256 ? end - p0 : 256;
-        for (int64_t i = 0; i < n; i++) ss[i] = 0;
-        for (int64_t ch = 0; ch < c->C; ch++) {
-            const float *xr = c->x + ch * c->P + p0;
-            for (int64_t i = 0; i < n; i++) ss[i] += (double)xr[i] * xr[i];
-        }
-        float inv[256];
-        for (int64_t i = 0; i < n; i++) {
-            float nrm = (float)sqrt(ss[i]);
-            inv[i] = nrm > 1e-12f ? nrm : 1e-12f;
-        }
-        for (int64_t ch = 0; ch < c->C; ch++) {
-            const float *xr = c->x + ch * c->P + p0;
-            float *yr = c->out + ch * c->P + p0;
-            float g = c->gamma[ch];
-            for (int64_t i = 0; i < n; i++) yr[i] = ((xr[i] / inv[i]) * c->scale) * g;
-        }
-    }
+    return m->be->copy_strided(m->be, out, (int64_t[]){out_cs, 1}, x, (int64_t[]){x_cs, 1}, (int64_t[]){C, n}, 2);
 }
 
-/* out[C, T, H, W] = RMS_norm(x) (out may be x). */
-static wanc_err norm_fwd(const wanc_vae21 *m, const vae_norm *nm, const act *x, act *out)
+/* out[C, T, H, W] = RMS_norm(x) (out may be x), then SiLU when `silu`
+ * (fused in fp32; bf16 mode rounds in between as torch does). */
+static wanc_err norm_fwd(const wanc_vae21 *m, const vae_norm *nm, const act *x, act *out, bool silu)
 {
     if (x->C != nm->C)
         WANC_FAIL(WANC_EINTERNAL, "VAE norm over %lld channels, gamma has %d", (long long)x->C, nm->C);
     if (out->d != x->d) TRY(act_new(m, out, x->C, x->T, x->H, x->W));
-    norm_ctx c = {x->d, out->d, nm->gamma, x->C, x->T * x->H * x->W, (float)sqrt((double)x->C)};
-    wanc_parallel_for(c.P, 1024, norm_range, &c);
-    return maybe_round(m, out->d, act_numel(out));
+    const wanc_backend *be = m->be;
+    const int64_t P = x->T * x->H * x->W;
+    TRY(be->channel_rms_norm(be, out->d, x->d, nm->gamma, x->C, P, 1e-12f, silu && !m->bf16));
+    TRY(maybe_round(m, out->d, act_numel(out)));
+    if (silu && m->bf16) {
+        TRY(be->silu(be, out->d, out->d, act_numel(out)));
+        TRY(maybe_round(m, out->d, act_numel(out)));
+    }
+    return NULL;
 }
 
 /* ---- convolutions ------------------------------------------------------------ */
@@ -202,19 +184,20 @@ static wanc_err conv_fwd(const wanc_vae21 *m, vae_conv *c, const act *x, act *ou
         if (!c->cache) {
             err = be->alloc(be, (void **)&c->cache, (size_t)(c->cin * hist * HW) * sizeof(float));
             if (err) goto fail;
-            memset(c->cache, 0, (size_t)(c->cin * hist * HW) * sizeof(float));
+            err = be->fill(be, c->cache, 0.0f, c->cin * hist * HW);
+            if (err) goto fail;
         }
         act xin;
         err = act_new(m, &xin, x->C, hist + x->T, x->H, x->W);
         if (err) goto fail;
-        for (int64_t ch = 0; ch < x->C; ch++) {
-            float *dst = xin.d + ch * (hist + x->T) * HW;
-            memcpy(dst, c->cache + ch * hist * HW, (size_t)(hist * HW) * sizeof(float));
-            memcpy(dst + hist * HW, x->d + ch * x->T * HW, (size_t)(x->T * HW) * sizeof(float));
-            /* New history: the last `hist` frames of the concatenation. */
-            memcpy(c->cache + ch * hist * HW, dst + x->T * HW, (size_t)(hist * HW) * sizeof(float));
-        }
-        err = be->conv3d(be, out->d, xin.d, &c->w, c->b, x->C, hist + x->T, x->H, x->W, stride, pad);
+        /* xin = history ++ x along time; the new history is the last `hist`
+         * frames of that concatenation. */
+        const int64_t Tin = hist + x->T;
+        err = copy_slabs(m, xin.d, Tin * HW, c->cache, hist * HW, x->C, hist * HW);
+        if (!err) err = copy_slabs(m, xin.d + hist * HW, Tin * HW, x->d, x->T * HW, x->C, x->T * HW);
+        if (!err) err = copy_slabs(m, c->cache, hist * HW, xin.d + x->T * HW, Tin * HW, x->C, hist * HW);
+        if (!err)
+            err = be->conv3d(be, out->d, xin.d, &c->w, c->b, x->C, hist + x->T, x->H, x->W, stride, pad);
         act_free(m, &xin);
     }
     if (err) goto fail;
@@ -234,24 +217,16 @@ static void conv_reset(const wanc_vae21 *m, vae_conv *c)
 
 /* ---- blocks -------------------------------------------------------------------- */
 
-static wanc_err silu_inplace(const wanc_vae21 *m, act *a)
-{
-    TRY(m->be->silu(m->be, a->d, a->d, act_numel(a)));
-    return maybe_round(m, a->d, act_numel(a));
-}
-
 /* out = residual(x) + shortcut(x): RMS, SiLU, conv3, RMS, SiLU, conv3. */
 static wanc_err res_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
 {
     act h = *x, t1 = {0}, t2 = {0};
     wanc_err err = NULL;
     if (b->has_shortcut) TRY(conv_fwd(m, &b->shortcut, x, &h));
-    TRY_GOTO(err, done, norm_fwd(m, &b->n1, x, &t1));
-    TRY_GOTO(err, done, silu_inplace(m, &t1));
+    TRY_GOTO(err, done, norm_fwd(m, &b->n1, x, &t1, true));
     TRY_GOTO(err, done, conv_fwd(m, &b->c1, &t1, &t2));
     act_free(m, &t1);
-    TRY_GOTO(err, done, norm_fwd(m, &b->n2, &t2, &t2));
-    TRY_GOTO(err, done, silu_inplace(m, &t2));
+    TRY_GOTO(err, done, norm_fwd(m, &b->n2, &t2, &t2, true));
     TRY_GOTO(err, done, conv_fwd(m, &b->c2, &t2, &t1));
     TRY_GOTO(err, done, m->be->add(m->be, t1.d, t1.d, h.d, act_numel(&t1)));
     TRY_GOTO(err, done, maybe_round(m, t1.d, act_numel(&t1)));
@@ -273,33 +248,29 @@ static wanc_err attn_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
     float *buf = NULL;
     wanc_err err = NULL;
     TRY(act_new(m, out, C, T, x->H, x->W));
-    TRY_GOTO(err, done, norm_fwd(m, &b->an, x, &n));
+    TRY_GOTO(err, done, norm_fwd(m, &b->an, x, &n, false));
     /* xt[P, C] | qkv[P, 3C] | q, k, v, o[P, C] each */
     TRY_GOTO(err, done, be->alloc(be, (void **)&buf, (size_t)(P * C * 8) * sizeof(float)));
     float *xt = buf, *qkv = xt + P * C, *q = qkv + 3 * P * C, *k = q + P * C, *v = k + P * C, *o = v + P * C;
     for (int64_t t = 0; t < T; t++) {
-        for (int64_t c = 0; c < C; c++) {
-            const float *src = n.d + (c * T + t) * P;
-            for (int64_t p = 0; p < P; p++) xt[p * C + c] = src[p];
-        }
+        /* xt[p, c] = n[c, t, p] */
+        TRY_GOTO(err, done, be->copy_strided(be, xt, (int64_t[]){C, 1}, n.d + t * P, (int64_t[]){1, T * P},
+                                             (int64_t[]){P, C}, 2));
         TRY_GOTO(err, done, be->linear(be, qkv, xt, &b->qkv.w, b->qkv.b, P));
         TRY_GOTO(err, done, maybe_round(m, qkv, 3 * P * C));
-        for (int64_t p = 0; p < P; p++) {
-            memcpy(q + p * C, qkv + p * 3 * C, (size_t)C * sizeof(float));
-            memcpy(k + p * C, qkv + p * 3 * C + C, (size_t)C * sizeof(float));
-            memcpy(v + p * C, qkv + p * 3 * C + 2 * C, (size_t)C * sizeof(float));
-        }
+        /* q, k, v [P, C] (consecutive) = the three column blocks of qkv[P, 3C] */
+        TRY_GOTO(err, done, be->copy_strided(be, q, (int64_t[]){P * C, C, 1}, qkv, (int64_t[]){C, 3 * C, 1},
+                                             (int64_t[]){3, P, C}, 3));
         TRY_GOTO(err, done, be->attention(be, o, q, k, v, P, P, 1, C, 1.0f / sqrtf((float)C), NULL, NULL));
         TRY_GOTO(err, done, maybe_round(m, o, P * C));
         TRY_GOTO(err, done, be->linear(be, xt, o, &b->proj.w, b->proj.b, P));
         TRY_GOTO(err, done, maybe_round(m, xt, P * C));
         count_flops(m, 8.0 * P * C * C + 4.0 * P * P * C);
-        for (int64_t c = 0; c < C; c++) {
-            float *dst = out->d + (c * T + t) * P;
-            const float *id = x->d + (c * T + t) * P;
-            for (int64_t p = 0; p < P; p++) dst[p] = xt[p * C + c] + id[p];
-        }
+        /* out[c, t, p] = xt[p, c]; the identity is added once all frames are in */
+        TRY_GOTO(err, done, be->copy_strided(be, out->d + t * P, (int64_t[]){T * P, 1}, xt, (int64_t[]){1, C},
+                                             (int64_t[]){C, P}, 2));
     }
+    TRY_GOTO(err, done, be->add(be, out->d, out->d, x->d, act_numel(out)));
     err = maybe_round(m, out->d, act_numel(out));
 done:
     if (buf) be->free(be, buf);
@@ -318,15 +289,10 @@ static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
     wanc_err err = NULL;
     const int64_t C = x->C, T = x->T, H = x->H, W = x->W;
     TRY(act_new(m, &xp, C, T, H + 1, W + 1));
-    for (int64_t f = 0; f < C * T; f++) {
-        float *dst = xp.d + f * (H + 1) * (W + 1);
-        const float *src = x->d + f * H * W;
-        for (int64_t i = 0; i < H; i++) {
-            memcpy(dst + i * (W + 1), src + i * W, (size_t)W * sizeof(float));
-            dst[i * (W + 1) + W] = 0.0f;
-        }
-        memset(dst + H * (W + 1), 0, (size_t)(W + 1) * sizeof(float));
-    }
+    /* xp[f, 0:H, 0:W] = x[f] in a zero frame one row and column larger */
+    TRY_GOTO(err, done, be->fill(be, xp.d, 0.0f, act_numel(&xp)));
+    TRY_GOTO(err, done, be->copy_strided(be, xp.d, (int64_t[]){(H + 1) * (W + 1), W + 1, 1}, x->d,
+                                         (int64_t[]){H * W, W, 1}, (int64_t[]){C * T, H, W}, 3));
     const int64_t Ho = (H + 1 - 3) / 2 + 1, Wo = (W + 1 - 3) / 2 + 1;
     const int s2[3] = {1, 2, 2}, st[3] = {2, 1, 1}, p0[3] = {0, 0, 0};
     TRY_GOTO(err, done, act_new(m, &y, b->spatial.cout, T, Ho, Wo));
@@ -343,8 +309,7 @@ static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
     if (!b->started) {
         /* First chunk: frame 0 passes through; remember its last frame. */
         b->started = true;
-        for (int64_t c = 0; c < Cy; c++)
-            memcpy(b->prev_frame + c * HW, y.d + (c * T + T - 1) * HW, (size_t)HW * sizeof(float));
+        TRY_GOTO(err, done, copy_slabs(m, b->prev_frame, HW, y.d + (T - 1) * HW, T * HW, Cy, HW));
         *out = y;
         return NULL;
     }
@@ -354,12 +319,10 @@ static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
         goto done;
     }
     TRY_GOTO(err, done, act_new(m, &yin, Cy, T + 1, Ho, Wo));
-    for (int64_t c = 0; c < Cy; c++) {
-        float *dst = yin.d + c * (T + 1) * HW;
-        memcpy(dst, b->prev_frame + c * HW, (size_t)HW * sizeof(float));
-        memcpy(dst + HW, y.d + c * T * HW, (size_t)(T * HW) * sizeof(float));
-        memcpy(b->prev_frame + c * HW, y.d + (c * T + T - 1) * HW, (size_t)HW * sizeof(float));
-    }
+    /* yin = previous last frame ++ y along time; remember y's last frame */
+    TRY_GOTO(err, done, copy_slabs(m, yin.d, (T + 1) * HW, b->prev_frame, HW, Cy, HW));
+    TRY_GOTO(err, done, copy_slabs(m, yin.d + HW, (T + 1) * HW, y.d, T * HW, Cy, T * HW));
+    TRY_GOTO(err, done, copy_slabs(m, b->prev_frame, HW, y.d + (T - 1) * HW, T * HW, Cy, HW));
     act_free(m, &y);
     const int64_t To = (T + 1 - 3) / 2 + 1;
     TRY_GOTO(err, done, act_new(m, out, b->time.cout, To, Ho, Wo));
@@ -389,12 +352,10 @@ static wanc_err up_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
             TRY(conv_fwd(m, &b->time, x, &tc));
             const int64_t C = x->C, T = x->T, HW = x->H * x->W;
             TRY_GOTO(err, done, act_new(m, &xi, C, 2 * T, x->H, x->W));
-            /* tc[(s*C + c), t] -> xi[c, 2t + s] */
-            for (int64_t s = 0; s < 2; s++)
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t t = 0; t < T; t++)
-                        memcpy(xi.d + (c * 2 * T + 2 * t + s) * HW, tc.d + ((s * C + c) * T + t) * HW,
-                               (size_t)HW * sizeof(float));
+            /* xi[c, 2t + s] = tc[s*C + c, t], as [s, c, t, HW] index order */
+            TRY_GOTO(err, done, m->be->copy_strided(m->be, xi.d, (int64_t[]){HW, 2 * T * HW, 2 * HW, 1}, tc.d,
+                                                    (int64_t[]){C * T * HW, T * HW, HW, 1},
+                                                    (int64_t[]){2, C, T, HW}, 4));
             act_free(m, &tc);
             src = &xi;
         }
@@ -402,15 +363,7 @@ static wanc_err up_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
     const int64_t C = src->C, T = src->T, H = src->H, W = src->W;
     TRY_GOTO(err, done, act_new(m, &u, C, T, 2 * H, 2 * W));
     /* nearest-exact with scale 2: output (i, j) reads input (i/2, j/2). */
-    for (int64_t f = 0; f < C * T; f++) {
-        const float *s = src->d + f * H * W;
-        float *d = u.d + f * 4 * H * W;
-        for (int64_t i = 0; i < H; i++) {
-            float *r0 = d + (2 * i) * 2 * W;
-            for (int64_t j = 0; j < W; j++) r0[2 * j] = r0[2 * j + 1] = s[i * W + j];
-            memcpy(r0 + 2 * W, r0, (size_t)(2 * W) * sizeof(float));
-        }
-    }
+    TRY_GOTO(err, done, m->be->upsample_nearest2x(m->be, u.d, src->d, C * T, H, W));
     act_free(m, &xi);
     err = conv_fwd(m, &b->spatial, &u, out);
 done:
@@ -469,10 +422,15 @@ static wanc_err net_fwd(wanc_vae21 *m, vae_net *n, const act *x, act *out)
         b.d = NULL;
         TRY_GOTO(err, done, emit(m, n->blocks[i].name, &a));
     }
-    TRY_GOTO(err, done, norm_fwd(m, &n->head_norm, &a, &a));
+    /* The observer sees the norm's output alone, so the fused form only runs unobserved. */
+    const bool fuse = !m->observe;
+    TRY_GOTO(err, done, norm_fwd(m, &n->head_norm, &a, &a, fuse));
     snprintf(stage, sizeof stage, "%s.head.0", n->prefix);
-    TRY_GOTO(err, done, emit(m, stage, &a));
-    TRY_GOTO(err, done, silu_inplace(m, &a));
+    if (!fuse) {
+        TRY_GOTO(err, done, emit(m, stage, &a));
+        TRY_GOTO(err, done, m->be->silu(m->be, a.d, a.d, act_numel(&a)));
+        TRY_GOTO(err, done, maybe_round(m, a.d, act_numel(&a)));
+    }
     snprintf(stage, sizeof stage, "%s.head.1", n->prefix);
     TRY_GOTO(err, done, emit(m, stage, &a));
     TRY_GOTO(err, done, conv_fwd(m, &n->head_conv, &a, out));

@@ -496,7 +496,148 @@ TEST(ops_conv3d)
     free(wv);
 }
 
+/* ---- channel-first norm and layout ops ------------------------------------------------------ */
+
+/* Naive RMS_norm over channels: x / max(||x[:, p]||, eps) · sqrt(C) · gamma[c], in double. */
+static void check_channel_norm(int *test_failed_, int64_t C, int64_t P, int with_gamma)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    float *x = rand_buf((size_t)(C * P), 2), *g = rand_buf((size_t)C, 1);
+    for (int64_t c = 0; c < C; c++) x[c * P + P / 2] = 0.0f; /* an all-zero position: 0 / eps = 0 */
+    float *out = malloc(sizeof(float) * (size_t)(C * P)), *fused = malloc(sizeof(float) * (size_t)(C * P));
+    double *ref = malloc(sizeof(double) * (size_t)(C * P));
+    for (int64_t p = 0; p < P; p++) {
+        double ss = 0;
+        for (int64_t c = 0; c < C; c++) ss += (double)x[c * P + p] * x[c * P + p];
+        double n = sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12;
+        for (int64_t c = 0; c < C; c++)
+            ref[c * P + p] = x[c * P + p] / n * sqrt((double)C) * (with_gamma ? g[c] : 1.0);
+    }
+    const float *gm = with_gamma ? g : NULL;
+    CHECK_OK(be->channel_rms_norm(be, out, x, gm, C, P, 1e-12f, 0));
+    double err = max_abs_diff(out, ref, (size_t)(C * P));
+    if (!(err <= 1e-5 * sqrt((double)C))) fprintf(stderr, "  channel_rms_norm C=%lld P=%lld: err %g\n", (long long)C, (long long)P, err);
+    CHECK(err <= 1e-5 * sqrt((double)C));
+    CHECK(out[P / 2] == 0.0f);
+    /* fused SiLU = the separate silu op, bit for bit; and in place gives the same */
+    CHECK_OK(be->channel_rms_norm(be, fused, x, gm, C, P, 1e-12f, 1));
+    CHECK_OK(be->silu(be, out, out, C * P));
+    CHECK(memcmp(out, fused, sizeof(float) * (size_t)(C * P)) == 0);
+    CHECK_OK(be->channel_rms_norm(be, x, x, gm, C, P, 1e-12f, 1));
+    CHECK(memcmp(x, fused, sizeof(float) * (size_t)(C * P)) == 0);
+    free(x);
+    free(g);
+    free(out);
+    free(fused);
+    free(ref);
+}
+
+TEST(ops_channel_rms_norm)
+{
+    check_channel_norm(test_failed_, 37, 4013, 1); /* several tasks, a ragged last span */
+    check_channel_norm(test_failed_, 1, 9, 1);     /* C = 1: sign(x)·gamma */
+    check_channel_norm(test_failed_, 384, 7, 0);   /* wide C, fewer positions than a vector */
+    const wanc_backend *be = wanc_backend_cpu();
+    float v[4] = {0};
+    CHECK_ERR(be->channel_rms_norm(be, v, v, NULL, -1, 4, 1e-12f, 0), WANC_EINVAL, "negative");
+    CHECK_ERR(be->channel_rms_norm(be, NULL, v, NULL, 1, 4, 1e-12f, 0), WANC_EINVAL, "NULL");
+    CHECK_OK(be->channel_rms_norm(be, NULL, NULL, NULL, 0, 4, 1e-12f, 0)); /* empty: nothing to do */
+}
+
+TEST(ops_upsample_nearest2x)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    const int64_t sizes[3][3] = {{3, 5, 13}, {2, 1, 1}, {4, 7, 32}};
+    for (int s = 0; s < 3; s++) {
+        const int64_t N = sizes[s][0], H = sizes[s][1], W = sizes[s][2];
+        float *x = rand_buf((size_t)(N * H * W), 1), *out = malloc(sizeof(float) * (size_t)(N * 4 * H * W));
+        CHECK_OK(be->upsample_nearest2x(be, out, x, N, H, W));
+        int ok = 1;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < 2 * H; i++)
+                for (int64_t j = 0; j < 2 * W; j++)
+                    ok &= out[(n * 2 * H + i) * 2 * W + j] == x[(n * H + i / 2) * W + j / 2];
+        CHECK(ok);
+        free(x);
+        free(out);
+    }
+    float v[4] = {0};
+    CHECK_ERR(be->upsample_nearest2x(be, v, v, 1, 1, 1), WANC_EINVAL, "in place");
+    CHECK_ERR(be->upsample_nearest2x(be, v, v + 1, 1, -1, 1), WANC_EINVAL, "negative");
+}
+
+/* The naive strided copy: every index of shape in row-major order. */
+static void naive_copy(float *out, const int64_t *os, const float *x, const int64_t *xs, const int64_t *shape, int nd)
+{
+    int64_t idx[8] = {0}, total = 1;
+    for (int d = 0; d < nd; d++) total *= shape[d];
+    for (int64_t e = 0; e < total; e++) {
+        int64_t r = e, oo = 0, xo = 0;
+        for (int d = nd - 1; d >= 0; d--) {
+            idx[d] = r % shape[d];
+            r /= shape[d];
+            oo += idx[d] * os[d];
+            xo += idx[d] * xs[d];
+        }
+        out[oo] = x[xo];
+    }
+}
+
+static void check_copy(int *test_failed_, const int64_t *os, const int64_t *xs, const int64_t *shape, int nd,
+                       size_t out_n, size_t x_n)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    float *x = rand_buf(x_n, 1), *a = malloc(sizeof(float) * out_n), *b = malloc(sizeof(float) * out_n);
+    for (size_t i = 0; i < out_n; i++) a[i] = b[i] = -7.0f; /* untouched elements must stay */
+    naive_copy(a, os, x, xs, shape, nd);
+    CHECK_OK(be->copy_strided(be, b, os, x, xs, shape, nd));
+    CHECK(memcmp(a, b, sizeof(float) * out_n) == 0);
+    free(x);
+    free(a);
+    free(b);
+}
+
+TEST(ops_copy_strided)
+{
+    /* concatenation along time of channel slabs: out[C=5, 2+3 frames, HW=7] <- x[5, 3, 7] at frame 2 */
+    check_copy(test_failed_, (int64_t[]){35, 1}, (int64_t[]){21, 1}, (int64_t[]){5, 21}, 2, 5 * 35, 5 * 21);
+    /* the temporal upsample interleave: out[c, 2t+s] = x[s*C + c, t], C = 3, T = 3, HW = 11 */
+    check_copy(test_failed_, (int64_t[]){11, 66, 22, 1}, (int64_t[]){99, 33, 11, 1}, (int64_t[]){2, 3, 3, 11}, 4,
+               3 * 6 * 11, 6 * 3 * 11);
+    /* transposes across several 32x32 tiles, odd sizes, both directions */
+    check_copy(test_failed_, (int64_t[]){37, 1}, (int64_t[]){1, 53}, (int64_t[]){53, 37}, 2, 53 * 37, 37 * 53);
+    check_copy(test_failed_, (int64_t[]){1, 71}, (int64_t[]){45, 1}, (int64_t[]){71, 45}, 2, 71 * 45, 71 * 45);
+    /* padding into a larger frame, size-1 dims and a 1-D strided gather */
+    check_copy(test_failed_, (int64_t[]){10 * 13, 13, 1}, (int64_t[]){9 * 12, 12, 1}, (int64_t[]){4, 9, 12}, 3,
+               4 * 10 * 13, 4 * 9 * 12);
+    check_copy(test_failed_, (int64_t[]){500, 1, 7, 1}, (int64_t[]){3, 9, 1, 1}, (int64_t[]){1, 1, 3, 1}, 4, 30, 9);
+    check_copy(test_failed_, (int64_t[]){2}, (int64_t[]){3}, (int64_t[]){1001}, 1, 2002, 3003);
+    /* the attention's q/k/v split of qkv[P, 3C]: [3, P, C] */
+    check_copy(test_failed_, (int64_t[]){19 * 5, 5, 1}, (int64_t[]){5, 15, 1}, (int64_t[]){3, 19, 5}, 3, 3 * 19 * 5,
+               19 * 15);
+    const wanc_backend *be = wanc_backend_cpu();
+    float v[4] = {0};
+    int64_t one[1] = {1}, neg[1] = {-1};
+    CHECK_ERR(be->copy_strided(be, v, one, v + 1, one, one, 0), WANC_EINVAL, "ndim");
+    CHECK_ERR(be->copy_strided(be, v, one, v + 1, one, neg, 1), WANC_EINVAL, "size");
+    CHECK_ERR(be->copy_strided(be, NULL, one, v, one, one, 1), WANC_EINVAL, "NULL");
+}
+
+TEST(ops_fill)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    float *x = malloc(sizeof(float) * 200003);
+    CHECK_OK(be->fill(be, x, -1.5f, 200001));
+    int ok = 1;
+    for (int i = 0; i < 200001; i++) ok &= x[i] == -1.5f;
+    CHECK(ok);
+    CHECK_ERR(be->fill(be, x, 0, -1), WANC_EINVAL, "n =");
+    free(x);
+}
+
 /* ---- determinism: 1 vs 2 threads, bit for bit ------------------------------------------------ */
+
+#define LAYOUT_GROUP_FLOATS ((size_t)(2 * 16 * 6001 + 8 * 66 * 82 + 300 * 257 + 100003))
 
 /* Runs every op once at the current thread count; all outputs go to `res`. */
 static void run_all_ops(int *test_failed_, float *res[12])
@@ -559,6 +700,17 @@ static void run_all_ops(int *test_failed_, float *res[12])
     float *cx2 = rand_buf((size_t)(64 * 200 * 200), 1);
     res[8] = malloc(sizeof(float) * 8 * 99 * 99);
     CHECK_OK(be->conv3d(be, res[8], cx2, &cw2, &cb, 64, 1, 200, 200, (int[]){1, 2, 2}, (int[]){0, 0, 0}));
+    /* layout group: channel norm (+ fused SiLU) over several tasks, upsample, a tiled transpose, fill */
+    res[9] = calloc(LAYOUT_GROUP_FLOATS, sizeof(float));
+    float *r9 = res[9];
+    CHECK_OK(be->channel_rms_norm(be, r9, a, c, 16, 6001, 1e-12f, 1)); /* two tasks */
+    CHECK_OK(be->channel_rms_norm(be, r9 + 16 * 6001, a, NULL, 16, 6001, 1e-12f, 0));
+    r9 += 2 * 16 * 6001;
+    CHECK_OK(be->upsample_nearest2x(be, r9, cx, 8, 33, 41));
+    r9 += 8 * 66 * 82;
+    CHECK_OK(be->copy_strided(be, r9, (int64_t[]){1, 300}, cx, (int64_t[]){257, 1}, (int64_t[]){300, 257}, 2));
+    r9 += 300 * 257;
+    CHECK_OK(be->fill(be, r9, 0.25f, 100003));
     wanc_tensor_free(&cw2);
     free(cx2);
     wanc_tensor_free(&cb);
@@ -583,8 +735,8 @@ static void run_all_ops(int *test_failed_, float *res[12])
 
 TEST(ops_bit_identical_at_1_and_2_threads)
 {
-    static const size_t sizes[9] = {700 * 1100,   700 * 1100,   700 * 700,        100003 * 8, 100003 * 4,
-                                    300 * 2 * 48, 300 * 2 * 48, 8 * 2 * 20 * 70, 8 * 99 * 99};
+    static const size_t sizes[10] = {700 * 1100,   700 * 1100,   700 * 700,       100003 * 8,  100003 * 4,
+                                     300 * 2 * 48, 300 * 2 * 48, 8 * 2 * 20 * 70, 8 * 99 * 99, LAYOUT_GROUP_FLOATS};
     float *r1[12] = {0}, *r2[12] = {0};
     int saved = wanc_threads_get();
     wanc_threads_set(1);
@@ -592,7 +744,7 @@ TEST(ops_bit_identical_at_1_and_2_threads)
     wanc_threads_set(2);
     run_all_ops(test_failed_, r2);
     wanc_threads_set(saved);
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 10; i++) {
         int same = memcmp(r1[i], r2[i], sizes[i] * sizeof(float)) == 0;
         if (!same) fprintf(stderr, "  op group %d differs between 1 and 2 threads\n", i);
         CHECK(same);

@@ -149,15 +149,22 @@ static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* wk[k][co][ci] = w[co][ci][k] for the output channels of this range. */
+/* wk[k][co][ci] = w[co][ci][k] for the output channels of this range. One
+ * source row w[co] (Cin·nk floats, cache-resident) feeds nk contiguous
+ * destination runs: writing one run at a time instead of scattering nk
+ * streams made this several times faster (it was ~6% of a VAE decode). */
 static void relayout_range(void *ctx, int64_t begin, int64_t end)
 {
     conv_job *j = ctx;
-    const int64_t nk = j->kt * j->kh * j->kw;
+    const int64_t nk = j->kt * j->kh * j->kw, Cin = j->Cin;
     float *wk = (float *)j->wk;
-    for (int64_t co = begin; co < end; co++)
-        for (int64_t ci = 0; ci < j->Cin; ci++)
-            for (int64_t k = 0; k < nk; k++) wk[(k * j->Cout + co) * j->Cin + ci] = j->w[(co * j->Cin + ci) * nk + k];
+    for (int64_t co = begin; co < end; co++) {
+        const float *src = j->w + co * Cin * nk;
+        for (int64_t k = 0; k < nk; k++) {
+            float *dst = wk + (k * j->Cout + co) * Cin;
+            for (int64_t ci = 0; ci < Cin; ci++) dst[ci] = src[ci * nk + k];
+        }
+    }
 }
 
 /* out[Cout, To, Ho, Wo] = conv3d(x[Cin, T, H, W], w[Cout, Cin, kt, kh, kw]) + bias[Cout];
@@ -218,15 +225,21 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
     }
     atomic_init(&j.failed, 0);
     if (j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col) { /* any time stride */
-        /* offsets-major weights wk[k][Cout][Cin] from w[Cout][Cin][k] */
-        float *wk = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
-        if (!wk) {
-            free(wf);
-            free(bf);
-            WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory re-laying the weight");
+        /* offsets-major weights wk[k][Cout][Cin] from w[Cout][Cin][k] (a 1x1x1
+         * kernel already is) */
+        float *wk = NULL;
+        if (j.Kc == Cin) {
+            j.wk = j.w;
+        } else {
+            wk = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
+            if (!wk) {
+                free(wf);
+                free(bf);
+                WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory re-laying the weight");
+            }
+            j.wk = wk;
+            wanc_parallel_for(j.Cout, 16, relayout_range, &j);
         }
-        j.wk = wk;
-        wanc_parallel_for(j.Cout, 16, relayout_range, &j);
         j.Wp = W + 2 * j.pw;
         /* at most about 1024 extended columns per sgemm, and at least ~16
          * slabs per frame while a slab keeps >= 256 columns, for balance */

@@ -126,6 +126,10 @@ static const wanc_backend cpu_table = {
     .attention = cpu_attention,
     .rope = cpu_rope,
     .conv3d = cpu_conv3d,
+    .channel_rms_norm = cpu_channel_rms_norm,
+    .upsample_nearest2x = cpu_upsample_nearest2x,
+    .copy_strided = cpu_copy_strided,
+    .fill = cpu_fill,
 };
 
 const wanc_backend *wanc_backend_cpu(void)

@@ -38,6 +38,10 @@ void cpu_to_f32(float *dst, const void *src, wanc_dtype dt, size_t n);
 /* Is dt a weight dtype the CPU ops read directly? */
 int cpu_weight_dtype_ok(wanc_dtype dt);
 
+/* out[n] = silu(x[n]), exactly as the silu op computes each element (for
+ * ops that fuse a SiLU). In place ok. */
+void cpu_silu_span(float *out, const float *x, int64_t n);
+
 /* ---- op entries (signatures as in backend.h) ---- */
 wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                     const wanc_tensor *bias, int64_t M);
@@ -71,6 +75,14 @@ wanc_err cpu_rope(const wanc_backend *be, float *x, const double *cos_sin, int64
 /* conv3d picks a stride-1 path without im2col; set to 1 to force im2col
  * everywhere (the benchmark and tests compare both). Not thread-safe to flip
  * while a conv runs. */
+wanc_err cpu_channel_rms_norm(const wanc_backend *be, float *out, const float *x, const float *gamma, int64_t C,
+                              int64_t P, float eps, int silu);
+wanc_err cpu_upsample_nearest2x(const wanc_backend *be, float *out, const float *x, int64_t N, int64_t H,
+                                int64_t W);
+wanc_err cpu_copy_strided(const wanc_backend *be, float *out, const int64_t *out_strides, const float *x,
+                          const int64_t *x_strides, const int64_t *shape, int ndim);
+wanc_err cpu_fill(const wanc_backend *be, float *out, float value, int64_t n);
+
 extern int cpu_conv3d_force_im2col;
 wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                     const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],

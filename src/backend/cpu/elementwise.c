@@ -81,6 +81,8 @@ static void transcendental(ew_op op, float *o, const float *a, int64_t begin, in
     for (; i < end; i++) o[i] = transcendental_scalar(op, a[i]);
 }
 
+void cpu_silu_span(float *out, const float *x, int64_t n) { transcendental(OP_SILU, out, x, 0, n); }
+
 static void ew_range(void *ctx, int64_t begin, int64_t end)
 {
     ew_job *j = ctx;

@@ -118,3 +118,84 @@ wanc_err cpu_softmax(const wanc_backend *be, float *out, const float *x, int64_t
     wanc_parallel_for(rows, rows_per_task(dim), softmax_range, &j);
     return NULL;
 }
+
+/* ---- channel norm over channel-first features ------------------------------------- */
+
+typedef struct {
+    float *out;
+    const float *x, *gamma;
+    int64_t C, P;
+    float eps, scale;
+    int silu;
+} chan_job;
+
+#define CHAN_SPAN 256 /* positions reduced together: one row segment per channel stays in L1 */
+
+/* ss[i] += x[i]² in float64. A float's square is exact in double, so the
+ * vector fma and the scalar tail give the same bits as plain mul + add. */
+static void sumsq_f64(double *ss, const float *x, int64_t n)
+{
+    int64_t i = 0;
+#ifdef CPU_HAVE_AVX2
+    for (; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+        _mm256_storeu_pd(ss + i, _mm256_fmadd_pd(v, v, _mm256_loadu_pd(ss + i)));
+    }
+#endif
+    for (; i < n; i++) ss[i] += (double)x[i] * x[i];
+}
+
+/* y[i] = ((x[i] / nrm[i]) · scale) · g, one rounding per operation in either path. */
+static void chan_scale(float *y, const float *x, const float *nrm, float scale, float g, int64_t n)
+{
+    int64_t i = 0;
+#ifdef CPU_HAVE_AVX2
+    const __m256 vs = _mm256_set1_ps(scale), vg = _mm256_set1_ps(g);
+    for (; i + 8 <= n; i += 8) {
+        __m256 q = _mm256_div_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(nrm + i));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(q, vs), vg));
+    }
+#endif
+    for (; i < n; i++) y[i] = ((x[i] / nrm[i]) * scale) * g;
+}
+
+static void channel_rms_norm_range(void *ctx, int64_t begin, int64_t end)
+{
+    const chan_job *j = ctx;
+    double ss[CHAN_SPAN];
+    float nrm[CHAN_SPAN];
+    for (int64_t p0 = begin; p0 < end; p0 += CHAN_SPAN) {
+        int64_t n = end - p0 < CHAN_SPAN ? end - p0 : CHAN_SPAN;
+        memset(ss, 0, sizeof(double) * (size_t)n);
+        for (int64_t c = 0; c < j->C; c++) sumsq_f64(ss, j->x + c * j->P + p0, n);
+        for (int64_t i = 0; i < n; i++) {
+            float v = (float)sqrt(ss[i]);
+            nrm[i] = v > j->eps ? v : j->eps;
+        }
+        for (int64_t c = 0; c < j->C; c++) {
+            float *y = j->out + c * j->P + p0;
+            chan_scale(y, j->x + c * j->P + p0, nrm, j->scale, j->gamma ? j->gamma[c] : 1.0f, n);
+            if (j->silu) cpu_silu_span(y, y, n);
+        }
+    }
+}
+
+/* out[C, P] = x / max(‖x[:, p]‖₂, eps) · √C · gamma[c] (then SiLU when silu != 0); in place ok.
+ * Positions are split over the pool; each position is reduced over C in
+ * channel order by one thread, so the bits never depend on the thread count. */
+wanc_err cpu_channel_rms_norm(const wanc_backend *be, float *out, const float *x, const float *gamma, int64_t C,
+                              int64_t P, float eps, int silu)
+{
+    (void)be;
+    if (C < 0 || P < 0)
+        WANC_FAIL(WANC_EINVAL, "channel_rms_norm: negative size C=%lld P=%lld", (long long)C, (long long)P);
+    if (C == 0 || P == 0) return NULL;
+    if (!out || !x) WANC_FAIL(WANC_EINVAL, "channel_rms_norm: NULL input or output");
+    chan_job j = {.out = out, .x = x, .gamma = gamma, .C = C, .P = P, .eps = eps,
+                  .scale = (float)sqrt((double)C), .silu = silu};
+    /* about 64K elements per task, in whole spans */
+    int64_t chunk = (65536 / C + CHAN_SPAN - 1) / CHAN_SPAN * CHAN_SPAN;
+    if (chunk < CHAN_SPAN) chunk = CHAN_SPAN;
+    wanc_parallel_for(P, chunk, channel_rms_norm_range, &j);
+    return NULL;
+}
