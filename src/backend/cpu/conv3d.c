@@ -37,6 +37,8 @@ typedef struct {
     int st, sh, sw, pt, ph, pw;
     /* shifted-gemm path: per-offset weights wk[kt·kh·kw][Cout][Cin], slabs of nh output rows */
     const float *wk;
+    const void *wsrc; /* the stored weight, read by the re-layout in its own dtype */
+    wanc_dtype wdt;
     int64_t Wp, nh, hslabs;
     atomic_int failed;
 } conv_job;
@@ -158,8 +160,17 @@ static void relayout_range(void *ctx, int64_t begin, int64_t end)
     conv_job *j = ctx;
     const int64_t nk = j->kt * j->kh * j->kw, Cin = j->Cin;
     float *wk = (float *)j->wk;
+    float *row = NULL;
+    if (j->wdt != WANC_F32 && !(row = cpu_scratch(CPU_SCRATCH_WORK, sizeof(float) * (size_t)(Cin * nk)))) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
     for (int64_t co = begin; co < end; co++) {
-        const float *src = j->w + co * Cin * nk;
+        const float *src = (const float *)j->wsrc + co * Cin * nk;
+        if (row) { /* BF16/F16: convert this output channel's row first */
+            cpu_to_f32(row, (const uint16_t *)j->wsrc + co * Cin * nk, j->wdt, (size_t)(Cin * nk));
+            src = row;
+        }
         for (int64_t k = 0; k < nk; k++) {
             float *dst = wk + (k * j->Cout + co) * Cin;
             for (int64_t ci = 0; ci < Cin; ci++) dst[ci] = src[ci * nk + k];
@@ -205,8 +216,11 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
     if (!out || !x) WANC_FAIL(WANC_EINVAL, "conv3d: NULL input or output");
     cpu_blas_init();
 
+    const int shifted = j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col; /* any time stride */
     float *wf = NULL, *bf = NULL;
-    if (w->dtype != WANC_F32) {
+    j.wsrc = w->data;
+    j.wdt = w->dtype;
+    if (w->dtype != WANC_F32 && !(shifted && j.Kc != Cin)) { /* the re-layout converts on its own */
         wf = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
         if (!wf) WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory converting the weight");
         cpu_to_f32(wf, w->data, w->dtype, (size_t)(j.Cout * j.Kc));
@@ -224,14 +238,15 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
         j.bias = bf;
     }
     atomic_init(&j.failed, 0);
-    if (j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col) { /* any time stride */
+    if (shifted) {
         /* offsets-major weights wk[k][Cout][Cin] from w[Cout][Cin][k] (a 1x1x1
-         * kernel already is) */
-        float *wk = NULL;
+         * kernel already is). The buffer is the calling thread's scratch, kept
+         * between calls: a fresh 16 MB block per conv cost its page faults
+         * every time. */
         if (j.Kc == Cin) {
             j.wk = j.w;
         } else {
-            wk = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
+            float *wk = cpu_scratch(CPU_SCRATCH_WEIGHT, sizeof(float) * (size_t)(j.Cout * j.Kc));
             if (!wk) {
                 free(wf);
                 free(bf);
@@ -249,8 +264,7 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
         if (balanced < nh) nh = balanced;
         j.nh = nh > j.Ho ? j.Ho : nh;
         j.hslabs = (j.Ho + j.nh - 1) / j.nh;
-        wanc_parallel_for(j.To * j.hslabs, 1, conv_shift_range, &j);
-        free(wk);
+        if (!atomic_load(&j.failed)) wanc_parallel_for(j.To * j.hslabs, 1, conv_shift_range, &j);
     } else {
         int64_t ps = (int64_t)(COL_BYTES / sizeof(float)) / j.Kc;
         if (ps < 64) ps = 64;

@@ -14,7 +14,9 @@
  *   bit-stable, so we make the split ourselves. The unit test
  *   ops_bit_identical_at_1_and_2_threads checks every op.
  *   Scratch kept per thread (cpu_scratch): up to ~8 MB for linear weight
- *   blocks, ~16 MB for an im2col block, a few MB for the conv row slabs.
+ *   blocks, ~16 MB for an im2col block, a few MB for the conv row slabs,
+ *   and in the thread that calls conv3d its re-laid weight (<= 16 MB for
+ *   Wan's VAEs, in the WEIGHT slot: conv3d never runs inside linear).
  */
 #ifndef WANC_BACKEND_CPU_INTERNAL_H
 #define WANC_BACKEND_CPU_INTERNAL_H
