@@ -125,6 +125,14 @@ struct wanc_backend {
                              const int64_t *x_strides, const int64_t *shape, int ndim);
     /* out[n] = value */
     wanc_err (*fill)(const wanc_backend *be, float *out, float value, int64_t n);
+
+    /* conv3d (as above) over the time concatenation hist[Cin, Th, H, W] ++
+     * x[Cin, T, H, W], without materialising it: a causal conv's cached
+     * frames stand in for its left padding. Same bits as conv3d on the
+     * concatenated input. hist may be NULL when Th = 0. */
+    wanc_err (*conv3d_hist)(const wanc_backend *be, float *out, const float *hist, int64_t Th, const float *x,
+                            const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H,
+                            int64_t W, const int stride[3], const int pad[3]);
 };
 
 /* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */

@@ -187,18 +187,17 @@ static wanc_err conv_fwd(const wanc_vae21 *m, vae_conv *c, const act *x, act *ou
             err = be->fill(be, c->cache, 0.0f, c->cin * hist * HW);
             if (err) goto fail;
         }
-        act xin;
-        err = act_new(m, &xin, x->C, hist + x->T, x->H, x->W);
-        if (err) goto fail;
-        /* xin = history ++ x along time; the new history is the last `hist`
-         * frames of that concatenation. */
-        const int64_t Tin = hist + x->T;
-        err = copy_slabs(m, xin.d, Tin * HW, c->cache, hist * HW, x->C, hist * HW);
-        if (!err) err = copy_slabs(m, xin.d + hist * HW, Tin * HW, x->d, x->T * HW, x->C, x->T * HW);
-        if (!err) err = copy_slabs(m, c->cache, hist * HW, xin.d + x->T * HW, Tin * HW, x->C, hist * HW);
-        if (!err)
-            err = be->conv3d(be, out->d, xin.d, &c->w, c->b, x->C, hist + x->T, x->H, x->W, stride, pad);
-        act_free(m, &xin);
+        /* conv over history ++ x (not materialised) */
+        err = be->conv3d_hist(be, out->d, c->cache, hist, x->d, &c->w, c->b, x->C, x->T, x->H, x->W, stride, pad);
+        /* New history: the last `hist` frames of history ++ x. */
+        if (!err && x->T >= hist) {
+            err = copy_slabs(m, c->cache, hist * HW, x->d + (x->T - hist) * HW, x->T * HW, x->C, hist * HW);
+        } else if (!err) { /* keep the newest old frames (one by one: the moves never overlap), then x */
+            const int64_t keep = hist - x->T;
+            for (int64_t f = 0; f < keep && !err; f++)
+                err = copy_slabs(m, c->cache + f * HW, hist * HW, c->cache + (x->T + f) * HW, hist * HW, x->C, HW);
+            if (!err) err = copy_slabs(m, c->cache + keep * HW, hist * HW, x->d, x->T * HW, x->C, x->T * HW);
+        }
     }
     if (err) goto fail;
     count_flops(m, 2.0 * c->cout * c->cin * c->kt * c->kh * c->kw * (double)act_numel(out) / c->cout);
@@ -285,7 +284,7 @@ done:
 static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
 {
     const wanc_backend *be = m->be;
-    act xp = {0}, y = {0}, yin = {0};
+    act xp = {0}, y = {0};
     wanc_err err = NULL;
     const int64_t C = x->C, T = x->T, H = x->H, W = x->W;
     TRY(act_new(m, &xp, C, T, H + 1, W + 1));
@@ -318,22 +317,17 @@ static wanc_err down_fwd(wanc_vae21 *m, vae_block *b, const act *x, act *out)
                          b->name, (long long)T);
         goto done;
     }
-    TRY_GOTO(err, done, act_new(m, &yin, Cy, T + 1, Ho, Wo));
-    /* yin = previous last frame ++ y along time; remember y's last frame */
-    TRY_GOTO(err, done, copy_slabs(m, yin.d, (T + 1) * HW, b->prev_frame, HW, Cy, HW));
-    TRY_GOTO(err, done, copy_slabs(m, yin.d + HW, (T + 1) * HW, y.d, T * HW, Cy, T * HW));
-    TRY_GOTO(err, done, copy_slabs(m, b->prev_frame, HW, y.d + (T - 1) * HW, T * HW, Cy, HW));
-    act_free(m, &y);
+    /* the time conv over previous last frame ++ y; then remember y's last frame */
     const int64_t To = (T + 1 - 3) / 2 + 1;
     TRY_GOTO(err, done, act_new(m, out, b->time.cout, To, Ho, Wo));
-    err = be->conv3d(be, out->d, yin.d, &b->time.w, b->time.b, Cy, T + 1, Ho, Wo, st, p0);
+    err = be->conv3d_hist(be, out->d, b->prev_frame, 1, y.d, &b->time.w, b->time.b, Cy, T, Ho, Wo, st, p0);
+    if (!err) err = copy_slabs(m, b->prev_frame, HW, y.d + (T - 1) * HW, T * HW, Cy, HW);
     count_flops(m, 2.0 * 3 * Cy * (double)act_numel(out));
     if (!err) err = maybe_round(m, out->d, act_numel(out));
     if (err) act_free(m, out);
 done:
     act_free(m, &xp);
     act_free(m, &y);
-    act_free(m, &yin);
     return err ? wanc_error_context(err, "VAE %s", b->name) : NULL;
 }
 

@@ -458,6 +458,27 @@ static void check_conv(int *test_failed_, wanc_dtype dt, int64_t Cin, int64_t Co
     double err = max_abs_diff(out, ref, no);
     if (!(err < 1e-5)) fprintf(stderr, "  conv3d %s: err %g\n", wanc_dtype_name(dt), err);
     CHECK(err < 1e-5);
+    /* conv3d_hist: the first Th frames from a separate history buffer give the same bits */
+    const int64_t HW = H * W;
+    float *hist = malloc(sizeof(float) * (size_t)(Cin * T * HW) + 1);
+    float *rest = malloc(sizeof(float) * (size_t)(Cin * T * HW) + 1);
+    float *out2 = malloc(sizeof(float) * no);
+    for (int64_t Th = 0; Th <= T; Th++) {
+        for (int64_t ci = 0; ci < Cin; ci++) {
+            memcpy(hist + ci * Th * HW, x + ci * T * HW, sizeof(float) * (size_t)(Th * HW));
+            memcpy(rest + ci * (T - Th) * HW, x + (ci * T + Th) * HW, sizeof(float) * (size_t)((T - Th) * HW));
+        }
+        CHECK_OK(be->conv3d_hist(be, out2, Th ? hist : NULL, Th, rest, &w, &b, Cin, T - Th, H, W, st, pd));
+        int same = memcmp(out, out2, sizeof(float) * no) == 0;
+        if (!same)
+            fprintf(stderr, "  conv3d_hist %s Th=%lld of %lld differs\n", wanc_dtype_name(dt), (long long)Th,
+                    (long long)T);
+        CHECK(same);
+    }
+    CHECK_ERR(be->conv3d_hist(be, out2, NULL, 1, x, &w, &b, Cin, T, H, W, st, pd), WANC_EINVAL, "NULL history");
+    free(hist);
+    free(rest);
+    free(out2);
     wanc_tensor_free(&w);
     wanc_tensor_free(&b);
     free(wv);
@@ -516,7 +537,8 @@ static void check_channel_norm(int *test_failed_, int64_t C, int64_t P, int with
     const float *gm = with_gamma ? g : NULL;
     CHECK_OK(be->channel_rms_norm(be, out, x, gm, C, P, 1e-12f, 0));
     double err = max_abs_diff(out, ref, (size_t)(C * P));
-    if (!(err <= 1e-5 * sqrt((double)C))) fprintf(stderr, "  channel_rms_norm C=%lld P=%lld: err %g\n", (long long)C, (long long)P, err);
+    if (!(err <= 1e-5 * sqrt((double)C)))
+        fprintf(stderr, "  channel_rms_norm C=%lld P=%lld: err %g\n", (long long)C, (long long)P, err);
     CHECK(err <= 1e-5 * sqrt((double)C));
     CHECK(out[P / 2] == 0.0f);
     /* fused SiLU = the separate silu op, bit for bit; and in place gives the same */

@@ -33,6 +33,9 @@ int cpu_conv3d_force_im2col;
 typedef struct {
     float *out;
     const float *x, *w, *bias;
+    /* the input is hist[Cin, Th] ++ x[Cin, T - Th] along time (Th = 0: x alone) */
+    const float *hist;
+    int64_t Th;
     int64_t Cin, T, H, W, Cout, kt, kh, kw, To, Ho, Wo, P, Kc, ps;
     int st, sh, sw, pt, ph, pw;
     /* shifted-gemm path: per-offset weights wk[kt·kh·kw][Cout][Cin], slabs of nh output rows */
@@ -42,6 +45,13 @@ typedef struct {
     int64_t Wp, nh, hslabs;
     atomic_int failed;
 } conv_job;
+
+/* Frame t (of the T = Th + x frames) of input channel ci: [H, W]. */
+static inline const float *in_frame(const conv_job *j, int64_t ci, int64_t t)
+{
+    const int64_t HW = j->H * j->W;
+    return t < j->Th ? j->hist + (ci * j->Th + t) * HW : j->x + (ci * (j->T - j->Th) + t - j->Th) * HW;
+}
 
 /* col[Kc, n] for output positions p0 .. p0+n-1 (row stride n). */
 static void im2col(const conv_job *j, float *col, int64_t p0, int64_t n)
@@ -53,13 +63,12 @@ static void im2col(const conv_job *j, float *col, int64_t p0, int64_t n)
             for (int64_t dh = 0; dh < j->kh; dh++)
                 for (int64_t dw = 0; dw < j->kw; dw++, row++) {
                     float *c = col + row * n;
-                    const float *xc = j->x + ci * j->T * j->H * j->W;
                     int64_t p = p0;
                     int64_t to = p / HoWo, ho = (p % HoWo) / j->Wo, wo = p % j->Wo;
                     for (int64_t i = 0; i < n; i++) {
                         int64_t t = to * j->st - j->pt + dt, h = ho * j->sh - j->ph + dh, w = wo * j->sw - j->pw + dw;
                         c[i] = (t >= 0 && t < j->T && h >= 0 && h < j->H && w >= 0 && w < j->W)
-                                   ? xc[(t * j->H + h) * j->W + w]
+                                   ? in_frame(j, ci, t)[h * j->W + w]
                                    : 0.0f;
                         if (++wo == j->Wo) {
                             wo = 0;
@@ -128,7 +137,7 @@ static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
                         continue;
                     }
                     memset(dst, 0, sizeof(float) * (size_t)j->pw);
-                    memcpy(dst + j->pw, j->x + ((ci * j->T + t) * j->H + h) * j->W, sizeof(float) * (size_t)j->W);
+                    memcpy(dst + j->pw, in_frame(j, ci, t) + h * j->W, sizeof(float) * (size_t)j->W);
                     memset(dst + j->pw + j->W, 0, sizeof(float) * (size_t)(j->Wp - j->pw - j->W));
                 }
             }
@@ -178,20 +187,19 @@ static void relayout_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* out[Cout, To, Ho, Wo] = conv3d(x[Cin, T, H, W], w[Cout, Cin, kt, kh, kw]) + bias[Cout];
+/* out[Cout, To, Ho, Wo] = conv3d(hist[Cin, Th, H, W] ++ x[Cin, T - Th, H, W], w[Cout, Cin, kt, kh, kw]) + bias[Cout];
  * zero padding pad[] on both sides, stride[]; w may also be [Cout, Cin, kh, kw] (kt = 1). */
-wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
-                    const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
-                    const int pad[3])
+static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const float *x, const wanc_tensor *w,
+                           const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
+                           const int pad[3])
 {
-    (void)be;
     if (!w || !w->data || (w->ndim != 5 && w->ndim != 4))
         WANC_FAIL(WANC_ESHAPE, "conv3d: weight must be [Cout, Cin, kt, kh, kw]");
     if (!cpu_weight_dtype_ok(w->dtype) || !wanc_tensor_is_contiguous(w))
         WANC_FAIL(WANC_ESHAPE, "conv3d: weight must be contiguous F32/BF16/F16, got %s", wanc_dtype_name(w->dtype));
     if (!stride || !pad) WANC_FAIL(WANC_EINVAL, "conv3d: NULL stride or pad");
     int off = w->ndim == 5 ? 0 : 1;
-    conv_job j = {.x = x, .out = out, .Cin = Cin, .T = T, .H = H, .W = W, .Cout = w->shape[0],
+    conv_job j = {.x = x, .hist = hist, .Th = Th, .out = out, .Cin = Cin, .T = T, .H = H, .W = W, .Cout = w->shape[0],
                   .kt = off ? 1 : w->shape[2], .kh = w->shape[3 - off], .kw = w->shape[4 - off],
                   .st = stride[0], .sh = stride[1], .sw = stride[2], .pt = pad[0], .ph = pad[1], .pw = pad[2]};
     if (w->shape[1] != Cin)
@@ -276,4 +284,30 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
     free(bf);
     if (atomic_load(&j.failed)) WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory for the column buffer");
     return NULL;
+}
+
+/* out = conv3d(x[Cin, T, H, W]) (see backend.h) */
+wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                    const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
+                    const int pad[3])
+{
+    (void)be;
+    return conv3d_run(out, NULL, 0, x, w, bias, Cin, T, H, W, stride, pad);
+}
+
+/* out = conv3d(hist[Cin, Th, H, W] ++ x[Cin, T, H, W] along time), without building the concatenation. */
+wanc_err cpu_conv3d_hist(const wanc_backend *be, float *out, const float *hist, int64_t Th, const float *x,
+                         const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W,
+                         const int stride[3], const int pad[3])
+{
+    (void)be;
+    if (Th < 0 || T < 0)
+        WANC_FAIL(WANC_EINVAL, "conv3d_hist: %lld history frames, %lld frames", (long long)Th, (long long)T);
+    if (Th > 0 && !hist) WANC_FAIL(WANC_EINVAL, "conv3d_hist: NULL history for %lld frames", (long long)Th);
+    if (T == 0 && Th > 0) { /* history alone: x is the history */
+        x = hist;
+        T = Th;
+        Th = 0;
+    }
+    return conv3d_run(out, Th ? hist : NULL, Th, x, w, bias, Cin, Th + T, H, W, stride, pad);
 }

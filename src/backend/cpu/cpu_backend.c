@@ -130,6 +130,7 @@ static const wanc_backend cpu_table = {
     .upsample_nearest2x = cpu_upsample_nearest2x,
     .copy_strided = cpu_copy_strided,
     .fill = cpu_fill,
+    .conv3d_hist = cpu_conv3d_hist,
 };
 
 const wanc_backend *wanc_backend_cpu(void)

@@ -89,5 +89,8 @@ extern int cpu_conv3d_force_im2col;
 wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                     const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
                     const int pad[3]);
+wanc_err cpu_conv3d_hist(const wanc_backend *be, float *out, const float *hist, int64_t Th, const float *x,
+                         const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W,
+                         const int stride[3], const int pad[3]);
 
 #endif
