@@ -211,8 +211,7 @@ static wanc_err encode_prompt(wanc_pipeline *p, const char *prompt, float *emb)
     return wanc_umt5_encode(p->t5, emb, ids, mask, WANC_WAN_TEXT_LEN, &o);
 }
 
-/* InputVideoEmbedder (inference): x = (1 − σ₀)·x₀ + σ₀·ε. In bf16 each of the
- * three ops rounds, as torch's bf16 tensors do. */
+/* InputVideoEmbedder (inference): x = (1 − σ₀)·x₀ + σ₀·ε (the scheduler's add_noise). */
 static wanc_err embed_input_video(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_flow_sched *s,
                                   const wanc_vae_opts *vo, float *latents, const float *noise, int64_t n)
 {
@@ -240,16 +239,7 @@ static wanc_err embed_input_video(wanc_pipeline *p, const wanc_gen_params *prm, 
                 video[((size_t)c * T + t) * plane + i] = wanc_pixel_to_float(frame[i * 3 + c], bf16);
     }
     TRY_GOTO(err, done, wanc_vae21_encode(p->vae, x0, video, T, H, W, vo));
-    float sigma = s->sigmas[0];
-    if (bf16) {
-        float a = wanc_round_bf16(1.0f - sigma); /* python float (1 - sigma) times a bf16 tensor */
-        for (int64_t i = 0; i < n; i++) {
-            float u = wanc_round_bf16(a * x0[i]), v = wanc_round_bf16(sigma * noise[i]);
-            latents[i] = wanc_round_bf16(u + v);
-        }
-    } else {
-        TRY_GOTO(err, done, wanc_flow_sched_add_noise(s, latents, x0, noise, n, s->timesteps[0]));
-    }
+    TRY_GOTO(err, done, wanc_flow_sched_add_noise(s, latents, x0, noise, n, s->timesteps[0], bf16));
 done:
     free(frame);
     free(video);
