@@ -190,8 +190,12 @@ static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const
     }
     printf("wrote %s: %d frames of %dx%d, seed %llu\n", out, video.T, video.H, video.W,
            (unsigned long long)video.seed);
-    printf("time: text %.2f s, denoise %.2f s, decode %.2f s\n", video.seconds_text, video.seconds_denoise,
-           video.seconds_decode);
+    if (p->input_image)
+        printf("time: text %.2f s, image %.2f s, denoise %.2f s, decode %.2f s\n", video.seconds_text,
+               video.seconds_image, video.seconds_denoise, video.seconds_decode);
+    else
+        printf("time: text %.2f s, denoise %.2f s, decode %.2f s\n", video.seconds_text, video.seconds_denoise,
+               video.seconds_decode);
     wanc_video_free(&video);
     return 0;
 }
