@@ -1,6 +1,6 @@
 /* wanc — the Wan video-generation models in C.
  *
- * Usage: text-to-video with the released Wan2.1 files, as DiffSynth's
+ * Usage: text-to-video (and image-to-video) with the released Wan2.1 files, as DiffSynth's
  * WanVideoPipeline would run it (same parameters, same defaults, same seed →
  * same video). The CLI `wanc` is a thin layer over this header.
  *
@@ -17,6 +17,8 @@
  *   p.prompt = "a corgi running on the beach";
  *   p.seed = 42;
  *   wanc_video video = {0};
+ *   // image-to-video (an I2V / FLF2V / Fun-InP model, its CLIP file in the folder):
+ *   //   p.input_image = rgb; p.input_image_height = h; p.input_image_width = w;
  *   if (!err) err = wanc_generate(pipe, &p, &video);  // video.frames: uint8 [T, H, W, 3]
  *   if (!err) err = wanc_video_save(&video, "out.mp4", 15, 5);
  *   if (err) { fprintf(stderr, "%s\n", wanc_error_message(err)); wanc_error_free(err); }
@@ -43,7 +45,8 @@ typedef struct wanc_pipeline wanc_pipeline;
  * wins over the folder). */
 typedef struct wanc_pipeline_files {
     const char *model_dir; /* diffusion_pytorch_model*.safetensors, models_t5_umt5-xxl-enc-bf16.pth,
-                              Wan2.1_VAE.pth, google/umt5-xxl/ */
+                              Wan2.1_VAE.pth, google/umt5-xxl/ (image models also
+                              models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth) */
     const char *dit;       /* file, *.safetensors.index.json or glob */
     const char *t5;        /* .pth or .safetensors */
     const char *vae;       /* .pth or .safetensors */

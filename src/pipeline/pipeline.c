@@ -164,8 +164,10 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     /* the DiT's input is cat(latents[z], y[4 + z]) for an image model */
     const int z = wanc_vae21_config_of(p->vae)->z_dim, want_in = dc->has_image_input ? 2 * z + 4 : z;
     if (dc->in_dim != want_in) {
-        err = wanc_error(WANC_ESHAPE, "VAE %s has %d latent channels but %s DiT %s takes in_dim %d (expected %d)",
-                         vae, z, dc->has_image_input ? "image-to-video" : "text-to-video", dit, dc->in_dim, want_in);
+        err = wanc_error(WANC_ESHAPE, "VAE %s has %d latent channels but DiT %s (%s image input) takes in_dim %d: "
+                         "wanc runs in_dim %d (T2V) and, with image input, %d (I2V, FLF2V, Fun-InP); other layouts "
+                         "(Wan2.2 I2V, Fun-Control) are not supported yet", vae, z, dit,
+                         dc->has_image_input ? "with" : "no", dc->in_dim, z, 2 * z + 4);
         goto fail;
     }
     char clip_desc[96] = "";
