@@ -174,3 +174,72 @@ TEST(dit_diffusers_names_roundtrip)
     remove(p);
     remove(q);
 }
+
+/* A random T2V checkpoint plus one extra tensor (its own file, the union is
+ * the store): the optional modules' layouts are checked by name. */
+static wanc_err infer_with_extra(const char *extra_name, int ndim, const int64_t *shape, wanc_dit_config *got)
+{
+    char base[256], extra[256];
+    tmp_path(base, sizeof base, "base");
+    tmp_path(extra, sizeof extra, "extra");
+    wanc_dit_config c = tiny_config(false);
+    wanc_err err = wanc_dit_random_write(base, &c, WANC_F32, 3);
+    float *v = calloc((size_t)wanc_numel(ndim, shape), sizeof(float));
+    wanc_tensor t = wanc_tensor_wrap(v, WANC_F32, ndim, shape);
+    if (!err) err = v ? wanc_safetensors_write(extra, 1, &extra_name, &t, NULL) : wanc_error(WANC_ENOMEM, "oom");
+    wanc_weights *w = NULL;
+    if (!err) err = wanc_weights_open_files(&w, (const char *[]){base, extra}, 2);
+    if (!err) err = wanc_dit_infer_config(got, w, 0);
+    if (w) wanc_weights_close(w);
+    free(v);
+    remove(base);
+    remove(extra);
+    return err;
+}
+
+TEST(dit_optional_module_layouts)
+{
+    wanc_dit_config got;
+    CHECK_ERR(infer_with_extra("vace_blocks.0.modulation", 3, (int64_t[]){1, 6, 64}, &got), WANC_EFORMAT,
+              "vace_blocks.* without vace_patch_embedding.weight");
+    CHECK_ERR(infer_with_extra("vace_patch_embedding.weight", 5, (int64_t[]){64, 96, 1, 2, 2}, &got), WANC_EFORMAT,
+              "vace_patch_embedding.weight without vace_blocks.0.modulation");
+    CHECK_ERR(infer_with_extra("ref_conv.weight", 4, (int64_t[]){64, 16, 3, 3}, &got), WANC_ESHAPE,
+              "ref_conv.weight has shape");
+    CHECK_OK(infer_with_extra("ref_conv.weight", 4, (int64_t[]){64, 16, 2, 2}, &got));
+    CHECK(got.has_ref_conv && got.ref_in_dim == 16 && !got.vace_num_blocks && !got.has_control_adapter);
+    CHECK_ERR(infer_with_extra("control_adapter.conv.weight", 4, (int64_t[]){64, 100, 2, 2}, &got), WANC_ESHAPE,
+              "control_adapter.conv.weight has shape");
+    CHECK_OK(infer_with_extra("control_adapter.conv.weight", 4, (int64_t[]){64, 24 * 64, 2, 2}, &got));
+    CHECK(got.has_control_adapter && got.control_in_dim == 24);
+    CHECK_ERR(infer_with_extra("control_adapter.residual_blocks.0.conv1.weight", 4, (int64_t[]){64, 64, 3, 3}, &got),
+              WANC_EFORMAT, "residual blocks without control_adapter.conv");
+}
+
+/* Inputs for modules the model does not have are named errors, not ignored. */
+TEST(dit_module_inputs_need_the_module)
+{
+    char p[256];
+    tmp_path(p, sizeof p, "mods");
+    wanc_dit_config c = tiny_config(false);
+    CHECK_OK(wanc_dit_random_write(p, &c, WANC_F32, 5));
+    wanc_dit *dit = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), p, &(wanc_dit_options){0}));
+    if (!dit) return;
+    tiny_inputs t;
+    wanc_dit_inputs in = make_inputs(&t, &c);
+    float extra[96 * 2 * 4 * 6] = {0};
+    wanc_dit_inputs v = in;
+    v.vace_context = extra, v.vace_c = 96, v.vace_scale = 1;
+    CHECK_ERR(wanc_dit_forward(dit, &v, t.out), WANC_EINVAL, "no VACE");
+    v = in;
+    v.reference = extra, v.ref_c = 16;
+    CHECK_ERR(wanc_dit_forward(dit, &v, t.out), WANC_EINVAL, "no ref_conv");
+    v = in;
+    v.camera = extra, v.camera_c = 24;
+    CHECK_ERR(wanc_dit_forward(dit, &v, t.out), WANC_EINVAL, "no control_adapter");
+    CHECK_OK(wanc_dit_forward(dit, &in, t.out));
+    free_inputs(&t);
+    wanc_dit_free(dit);
+    remove(p);
+}
