@@ -138,6 +138,17 @@ typedef struct wanc_gen_params {
      * evaluation (the rest of the pipeline unchanged). NULL in normal use. */
     wanc_velocity_fn velocity_override;
     void *velocity_user;
+    /* TeaCache (DiffSynth's tea_cache_l1_thresh / tea_cache_model_id): 0 = off
+     * (DiffSynth's None). With a threshold (e.g. 0.05..0.3; higher skips more)
+     * each CFG branch keeps its own cache: on steps whose time modulation barely
+     * changed the DiT blocks are skipped and their last residual reused. The
+     * model id picks the fitted coefficients and is required with a threshold:
+     * "Wan2.1-T2V-1.3B", "Wan2.1-T2V-14B", "Wan2.1-I2V-14B-480P",
+     * "Wan2.1-I2V-14B-720P" (default "", as DiffSynth). Observers see
+     * "step<k>.tea_cache_posi" / "_nega" = {rel_l1, rescaled, accumulated,
+     * skipped} per call (rel_l1, rescaled NaN on calls that always compute). */
+    float tea_cache_l1_thresh;
+    const char *tea_cache_model_id;
 } wanc_gen_params;
 
 void wanc_gen_params_default(wanc_gen_params *p);

@@ -50,6 +50,18 @@ if [ "$(ls "$tmp/png" 2>/dev/null | tr '\n' ' ')" = "frame_00000.png frame_00001
 then ok "--frames writes frame_00000.png ..."; else bad "--frames"; ls "$tmp/png"; fi
 rm -rf "$tmp/a.safetensors" "$tmp/b.safetensors" "$tmp/png"
 
+# 3b. TeaCache: --tea-cache-l1-thresh runs, and with a threshold no step reaches
+# (3 steps: the middle one is skipped) the frames differ from the uncached run
+tea="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 3 --seed 3"
+"$wanc" generate $tea --quiet --out "$tmp/a.safetensors" >/dev/null 2>&1
+if "$wanc" generate $tea --tea-cache-l1-thresh 1000 --tea-cache-model-id Wan2.1-T2V-1.3B --quiet \
+     --out "$tmp/b.safetensors" >"$log/log" 2>&1 && [ -s "$tmp/a.safetensors" ] && [ -s "$tmp/b.safetensors" ] &&
+   ! cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors"
+then ok "generate --tea-cache-l1-thresh runs and skips the DiT blocks"; else bad "generate --tea-cache-l1-thresh"; cat "$log/log"; fi
+rm -f "$tmp/a.safetensors" "$tmp/b.safetensors"
+if "$wanc" generate --help | grep -q -e "--tea-cache-l1-thresh X" && "$wanc" generate --help | grep -q -e "--tea-cache-model-id ID"
+then ok "generate --help lists --tea-cache-l1-thresh, --tea-cache-model-id"; else bad "generate --help TeaCache flags"; fi
+
 # 4. bad inputs: non-zero exit, one named error line, no output file
 expect_error() { # NAME PATTERN ARGS...: fails, prints PATTERN, leaves nothing
     name=$1 pattern=$2
@@ -97,6 +109,10 @@ expect_error "an FLF2V model without --end-image" "--end-image" --model-dir "$im
     --input-image "$picture" --out "$tmp/x.mp4"
 expect_error "an image given to a T2V model" "text-to-video" --model-dir "$tmp/m" $small \
     --input-image "$picture" --out "$tmp/x.mp4"
+expect_error "a TeaCache threshold without a model id" "tea_cache_model_id" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh 0.2 --out "$tmp/x.mp4"
+expect_error "a negative TeaCache threshold" "tea_cache_l1_thresh" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh -1 --out "$tmp/x.mp4"
 expect_error "an I2V model without its CLIP file" "--clip" --dit "$img/mi/diffusion_pytorch_model.safetensors" \
     --t5 "$img/mi/models_t5_umt5-xxl-enc-bf16.safetensors" --vae "$img/mi/Wan2.1_VAE.safetensors" \
     --tokenizer "$img/mi/google/umt5-xxl" $small --input-image "$picture" --out "$tmp/x.mp4"

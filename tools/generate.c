@@ -146,6 +146,10 @@ static const char generate_help[] =
     "  --input-image FILE       image-to-video: the first frame (PNG, JPEG, ...; resized to height x width);\n"
     "                           required by an I2V / FLF2V / Fun-InP model, refused by a T2V one\n"
     "  --end-image FILE         the last frame: required by FLF2V, optional for I2V / Fun-InP\n"
+    "  --tea-cache-l1-thresh X  TeaCache: skip DiT blocks on steps whose time modulation barely changed\n"
+    "                           (0 = off; e.g. 0.05..0.3, higher is faster and less exact)\n"
+    "  --tea-cache-model-id ID  its coefficients, required with a threshold: Wan2.1-T2V-1.3B,\n"
+    "                           Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P\n"
     "  --tiled / --no-tiled     VAE tiling (tiled)\n"
     "  --tile-size H,W          (30,52) latent pixels\n"
     "  --tile-stride H,W        (15,26)\n"
@@ -217,6 +221,8 @@ int wanc_cmd_generate(int argc, char **argv)
     long long seed = -1, height = p.height, width = p.width, num_frames = p.num_frames,
               steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5;
     double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
+    double tea_thresh = p.tea_cache_l1_thresh;
+    const char *tea_model = p.tea_cache_model_id;
     bool tiled = false, no_tiled = false, quiet = false;
     const flag flags[] = {
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
@@ -235,6 +241,7 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--threads", 'i', &threads},           {"--out", 's', &out},
         {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
+        {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
     };
     int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
@@ -263,6 +270,8 @@ int wanc_cmd_generate(int argc, char **argv)
     p.num_inference_steps = (int)steps;
     p.sigma_shift = (float)shift;
     p.denoising_strength = (float)strength;
+    p.tea_cache_l1_thresh = (float)tea_thresh;
+    p.tea_cache_model_id = tea_model;
     p.tiled = !no_tiled;
     char frames_path[PATH_MAX];
     if (frames_dir) {

@@ -31,6 +31,7 @@
 #include "pipeline/pipeline_units.h"
 #include "pipeline/shape_check.h"
 #include "sched/flow_match.h"
+#include "sched/teacache.h"
 #include "text/tokenizer.h"
 #include "text/umt5.h"
 #include "vae/wan_vae.h"
@@ -85,6 +86,8 @@ void wanc_gen_params_default(wanc_gen_params *p)
     p->tile_size[1] = 52;
     p->tile_stride[0] = 15;
     p->tile_stride[1] = 26;
+    p->tea_cache_l1_thresh = 0;   /* off */
+    p->tea_cache_model_id = "";
 }
 
 wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices)
@@ -105,6 +108,15 @@ wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_
                      p->tile_stride[1] > p->tile_size[1]))
         WANC_FAIL(WANC_EINVAL, "tile_size (%d, %d) / tile_stride (%d, %d): expected positive sizes with "
                   "stride <= size", p->tile_size[0], p->tile_size[1], p->tile_stride[0], p->tile_stride[1]);
+    if (!(p->tea_cache_l1_thresh >= 0) || !isfinite(p->tea_cache_l1_thresh))
+        WANC_FAIL(WANC_EINVAL, "tea_cache_l1_thresh %g: expected 0 (off) or a positive threshold",
+                  p->tea_cache_l1_thresh);
+    if (p->tea_cache_l1_thresh > 0) {
+        const char *id = p->tea_cache_model_id ? p->tea_cache_model_id : "";
+        if (!wanc_teacache_coefficients(id))
+            WANC_FAIL(WANC_EINVAL, "tea_cache_model_id '%s' is not a supported TeaCache model id (Wan2.1-T2V-1.3B, "
+                      "Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P)", id);
+    }
     wanc_video_shape shape;
     TRY(wanc_check_resize_hwt(&shape, p->height, p->width, p->num_frames, SHAPE_DIVISION));
     int64_t tokens = (int64_t)((shape.num_frames - 1) / 4 + 1) * (shape.height / 16) * (shape.width / 16);
@@ -269,6 +281,48 @@ static uint64_t random_seed(void)
     return x % 4294967296ull; /* a seed a user can type back */
 }
 
+/* One CFG branch's TeaCache behind the DiT's step-cache hook. */
+typedef struct {
+    wanc_teacache tc;
+    bool skipped; /* what the last check() decided */
+    wanc_dit_cache hook;
+} tea_branch;
+
+static wanc_err tea_check(void *user, const float *t_mod, int64_t mod_n, const float *x, int64_t n, bool *skip)
+{
+    tea_branch *b = user;
+    TRY(wanc_teacache_check(&b->tc, t_mod, mod_n, x, n, skip));
+    b->skipped = *skip;
+    return NULL;
+}
+static wanc_err tea_store(void *user, const float *x_out, int64_t n)
+{
+    return wanc_teacache_store(&((tea_branch *)user)->tc, x_out, n);
+}
+static wanc_err tea_update(void *user, float *x, int64_t n)
+{
+    return wanc_teacache_update(&((tea_branch *)user)->tc, x, n);
+}
+
+static wanc_err tea_init(tea_branch *b, const wanc_gen_params *prm, bool bf16)
+{
+    TRY(wanc_teacache_init(&b->tc, prm->num_inference_steps, prm->tea_cache_l1_thresh, prm->tea_cache_model_id, bf16));
+    b->hook = (wanc_dit_cache){.check = tea_check, .store = tea_store, .update = tea_update, .user = b};
+    return NULL;
+}
+
+/* After a DiT call with TeaCache: "step<k>.tea_cache_<branch>" = {rel_l1,
+ * rescaled, accumulated, skipped}. */
+static void observe_tea(const wanc_gen_params *prm, const tea_branch *b, int k, const char *branch)
+{
+    if (!prm->observe) return;
+    char name[64];
+    snprintf(name, sizeof name, "step%d.tea_cache_%s", k, branch);
+    float v[4] = {(float)b->tc.last_rel_l1, (float)b->tc.last_rescaled, (float)b->tc.accumulated,
+                  b->skipped ? 1.0f : 0.0f};
+    prm->observe(prm->observe_user, name, v, 4);
+}
+
 /* One model evaluation: the DiT, or the caller's test hook in its place. */
 static wanc_err model_call(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
                            float *out)
@@ -301,6 +355,9 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     out->seed = prm.seed >= 0 ? (uint64_t)prm.seed : random_seed();
 
     wanc_flow_sched sched = {0};
+    /* WanVideoUnit_TeaCache: one cache per CFG branch */
+    const bool tea = prm.tea_cache_l1_thresh > 0 && !prm.velocity_override;
+    tea_branch tea_posi = {0}, tea_nega = {0};
     float *noise = malloc(sizeof(float) * (size_t)lat_n), *latents = malloc(sizeof(float) * (size_t)lat_n);
     float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
@@ -314,6 +371,10 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     }
     TRY_GOTO(err, done, wanc_flow_sched_init(&sched, prm.num_inference_steps, prm.denoising_strength,
                                              prm.sigma_shift));
+    if (tea) {
+        TRY_GOTO(err, done, tea_init(&tea_posi, &prm, bf16));
+        TRY_GOTO(err, done, tea_init(&tea_nega, &prm, bf16));
+    }
 
     /* NoiseInitializer: torch.randn on the CPU generator, float32, then the cast. */
     TRY_GOTO(err, done, wanc_torch_randn(noise, lat_n, out->seed, WANC_RANDN_AVX2));
@@ -364,12 +425,16 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         observe(&prm, name, &in.timestep, 1);
 
         in.context = ctx_posi;
+        in.cache = tea ? &tea_posi.hook : NULL;
         TRY_GOTO(err, done, model_call(p, &prm, &in, 0, posi));
+        if (tea) observe_tea(&prm, &tea_posi, k, "posi");
         snprintf(name, sizeof name, "step%d.noise_pred_posi", k);
         observe(&prm, name, posi, lat_n);
         if (cfg) {
             in.context = ctx_nega;
+            in.cache = tea ? &tea_nega.hook : NULL;
             TRY_GOTO(err, done, model_call(p, &prm, &in, 1, nega));
+            if (tea) observe_tea(&prm, &tea_nega, k, "nega");
             snprintf(name, sizeof name, "step%d.noise_pred_nega", k);
             observe(&prm, name, nega, lat_n);
             /* noise_pred = nega + cfg·(posi − nega), each op in the pipeline dtype */
@@ -417,6 +482,8 @@ cancelled:
 done:
     if (err) wanc_video_free(out);
     wanc_flow_sched_free(&sched);
+    wanc_teacache_free(&tea_posi.tc);
+    wanc_teacache_free(&tea_nega.tc);
     free(noise);
     free(latents);
     free(posi);

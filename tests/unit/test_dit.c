@@ -1,6 +1,7 @@
 /* DiT unit tests: config inference, heads from metadata/options, named errors,
  * the float64 tables, diffusers names (renamed, saved, loaded back), and that
  * a forward is repeatable (arena reuse) and thread-count independent. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,87 @@ TEST(dit_module_inputs_need_the_module)
     v.camera = extra, v.camera_c = 24;
     CHECK_ERR(wanc_dit_forward(dit, &v, t.out), WANC_EINVAL, "no control_adapter");
     CHECK_OK(wanc_dit_forward(dit, &in, t.out));
+    free_inputs(&t);
+    wanc_dit_free(dit);
+    remove(p);
+}
+
+/* The step-cache hook: a computed call hands the cache the tokens entering
+ * and leaving the blocks; a skipped call adds the stored residual instead of
+ * running them, so the same inputs give the same output (to rounding). */
+typedef struct {
+    bool skip_next;
+    int checks, stores, updates;
+    float *in, *residual;
+    int64_t n, mod_n;
+} mock_cache;
+
+static wanc_err mock_check(void *user, const float *t_mod, int64_t mod_n, const float *x, int64_t n, bool *skip)
+{
+    mock_cache *m = user;
+    (void)t_mod;
+    m->checks++;
+    m->mod_n = mod_n;
+    *skip = m->skip_next;
+    if (!*skip) {
+        free(m->in);
+        m->in = malloc(sizeof(float) * (size_t)n);
+        if (!m->in) return wanc_error(WANC_ENOMEM, "mock cache");
+        memcpy(m->in, x, sizeof(float) * (size_t)n);
+        m->n = n;
+    }
+    return NULL;
+}
+static wanc_err mock_store(void *user, const float *x_out, int64_t n)
+{
+    mock_cache *m = user;
+    m->stores++;
+    free(m->residual);
+    m->residual = malloc(sizeof(float) * (size_t)n);
+    if (!m->residual) return wanc_error(WANC_ENOMEM, "mock cache");
+    for (int64_t i = 0; i < n; i++) m->residual[i] = x_out[i] - m->in[i];
+    return NULL;
+}
+static wanc_err mock_update(void *user, float *x, int64_t n)
+{
+    mock_cache *m = user;
+    m->updates++;
+    for (int64_t i = 0; i < n; i++) x[i] += m->residual[i];
+    return NULL;
+}
+
+TEST(dit_step_cache_hook)
+{
+    char p[256];
+    tmp_path(p, sizeof p, "cache");
+    wanc_dit_config c = tiny_config(false);
+    CHECK_OK(wanc_dit_random_write(p, &c, WANC_F32, 9));
+    wanc_dit *dit = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), p, &(wanc_dit_options){0}));
+    if (!dit) return;
+    tiny_inputs t;
+    wanc_dit_inputs in = make_inputs(&t, &c);
+    const int64_t n = 16 * in.F * in.H * in.W;
+    float *plain = malloc(sizeof(float) * (size_t)n), *cached = malloc(sizeof(float) * (size_t)n);
+    mock_cache m = {0};
+    wanc_dit_cache hook = {.check = mock_check, .store = mock_store, .update = mock_update, .user = &m};
+    CHECK_OK(wanc_dit_forward(dit, &in, plain));
+    in.cache = &hook;
+    CHECK_OK(wanc_dit_forward(dit, &in, t.out)); /* computed: stores */
+    CHECK(!memcmp(plain, t.out, sizeof(float) * (size_t)n));
+    m.skip_next = true;
+    CHECK_OK(wanc_dit_forward(dit, &in, cached)); /* skipped: blocks bypassed */
+    CHECK(m.checks == 2 && m.stores == 1 && m.updates == 1 && m.mod_n == 6 * c.dim);
+    CHECK(m.n == (int64_t)(in.F * in.H / 2 * in.W / 2) * c.dim);
+    double worst = 0, peak = 0;
+    for (int64_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)cached[i] - plain[i]));
+        peak = fmax(peak, fabs((double)plain[i]));
+    }
+    CHECK(worst <= 1e-5 * peak);
+    in.cache = &(wanc_dit_cache){.check = mock_check, .user = &m};
+    CHECK_ERR(wanc_dit_forward(dit, &in, t.out), WANC_EINVAL, "needs check, store and update");
+    free(m.in), free(m.residual), free(plain), free(cached);
     free_inputs(&t);
     wanc_dit_free(dit);
     remove(p);
