@@ -93,7 +93,8 @@ void cuda_pool_free(cuda_ctx *c, void *p)
     c->live.erase(it);
     c->live_bytes -= sz;
     try {
-        c->free_blocks.emplace(sz, p);
+        /* before its equals: the block freed last is reused first (LIFO, warm in L2) */
+        c->free_blocks.emplace_hint(c->free_blocks.lower_bound(sz), sz, p);
         c->cached_bytes += sz;
     } catch (const std::bad_alloc &) {
         cudaFree(p);
