@@ -40,9 +40,9 @@ case "$out" in *SKIP*) exit $status ;; esac
 
 # Fit the DiT into what is left: a layer costs about one self-attention
 # (the cross-attention over 512 keys and the GEMMs are small next to it at
-# this size with the SIMT attention kernel) plus a margin; the run does a
+# this size) plus a margin; the DiT uses the bf16 attention kernel; the run does a
 # one-layer warm-up, the timed layers and one profiled layer.
-attn_ms=$(echo "$out" | sed -n 's/^attention .* ms=\([0-9.]*\) .*/\1/p')
+attn_ms=$(echo "$out" | sed -n 's/^attention kernel=bf16 .* ms=\([0-9.]*\) .*/\1/p')
 layers=30
 remaining=$(left)
 if [ -n "$attn_ms" ]; then

@@ -5,6 +5,7 @@
  *   bench_gpu_bench [--device cuda|cuda:N|cpu] [--gemm 8192] [--attn-tokens 32760]
  *                   [--latent 16x21x60x104] [--layers 30] [--dim 1536] [--ffn 8960]
  *                   [--heads 12] [--context 512] [--reps 3] [--no-dit] [--no-attn]
+ *                   [--attn-bf16 1|0]
  *
  * Why a DiT-shaped forward and not src/dit: the DiT keeps its activations
  * in host memory and loops over them on the host (patchify, RoPE table,
@@ -17,6 +18,10 @@
  * (distinct per layer). Time embedding and unpatchify (vector-sized work)
  * are left out.
  *
+ * Attention is timed with both CUDA kernels (fp32 SIMT, bf16 tensor-core);
+ * the DiT uses the bf16 one (bf16 mode: q, k, v are bf16 already) unless
+ * --attn-bf16 0.
+ *
  * FLOPs: 2·M·N·K per GEMM (and conv), 4·Lq·Lk·D per head of attention.
  * Every rate is also given as a ratio to the GEMM peak measured in the same
  * run. --device cpu runs the same code on the CPU backend (use small sizes:
@@ -24,7 +29,7 @@
  *
  * Lines (the last three are machine-readable):
  *   gemm_peak n=.. ms=.. tflops=..
- *   attention tokens=.. heads=.. head_dim=.. ms=.. tflops=.. ratio=..
+ *   attention kernel=fp32|bf16 tokens=.. heads=.. head_dim=.. ms=.. tflops=.. ratio=..
  *   dit layers=.. tokens=.. ms=.. tflops=.. ratio=.. gemm_ms=.. attn_ms=.. other_ms=..
  */
 #include <math.h>
@@ -42,7 +47,7 @@
 
 typedef struct {
     const char *device;
-    int gemm_n, layers, dim, ffn, heads, reps, no_dit, no_attn;
+    int gemm_n, layers, dim, ffn, heads, reps, no_dit, no_attn, attn_bf16;
     int64_t attn_tokens, ctx, lat[4];
 } args;
 
@@ -72,7 +77,7 @@ static wanc_err sync_be(const wanc_backend *be)
 static wanc_err parse(args *a, int argc, char **argv)
 {
     *a = (args){.device = "cuda", .gemm_n = 8192, .layers = 30, .dim = 1536, .ffn = 8960, .heads = 12, .reps = 3,
-                .attn_tokens = 32760, .ctx = 512, .lat = {16, 21, 60, 104}};
+                .attn_tokens = 32760, .ctx = 512, .lat = {16, 21, 60, 104}, .attn_bf16 = 1};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         if (!strcmp(k, "--no-dit")) {
@@ -94,6 +99,7 @@ static wanc_err parse(args *a, int argc, char **argv)
         else if (!strcmp(k, "--heads")) a->heads = atoi(v);
         else if (!strcmp(k, "--context")) a->ctx = atoll(v);
         else if (!strcmp(k, "--reps")) a->reps = atoi(v);
+        else if (!strcmp(k, "--attn-bf16")) a->attn_bf16 = atoi(v) != 0;
         else if (!strcmp(k, "--latent")) {
             long long c, f, h, w;
             if (sscanf(v, "%lldx%lldx%lldx%lld", &c, &f, &h, &w) != 4 || c <= 0 || f <= 0 || h <= 1 || w <= 1 ||
@@ -189,7 +195,19 @@ static wanc_err gemm_peak(const wanc_backend *be, const args *a, double *tflops)
 
 /* ---- attention -------------------------------------------------------------------------- */
 
-static wanc_err bench_attention(const wanc_backend *be, const args *a, double peak)
+/* Choose the attention kernel: bf16 = 1 the tensor-core one (CUDA only). */
+static wanc_err set_attention_bf16(const wanc_backend *be, int bf16)
+{
+#ifdef WANC_CUDA
+    if (strncmp(be->name, "cuda", 4) == 0)
+        return wanc_cuda_configure(be, &(wanc_cuda_options){.bf16_gemm = 1, .allow_tf32 = 0, .attention_bf16 = bf16});
+#endif
+    (void)be;
+    (void)bf16;
+    return NULL;
+}
+
+static wanc_err bench_attention(const wanc_backend *be, const args *a, double peak, int bf16)
 {
     int64_t L = a->attn_tokens, H = a->heads, D = a->dim / a->heads;
     size_t n = (size_t)(L * H * D);
@@ -202,6 +220,7 @@ static wanc_err bench_attention(const wanc_backend *be, const args *a, double pe
     TRY_GOTO(err, done, dev_rand_f32(be, &v, n, 1.0f, 3));
     TRY_GOTO(err, done, be->alloc(be, (void **)&o, n * sizeof(float)));
     float scale = 1.0f / sqrtf((float)D);
+    TRY_GOTO(err, done, set_attention_bf16(be, bf16));
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
         TRY_GOTO(err, done, sync_be(be));
         double t0 = now_s();
@@ -211,8 +230,8 @@ static wanc_err bench_attention(const wanc_backend *be, const args *a, double pe
     }
     qsort(times, (size_t)reps, sizeof(double), cmp_double);
     double s = times[reps / 2], tf = 4.0 * (double)L * (double)L * (double)D * (double)H / s * 1e-12;
-    printf("attention tokens=%lld heads=%lld head_dim=%lld ms=%.1f tflops=%.2f ratio=%.3f\n", (long long)L,
-           (long long)H, (long long)D, s * 1e3, tf, peak > 0 ? tf / peak : 0);
+    printf("attention kernel=%s tokens=%lld heads=%lld head_dim=%lld ms=%.1f tflops=%.2f ratio=%.3f\n",
+           bf16 ? "bf16" : "fp32", (long long)L, (long long)H, (long long)D, s * 1e3, tf, peak > 0 ? tf / peak : 0);
 done:
     be->free(be, q);
     be->free(be, k);
@@ -475,9 +494,9 @@ static wanc_err bench_dit(const wanc_backend *be, const args *a, double peak)
     st.profile = 1;
     TRY_GOTO(err, done, run_block(&st, &dw.layers[0]));
     double tf = fl / s * 1e-12;
-    printf("dit layers=%d tokens=%lld ms=%.1f tflops=%.2f ratio=%.3f gemm_ms=%.1f attn_ms=%.1f other_ms=%.1f"
+    printf("dit attention=%s layers=%d tokens=%lld ms=%.1f tflops=%.2f ratio=%.3f gemm_ms=%.1f attn_ms=%.1f other_ms=%.1f"
            " (split: one profiled block x %d)\n",
-           a->layers, (long long)S, s * 1e3, tf, peak > 0 ? tf / peak : 0, st.t_gemm * 1e3 * a->layers,
+           a->attn_bf16 && strncmp(be->name, "cuda", 4) == 0 ? "bf16" : "fp32", a->layers, (long long)S, s * 1e3, tf, peak > 0 ? tf / peak : 0, st.t_gemm * 1e3 * a->layers,
            st.t_attn * 1e3 * a->layers, st.t_other * 1e3 * a->layers, a->layers);
 done:
     if (dw.layers)
@@ -507,7 +526,9 @@ int main(int argc, char **argv)
         printf("gpu_bench: backend %s\n", be->name);
         err = gemm_peak(be, &a, &peak);
     }
-    if (!err && !a.no_attn) err = bench_attention(be, &a, peak);
+    if (!err && !a.no_attn) err = bench_attention(be, &a, peak, 0);
+    if (!err && !a.no_attn && strncmp(be->name, "cuda", 4) == 0) err = bench_attention(be, &a, peak, 1);
+    if (!err) err = set_attention_bf16(be, a.attn_bf16);
     if (!err && !a.no_dit) err = bench_dit(be, &a, peak);
     if (err) {
         fprintf(stderr, "gpu_bench: %s\n", wanc_error_message(err));

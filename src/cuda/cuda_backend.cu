@@ -426,6 +426,7 @@ static wanc_err ctx_init(cuda_ctx *c, int device)
     snprintf(c->name, sizeof c->name, "cuda:%d", device);
     c->opt.bf16_gemm = 1;
     c->opt.allow_tf32 = 0;
+    c->opt.attention_bf16 = 0;
     CU_TRY(cudaSetDevice(device));
     CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CUBLAS_TRY(cublasCreate(&c->blas));

@@ -52,6 +52,12 @@ wanc_err wanc_backend_cuda(int device, const wanc_backend **out);
 typedef struct wanc_cuda_options {
     int bf16_gemm;  /* 1 (default): BF16 weights → bf16 tensor-core GEMM; 0: expand to f32 */
     int allow_tf32; /* 0 (default): F32 GEMMs and convs in true fp32; 1: TF32 tensor cores */
+    /* 0 (default): attention in fp32 (SIMT). 1: q, k, v and the softmax
+     * weights rounded to bf16 for tensor-core products with fp32
+     * accumulation and fp32 softmax statistics (torch's bf16 flash
+     * attention; exact inputs in bf16 mode, where q, k, v are already
+     * bf16). Head dims that are not a multiple of 16 or above 256 stay fp32. */
+    int attention_bf16;
 } wanc_cuda_options;
 
 /* Change the GEMM precision of a CUDA backend (error for other backends). */

@@ -481,11 +481,21 @@ TEST(cuda_rope)
 
 /* ---- attention ------------------------------------------------------------------------- */
 
-static void attention_case(int *test_failed_, int64_t Lq, int64_t Lk, int64_t H, int64_t D, int with_bias,
-                           int mask_kind /* 0 none, 1 some keys, 2 all keys */, double tol)
+/* bf16 = 1: the tensor-core kernel (wanc_cuda_options.attention_bf16) on
+ * q, k, v that are already bf16 values, as in bf16 mode; its softmax
+ * weights are rounded to bf16 (torch's bf16 flash attention does the same),
+ * hence the looser bound in those cases. */
+static void attention_case_mode(int *test_failed_, int64_t Lq, int64_t Lk, int64_t H, int64_t D, int with_bias,
+                                int mask_kind /* 0 none, 1 some keys, 2 all keys */, double tol, int bf16)
 {
     size_t nq = (size_t)(Lq * H * D), nk = (size_t)(Lk * H * D);
     float *q = rand_buf(nq, 1), *k = rand_buf(nk, 1), *v = rand_buf(nk, 1);
+    if (bf16) {
+        wanc_round_bf16_inplace(q, nq);
+        wanc_round_bf16_inplace(k, nk);
+        wanc_round_bf16_inplace(v, nk);
+        CHECK_OK(wanc_cuda_configure(gpu, &(wanc_cuda_options){.bf16_gemm = 1, .attention_bf16 = 1}));
+    }
     float *bias = with_bias ? rand_buf((size_t)(H * Lq * Lk), 2) : NULL;
     uint8_t *mask = NULL;
     if (mask_kind) {
@@ -501,6 +511,7 @@ static void attention_case(int *test_failed_, int64_t Lq, int64_t Lk, int64_t H,
     CHECK_OK(gpu->attention(gpu, dout, dq, dk, dv, Lq, Lk, H, D, scale, bias, mask)); /* bias, mask from host */
     float *got = from_dev(test_failed_, dout, nq);
     CHECK_CLOSE(got, ref, nq, tol);
+    if (bf16) CHECK_OK(wanc_cuda_configure(gpu, &(wanc_cuda_options){.bf16_gemm = 1, .attention_bf16 = 0}));
     gpu->free(gpu, dq);
     gpu->free(gpu, dk);
     gpu->free(gpu, dv);
@@ -514,6 +525,12 @@ static void attention_case(int *test_failed_, int64_t Lq, int64_t Lk, int64_t H,
     free(got);
 }
 
+static void attention_case(int *test_failed_, int64_t Lq, int64_t Lk, int64_t H, int64_t D, int with_bias,
+                           int mask_kind, double tol)
+{
+    attention_case_mode(test_failed_, Lq, Lk, H, D, with_bias, mask_kind, tol, 0);
+}
+
 TEST(cuda_attention_self) { attention_case(test_failed_, 77, 77, 3, 64, 0, 0, 1e-5); }
 TEST(cuda_attention_dit_head) { attention_case(test_failed_, 45, 300, 2, 128, 0, 0, 1e-5); }
 TEST(cuda_attention_cross_short) { attention_case(test_failed_, 130, 7, 4, 128, 0, 0, 1e-5); }
@@ -522,6 +539,15 @@ TEST(cuda_attention_clip_head) { attention_case(test_failed_, 57, 57, 2, 80, 0, 
 TEST(cuda_attention_vae_single_head) { attention_case(test_failed_, 50, 50, 1, 384, 0, 0, 1e-5); }
 TEST(cuda_attention_bias_mask) { attention_case(test_failed_, 29, 70, 3, 64, 1, 1, 1e-5); }
 TEST(cuda_attention_all_masked) { attention_case(test_failed_, 9, 40, 2, 32, 0, 2, 1e-5); }
+
+TEST(cuda_attention_bf16_dit_head) { attention_case_mode(test_failed_, 100, 300, 2, 128, 0, 0, 1e-2, 1); }
+TEST(cuda_attention_bf16_cross) { attention_case_mode(test_failed_, 70, 13, 3, 128, 0, 0, 1e-2, 1); }
+TEST(cuda_attention_bf16_bias_mask) { attention_case_mode(test_failed_, 65, 129, 2, 64, 1, 1, 1e-2, 1); }
+TEST(cuda_attention_bf16_clip_head) { attention_case_mode(test_failed_, 40, 70, 2, 80, 0, 0, 1e-2, 1); }
+TEST(cuda_attention_bf16_all_masked) { attention_case_mode(test_failed_, 9, 40, 2, 32, 0, 2, 1e-2, 1); }
+/* head dims the tensor-core kernel does not take fall back to fp32: the tight bound holds */
+TEST(cuda_attention_bf16_fallback) { attention_case_mode(test_failed_, 33, 65, 2, 20, 0, 0, 1e-5, 1); }
+TEST(cuda_attention_bf16_large_head_fallback) { attention_case_mode(test_failed_, 20, 30, 1, 384, 0, 0, 1e-5, 1); }
 
 /* ---- conv3d ------------------------------------------------------------------------------- */
 
@@ -584,6 +610,6 @@ TEST(cuda_named_errors)
     CHECK_ERR(gpu->attention(gpu, out, x, x, x, 1, 1, 1, 520, 1.0f, NULL, NULL), WANC_EUNSUPPORTED, "head dim");
     const wanc_backend *be = NULL;
     CHECK_ERR(wanc_backend_get("cuda:4095", &be), WANC_EINVAL, "does not exist");
-    CHECK_ERR(wanc_cuda_configure(cpu, &(wanc_cuda_options){1, 0}), WANC_EINVAL, "not a CUDA backend");
+    CHECK_ERR(wanc_cuda_configure(cpu, &(wanc_cuda_options){.bf16_gemm = 1}), WANC_EINVAL, "not a CUDA backend");
     CHECK_OK(wanc_cuda_synchronize(gpu));
 }
