@@ -373,3 +373,43 @@ extern "C" wanc_err cuda_attention(const wanc_backend *be, float *out, const flo
                                        (long long)H, (long long)D);
     return a.finish();
 }
+
+/* Host-side checks of the kernels' shared-memory layouts (no device needed):
+ * every WMMA fragment pointer 32-byte aligned, every leading dimension a
+ * multiple of 8 bf16 / 4 floats, and the sizes within sm_90's 227 KB
+ * opt-in limit for every head dim the kernels accept. */
+wanc_err cuda_attention_check_layouts(void)
+{
+    const size_t sm90_optin = 232448;
+    for (int dpl = 1; dpl <= 16; dpl++)
+        if (att_smem_bytes(dpl) > sm90_optin)
+            WANC_FAIL(WANC_EINTERNAL, "attention: fp32 kernel DPL=%d needs %zu bytes of shared memory", dpl,
+                      att_smem_bytes(dpl));
+    for (int D = 16; D <= 256; D += 16) {
+        tc_layout t = tc_layout_for(D);
+        size_t offs[] = {t.q, t.k, t.v, t.s, t.p, t.o, t.m, t.l, t.c};
+        for (size_t i = 0; i < sizeof offs / sizeof *offs; i++)
+            if (offs[i] % 128) WANC_FAIL(WANC_EINTERNAL, "attention: D=%d array %zu at offset %zu", D, i, offs[i]);
+        if (t.total > sm90_optin)
+            WANC_FAIL(WANC_EINTERNAL, "attention: D=%d needs %zu bytes of shared memory", D, t.total);
+        size_t ldh = (size_t)D + 8, ldo = (size_t)D + 4;
+        if (ldh % 8 || TC_LDP % 8 || ldo % 4 || TC_LDS % 4)
+            WANC_FAIL(WANC_EINTERNAL, "attention: D=%d: WMMA leading dimensions", D);
+        for (int w = 0; w < TC_WARPS; w++)
+            for (int a = 0; a < D / 16 || a < TC_BK / 16; a++)
+                for (int b = 0; b < D / 16 || b < TC_BK / 16; b++) {
+                    size_t ptrs[] = {
+                        t.q + 2 * ((size_t)w * 16 * ldh + (size_t)a * 16),           /* Q_w, k-step a */
+                        t.k + 2 * ((size_t)b * 16 * ldh + (size_t)a * 16),           /* K, key group b */
+                        t.v + 2 * ((size_t)a * 16 * ldh + (size_t)b * 16),           /* V, keys a, cols b */
+                        t.s + 4 * ((size_t)w * 16 * TC_LDS + (size_t)b * 16),        /* S_w */
+                        t.p + 2 * ((size_t)w * 16 * TC_LDP + (size_t)a * 16),        /* P_w */
+                        t.o + 4 * ((size_t)w * 16 * ldo + (size_t)b * 16)};          /* O_w */
+                    for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
+                        if (ptrs[i] % 32)
+                            WANC_FAIL(WANC_EINTERNAL, "attention: D=%d: fragment %zu at byte %zu is not 32-byte aligned",
+                                      D, i, ptrs[i]);
+                }
+    }
+    return nullptr;
+}

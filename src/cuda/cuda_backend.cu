@@ -544,3 +544,28 @@ extern "C" wanc_err wanc_cuda_mem_stats_get(const wanc_backend *be, wanc_cuda_me
     out->weight_count = c->weights.size();
     return nullptr;
 }
+
+/* ---- host-side invariants (tests run these without a device) ------------------------ */
+
+extern "C" wanc_err wanc_cuda_check_invariants(void)
+{
+    size_t prev = 0;
+    for (size_t b = 0; b <= (64u << 20); b = b < 4096 ? b + 1 : b + 4093) {
+        size_t r = pool_round(b);
+        if (r < b || r < prev || r == 0 || (r % 512) != 0)
+            WANC_FAIL(WANC_EINTERNAL, "pool_round(%zu) = %zu (previous %zu)", b, r, prev);
+        if (b > (1u << 20) && r % (2u << 20))
+            WANC_FAIL(WANC_EINTERNAL, "pool_round(%zu) = %zu is not a 2 MiB step", b, r);
+        prev = r;
+    }
+    /* the fingerprint tells a changed sample or a changed size apart */
+    unsigned char buf[4096];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(i * 7);
+    uint64_t f0 = weight_fingerprint(buf, sizeof buf, WANC_F32);
+    buf[sizeof buf - 1] ^= 1;
+    uint64_t f1 = weight_fingerprint(buf, sizeof buf, WANC_F32);
+    uint64_t f2 = weight_fingerprint(buf, sizeof buf - 4, WANC_F32);
+    uint64_t f3 = weight_fingerprint(buf, sizeof buf, WANC_BF16);
+    if (f0 == f1 || f1 == f2 || f1 == f3) WANC_FAIL(WANC_EINTERNAL, "weight fingerprint does not see a change");
+    return cuda_attention_check_layouts();
+}

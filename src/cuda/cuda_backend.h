@@ -81,6 +81,10 @@ wanc_err wanc_cuda_mem_stats_get(const wanc_backend *be, wanc_cuda_mem_stats *ou
  * allowed), on device memory, timed with CUDA events. */
 wanc_err wanc_cuda_gemm_ms(const wanc_backend *be, int n, int bf16, int reps, double *ms);
 
+/* For tests, no device needed: the pool's size classes, the weight
+ * fingerprint and the attention kernels' shared-memory layouts. */
+wanc_err wanc_cuda_check_invariants(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -169,6 +169,9 @@ static inline unsigned cuda_blocks_for(int64_t n)
     return (unsigned)b;
 }
 
+/* Host-side layout checks behind wanc_cuda_check_invariants (cuda_attention.cu). */
+wanc_err cuda_attention_check_layouts(void);
+
 /* ---- op entries (signatures as in backend.h) ---- */
 extern "C" {
 wanc_err cuda_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
