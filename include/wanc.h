@@ -20,4 +20,15 @@
  * name, then `tensors: N`. */
 wanc_err wanc_info_print(FILE *out, const char *path);
 
+/* Write a random Wan2.1 DiT (released key names and shapes, `num_heads` in
+ * __metadata__) to DIR/diffusion_pytorch_model.safetensors, streamed tensor by
+ * tensor. arch: wan2.1-t2v-1.3b, wan2.1-t2v-14b, wan2.1-i2v-14b; layers 0 = all;
+ * dtype "bf16" (default when NULL) or "f32". */
+wanc_err wanc_random_model_dit(const char *arch, const char *out_dir, int layers, const char *dtype,
+                               unsigned long long seed);
+
+/* `wanc bench dit [options]` (argv after "dit"); results printed to out, last line
+ * `dit forward_s=... gflop=... gflops=... sgemm_gflops=... ratio=... peak_rss_mb=...`. */
+wanc_err wanc_bench_dit(FILE *out, int argc, char **argv);
+
 #endif

@@ -1,0 +1,131 @@
+/* The Wan diffusion transformer (DiT): Wan2.1 T2V, I2V, FLF2V, speed control,
+ * and the Wan2.2 TI2V-5B per-token-timestep call.
+ *
+ * One forward = DiffSynth's `model_fn_wan_video` standard path: time
+ * embedding, text embedding, optional CLIP image embedding, patch embedding,
+ * `num_layers` DiT blocks with 3-D RoPE self-attention and cross-attention,
+ * the modulated head and unpatchify.
+ *
+ * Config is inferred from the checkpoint's tensor names and shapes; the head
+ * count (not visible in the shapes) is dim/128 unless the safetensors
+ * `__metadata__` has `num_heads` or the caller overrides it.
+ *
+ *   wanc_dit *dit;
+ *   TRY(wanc_dit_load(&dit, be, store, &(wanc_dit_options){0}));
+ *   TRY(wanc_dit_forward(dit, &in, out));        // out[out_dim, F, H, W]
+ *   wanc_dit_free(dit);
+ *
+ * Activations come from the model's own arena: after the first forward of a
+ * given size nothing is allocated per call. Activations and inputs live in
+ * host memory (the CPU backend's memory).
+ */
+#ifndef WANC_DIT_WAN_DIT_H
+#define WANC_DIT_WAN_DIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "core/error.h"
+#include "io/weights.h"
+
+#define WANC_DIT_CLIP_DIM 1280     /* CLIP ViT-H feature width (img_emb input) */
+#define WANC_DIT_CLIP_TOKENS 257   /* image tokens per frame; cross-attn splits here */
+
+typedef struct wanc_dit_config {
+    int dim, in_dim, out_dim, ffn_dim, text_dim, freq_dim;
+    int num_heads, num_layers;
+    int patch[3];             /* (1, 2, 2) */
+    float eps;                /* 1e-6 for every DiT norm */
+    bool has_image_input;     /* I2V/FLF2V: img_emb + k_img/v_img */
+    bool has_image_pos_emb;   /* FLF2V: img_emb.emb_pos [1, 514, 1280] */
+} wanc_dit_config;
+
+typedef enum wanc_dit_precision {
+    WANC_DIT_FP32 = 0, /* float32 activations; weights read as stored */
+    WANC_DIT_BF16 = 1, /* torch bf16 semantics: each op's result rounded to bf16 */
+} wanc_dit_precision;
+
+typedef struct wanc_dit_options {
+    int num_heads;                /* 0: `num_heads` metadata, else dim/128 */
+    wanc_dit_precision precision; /* bf16 also converts f32 weights to bf16 at load */
+    bool bf16_weights;            /* round f32 weights to bf16 at load (fp32 compute on bf16 data) */
+} wanc_dit_options;
+
+/* Called at each named point of the forward (see the fixture README's
+ * names: t_freq, t, t_mod, context_emb, clip_emb, context, patch_conv,
+ * x_tokens, rope_freqs, block.<i>, head_in, head_out). data is float32,
+ * shape as PyTorch would have it (batch 1 included). */
+typedef void (*wanc_dit_observe_fn)(void *user, const char *name, const float *data, int ndim,
+                                    const int64_t *shape);
+
+typedef struct wanc_dit_inputs {
+    const float *latents;  /* [lat_c, F, H, W] */
+    int64_t lat_c, F, H, W;
+    const float *y;        /* [y_c, F, H, W] concatenated after latents, or NULL */
+    int64_t y_c;
+    float timestep;        /* as the pipeline passes it (bf16 mode rounds it) */
+    const float *context;  /* [ctx_len, text_dim] text encoder output */
+    int64_t ctx_len;
+    const float *clip;     /* [clip_len, 1280] CLIP tokens (257 or 514), or NULL */
+    int64_t clip_len;
+    const float *t_mod_add;  /* [6, dim] added to t_mod (speed control's motion_emb), or NULL */
+    bool zero_first_frame;   /* TI2V image-to-video (fuse_vae_embedding_in_latents on a
+                                separated-timestep model): latent frame 0's tokens get timestep 0 */
+    wanc_dit_observe_fn observe; /* optional */
+    void *observe_user;
+} wanc_dit_inputs;
+
+typedef struct wanc_dit wanc_dit;
+
+/* Infer the config from a store (after any renaming); named error on an
+ * unknown layout. num_heads_override 0 = metadata, else dim/128. */
+wanc_err wanc_dit_infer_config(wanc_dit_config *cfg, const wanc_weights *w, int num_heads_override);
+
+/* Build the model over `w` (the store must outlive the model; diffusers
+ * names are renamed to native ones in place). */
+wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, const wanc_dit_options *opt);
+/* Open `path` (file, index.json or glob) and load; the model owns the store. */
+wanc_err wanc_dit_open(wanc_dit **out, const wanc_backend *be, const char *path, const wanc_dit_options *opt);
+void wanc_dit_free(wanc_dit *dit);
+const wanc_dit_config *wanc_dit_get_config(const wanc_dit *dit);
+
+/* out[out_dim, F, H, W] = model_fn_wan_video(latents, timestep, context, clip, y).
+ * F, H, W: latent frames/rows/cols (H, W divisible by the patch). */
+wanc_err wanc_dit_forward(wanc_dit *dit, const wanc_dit_inputs *in, float *out);
+
+/* FLOPs of one forward at these sizes (2·M·N·K per GEMM + 4·L²·D per head
+ * of attention), for benchmarks. */
+double wanc_dit_flops(const wanc_dit_config *cfg, int64_t F, int64_t H, int64_t W, int64_t ctx_len,
+                      int64_t clip_len);
+
+/* ---- speed control: WanMotionControllerModel -------------------------------
+ * motion_emb[6·dim] = MLP(sinusoid_256(10 · motion_bucket_id)), MLP = Linear,
+ * SiLU, Linear, SiLU, Linear (keys linear.{0,2,4}.*); the pipeline adds it to
+ * t_mod (wanc_dit_inputs.t_mod_add). */
+typedef struct wanc_motion_controller wanc_motion_controller;
+/* opt: precision and bf16_weights as for the DiT (num_heads unused). */
+wanc_err wanc_motion_controller_load(wanc_motion_controller **out, const wanc_backend *be, const wanc_weights *w,
+                                     const wanc_dit_options *opt);
+void wanc_motion_controller_free(wanc_motion_controller *m);
+int wanc_motion_controller_out_dim(const wanc_motion_controller *m); /* 6·dim */
+/* out[6·dim]; bf16 mode rounds the id and id·10 as the bf16 pipeline does. */
+wanc_err wanc_motion_controller_forward(const wanc_motion_controller *m, float motion_bucket_id, float *out);
+
+/* ---- pieces exposed for tests -------------------------------------------- */
+
+/* out[dim] = [cos(t·ω_i), sin(t·ω_i)], ω_i = 10000^(-i/(dim/2)), in float64. */
+void wanc_dit_sinusoid(double *out, int dim, double t);
+/* cos_sin[F·H·W, head_dim/2, 2]: the 3-D RoPE table (frame/row/col parts of
+ * head_dim - 2·(head_dim/3), head_dim/3, head_dim/3 channels), float64.
+ * Error when head_dim does not split into three even parts. */
+wanc_err wanc_dit_rope_table(double *cos_sin, int64_t F, int64_t H, int64_t W, int head_dim);
+
+/* Map one diffusers DiT name to its native Wan name (1), or drop it (0). */
+int wanc_dit_diffusers_name(char *dst, size_t cap, const char *src, void *user);
+/* The inverse: native → diffusers (0 for names diffusers has no slot for). */
+int wanc_dit_native_to_diffusers_name(char *dst, size_t cap, const char *src, void *user);
+/* Does the store use diffusers names? */
+bool wanc_dit_is_diffusers(const wanc_weights *w);
+
+#endif
