@@ -7,6 +7,7 @@
 #   make bench      benchmarks against the same-run sgemm rate
 #   make CUDA=1     also build the CUDA backend (needs nvcc; objects in build-cuda/)
 #   make CUDA=1 test-cuda   CPU-vs-CUDA op parity tests (SKIP without a device)
+#   sh bench/gpu.sh         on a GPU machine: build, parity, GEMM/attention/DiT timings (< 8 min)
 
 CC       ?= cc
 CUDA     ?= 0
