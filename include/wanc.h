@@ -1,6 +1,6 @@
 /* wanc — the Wan video-generation models in C.
  *
- * Usage: text-to-video with the released Wan2.1 files, as DiffSynth's
+ * Usage: text-to-video (and image-to-video) with the released Wan2.1 files, as DiffSynth's
  * WanVideoPipeline would run it (same parameters, same defaults, same seed →
  * same video). The CLI `wanc` is a thin layer over this header.
  *
@@ -17,6 +17,8 @@
  *   p.prompt = "a corgi running on the beach";
  *   p.seed = 42;
  *   wanc_video video = {0};
+ *   // image-to-video (an I2V / FLF2V / Fun-InP model, its CLIP file in the folder):
+ *   //   p.input_image = rgb; p.input_image_height = h; p.input_image_width = w;
  *   if (!err) err = wanc_generate(pipe, &p, &video);  // video.frames: uint8 [T, H, W, 3]
  *   if (!err) err = wanc_video_save(&video, "out.mp4", 15, 5);
  *   if (err) { fprintf(stderr, "%s\n", wanc_error_message(err)); wanc_error_free(err); }
@@ -43,11 +45,14 @@ typedef struct wanc_pipeline wanc_pipeline;
  * wins over the folder). */
 typedef struct wanc_pipeline_files {
     const char *model_dir; /* diffusion_pytorch_model*.safetensors, models_t5_umt5-xxl-enc-bf16.pth,
-                              Wan2.1_VAE.pth, google/umt5-xxl/ */
+                              Wan2.1_VAE.pth, google/umt5-xxl/ (image models also
+                              models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth) */
     const char *dit;       /* file, *.safetensors.index.json or glob */
     const char *t5;        /* .pth or .safetensors */
     const char *vae;       /* .pth or .safetensors */
     const char *tokenizer; /* folder with spiece.model / tokenizer.json, or one of those files */
+    const char *clip;      /* image-to-video models: models_clip_open-clip-xlm-roberta-large-vit-huge-14
+                              (.pth or .safetensors); unused by a text-to-video DiT */
 } wanc_pipeline_files;
 
 typedef enum wanc_precision {
@@ -62,7 +67,8 @@ typedef struct wanc_pipeline_options {
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);
-/* Load tokenizer, text encoder, DiT and VAE. A missing file is named with
+/* Load tokenizer, text encoder, DiT and VAE, and the CLIP image encoder when
+ * the DiT takes an image (I2V, FLF2V, Fun-InP: has_image_input). A missing file is named with
  * the pattern that was looked for; a file that is the wrong model for its
  * slot (a VAE given as the DiT) is a named error. */
 wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *files, const wanc_pipeline_options *o);
@@ -75,9 +81,25 @@ const char *wanc_pipeline_describe(const wanc_pipeline *p);
 typedef int (*wanc_progress_fn)(void *user, const char *stage, int step, int total, double seconds);
 /* Intermediate tensors of a run (for tests and debugging): "noise",
  * "context_posi", "context_nega", "step<k>.latents_in", "step<k>.timestep_dit",
+ * "y" (image-to-video: [4 + z, F, h, w]), "clip_feature" ([257 or 514, 1280]),
  * "step<k>.noise_pred_posi", "step<k>.noise_pred_nega", "step<k>.noise_pred",
  * "step<k>.latents_out", "final_latents", "video". Float32, n values. */
 typedef void (*wanc_observe_fn)(void *user, const char *name, const float *data, int64_t n);
+
+/* One model evaluation of the denoising loop, as the DiT would receive it
+ * (the test hook wanc_gen_params.velocity_override sees this). */
+typedef struct wanc_dit_call {
+    const float *latents;     /* [lat_c, F, H, W] */
+    int64_t lat_c, F, H, W;
+    const float *y;           /* [y_c, F, H, W] image conditioning (mask + VAE latents), or NULL */
+    int64_t y_c;
+    const float *clip;        /* [clip_len, 1280] CLIP tokens, or NULL */
+    int64_t clip_len;
+    float timestep;           /* as the DiT gets it (bf16-rounded in bf16 runs) */
+    int negative;             /* 0: the prompt's branch, 1: the negative prompt's */
+} wanc_dit_call;
+/* Writes velocity[lat_c, F, H, W]; an error stops the run. */
+typedef wanc_err (*wanc_velocity_fn)(void *user, const wanc_dit_call *call, float *velocity);
 
 /* The parameters of WanVideoPipeline.__call__ that wanc supports, with its
  * defaults (wanc_gen_params_default). */
@@ -102,6 +124,31 @@ typedef struct wanc_gen_params {
     void *progress_user;
     wanc_observe_fn observe;     /* may be NULL */
     void *observe_user;
+    /* image-to-video (a DiT with has_image_input: I2V, FLF2V, Fun-InP): uint8
+     * RGB [H, W, 3] of any size, resized to height x width (PIL bicubic) as
+     * DiffSynth's `input_image.resize((width, height))`. The DiT's `y` is
+     * [mask, VAE(image, zeros.., end_image)], its `clip` the CLIP tokens of
+     * the image (and of end_image when the DiT has image position embeddings,
+     * FLF2V, which requires it). */
+    const uint8_t *input_image;
+    int input_image_height, input_image_width;
+    const uint8_t *end_image;    /* optional for I2V / Fun-InP; required for FLF2V */
+    int end_image_height, end_image_width;
+    /* Test hook: when set, called instead of the DiT for every model
+     * evaluation (the rest of the pipeline unchanged). NULL in normal use. */
+    wanc_velocity_fn velocity_override;
+    void *velocity_user;
+    /* TeaCache (DiffSynth's tea_cache_l1_thresh / tea_cache_model_id): 0 = off
+     * (DiffSynth's None). With a threshold (e.g. 0.05..0.3; higher skips more)
+     * each CFG branch keeps its own cache: on steps whose time modulation barely
+     * changed the DiT blocks are skipped and their last residual reused. The
+     * model id picks the fitted coefficients and is required with a threshold:
+     * "Wan2.1-T2V-1.3B", "Wan2.1-T2V-14B", "Wan2.1-I2V-14B-480P",
+     * "Wan2.1-I2V-14B-720P" (default "", as DiffSynth). Observers see
+     * "step<k>.tea_cache_posi" / "_nega" = {rel_l1, rescaled, accumulated,
+     * skipped} per call (rel_l1, rescaled NaN on calls that always compute). */
+    float tea_cache_l1_thresh;
+    const char *tea_cache_model_id;
 } wanc_gen_params;
 
 void wanc_gen_params_default(wanc_gen_params *p);
@@ -117,6 +164,7 @@ typedef struct wanc_video {
     int T, H, W;
     uint64_t seed;   /* the seed used */
     double seconds_text, seconds_denoise, seconds_decode;
+    double seconds_image; /* image-to-video conditioning (VAE encode + CLIP) */
 } wanc_video;
 
 wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_video *out);
@@ -135,6 +183,13 @@ wanc_err wanc_video_load(const char *path, uint8_t **frames, int *T, int *H, int
  * (deterministic, in the real file formats) into dir and returns their paths
  * in files (strings owned by a static buffer of this call). */
 wanc_err wanc_demo_write_models(const char *dir, wanc_pipeline_files *files, int *dit_heads);
+/* The same with an image-to-video DiT (has_image_input, in_dim 36; with
+ * flf2v also img_emb.emb_pos) and a tiny CLIP tower (width 1280, 257 tokens,
+ * no transformer block run) as models_clip_open-clip-xlm-roberta-large-vit-huge-14.safetensors. */
+wanc_err wanc_demo_write_i2v_models(const char *dir, bool flf2v, wanc_pipeline_files *files, int *dit_heads);
+/* The demo's input picture, rgb[H, W, 3]: a colour gradient with a bright disc
+ * (second = true: the disc on the other side, the FLF2V end frame). */
+void wanc_demo_image(uint8_t *rgb, int H, int W, bool second);
 
 /* ---- inspection and tools ---------------------------------------------- */
 

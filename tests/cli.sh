@@ -9,7 +9,8 @@ fixtures=${2:-../shared/fixtures}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log=$(mktemp -d)
-trap 'rm -rf "$tmp" "$log"' EXIT
+img=$(mktemp -d) # the image-to-video models and the input image
+trap 'rm -rf "$tmp" "$log" "$img"' EXIT
 passed=0 failed=0
 
 ok()   { echo "PASS cli $1"; passed=$((passed + 1)); }
@@ -49,13 +50,25 @@ if [ "$(ls "$tmp/png" 2>/dev/null | tr '\n' ' ')" = "frame_00000.png frame_00001
 then ok "--frames writes frame_00000.png ..."; else bad "--frames"; ls "$tmp/png"; fi
 rm -rf "$tmp/a.safetensors" "$tmp/b.safetensors" "$tmp/png"
 
+# 3b. TeaCache: --tea-cache-l1-thresh runs, and with a threshold no step reaches
+# (3 steps: the middle one is skipped) the frames differ from the uncached run
+tea="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 3 --seed 3"
+"$wanc" generate $tea --quiet --out "$tmp/a.safetensors" >/dev/null 2>&1
+if "$wanc" generate $tea --tea-cache-l1-thresh 1000 --tea-cache-model-id Wan2.1-T2V-1.3B --quiet \
+     --out "$tmp/b.safetensors" >"$log/log" 2>&1 && [ -s "$tmp/a.safetensors" ] && [ -s "$tmp/b.safetensors" ] &&
+   ! cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors"
+then ok "generate --tea-cache-l1-thresh runs and skips the DiT blocks"; else bad "generate --tea-cache-l1-thresh"; cat "$log/log"; fi
+rm -f "$tmp/a.safetensors" "$tmp/b.safetensors"
+if "$wanc" generate --help | grep -q -e "--tea-cache-l1-thresh X" && "$wanc" generate --help | grep -q -e "--tea-cache-model-id ID"
+then ok "generate --help lists --tea-cache-l1-thresh, --tea-cache-model-id"; else bad "generate --help TeaCache flags"; fi
+
 # 4. bad inputs: non-zero exit, one named error line, no output file
 expect_error() { # NAME PATTERN ARGS...: fails, prints PATTERN, leaves nothing
     name=$1 pattern=$2
     shift 2
     if "$wanc" generate "$@" --quiet >"$log/out.txt" 2>"$log/err.txt"; then
         bad "$name (exit status 0)"
-    elif ! grep -q "$pattern" "$log/err.txt"; then
+    elif ! grep -q -e "$pattern" "$log/err.txt"; then
         bad "$name (error does not say '$pattern')"; cat "$log/err.txt"
     elif ! only_models "$tmp"; then
         bad "$name (left files: $(ls -A "$tmp" | tr '\n' ' '))"
@@ -72,7 +85,47 @@ expect_error "a text file as --input-video" "input-video" --model-dir "$tmp/m" -
 rm -f "$log/notvideo.txt"
 expect_error "a missing model folder" "model folder" --model-dir "$tmp/none" --out "$tmp/x.mp4"
 
-# 5. Ctrl-C while denoising: non-zero exit, no output, no temporary file
+# 5. image-to-video: the I2V / FLF2V demo models, an input image, the named errors
+if "$wanc" demo --i2v --dir "$img/mi" --out "$img/i2v.mp4" --quiet >"$log/log" 2>&1 && probe "$img/i2v.mp4" 17 160 96
+then ok "demo --i2v writes a 17-frame 160x96 mp4"; else bad "demo --i2v"; cat "$log/log"; fi
+if "$wanc" demo --flf2v --dir "$img/mf" --out "$img/flf2v.mp4" --quiet >"$log/log" 2>&1 &&
+   probe "$img/flf2v.mp4" 17 160 96
+then ok "demo --flf2v writes a 17-frame 160x96 mp4"; else bad "demo --flf2v"; cat "$log/log"; fi
+rm -f "$img/i2v.mp4" "$img/flf2v.mp4"
+# an input image of another size than the video: a PNG frame of a T2V run
+"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 48 --width 64 --num-frames 1 \
+    --num-inference-steps 1 --seed 5 --quiet --frames "$img/png" >/dev/null 2>&1
+picture="$img/png/frame_00000.png"
+small="--dit-heads 2 --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 9"
+if "$wanc" generate --model-dir "$img/mi" $small --input-image "$picture" --quiet --out "$tmp/i.mp4" \
+     >"$log/log" 2>&1 && probe "$tmp/i.mp4" 5 48 32
+then ok "generate --input-image with the I2V model writes the mp4"; else bad "generate --input-image"; cat "$log/log"; fi
+if "$wanc" generate --model-dir "$img/mf" $small --input-image "$picture" --end-image "$picture" --quiet \
+     --out "$tmp/f.mp4" >"$log/log" 2>&1 && probe "$tmp/f.mp4" 5 48 32
+then ok "generate --input-image --end-image with the FLF2V model writes the mp4"; else bad "generate --end-image"; cat "$log/log"; fi
+rm -f "$tmp/i.mp4" "$tmp/f.mp4"
+expect_error "an I2V model without --input-image" "--input-image" --model-dir "$img/mi" $small --out "$tmp/x.mp4"
+expect_error "an FLF2V model without --end-image" "--end-image" --model-dir "$img/mf" $small \
+    --input-image "$picture" --out "$tmp/x.mp4"
+expect_error "an image given to a T2V model" "text-to-video" --model-dir "$tmp/m" $small \
+    --input-image "$picture" --out "$tmp/x.mp4"
+expect_error "a TeaCache threshold without a model id" "tea_cache_model_id" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh 0.2 --out "$tmp/x.mp4"
+expect_error "a negative TeaCache threshold" "tea_cache_l1_thresh" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh -1 --out "$tmp/x.mp4"
+expect_error "an I2V model without its CLIP file" "--clip" --dit "$img/mi/diffusion_pytorch_model.safetensors" \
+    --t5 "$img/mi/models_t5_umt5-xxl-enc-bf16.safetensors" --vae "$img/mi/Wan2.1_VAE.safetensors" \
+    --tokenizer "$img/mi/google/umt5-xxl" $small --input-image "$picture" --out "$tmp/x.mp4"
+echo "not an image" > "$log/notimage.txt"
+expect_error "a text file as --input-image" "input-image" --model-dir "$img/mi" $small \
+    --input-image "$log/notimage.txt" --out "$tmp/x.mp4"
+rm -f "$log/notimage.txt"
+help=$("$wanc" generate --help)
+if echo "$help" | grep -q -e "--input-image FILE" && echo "$help" | grep -q -e "--end-image FILE" &&
+   echo "$help" | grep -q -e "--clip FILE"
+then ok "generate --help lists --input-image, --end-image, --clip"; else bad "generate --help image flags"; fi
+
+# 6. Ctrl-C while denoising: non-zero exit, no output, no temporary file
 "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 256 --width 256 --num-frames 33 \
     --num-inference-steps 500 --quiet --out "$tmp/x.mp4" >/dev/null 2>"$log/int.txt" &
 pid=$!
@@ -83,7 +136,7 @@ elif ! only_models "$tmp"; then bad "Ctrl-C left files: $(ls -A "$tmp" | tr '\n'
 else ok "Ctrl-C leaves no partial file"; fi
 rm -f "$log/int.txt"
 
-# 6. the e2e fixture's files and parameters through the CLI
+# 7. the e2e fixture's files and parameters through the CLI
 e2e=$(grep -l '"case": "e2e_t2v_tiny"' "$fixtures"/*/case.json 2>/dev/null | head -n 1)
 if [ -n "$e2e" ]; then
     d=$(dirname "$e2e")

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "io/image_io.h"
 #include "wanc.h"
 
 static volatile sig_atomic_t interrupted;
@@ -38,7 +39,9 @@ static int progress(void *user, const char *stage, int step, int total, double s
                 "##############################", width - filled, "", step, total, seconds, eta);
         if (step == total) fputc('\n', stderr);
     } else if (step == 0) {
-        fprintf(stderr, "  %s...\n", strcmp(stage, "text") == 0 ? "encoding the prompt" : "decoding the video");
+        fprintf(stderr, "  %s...\n", !strcmp(stage, "text")    ? "encoding the prompt"
+                                       : !strcmp(stage, "image") ? "encoding the image (VAE, CLIP)"
+                                                                 : "decoding the video");
     }
     return 0;
 }
@@ -115,15 +118,18 @@ static int parse_flags(const char *cmd, int argc, char **argv, const flag *flags
 static const char generate_help[] =
     "usage: wanc generate --prompt TEXT (--model-dir DIR | --dit F --t5 F --vae F --tokenizer DIR) [options]\n"
     "\n"
-    "Text-to-video (and video-to-video) with a Wan2.1 T2V model, as DiffSynth's WanVideoPipeline.\n"
+    "Text-to-video (and video-to-video) with a Wan2.1 T2V model, image-to-video with an I2V,\n"
+    "FLF2V or Fun-InP model (--input-image, --end-image), as DiffSynth's WanVideoPipeline.\n"
     "\n"
     "models:\n"
     "  --model-dir DIR          release folder: diffusion_pytorch_model*.safetensors,\n"
     "                           models_t5_umt5-xxl-enc-bf16.pth, Wan2.1_VAE.pth, google/umt5-xxl/\n"
+    "                           (image models also models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth)\n"
     "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder)\n"
     "  --t5 FILE                the UMT5 text encoder (.pth or .safetensors)\n"
     "  --vae FILE               the Wan2.1 VAE (.pth or .safetensors)\n"
     "  --tokenizer DIR|FILE     google/umt5-xxl/ (spiece.model or tokenizer.json)\n"
+    "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors)\n"
     "  --dit-heads N            DiT attention heads (default: checkpoint metadata, else dim/128)\n"
     "\n"
     "generation (DiffSynth's names and defaults):\n"
@@ -137,6 +143,13 @@ static const char generate_help[] =
     "  --sigma-shift X          (5.0)\n"
     "  --denoising-strength X   (1.0; < 1 with --input-video)\n"
     "  --input-video FILE       video-to-video: centre-cropped and resized to height x width\n"
+    "  --input-image FILE       image-to-video: the first frame (PNG, JPEG, ...; resized to height x width);\n"
+    "                           required by an I2V / FLF2V / Fun-InP model, refused by a T2V one\n"
+    "  --end-image FILE         the last frame: required by FLF2V, optional for I2V / Fun-InP\n"
+    "  --tea-cache-l1-thresh X  TeaCache: skip DiT blocks on steps whose time modulation barely changed\n"
+    "                           (0 = off; e.g. 0.05..0.3, higher is faster and less exact)\n"
+    "  --tea-cache-model-id ID  its coefficients, required with a threshold: Wan2.1-T2V-1.3B,\n"
+    "                           Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P\n"
     "  --tiled / --no-tiled     VAE tiling (tiled)\n"
     "  --tile-size H,W          (30,52) latent pixels\n"
     "  --tile-stride H,W        (15,26)\n"
@@ -181,8 +194,12 @@ static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const
     }
     printf("wrote %s: %d frames of %dx%d, seed %llu\n", out, video.T, video.H, video.W,
            (unsigned long long)video.seed);
-    printf("time: text %.2f s, denoise %.2f s, decode %.2f s\n", video.seconds_text, video.seconds_denoise,
-           video.seconds_decode);
+    if (p->input_image)
+        printf("time: text %.2f s, image %.2f s, denoise %.2f s, decode %.2f s\n", video.seconds_text,
+               video.seconds_image, video.seconds_denoise, video.seconds_decode);
+    else
+        printf("time: text %.2f s, denoise %.2f s, decode %.2f s\n", video.seconds_text, video.seconds_denoise,
+               video.seconds_decode);
     wanc_video_free(&video);
     return 0;
 }
@@ -200,15 +217,19 @@ int wanc_cmd_generate(int argc, char **argv)
     wanc_pipeline_options popt;
     wanc_pipeline_options_default(&popt);
     const char *out = "output.mp4", *frames_dir = NULL, *dtype = "bf16", *input_video = NULL;
-    const char *prompt = "", *negative = "";
+    const char *prompt = "", *negative = "", *input_image = NULL, *end_image = NULL;
     long long seed = -1, height = p.height, width = p.width, num_frames = p.num_frames,
               steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5;
     double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
+    double tea_thresh = p.tea_cache_l1_thresh;
+    const char *tea_model = p.tea_cache_model_id;
     bool tiled = false, no_tiled = false, quiet = false;
     const flag flags[] = {
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
         {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
         {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},
+        {"--clip", 's', &files.clip},           {"--input-image", 's', &input_image},
+        {"--end-image", 's', &end_image},
         {"--prompt", 's', &prompt},             {"--negative-prompt", 's', &negative},
         {"--cfg-scale", 'f', &cfg},             {"--seed", 'i', &seed},
         {"--height", 'i', &height},             {"--width", 'i', &width},
@@ -220,6 +241,7 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--threads", 'i', &threads},           {"--out", 's', &out},
         {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
+        {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
     };
     int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
@@ -248,6 +270,8 @@ int wanc_cmd_generate(int argc, char **argv)
     p.num_inference_steps = (int)steps;
     p.sigma_shift = (float)shift;
     p.denoising_strength = (float)strength;
+    p.tea_cache_l1_thresh = (float)tea_thresh;
+    p.tea_cache_model_id = tea_model;
     p.tiled = !no_tiled;
     char frames_path[PATH_MAX];
     if (frames_dir) {
@@ -261,8 +285,21 @@ int wanc_cmd_generate(int argc, char **argv)
         if (err) return fail("generate", wanc_error_context(err, "--input-video"));
         p.input_video = video;
     }
-    rc = run_and_save("generate", &files, &popt, &p, out, fps, (int)quality, quiet);
+    uint8_t *image = NULL, *end = NULL;
+    if (input_image) {
+        wanc_err err = wanc_image_read(input_image, &image, &p.input_image_height, &p.input_image_width);
+        if (err) rc = fail("generate", wanc_error_context(err, "--input-image"));
+        p.input_image = image;
+    }
+    if (!rc && end_image) {
+        wanc_err err = wanc_image_read(end_image, &end, &p.end_image_height, &p.end_image_width);
+        if (err) rc = fail("generate", wanc_error_context(err, "--end-image"));
+        p.end_image = end;
+    }
+    if (!rc) rc = run_and_save("generate", &files, &popt, &p, out, fps, (int)quality, quiet);
     free(video);
+    free(image);
+    free(end);
     return rc;
 }
 
@@ -270,18 +307,21 @@ int wanc_cmd_demo(int argc, char **argv)
 {
     const char *dir = "wanc-demo-model", *out = "demo.mp4", *prompt = "a red fox running through fresh snow";
     long long seed = 42, threads = 0;
-    bool quiet = false, help = false;
+    bool quiet = false, help = false, i2v = false, flf2v = false;
     const flag flags[] = {{"--dir", 's', &dir},   {"--out", 's', &out},         {"--prompt", 's', &prompt},
                           {"--seed", 'i', &seed}, {"--threads", 'i', &threads}, {"--quiet", 'b', &quiet},
-                          {"--help", 'b', &help}};
+                          {"--help", 'b', &help}, {"--i2v", 'b', &i2v},         {"--flf2v", 'b', &flf2v}};
     int rc = parse_flags("demo", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
     if (help) {
-        printf("usage: wanc demo [--dir DIR] [--out FILE] [--prompt TEXT] [--seed N] [--threads N] [--quiet]\n\n"
+        printf("usage: wanc demo [--i2v | --flf2v] [--dir DIR] [--out FILE] [--prompt TEXT] [--seed N] [--threads N]\n"
+               "                 [--quiet]\n\n"
                "Writes a tiny Wan model with random, UNTRAINED weights into DIR (wanc-demo-model) in the\n"
                "released file formats, then runs the whole pipeline on it (UMT5 → 8 DiT steps with CFG →\n"
                "VAE) into FILE (demo.mp4). The video is structured noise, not the prompt: the point is\n"
-               "to see every stage run in seconds without downloading anything.\n");
+               "to see every stage run in seconds without downloading anything.\n"
+               "--i2v / --flf2v: an image-to-video model instead (DiT with image input and a CLIP tower),\n"
+               "run from a built-in picture (and, --flf2v, a second one as the last frame).\n");
         return 0;
     }
     wanc_pipeline_files files;
@@ -289,7 +329,8 @@ int wanc_cmd_demo(int argc, char **argv)
     wanc_pipeline_options_default(&popt);
     popt.threads = (int)threads;
     printf("wanc demo: the demo model's weights are random and untrained; expect structured noise.\n");
-    wanc_err err = wanc_demo_write_models(dir, &files, &popt.dit_heads);
+    wanc_err err = i2v || flf2v ? wanc_demo_write_i2v_models(dir, flf2v, &files, &popt.dit_heads)
+                                : wanc_demo_write_models(dir, &files, &popt.dit_heads);
     if (err) return fail("demo", err);
     printf("wrote the demo model to %s/\n", dir);
     wanc_gen_params p;
@@ -301,5 +342,23 @@ int wanc_cmd_demo(int argc, char **argv)
     p.width = 160;
     p.num_frames = 17;
     p.num_inference_steps = 8;
-    return run_and_save("demo", &files, &popt, &p, out, 15, 5, quiet);
+    uint8_t *images = NULL;
+    if (i2v || flf2v) {
+        enum { IH = 120, IW = 200 }; /* not the video size: the pipeline resizes it */
+        images = malloc(2 * (size_t)IH * IW * 3);
+        if (!images) return fail("demo", wanc_error(WANC_ENOMEM, "demo images"));
+        wanc_demo_image(images, IH, IW, false);
+        p.input_image = images;
+        p.input_image_height = IH;
+        p.input_image_width = IW;
+        if (flf2v) {
+            wanc_demo_image(images + (size_t)IH * IW * 3, IH, IW, true);
+            p.end_image = images + (size_t)IH * IW * 3;
+            p.end_image_height = IH;
+            p.end_image_width = IW;
+        }
+    }
+    rc = run_and_save("demo", &files, &popt, &p, out, 15, 5, quiet);
+    free(images);
+    return rc;
 }

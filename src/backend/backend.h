@@ -138,6 +138,12 @@ struct wanc_backend {
 /* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */
 const wanc_backend *wanc_backend_cpu(void);
 
+/* A backend by name: "cpu", "cuda" (device 0) or "cuda:N". Named errors
+ * for an unknown name, a build without CUDA ("this build has no CUDA
+ * backend (make CUDA=1)"), or no such device ("no CUDA device").
+ * (backend_select.c) */
+wanc_err wanc_backend_get(const char *spec, const wanc_backend **out);
+
 /* Measure this machine's float32 GEMM rate (GFLOP/s) on an n×n×n sgemm with
  * the current thread count: the yardstick every benchmark reports against. */
 double wanc_sgemm_gflops(int n, int reps);

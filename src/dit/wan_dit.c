@@ -16,41 +16,8 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "dit/dit_internal.h"
 
-typedef struct {
-    const wanc_tensor *w, *b; /* w [N, K] (or a conv weight [N, ...]), b [N] or NULL */
-} dit_linear;
-
-typedef struct {
-    dit_linear q, k, v, o;               /* self-attention */
-    dit_linear cq, ck, cv, co;           /* cross-attention */
-    dit_linear ck_img, cv_img;           /* I2V image keys/values */
-    dit_linear ffn0, ffn2;
-    float *norm_q, *norm_k;              /* [dim] self-attn RMSNorm weights */
-    float *cnorm_q, *cnorm_k, *cnorm_k_img;
-    float *norm3_w, *norm3_b;            /* [dim] affine LayerNorm before cross-attn */
-    float *modulation;                   /* [6, dim] */
-} dit_block;
-
-struct wanc_dit {
-    wanc_dit_config cfg;
-    const wanc_backend *be;
-    wanc_weights *store;
-    bool owns_store, bf16, bf16_weights; /* bf16_weights: f32 weights rounded at load */
-    dit_linear patch, text0, text2, time0, time2, tproj, head, img1, img3;
-    float *img_ln0_w, *img_ln0_b, *img_ln4_w, *img_ln4_b; /* [1280], [1280], [dim], [dim] */
-    float *emb_pos;                                       /* [514, 1280] or NULL */
-    float *head_mod;                                      /* [2, dim] */
-    dit_block *blocks;
-    /* owned memory: small float32 parameters and bf16 copies of f32 weights */
-    float **bufs;
-    int nbufs, capbufs;
-    wanc_tensor *conv;
-    int nconv, capconv;
-    wanc_arena arena;
-    bool arena_primed;
-    wanc_arena_mark arena_base;
-};
 
 /* ---- config ----------------------------------------------------------------- */
 
@@ -120,6 +87,20 @@ wanc_err wanc_dit_infer_config(wanc_dit_config *cfg, const wanc_weights *w, int 
     cfg->num_heads = heads;
     if (cfg->num_layers == 0)
         WANC_FAIL(WANC_EFORMAT, "%s: not a Wan DiT checkpoint: no blocks.0.modulation", wanc_weights_describe(w));
+    /* optional modules: Fun reference conv, Fun camera adapter, VACE */
+    t = wanc_weights_find(w, "ref_conv.weight");
+    cfg->has_ref_conv = t != NULL;
+    if (t) {
+        if (t->ndim != 4 || t->shape[0] != cfg->dim || t->shape[2] != cfg->patch[1] || t->shape[3] != cfg->patch[2]) {
+            char s[64];
+            WANC_FAIL(WANC_ESHAPE, "%s: ref_conv.weight has shape %s, expected [%d, C, %d, %d]",
+                      wanc_weights_describe(w), wanc_shape_str(s, sizeof s, t->ndim, t->shape), cfg->dim,
+                      cfg->patch[1], cfg->patch[2]);
+        }
+        cfg->ref_in_dim = (int)t->shape[1];
+    }
+    TRY(dit_camera_infer_config(cfg, w));
+    TRY(dit_vace_infer_config(cfg, w));
     return NULL;
 }
 
@@ -142,9 +123,7 @@ static wanc_err keep_buf(wanc_dit *d, float *p)
 }
 
 /* A small parameter as float32 (bf16 mode: rounded, as the load-time cast). */
-static wanc_err get_vec(wanc_dit *d, float **out, int ndim, const int64_t *shape, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static wanc_err get_vec(wanc_dit *d, float **out, int ndim, const int64_t *shape, const char *fmt, ...)
+wanc_err dit_get_vec(wanc_dit *d, float **out, int ndim, const int64_t *shape, const char *fmt, ...)
 {
     char name[160];
     va_list ap;
@@ -160,7 +139,7 @@ static wanc_err get_vec(wanc_dit *d, float **out, int ndim, const int64_t *shape
 }
 
 /* A weight as stored; bf16 mode turns an f32 one into an owned bf16 copy. */
-static wanc_err view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, const int64_t *shape, const char *name)
+wanc_err dit_view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, const int64_t *shape, const char *name)
 {
     const wanc_tensor *t;
     TRY(wanc_weights_get(d->store, name, &t, ndim, shape));
@@ -169,13 +148,20 @@ static wanc_err view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, cons
     if (d->bf16_weights && t->dtype != WANC_BF16) {
         if (d->nconv == d->capconv) {
             int cap = d->capconv ? 2 * d->capconv : 64;
-            wanc_tensor *nc = realloc(d->conv, (size_t)cap * sizeof *nc);
+            wanc_tensor **nc = realloc(d->conv, (size_t)cap * sizeof *nc);
             if (!nc) WANC_FAIL(WANC_ENOMEM, "DiT: out of memory");
             d->conv = nc;
             d->capconv = cap;
         }
-        TRYC(wanc_tensor_convert(&d->conv[d->nconv], t, WANC_BF16), "converting %s to bf16", name);
-        t = &d->conv[d->nconv++];
+        wanc_tensor *ct = calloc(1, sizeof *ct);
+        if (!ct) WANC_FAIL(WANC_ENOMEM, "DiT: out of memory");
+        wanc_err err = wanc_tensor_convert(ct, t, WANC_BF16);
+        if (err) {
+            free(ct);
+            return wanc_error_context(err, "converting %s to bf16", name);
+        }
+        d->conv[d->nconv++] = ct;
+        t = ct;
     } else if (t->dtype != WANC_F32 && t->dtype != WANC_BF16 && t->dtype != WANC_F16) {
         WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s has dtype %s; the DiT reads F32, BF16 or F16",
                   wanc_weights_describe(d->store), name, wanc_dtype_name(t->dtype));
@@ -185,9 +171,7 @@ static wanc_err view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, cons
 }
 
 /* `<prefix>.weight` [n, k] and `<prefix>.bias` [n]. */
-static wanc_err get_linear(wanc_dit *d, dit_linear *l, int64_t n, int64_t k, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static wanc_err get_linear(wanc_dit *d, dit_linear *l, int64_t n, int64_t k, const char *fmt, ...)
+wanc_err dit_get_linear(wanc_dit *d, dit_linear *l, int64_t n, int64_t k, const char *fmt, ...)
 {
     char prefix[128], name[160];
     va_list ap;
@@ -195,39 +179,39 @@ static wanc_err get_linear(wanc_dit *d, dit_linear *l, int64_t n, int64_t k, con
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     snprintf(name, sizeof name, "%s.weight", prefix);
-    TRY(view_weight(d, &l->w, 2, (int64_t[]){n, k}, name));
+    TRY(dit_view_weight(d, &l->w, 2, (int64_t[]){n, k}, name));
     snprintf(name, sizeof name, "%s.bias", prefix);
-    TRY(view_weight(d, &l->b, 1, (int64_t[]){n}, name));
+    TRY(dit_view_weight(d, &l->b, 1, (int64_t[]){n}, name));
     return NULL;
 }
 
-static wanc_err load_block(wanc_dit *d, dit_block *b, int i)
+wanc_err dit_load_block(wanc_dit *d, dit_block *b, const char *prefix, int i)
 {
     const wanc_dit_config *c = &d->cfg;
     int64_t D = c->dim, Fd = c->ffn_dim;
     const int64_t v1[1] = {D};
-    TRY(get_linear(d, &b->q, D, D, "blocks.%d.self_attn.q", i));
-    TRY(get_linear(d, &b->k, D, D, "blocks.%d.self_attn.k", i));
-    TRY(get_linear(d, &b->v, D, D, "blocks.%d.self_attn.v", i));
-    TRY(get_linear(d, &b->o, D, D, "blocks.%d.self_attn.o", i));
-    TRY(get_vec(d, &b->norm_q, 1, v1, "blocks.%d.self_attn.norm_q.weight", i));
-    TRY(get_vec(d, &b->norm_k, 1, v1, "blocks.%d.self_attn.norm_k.weight", i));
-    TRY(get_linear(d, &b->cq, D, D, "blocks.%d.cross_attn.q", i));
-    TRY(get_linear(d, &b->ck, D, D, "blocks.%d.cross_attn.k", i));
-    TRY(get_linear(d, &b->cv, D, D, "blocks.%d.cross_attn.v", i));
-    TRY(get_linear(d, &b->co, D, D, "blocks.%d.cross_attn.o", i));
-    TRY(get_vec(d, &b->cnorm_q, 1, v1, "blocks.%d.cross_attn.norm_q.weight", i));
-    TRY(get_vec(d, &b->cnorm_k, 1, v1, "blocks.%d.cross_attn.norm_k.weight", i));
+    TRY(dit_get_linear(d, &b->q, D, D, "%s.%d.self_attn.q", prefix, i));
+    TRY(dit_get_linear(d, &b->k, D, D, "%s.%d.self_attn.k", prefix, i));
+    TRY(dit_get_linear(d, &b->v, D, D, "%s.%d.self_attn.v", prefix, i));
+    TRY(dit_get_linear(d, &b->o, D, D, "%s.%d.self_attn.o", prefix, i));
+    TRY(dit_get_vec(d, &b->norm_q, 1, v1, "%s.%d.self_attn.norm_q.weight", prefix, i));
+    TRY(dit_get_vec(d, &b->norm_k, 1, v1, "%s.%d.self_attn.norm_k.weight", prefix, i));
+    TRY(dit_get_linear(d, &b->cq, D, D, "%s.%d.cross_attn.q", prefix, i));
+    TRY(dit_get_linear(d, &b->ck, D, D, "%s.%d.cross_attn.k", prefix, i));
+    TRY(dit_get_linear(d, &b->cv, D, D, "%s.%d.cross_attn.v", prefix, i));
+    TRY(dit_get_linear(d, &b->co, D, D, "%s.%d.cross_attn.o", prefix, i));
+    TRY(dit_get_vec(d, &b->cnorm_q, 1, v1, "%s.%d.cross_attn.norm_q.weight", prefix, i));
+    TRY(dit_get_vec(d, &b->cnorm_k, 1, v1, "%s.%d.cross_attn.norm_k.weight", prefix, i));
     if (c->has_image_input) {
-        TRY(get_linear(d, &b->ck_img, D, D, "blocks.%d.cross_attn.k_img", i));
-        TRY(get_linear(d, &b->cv_img, D, D, "blocks.%d.cross_attn.v_img", i));
-        TRY(get_vec(d, &b->cnorm_k_img, 1, v1, "blocks.%d.cross_attn.norm_k_img.weight", i));
+        TRY(dit_get_linear(d, &b->ck_img, D, D, "%s.%d.cross_attn.k_img", prefix, i));
+        TRY(dit_get_linear(d, &b->cv_img, D, D, "%s.%d.cross_attn.v_img", prefix, i));
+        TRY(dit_get_vec(d, &b->cnorm_k_img, 1, v1, "%s.%d.cross_attn.norm_k_img.weight", prefix, i));
     }
-    TRY(get_vec(d, &b->norm3_w, 1, v1, "blocks.%d.norm3.weight", i));
-    TRY(get_vec(d, &b->norm3_b, 1, v1, "blocks.%d.norm3.bias", i));
-    TRY(get_linear(d, &b->ffn0, Fd, D, "blocks.%d.ffn.0", i));
-    TRY(get_linear(d, &b->ffn2, D, Fd, "blocks.%d.ffn.2", i));
-    TRY(get_vec(d, &b->modulation, 3, (int64_t[]){1, 6, D}, "blocks.%d.modulation", i));
+    TRY(dit_get_vec(d, &b->norm3_w, 1, v1, "%s.%d.norm3.weight", prefix, i));
+    TRY(dit_get_vec(d, &b->norm3_b, 1, v1, "%s.%d.norm3.bias", prefix, i));
+    TRY(dit_get_linear(d, &b->ffn0, Fd, D, "%s.%d.ffn.0", prefix, i));
+    TRY(dit_get_linear(d, &b->ffn2, D, Fd, "%s.%d.ffn.2", prefix, i));
+    TRY(dit_get_vec(d, &b->modulation, 3, (int64_t[]){1, 6, D}, "%s.%d.modulation", prefix, i));
     return NULL;
 }
 
@@ -235,32 +219,39 @@ static wanc_err load_all(wanc_dit *d)
 {
     const wanc_dit_config *c = &d->cfg;
     int64_t D = c->dim;
-    TRY(view_weight(d, &d->patch.w, 5,
+    TRY(dit_view_weight(d, &d->patch.w, 5,
                     (int64_t[]){D, c->in_dim, c->patch[0], c->patch[1], c->patch[2]}, "patch_embedding.weight"));
-    TRY(view_weight(d, &d->patch.b, 1, (int64_t[]){D}, "patch_embedding.bias"));
-    TRY(get_linear(d, &d->text0, D, c->text_dim, "text_embedding.0"));
-    TRY(get_linear(d, &d->text2, D, D, "text_embedding.2"));
-    TRY(get_linear(d, &d->time0, D, c->freq_dim, "time_embedding.0"));
-    TRY(get_linear(d, &d->time2, D, D, "time_embedding.2"));
-    TRY(get_linear(d, &d->tproj, 6 * D, D, "time_projection.1"));
+    TRY(dit_view_weight(d, &d->patch.b, 1, (int64_t[]){D}, "patch_embedding.bias"));
+    TRY(dit_get_linear(d, &d->text0, D, c->text_dim, "text_embedding.0"));
+    TRY(dit_get_linear(d, &d->text2, D, D, "text_embedding.2"));
+    TRY(dit_get_linear(d, &d->time0, D, c->freq_dim, "time_embedding.0"));
+    TRY(dit_get_linear(d, &d->time2, D, D, "time_embedding.2"));
+    TRY(dit_get_linear(d, &d->tproj, 6 * D, D, "time_projection.1"));
     int64_t pp = (int64_t)c->patch[0] * c->patch[1] * c->patch[2];
-    TRY(get_linear(d, &d->head, c->out_dim * pp, D, "head.head"));
-    TRY(get_vec(d, &d->head_mod, 3, (int64_t[]){1, 2, D}, "head.modulation"));
+    TRY(dit_get_linear(d, &d->head, c->out_dim * pp, D, "head.head"));
+    TRY(dit_get_vec(d, &d->head_mod, 3, (int64_t[]){1, 2, D}, "head.modulation"));
     if (c->has_image_input) {
         const int64_t ci[1] = {WANC_DIT_CLIP_DIM}, cd[1] = {D};
-        TRY(get_vec(d, &d->img_ln0_w, 1, ci, "img_emb.proj.0.weight"));
-        TRY(get_vec(d, &d->img_ln0_b, 1, ci, "img_emb.proj.0.bias"));
-        TRY(get_linear(d, &d->img1, WANC_DIT_CLIP_DIM, WANC_DIT_CLIP_DIM, "img_emb.proj.1"));
-        TRY(get_linear(d, &d->img3, D, WANC_DIT_CLIP_DIM, "img_emb.proj.3"));
-        TRY(get_vec(d, &d->img_ln4_w, 1, cd, "img_emb.proj.4.weight"));
-        TRY(get_vec(d, &d->img_ln4_b, 1, cd, "img_emb.proj.4.bias"));
+        TRY(dit_get_vec(d, &d->img_ln0_w, 1, ci, "img_emb.proj.0.weight"));
+        TRY(dit_get_vec(d, &d->img_ln0_b, 1, ci, "img_emb.proj.0.bias"));
+        TRY(dit_get_linear(d, &d->img1, WANC_DIT_CLIP_DIM, WANC_DIT_CLIP_DIM, "img_emb.proj.1"));
+        TRY(dit_get_linear(d, &d->img3, D, WANC_DIT_CLIP_DIM, "img_emb.proj.3"));
+        TRY(dit_get_vec(d, &d->img_ln4_w, 1, cd, "img_emb.proj.4.weight"));
+        TRY(dit_get_vec(d, &d->img_ln4_b, 1, cd, "img_emb.proj.4.bias"));
         if (c->has_image_pos_emb)
-            TRY(get_vec(d, &d->emb_pos, 3, (int64_t[]){1, 2 * WANC_DIT_CLIP_TOKENS, WANC_DIT_CLIP_DIM},
+            TRY(dit_get_vec(d, &d->emb_pos, 3, (int64_t[]){1, 2 * WANC_DIT_CLIP_TOKENS, WANC_DIT_CLIP_DIM},
                         "img_emb.emb_pos"));
     }
     d->blocks = calloc((size_t)c->num_layers, sizeof *d->blocks);
     if (!d->blocks) WANC_FAIL(WANC_ENOMEM, "DiT: out of memory");
-    for (int i = 0; i < c->num_layers; i++) TRY(load_block(d, &d->blocks[i], i));
+    for (int i = 0; i < c->num_layers; i++) TRY(dit_load_block(d, &d->blocks[i], "blocks", i));
+    if (c->has_ref_conv) {
+        TRY(dit_view_weight(d, &d->ref_conv.w, 4, (int64_t[]){D, c->ref_in_dim, c->patch[1], c->patch[2]},
+                            "ref_conv.weight"));
+        TRY(dit_view_weight(d, &d->ref_conv.b, 1, (int64_t[]){D}, "ref_conv.bias"));
+    }
+    TRY(dit_camera_load(d));
+    TRY(dit_vace_load(d));
     return NULL;
 }
 
@@ -304,9 +295,14 @@ void wanc_dit_free(wanc_dit *d)
     if (!d) return;
     for (int i = 0; i < d->nbufs; i++) free(d->bufs[i]);
     free(d->bufs);
-    for (int i = 0; i < d->nconv; i++) wanc_tensor_free(&d->conv[i]);
+    for (int i = 0; i < d->nconv; i++) {
+        wanc_tensor_free(d->conv[i]);
+        free(d->conv[i]);
+    }
     free(d->conv);
     free(d->blocks);
+    free(d->vace_blocks);
+    free(d->vace_after);
     wanc_arena_free(&d->arena);
     if (d->owns_store) wanc_weights_close(d->store);
     free(d);
@@ -316,20 +312,14 @@ const wanc_dit_config *wanc_dit_get_config(const wanc_dit *d) { return &d->cfg; 
 
 /* ---- forward helpers ------------------------------------------------------------ */
 
-typedef struct {
-    const wanc_backend *be;
-    bool bf16;
-    float *zeros, *vtmp; /* [max(dim, 1280)] scratch for the row-broadcast tricks */
-    const wanc_dit_inputs *in;
-} fwd;
 
-static wanc_err rnd(const fwd *f, float *x, int64_t n) { return f->bf16 ? f->be->round_bf16(f->be, x, n) : NULL; }
+wanc_err dit_rnd(const fwd *f, float *x, int64_t n) { return f->bf16 ? f->be->round_bf16(f->be, x, n) : NULL; }
 
 /* out[M, N] = x[M, K] · Wᵀ + b, one rounding. */
-static wanc_err lin(const fwd *f, float *out, const float *x, const dit_linear *l, int64_t M)
+wanc_err dit_lin(const fwd *f, float *out, const float *x, const dit_linear *l, int64_t M)
 {
     TRY(f->be->linear(f->be, out, x, l->w, l->b, M));
-    return rnd(f, out, M * l->w->shape[0]);
+    return dit_rnd(f, out, M * l->w->shape[0]);
 }
 
 /* out[r, :] = x[r, :] · vec (one float32 product per element, then rounded).
@@ -341,7 +331,7 @@ static wanc_err mul_rows(const fwd *f, float *out, const float *x, const float *
 {
     TRY(f->be->scale(f->be, f->vtmp, vec, 1.0f, -1.0f, dim));
     TRY(f->be->modulate(f->be, out, x, f->zeros, f->vtmp, rows, dim));
-    return rnd(f, out, rows * dim);
+    return dit_rnd(f, out, rows * dim);
 }
 
 /* out = x · (1 + scale) + shift: torch rounds 1+scale, the product and the sum. */
@@ -350,12 +340,12 @@ static wanc_err modulate(const fwd *f, float *out, const float *x, const float *
 {
     if (!f->bf16) return f->be->modulate(f->be, out, x, shift, scale, rows, dim);
     TRY(f->be->scale(f->be, f->vtmp, scale, 1.0f, 1.0f, dim));
-    TRY(rnd(f, f->vtmp, dim));
+    TRY(dit_rnd(f, f->vtmp, dim));
     TRY(f->be->scale(f->be, f->vtmp, f->vtmp, 1.0f, -1.0f, dim));
     TRY(f->be->modulate(f->be, out, x, f->zeros, f->vtmp, rows, dim));
-    TRY(rnd(f, out, rows * dim));
+    TRY(dit_rnd(f, out, rows * dim));
     TRY(f->be->modulate(f->be, out, out, shift, f->zeros, rows, dim));
-    return rnd(f, out, rows * dim);
+    return dit_rnd(f, out, rows * dim);
 }
 
 /* x += gate · y (torch: the product rounded, then the sum). y is clobbered. */
@@ -364,7 +354,7 @@ static wanc_err gate_add(const fwd *f, float *x, float *y, const float *gate, in
     if (!f->bf16) return f->be->gated_add(f->be, x, y, gate, rows, dim);
     TRY(mul_rows(f, y, y, gate, rows, dim));
     TRY(f->be->add(f->be, x, x, y, rows * dim));
-    return rnd(f, x, rows * dim);
+    return dit_rnd(f, x, rows * dim);
 }
 
 /* DiffSynth's RMSNorm: normalise in float32, cast, then × weight. In place. */
@@ -372,35 +362,24 @@ static wanc_err rms(const fwd *f, float *x, const float *w, int64_t rows, int64_
 {
     if (!f->bf16) return f->be->rms_norm(f->be, x, x, w, rows, dim, eps);
     TRY(f->be->rms_norm(f->be, x, x, NULL, rows, dim, eps));
-    TRY(rnd(f, x, rows * dim));
+    TRY(dit_rnd(f, x, rows * dim));
     return mul_rows(f, x, x, w, rows, dim);
 }
 
-static void observe(const fwd *f, const char *name, const float *data, int ndim, const int64_t *shape)
+void dit_observe(const fwd *f, const char *name, const float *data, int ndim, const int64_t *shape)
 {
     if (f->in->observe) f->in->observe(f->in->observe_user, name, data, ndim, shape);
 }
 
-static wanc_err alloc_f(wanc_arena *a, float **p, int64_t n)
+wanc_err dit_alloc_f(wanc_arena *a, float **p, int64_t n)
 {
     return wanc_arena_alloc(a, (void **)p, (size_t)(n > 0 ? n : 1) * sizeof(float));
 }
 
 /* ---- the forward -------------------------------------------------------------------- */
 
-typedef struct {
-    int64_t S, Lt, Li, L, D, H, hd;
-    float *x, *h, *q, *k, *v, *a, *a2, *big, *kc, *vc, *ctx;
-    float *t_mod, *mod; /* [nseg, 6, dim] */
-    double *rope;
-    /* Token ranges sharing one timestep: one range normally; TI2V image-to-video
-     * gives latent frame 0 timestep 0, so [0, h·w) and [h·w, S). */
-    int nseg;
-    int64_t seg_begin[2], seg_end[2];
-    float seg_t[2];
-} fwd_bufs;
 
-static wanc_err run_block(const fwd *f, const wanc_dit *d, const dit_block *b, fwd_bufs *B)
+wanc_err dit_run_block(const fwd *f, const wanc_dit *d, const dit_block *b, fwd_bufs *B)
 {
     const wanc_backend *be = f->be;
     int64_t S = B->S, D = B->D;
@@ -409,7 +388,7 @@ static wanc_err run_block(const fwd *f, const wanc_dit *d, const dit_block *b, f
      * m(s, j) is chunk j (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp) */
     for (int sg = 0; sg < B->nseg; sg++) {
         TRY(be->add(be, B->mod + sg * 6 * D, b->modulation, B->t_mod + sg * 6 * D, 6 * D));
-        TRY(rnd(f, B->mod + sg * 6 * D, 6 * D));
+        TRY(dit_rnd(f, B->mod + sg * 6 * D, 6 * D));
     }
 #define m(sg, j) (B->mod + ((sg) * 6 + (j)) * D)
 #define SEGS for (int sg = 0; sg < B->nseg; sg++)
@@ -418,55 +397,55 @@ static wanc_err run_block(const fwd *f, const wanc_dit *d, const dit_block *b, f
 
     /* self-attention */
     TRY(be->layer_norm(be, B->h, B->x, NULL, NULL, S, D, eps));
-    TRY(rnd(f, B->h, S * D));
+    TRY(dit_rnd(f, B->h, S * D));
     SEGS TRY(modulate(f, ROWS(B->h), ROWS(B->h), m(sg, 0), m(sg, 1), NROWS, D));
-    TRY(lin(f, B->q, B->h, &b->q, S));
+    TRY(dit_lin(f, B->q, B->h, &b->q, S));
     TRY(rms(f, B->q, b->norm_q, S, D, eps));
-    TRY(lin(f, B->k, B->h, &b->k, S));
+    TRY(dit_lin(f, B->k, B->h, &b->k, S));
     TRY(rms(f, B->k, b->norm_k, S, D, eps));
-    TRY(lin(f, B->v, B->h, &b->v, S));
+    TRY(dit_lin(f, B->v, B->h, &b->v, S));
     TRY(be->rope(be, B->q, B->rope, S, B->H, B->hd));
-    TRY(rnd(f, B->q, S * D));
+    TRY(dit_rnd(f, B->q, S * D));
     TRY(be->rope(be, B->k, B->rope, S, B->H, B->hd));
-    TRY(rnd(f, B->k, S * D));
+    TRY(dit_rnd(f, B->k, S * D));
     TRY(be->attention(be, B->a, B->q, B->k, B->v, S, S, B->H, B->hd, ascale, NULL, NULL));
-    TRY(rnd(f, B->a, S * D));
-    TRY(lin(f, B->h, B->a, &b->o, S));
+    TRY(dit_rnd(f, B->a, S * D));
+    TRY(dit_lin(f, B->h, B->a, &b->o, S));
     SEGS TRY(gate_add(f, ROWS(B->x), ROWS(B->h), m(sg, 2), NROWS, D));
 
     /* cross-attention: text tokens, plus the first 257 context tokens as image tokens */
     TRY(be->layer_norm(be, B->h, B->x, b->norm3_w, b->norm3_b, S, D, eps));
-    TRY(rnd(f, B->h, S * D));
-    TRY(lin(f, B->q, B->h, &b->cq, S));
+    TRY(dit_rnd(f, B->h, S * D));
+    TRY(dit_lin(f, B->q, B->h, &b->cq, S));
     TRY(rms(f, B->q, b->cnorm_q, S, D, eps));
     const float *text = B->ctx + B->Li * D;
-    TRY(lin(f, B->kc, text, &b->ck, B->Lt));
+    TRY(dit_lin(f, B->kc, text, &b->ck, B->Lt));
     TRY(rms(f, B->kc, b->cnorm_k, B->Lt, D, eps));
-    TRY(lin(f, B->vc, text, &b->cv, B->Lt));
+    TRY(dit_lin(f, B->vc, text, &b->cv, B->Lt));
     TRY(be->attention(be, B->a, B->q, B->kc, B->vc, S, B->Lt, B->H, B->hd, ascale, NULL, NULL));
-    TRY(rnd(f, B->a, S * D));
+    TRY(dit_rnd(f, B->a, S * D));
     if (d->cfg.has_image_input) {
-        TRY(lin(f, B->kc, B->ctx, &b->ck_img, B->Li));
+        TRY(dit_lin(f, B->kc, B->ctx, &b->ck_img, B->Li));
         TRY(rms(f, B->kc, b->cnorm_k_img, B->Li, D, eps));
-        TRY(lin(f, B->vc, B->ctx, &b->cv_img, B->Li));
+        TRY(dit_lin(f, B->vc, B->ctx, &b->cv_img, B->Li));
         TRY(be->attention(be, B->a2, B->q, B->kc, B->vc, S, B->Li, B->H, B->hd, ascale, NULL, NULL));
-        TRY(rnd(f, B->a2, S * D));
+        TRY(dit_rnd(f, B->a2, S * D));
         TRY(be->add(be, B->a, B->a, B->a2, S * D));
-        TRY(rnd(f, B->a, S * D));
+        TRY(dit_rnd(f, B->a, S * D));
     }
-    TRY(lin(f, B->h, B->a, &b->co, S));
+    TRY(dit_lin(f, B->h, B->a, &b->co, S));
     TRY(be->add(be, B->x, B->x, B->h, S * D));
-    TRY(rnd(f, B->x, S * D));
+    TRY(dit_rnd(f, B->x, S * D));
 
     /* FFN */
     TRY(be->layer_norm(be, B->h, B->x, NULL, NULL, S, D, eps));
-    TRY(rnd(f, B->h, S * D));
+    TRY(dit_rnd(f, B->h, S * D));
     SEGS TRY(modulate(f, ROWS(B->h), ROWS(B->h), m(sg, 3), m(sg, 4), NROWS, D));
     int64_t Fd = d->cfg.ffn_dim;
-    TRY(lin(f, B->big, B->h, &b->ffn0, S));
+    TRY(dit_lin(f, B->big, B->h, &b->ffn0, S));
     TRY(be->gelu_tanh(be, B->big, B->big, S * Fd));
-    TRY(rnd(f, B->big, S * Fd));
-    TRY(lin(f, B->h, B->big, &b->ffn2, S));
+    TRY(dit_rnd(f, B->big, S * Fd));
+    TRY(dit_lin(f, B->h, B->big, &b->ffn2, S));
     SEGS TRY(gate_add(f, ROWS(B->x), ROWS(B->h), m(sg, 5), NROWS, D));
     return NULL;
 #undef m
@@ -498,7 +477,57 @@ static wanc_err check_inputs(const wanc_dit *d, const wanc_dit_inputs *in)
     } else if (in->clip) {
         WANC_FAIL(WANC_EINVAL, "DiT forward: clip_feature given but the model has no image input (img_emb)");
     }
+    if (in->vace_context) {
+        if (!c->vace_num_blocks)
+            WANC_FAIL(WANC_EINVAL, "DiT forward: vace_context given but the model has no VACE (vace_blocks.*) tensors");
+        if (in->vace_c != c->vace_in_dim)
+            WANC_FAIL(WANC_ESHAPE, "DiT forward: vace_context has %lld channels, vace_patch_embedding takes %d",
+                      (long long)in->vace_c, c->vace_in_dim);
+    }
+    if (in->reference) {
+        if (!c->has_ref_conv)
+            WANC_FAIL(WANC_EINVAL, "DiT forward: reference latents given but the model has no ref_conv");
+        if (in->ref_c != c->ref_in_dim)
+            WANC_FAIL(WANC_ESHAPE, "DiT forward: reference latents have %lld channels, ref_conv takes %d",
+                      (long long)in->ref_c, c->ref_in_dim);
+    }
+    if (in->camera) {
+        if (!c->has_control_adapter)
+            WANC_FAIL(WANC_EINVAL, "DiT forward: camera latents given but the model has no control_adapter");
+        if (in->camera_c != c->control_in_dim)
+            WANC_FAIL(WANC_ESHAPE, "DiT forward: camera latents have %lld channels, control_adapter takes %d",
+                      (long long)in->camera_c, c->control_in_dim);
+    }
+    if (in->cache && (!in->cache->check || !in->cache->store || !in->cache->update))
+        WANC_FAIL(WANC_EINVAL, "DiT forward: a step cache needs check, store and update");
+    if (in->cache && in->zero_first_frame)
+        WANC_FAIL(WANC_EUNSUPPORTED, "DiT forward: a step cache (TeaCache) with per-token timesteps (TI2V "
+                                     "image-to-video) is not supported");
     return NULL;
+}
+
+void dit_patchify(float *rows, const float *a, int64_t ca, const float *b, int64_t C, int64_t F, int64_t H,
+                  int64_t W, const int patch[3])
+{
+    const int pt = patch[0], ph = patch[1], pw = patch[2];
+    const int64_t Hp = H / ph, Wp = W / pw, S = F / pt * Hp * Wp, HW = H * W, FHW = F * HW;
+    for (int64_t tok = 0; tok < S; tok++) {
+        int64_t fi = tok / (Hp * Wp), hi = tok / Wp % Hp, wi = tok % Wp;
+        float *row = rows + tok * C * pt * ph * pw;
+        for (int64_t ch = 0; ch < C; ch++) {
+            const float *src = ch < ca ? a + ch * FHW : b + (ch - ca) * FHW;
+            for (int kt = 0; kt < pt; kt++)
+                for (int kh = 0; kh < ph; kh++)
+                    for (int kw = 0; kw < pw; kw++)
+                        *row++ = src[(fi * pt + kt) * HW + (hi * ph + kh) * W + wi * pw + kw];
+        }
+    }
+}
+
+void dit_tokens_to_channels(float *dst, const float *src, int64_t tokens, int64_t C)
+{
+    for (int64_t tok = 0; tok < tokens; tok++)
+        for (int64_t j = 0; j < C; j++) dst[j * tokens + tok] = src[tok * C + j];
 }
 
 /* TI2V per-token view of the time embedding, as DiffSynth holds it:
@@ -509,24 +538,24 @@ static wanc_err observe_per_token(const fwd *f, wanc_arena *A, const fwd_bufs *B
 {
     int64_t S = B->S, D = B->D, w = 6 * D > freq_dim ? 6 * D : freq_dim;
     float *e;
-    TRY(alloc_f(A, &e, S * w));
+    TRY(dit_alloc_f(A, &e, S * w));
     for (int sg = 0; sg < B->nseg; sg++)
         for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++) e[i] = B->seg_t[sg];
-    observe(f, "timestep_tokens", e, 1, (int64_t[]){S});
+    dit_observe(f, "timestep_tokens", e, 1, (int64_t[]){S});
     for (int sg = 0; sg < B->nseg; sg++) {
         wanc_dit_sinusoid(sd, freq_dim, B->seg_t[sg]);
         for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++)
             for (int j = 0; j < freq_dim; j++) e[i * freq_dim + j] = (float)sd[j];
     }
-    TRY(rnd(f, e, S * freq_dim));
-    observe(f, "t_freq", e, 3, (int64_t[]){1, S, freq_dim});
+    TRY(dit_rnd(f, e, S * freq_dim));
+    dit_observe(f, "t_freq", e, 3, (int64_t[]){1, S, freq_dim});
     for (int sg = 0; sg < B->nseg; sg++)
         for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++) memcpy(e + i * D, tvec + sg * D, sizeof(float) * (size_t)D);
-    observe(f, "t", e, 3, (int64_t[]){1, S, D});
+    dit_observe(f, "t", e, 3, (int64_t[]){1, S, D});
     for (int sg = 0; sg < B->nseg; sg++)
         for (int64_t i = B->seg_begin[sg]; i < B->seg_end[sg]; i++)
             memcpy(e + i * 6 * D, B->t_mod + sg * 6 * D, sizeof(float) * (size_t)(6 * D));
-    observe(f, "t_mod", e, 4, (int64_t[]){1, S, 6, D});
+    dit_observe(f, "t_mod", e, 4, (int64_t[]){1, S, 6, D});
     return NULL;
 }
 
@@ -536,7 +565,9 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     const wanc_dit_config *c = &d->cfg;
     const wanc_backend *be = d->be;
     const int pt = c->patch[0], ph = c->patch[1], pw = c->patch[2];
-    const int64_t D = c->dim, Fp = in->F / pt, Hp = in->H / ph, Wp = in->W / pw, S = Fp * Hp * Wp;
+    const int64_t D = c->dim, Fp = in->F / pt, Hp = in->H / ph, Wp = in->W / pw, Sv = Fp * Hp * Wp;
+    /* Fun control: one frame of reference tokens before the video tokens */
+    const int64_t Sr = in->reference ? Hp * Wp : 0, S = Sr + Sv;
     const int64_t Lc = in->clip ? in->clip_len : 0, L = Lc + in->ctx_len;
     const int64_t K = (int64_t)c->in_dim * pt * ph * pw, hd = D / c->num_heads;
     fwd_bufs B = {.S = S, .D = D, .H = c->num_heads, .hd = hd, .L = L,
@@ -555,34 +586,37 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     int64_t vmax = D > WANC_DIT_CLIP_DIM ? D : WANC_DIT_CLIP_DIM;
     int64_t bign = S * c->ffn_dim;
     if (bign < S * K) bign = S * K;
+    if (in->vace_context && bign < Sv * (int64_t)c->vace_in_dim * pt * ph * pw)
+        bign = Sv * (int64_t)c->vace_in_dim * pt * ph * pw;
+    if (bign < Sr * c->ref_in_dim * ph * pw) bign = Sr * c->ref_in_dim * ph * pw;
     if (bign < Lc * WANC_DIT_CLIP_DIM) bign = Lc * WANC_DIT_CLIP_DIM;
     if (bign < S * D) bign = S * D;
     if (bign < in->ctx_len * D) bign = in->ctx_len * D;
     int64_t kvn = (B.Lt > B.Li ? B.Lt : B.Li) * D;
     int64_t ctxin = in->ctx_len * c->text_dim, headn = S * c->out_dim * pt * ph * pw;
-    float *tf, *tvec, *tmp, *ctxin_b, *img_a, *head_b;
+    float *tf, *tvec, *tmp, *ctxin_b, *img_a, *head_b, *hints = NULL;
     wanc_err err = NULL;
-    TRY_GOTO(err, done, alloc_f(A, &f.zeros, vmax));
-    TRY_GOTO(err, done, alloc_f(A, &f.vtmp, vmax));
-    TRY_GOTO(err, done, alloc_f(A, &tf, c->freq_dim));
-    TRY_GOTO(err, done, alloc_f(A, &tvec, 2 * D));
-    TRY_GOTO(err, done, alloc_f(A, &tmp, 6 * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.t_mod, 2 * 6 * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.mod, 2 * 6 * D));
-    TRY_GOTO(err, done, alloc_f(A, &ctxin_b, ctxin));
-    TRY_GOTO(err, done, alloc_f(A, &B.ctx, L * D));
-    TRY_GOTO(err, done, alloc_f(A, &img_a, Lc * WANC_DIT_CLIP_DIM));
-    TRY_GOTO(err, done, alloc_f(A, &B.x, S * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.h, S * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.q, S * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.k, S * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.v, S * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.a, S * D));
-    TRY_GOTO(err, done, alloc_f(A, &B.a2, c->has_image_input ? S * D : 1));
-    TRY_GOTO(err, done, alloc_f(A, &B.big, bign));
-    TRY_GOTO(err, done, alloc_f(A, &B.kc, kvn));
-    TRY_GOTO(err, done, alloc_f(A, &B.vc, kvn));
-    TRY_GOTO(err, done, alloc_f(A, &head_b, headn));
+    TRY_GOTO(err, done, dit_alloc_f(A, &f.zeros, vmax));
+    TRY_GOTO(err, done, dit_alloc_f(A, &f.vtmp, vmax));
+    TRY_GOTO(err, done, dit_alloc_f(A, &tf, c->freq_dim));
+    TRY_GOTO(err, done, dit_alloc_f(A, &tvec, 2 * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &tmp, 6 * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.t_mod, 2 * 6 * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.mod, 2 * 6 * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &ctxin_b, ctxin));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.ctx, L * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &img_a, Lc * WANC_DIT_CLIP_DIM));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.x, S * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.h, S * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.q, S * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.k, S * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.v, S * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.a, S * D));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.a2, c->has_image_input ? S * D : 1));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.big, bign));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.kc, kvn));
+    TRY_GOTO(err, done, dit_alloc_f(A, &B.vc, kvn));
+    TRY_GOTO(err, done, dit_alloc_f(A, &head_b, headn));
     TRY_GOTO(err, done, wanc_arena_alloc(A, (void **)&B.rope, (size_t)S * hd * sizeof(double)));
     memset(f.zeros, 0, (size_t)vmax * sizeof(float));
 
@@ -602,23 +636,23 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
             float *tv = tvec + sg * D, *tm = B.t_mod + sg * 6 * D;
             wanc_dit_sinusoid(sd, c->freq_dim, B.seg_t[sg]);
             for (int i = 0; i < c->freq_dim; i++) tf[i] = (float)sd[i];
-            TRY_GOTO(err, done, rnd(&f, tf, c->freq_dim));
-            if (!in->zero_first_frame) observe(&f, "t_freq", tf, 2, (int64_t[]){1, c->freq_dim});
-            TRY_GOTO(err, done, lin(&f, tmp, tf, &d->time0, 1));
+            TRY_GOTO(err, done, dit_rnd(&f, tf, c->freq_dim));
+            if (!in->zero_first_frame) dit_observe(&f, "t_freq", tf, 2, (int64_t[]){1, c->freq_dim});
+            TRY_GOTO(err, done, dit_lin(&f, tmp, tf, &d->time0, 1));
             TRY_GOTO(err, done, be->silu(be, tmp, tmp, D));
-            TRY_GOTO(err, done, rnd(&f, tmp, D));
-            TRY_GOTO(err, done, lin(&f, tv, tmp, &d->time2, 1));
+            TRY_GOTO(err, done, dit_rnd(&f, tmp, D));
+            TRY_GOTO(err, done, dit_lin(&f, tv, tmp, &d->time2, 1));
             TRY_GOTO(err, done, be->silu(be, tmp, tv, D));
-            TRY_GOTO(err, done, rnd(&f, tmp, D));
-            TRY_GOTO(err, done, lin(&f, tm, tmp, &d->tproj, 1));
+            TRY_GOTO(err, done, dit_rnd(&f, tmp, D));
+            TRY_GOTO(err, done, dit_lin(&f, tm, tmp, &d->tproj, 1));
             if (in->t_mod_add) {
                 TRY_GOTO(err, done, be->add(be, tm, tm, in->t_mod_add, 6 * D));
-                TRY_GOTO(err, done, rnd(&f, tm, 6 * D));
+                TRY_GOTO(err, done, dit_rnd(&f, tm, 6 * D));
             }
         }
         if (!in->zero_first_frame) {
-            observe(&f, "t", tvec, 2, (int64_t[]){1, D});
-            observe(&f, "t_mod", B.t_mod, 3, (int64_t[]){1, 6, D});
+            dit_observe(&f, "t", tvec, 2, (int64_t[]){1, D});
+            dit_observe(&f, "t_mod", B.t_mod, 3, (int64_t[]){1, 6, D});
         } else if (in->observe) {
             TRY_GOTO(err, done, observe_per_token(&f, A, &B, c->freq_dim, tvec, sd));
         }
@@ -628,93 +662,123 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     {
         float *ctx_emb = B.ctx + Lc * D;
         memcpy(ctxin_b, in->context, (size_t)ctxin * sizeof(float));
-        TRY_GOTO(err, done, rnd(&f, ctxin_b, ctxin));
-        TRY_GOTO(err, done, lin(&f, B.big, ctxin_b, &d->text0, in->ctx_len));
+        TRY_GOTO(err, done, dit_rnd(&f, ctxin_b, ctxin));
+        TRY_GOTO(err, done, dit_lin(&f, B.big, ctxin_b, &d->text0, in->ctx_len));
         TRY_GOTO(err, done, be->gelu_tanh(be, B.big, B.big, in->ctx_len * D));
-        TRY_GOTO(err, done, rnd(&f, B.big, in->ctx_len * D));
-        TRY_GOTO(err, done, lin(&f, ctx_emb, B.big, &d->text2, in->ctx_len));
-        observe(&f, "context_emb", ctx_emb, 3, (int64_t[]){1, in->ctx_len, D});
+        TRY_GOTO(err, done, dit_rnd(&f, B.big, in->ctx_len * D));
+        TRY_GOTO(err, done, dit_lin(&f, ctx_emb, B.big, &d->text2, in->ctx_len));
+        dit_observe(&f, "context_emb", ctx_emb, 3, (int64_t[]){1, in->ctx_len, D});
         if (in->clip) {
             int64_t n = Lc * WANC_DIT_CLIP_DIM;
             memcpy(img_a, in->clip, (size_t)n * sizeof(float));
-            TRY_GOTO(err, done, rnd(&f, img_a, n));
+            TRY_GOTO(err, done, dit_rnd(&f, img_a, n));
             if (d->emb_pos) {
                 TRY_GOTO(err, done, be->add(be, img_a, img_a, d->emb_pos, n));
-                TRY_GOTO(err, done, rnd(&f, img_a, n));
+                TRY_GOTO(err, done, dit_rnd(&f, img_a, n));
             }
             /* nn.LayerNorm defaults (eps 1e-5) and exact-erf GELU, unlike the rest of the DiT */
             TRY_GOTO(err, done, be->layer_norm(be, img_a, img_a, d->img_ln0_w, d->img_ln0_b, Lc, WANC_DIT_CLIP_DIM,
                                                1e-5f));
-            TRY_GOTO(err, done, rnd(&f, img_a, n));
-            TRY_GOTO(err, done, lin(&f, B.big, img_a, &d->img1, Lc));
+            TRY_GOTO(err, done, dit_rnd(&f, img_a, n));
+            TRY_GOTO(err, done, dit_lin(&f, B.big, img_a, &d->img1, Lc));
             TRY_GOTO(err, done, be->gelu_erf(be, B.big, B.big, n));
-            TRY_GOTO(err, done, rnd(&f, B.big, n));
-            TRY_GOTO(err, done, lin(&f, B.ctx, B.big, &d->img3, Lc));
+            TRY_GOTO(err, done, dit_rnd(&f, B.big, n));
+            TRY_GOTO(err, done, dit_lin(&f, B.ctx, B.big, &d->img3, Lc));
             TRY_GOTO(err, done, be->layer_norm(be, B.ctx, B.ctx, d->img_ln4_w, d->img_ln4_b, Lc, D, 1e-5f));
-            TRY_GOTO(err, done, rnd(&f, B.ctx, Lc * D));
-            observe(&f, "clip_emb", B.ctx, 3, (int64_t[]){1, Lc, D});
+            TRY_GOTO(err, done, dit_rnd(&f, B.ctx, Lc * D));
+            dit_observe(&f, "clip_emb", B.ctx, 3, (int64_t[]){1, Lc, D});
         }
-        observe(&f, "context", B.ctx, 3, (int64_t[]){1, L, D});
+        dit_observe(&f, "context", B.ctx, 3, (int64_t[]){1, L, D});
     }
 
-    /* patch embedding as a linear over patches: row (f,h,w), column (c,kt,kh,kw) */
+    /* patch embedding as a linear over patches: row (f,h,w), column (c,kt,kh,kw);
+     * the video tokens go after the Sr reference tokens */
     {
-        const int64_t HW = in->H * in->W, FHW = in->F * HW;
-        for (int64_t tok = 0; tok < S; tok++) {
-            int64_t fi = tok / (Hp * Wp), hi = tok / Wp % Hp, wi = tok % Wp;
-            float *row = B.big + tok * K;
-            for (int ch = 0; ch < c->in_dim; ch++) {
-                const float *src = ch < in->lat_c ? in->latents + ch * FHW : in->y + (ch - in->lat_c) * FHW;
-                for (int kt = 0; kt < pt; kt++)
-                    for (int kh = 0; kh < ph; kh++)
-                        for (int kw = 0; kw < pw; kw++)
-                            *row++ = src[(fi * pt + kt) * HW + (hi * ph + kh) * in->W + wi * pw + kw];
+        float *xv = B.x + Sr * D;
+        dit_patchify(B.big, in->latents, in->lat_c, in->y, c->in_dim, in->F, in->H, in->W, c->patch);
+        TRY_GOTO(err, done, dit_rnd(&f, B.big, Sv * K));
+        TRY_GOTO(err, done, dit_lin(&f, xv, B.big, &d->patch, Sv));
+        if (in->observe) { /* the conv's own layout [1, dim, F, H/2, W/2] */
+            dit_tokens_to_channels(B.big, xv, Sv, D);
+            dit_observe(&f, "patch_conv", B.big, 5, (int64_t[]){1, D, Fp, Hp, Wp});
+        }
+        if (in->camera) { /* Fun camera: + control_adapter(camera) [dim, F, Hp, Wp] */
+            float *cam;
+            TRY_GOTO(err, done, dit_alloc_f(A, &cam, D * Sv));
+            TRY_GOTO(err, done, dit_camera_forward(&f, d, A, in->camera, in->F, in->H, in->W, cam));
+            dit_observe(&f, "camera_adapter", cam, 5, (int64_t[]){1, D, Fp, Hp, Wp});
+            for (int64_t tok = 0; tok < Sv; tok++)
+                for (int64_t j = 0; j < D; j++) xv[tok * D + j] += cam[j * Sv + tok];
+            TRY_GOTO(err, done, dit_rnd(&f, xv, Sv * D));
+        }
+        if (in->reference) { /* Fun control: ref_conv(reference) tokens first */
+            dit_patchify(B.big, in->reference, in->ref_c, NULL, in->ref_c, 1, in->H, in->W,
+                         (const int[3]){1, ph, pw});
+            TRY_GOTO(err, done, dit_rnd(&f, B.big, Sr * in->ref_c * ph * pw));
+            TRY_GOTO(err, done, dit_lin(&f, B.x, B.big, &d->ref_conv, Sr));
+            if (in->observe) {
+                dit_tokens_to_channels(B.big, B.x, Sr, D);
+                dit_observe(&f, "ref_conv", B.big, 4, (int64_t[]){1, D, Hp, Wp});
             }
         }
-        TRY_GOTO(err, done, rnd(&f, B.big, S * K));
-        TRY_GOTO(err, done, lin(&f, B.x, B.big, &d->patch, S));
-        if (in->observe) { /* the conv's own layout [1, dim, F, H/2, W/2] */
-            for (int64_t tok = 0; tok < S; tok++)
-                for (int64_t j = 0; j < D; j++) B.big[j * S + tok] = B.x[tok * D + j];
-            observe(&f, "patch_conv", B.big, 5, (int64_t[]){1, D, Fp, Hp, Wp});
-        }
-        observe(&f, "x_tokens", B.x, 3, (int64_t[]){1, S, D});
+        dit_observe(&f, "x_tokens", B.x, 3, (int64_t[]){1, S, D});
     }
 
-    TRY_GOTO(err, done, wanc_dit_rope_table(B.rope, Fp, Hp, Wp, (int)hd));
+    /* reference tokens take RoPE frame 0, the video frames 1..F */
+    TRY_GOTO(err, done, wanc_dit_rope_table(B.rope, Fp + (Sr ? 1 : 0), Hp, Wp, (int)hd));
     if (in->observe) {
         for (int64_t i = 0; i < S * hd; i++) B.big[i] = (float)B.rope[i];
-        observe(&f, "rope_freqs", B.big, 3, (int64_t[]){S, hd / 2, 2});
+        dit_observe(&f, "rope_freqs", B.big, 3, (int64_t[]){S, hd / 2, 2});
     }
 
-    for (int i = 0; i < c->num_layers; i++) {
-        TRY_GOTO(err, done, run_block(&f, d, &d->blocks[i], &B));
-        if (in->observe) {
-            char name[32];
-            snprintf(name, sizeof name, "block.%d", i);
-            observe(&f, name, B.x, 3, (int64_t[]){1, S, D});
+    /* step cache: decide on t_mod whether the blocks run */
+    bool skip = false;
+    if (in->cache) TRY_GOTO(err, done, in->cache->check(in->cache->user, B.t_mod, 6 * D, B.x, S * D, &skip));
+    if (skip) {
+        TRY_GOTO(err, done, in->cache->update(in->cache->user, B.x, S * D));
+    } else {
+        if (in->vace_context) {
+            TRY_GOTO(err, done, dit_alloc_f(A, &hints, c->vace_num_blocks * S * D));
+            TRY_GOTO(err, done, dit_vace_hints(&f, d, &B, A, B.x, hints));
         }
+        for (int i = 0, j = 0; i < c->num_layers; i++) {
+            TRY_GOTO(err, done, dit_run_block(&f, d, &d->blocks[i], &B));
+            if (in->observe) {
+                char name[32];
+                snprintf(name, sizeof name, "block.%d", i);
+                dit_observe(&f, name, B.x, 3, (int64_t[]){1, S, D});
+            }
+            if (hints && j < c->vace_num_blocks && c->vace_layers[j] == i) { /* x += hint_j · vace_scale */
+                TRY_GOTO(err, done, be->scale(be, B.h, hints + j * S * D, in->vace_scale, 0.0f, S * D));
+                TRY_GOTO(err, done, dit_rnd(&f, B.h, S * D));
+                TRY_GOTO(err, done, be->add(be, B.x, B.x, B.h, S * D));
+                TRY_GOTO(err, done, dit_rnd(&f, B.x, S * D));
+                j++;
+            }
+        }
+        if (in->cache) TRY_GOTO(err, done, in->cache->store(in->cache->user, B.x, S * D));
     }
 
     /* head: (shift, scale) = head.modulation + t; Linear(LN(x)(1+scale)+shift) */
     {
-        observe(&f, "head_in", B.x, 3, (int64_t[]){1, S, D});
+        dit_observe(&f, "head_in", B.x, 3, (int64_t[]){1, S, D});
         TRY_GOTO(err, done, be->layer_norm(be, B.h, B.x, NULL, NULL, S, D, c->eps));
-        TRY_GOTO(err, done, rnd(&f, B.h, S * D));
+        TRY_GOTO(err, done, dit_rnd(&f, B.h, S * D));
         for (int sg = 0; sg < B.nseg; sg++) {
             float *hm = B.mod + sg * 2 * D, *rows = B.h + B.seg_begin[sg] * D;
             TRY_GOTO(err, done, be->add(be, hm, d->head_mod, tvec + sg * D, D));
             TRY_GOTO(err, done, be->add(be, hm + D, d->head_mod + D, tvec + sg * D, D));
-            TRY_GOTO(err, done, rnd(&f, hm, 2 * D));
+            TRY_GOTO(err, done, dit_rnd(&f, hm, 2 * D));
             TRY_GOTO(err, done, modulate(&f, rows, rows, hm, hm + D, B.seg_end[sg] - B.seg_begin[sg], D));
         }
-        TRY_GOTO(err, done, lin(&f, head_b, B.h, &d->head, S));
+        TRY_GOTO(err, done, dit_lin(&f, head_b, B.h, &d->head, S));
         int64_t P = (int64_t)c->out_dim * pt * ph * pw;
-        observe(&f, "head_out", head_b, 3, (int64_t[]){1, S, P});
-        /* unpatchify: features (kt, kh, kw, c) → out[c, F, H, W] */
-        for (int64_t tok = 0; tok < S; tok++) {
+        dit_observe(&f, "head_out", head_b, 3, (int64_t[]){1, S, P});
+        /* unpatchify the video tokens (reference tokens dropped):
+         * features (kt, kh, kw, c) → out[c, F, H, W] */
+        for (int64_t tok = 0; tok < Sv; tok++) {
             int64_t fi = tok / (Hp * Wp), hi = tok / Wp % Hp, wi = tok % Wp;
-            const float *row = head_b + tok * P;
+            const float *row = head_b + (Sr + tok) * P;
             for (int kt = 0; kt < pt; kt++)
                 for (int kh = 0; kh < ph; kh++)
                     for (int kw = 0; kw < pw; kw++)

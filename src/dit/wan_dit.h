@@ -1,10 +1,14 @@
 /* The Wan diffusion transformer (DiT): Wan2.1 T2V, I2V, FLF2V, speed control,
- * and the Wan2.2 TI2V-5B per-token-timestep call.
+ * the Wan2.2 TI2V-5B per-token-timestep call, VACE, Fun control (reference
+ * tokens) and Fun camera control.
  *
  * One forward = DiffSynth's `model_fn_wan_video` standard path: time
- * embedding, text embedding, optional CLIP image embedding, patch embedding,
- * `num_layers` DiT blocks with 3-D RoPE self-attention and cross-attention,
- * the modulated head and unpatchify.
+ * embedding, text embedding, optional CLIP image embedding, patch embedding
+ * (+ the camera adapter; reference tokens prepended), `num_layers` DiT blocks
+ * with 3-D RoPE self-attention and cross-attention (+ VACE hints after the
+ * mapped blocks, or a step cache's stored residual instead of the blocks),
+ * the modulated head and unpatchify. The optional modules live in their own
+ * files (vace.c, camera_adapter.c) and are found by their tensor names.
  *
  * Config is inferred from the checkpoint's tensor names and shapes; the head
  * count (not visible in the shapes) is dim/128 unless the safetensors
@@ -31,6 +35,8 @@
 
 #define WANC_DIT_CLIP_DIM 1280     /* CLIP ViT-H feature width (img_emb input) */
 #define WANC_DIT_CLIP_TOKENS 257   /* image tokens per frame; cross-attn splits here */
+#define WANC_DIT_MAX_VACE 64       /* VACE blocks (released: 15 and 8) */
+#define WANC_DIT_CAMERA_UNSHUFFLE 8 /* the camera adapter's PixelUnshuffle factor */
 
 typedef struct wanc_dit_config {
     int dim, in_dim, out_dim, ffn_dim, text_dim, freq_dim;
@@ -39,6 +45,14 @@ typedef struct wanc_dit_config {
     float eps;                /* 1e-6 for every DiT norm */
     bool has_image_input;     /* I2V/FLF2V: img_emb + k_img/v_img */
     bool has_image_pos_emb;   /* FLF2V: img_emb.emb_pos [1, 514, 1280] */
+    /* VACE (vace_* tensors in the same store): vace_num_blocks blocks; block j's
+     * hint is added after DiT block vace_layers[j] */
+    int vace_num_blocks, vace_in_dim;
+    int vace_layers[WANC_DIT_MAX_VACE];
+    bool has_ref_conv;        /* Fun control: ref_conv [dim, ref_in_dim, ph, pw] */
+    int ref_in_dim;
+    bool has_control_adapter; /* Fun camera: control_adapter.* (SimpleAdapter) */
+    int control_in_dim;       /* camera channels (24) before PixelUnshuffle(8) */
 } wanc_dit_config;
 
 typedef enum wanc_dit_precision {
@@ -54,10 +68,24 @@ typedef struct wanc_dit_options {
 
 /* Called at each named point of the forward (see the fixture README's
  * names: t_freq, t, t_mod, context_emb, clip_emb, context, patch_conv,
- * x_tokens, rope_freqs, block.<i>, head_in, head_out). data is float32,
+ * camera_adapter, ref_conv, x_tokens, rope_freqs, vace.patch_conv,
+ * vace.block.<i>, vace.hint.<j>, block.<i> (before any hint), head_in,
+ * head_out). data is float32,
  * shape as PyTorch would have it (batch 1 included). */
 typedef void (*wanc_dit_observe_fn)(void *user, const char *name, const float *data, int ndim,
                                     const int64_t *shape);
+
+/* A step cache (TeaCache) consulted by the forward: after the patch
+ * embedding, check() sees t_mod[mod_n] ([6, dim]) and the tokens entering
+ * block 0 x[n] and decides; on skip the blocks do not run and update() adds
+ * the stored residual to x; otherwise the blocks run and store() gets their
+ * output. The head always runs. */
+typedef struct wanc_dit_cache {
+    wanc_err (*check)(void *user, const float *t_mod, int64_t mod_n, const float *x, int64_t n, bool *skip);
+    wanc_err (*store)(void *user, const float *x_out, int64_t n);
+    wanc_err (*update)(void *user, float *x, int64_t n);
+    void *user;
+} wanc_dit_cache;
 
 typedef struct wanc_dit_inputs {
     const float *latents;  /* [lat_c, F, H, W] */
@@ -72,6 +100,18 @@ typedef struct wanc_dit_inputs {
     const float *t_mod_add;  /* [6, dim] added to t_mod (speed control's motion_emb), or NULL */
     bool zero_first_frame;   /* TI2V image-to-video (fuse_vae_embedding_in_latents on a
                                 separated-timestep model): latent frame 0's tokens get timestep 0 */
+    /* VACE: vace_context [vace_c, F, H, W] (needs the vace_* tensors); hints ×
+     * vace_scale (DiffSynth's default is 1.0; a zeroed struct gives 0) */
+    const float *vace_context;
+    int64_t vace_c;
+    float vace_scale;
+    /* Fun control: reference latents [ref_c, H, W] (one frame), tokens prepended */
+    const float *reference;
+    int64_t ref_c;
+    /* Fun camera: control_camera_latents_input [camera_c, F, 8H, 8W] */
+    const float *camera;
+    int64_t camera_c;
+    const wanc_dit_cache *cache;  /* optional step cache (TeaCache) */
     wanc_dit_observe_fn observe; /* optional */
     void *observe_user;
 } wanc_dit_inputs;
@@ -90,7 +130,8 @@ wanc_err wanc_dit_open(wanc_dit **out, const wanc_backend *be, const char *path,
 void wanc_dit_free(wanc_dit *dit);
 const wanc_dit_config *wanc_dit_get_config(const wanc_dit *dit);
 
-/* out[out_dim, F, H, W] = model_fn_wan_video(latents, timestep, context, clip, y).
+/* out[out_dim, F, H, W] = model_fn_wan_video(latents, timestep, context, clip, y,
+ * vace_context, reference_latents, control_camera_latents_input).
  * F, H, W: latent frames/rows/cols (H, W divisible by the patch). */
 wanc_err wanc_dit_forward(wanc_dit *dit, const wanc_dit_inputs *in, float *out);
 

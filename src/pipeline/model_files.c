@@ -5,6 +5,8 @@
  *   models_t5_umt5-xxl-enc-bf16.pth        the UMT5 text encoder
  *   Wan2.1_VAE.pth                         the VAE
  *   google/umt5-xxl/                       the tokenizer
+ *   models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth
+ *                                          the CLIP image encoder (I2V / FLF2V releases)
  * DiffSynth also accepts same-named .safetensors re-saves of the .pth files,
  * so those are looked for too. */
 #include "pipeline/model_files.h"
@@ -60,5 +62,7 @@ wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir)
     if (!find_first(out->tokenizer, sizeof out->tokenizer, dir, tok, true))
         WANC_FAIL(WANC_ENOTFOUND, "%s: no tokenizer found (looked for the folder google/umt5-xxl/); "
                   "give it with --tokenizer", dir);
+    static const char *const clip[] = {WANC_CLIP_RELEASE_NAME ".pth", WANC_CLIP_RELEASE_NAME ".safetensors", NULL};
+    if (!find_first(out->clip, sizeof out->clip, dir, clip, false)) out->clip[0] = 0;
     return NULL;
 }

@@ -7,14 +7,20 @@
 
 #include "core/error.h"
 
+/* The released CLIP file's name without its extension. */
+#define WANC_CLIP_RELEASE_NAME "models_clip_open-clip-xlm-roberta-large-vit-huge-14"
+
 typedef struct wanc_model_paths {
     char dit[PATH_MAX];       /* a file, an index.json or a glob pattern */
     char t5[PATH_MAX];
     char vae[PATH_MAX];
     char tokenizer[PATH_MAX]; /* a folder */
+    char clip[PATH_MAX];      /* the CLIP image encoder, "" when the folder has none */
 } wanc_model_paths;
 
-/* Each missing file is a WANC_ENOTFOUND error naming the pattern looked for. */
+/* Each missing file is a WANC_ENOTFOUND error naming the pattern looked for.
+ * The CLIP file is optional here (a T2V release has none): the pipeline
+ * requires it when the DiT takes an image. */
 wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir);
 
 #endif

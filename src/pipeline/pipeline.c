@@ -1,8 +1,11 @@
-/* The Wan text-to-video / video-to-video pipeline: WanVideoPipeline.__call__.
+/* The Wan text-to-video / video-to-video / image-to-video pipeline:
+ * WanVideoPipeline.__call__.
  *
  * Units in DiffSynth's order:
  *   ShapeChecker → NoiseInitializer → PromptEmbedder (posi, nega when cfg ≠ 1)
  *   → InputVideoEmbedder (V2V: VAE-encode, (1−σ₀)x₀ + σ₀ε)
+ *   → ImageEmbedderVAE, ImageEmbedderCLIP (a DiT with has_image_input: I2V,
+ *     FLF2V, Fun-InP; y and clip are shared by both CFG branches)
  *   → for each timestep: pred = nega + cfg·(posi − nega); x = step(pred, t, x)
  *   → VAE decode (tiled by default) → uint8 frames.
  *
@@ -25,12 +28,14 @@
 #include "dit/wan_dit.h"
 #include "io/video_out.h"
 #include "pipeline/model_files.h"
+#include "pipeline/pipeline_units.h"
 #include "pipeline/shape_check.h"
 #include "sched/flow_match.h"
+#include "sched/teacache.h"
 #include "text/tokenizer.h"
 #include "text/umt5.h"
 #include "vae/wan_vae.h"
-#include "vision/resample.h"
+#include "vision/clip.h"
 
 #define VAE_FACTOR 8       /* Wan2.1 VAE: 8× space */
 #define SHAPE_DIVISION 16  /* ShapeChecker: 2 × the VAE's upsampling factor */
@@ -45,7 +50,9 @@ struct wanc_pipeline {
     wanc_umt5 *t5;
     wanc_dit *dit;
     wanc_vae21 *vae;
-    char description[256];
+    wanc_weights *clip_w; /* image-to-video DiTs only */
+    wanc_clip *clip;
+    char description[320];
 };
 
 static double now_seconds(void)
@@ -79,6 +86,8 @@ void wanc_gen_params_default(wanc_gen_params *p)
     p->tile_size[1] = 52;
     p->tile_stride[0] = 15;
     p->tile_stride[1] = 26;
+    p->tea_cache_l1_thresh = 0;   /* off */
+    p->tea_cache_model_id = "";
 }
 
 wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices)
@@ -99,6 +108,15 @@ wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_
                      p->tile_stride[1] > p->tile_size[1]))
         WANC_FAIL(WANC_EINVAL, "tile_size (%d, %d) / tile_stride (%d, %d): expected positive sizes with "
                   "stride <= size", p->tile_size[0], p->tile_size[1], p->tile_stride[0], p->tile_stride[1]);
+    if (!(p->tea_cache_l1_thresh >= 0) || !isfinite(p->tea_cache_l1_thresh))
+        WANC_FAIL(WANC_EINVAL, "tea_cache_l1_thresh %g: expected 0 (off) or a positive threshold",
+                  p->tea_cache_l1_thresh);
+    if (p->tea_cache_l1_thresh > 0) {
+        const char *id = p->tea_cache_model_id ? p->tea_cache_model_id : "";
+        if (!wanc_teacache_coefficients(id))
+            WANC_FAIL(WANC_EINVAL, "tea_cache_model_id '%s' is not a supported TeaCache model id (Wan2.1-T2V-1.3B, "
+                      "Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P)", id);
+    }
     wanc_video_shape shape;
     TRY(wanc_check_resize_hwt(&shape, p->height, p->width, p->num_frames, SHAPE_DIVISION));
     int64_t tokens = (int64_t)((shape.num_frames - 1) / 4 + 1) * (shape.height / 16) * (shape.width / 16);
@@ -150,24 +168,46 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
 
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
     const wanc_umt5_config *tc = wanc_umt5_get_config(p->t5);
-    if (dc->has_image_input) {
-        err = wanc_error(WANC_EUNSUPPORTED, "DiT %s is an image-to-video model (in_dim %d): it needs an input "
-                         "image (--input-image), which this build does not support yet", dit, dc->in_dim);
-        goto fail;
-    }
     if (dc->text_dim != tc->dim) {
         err = wanc_error(WANC_ESHAPE, "text encoder %s gives %lld-wide embeddings but DiT %s takes text_dim %d",
                          t5, (long long)tc->dim, dit, dc->text_dim);
         goto fail;
     }
-    if (dc->in_dim != wanc_vae21_config_of(p->vae)->z_dim) {
-        err = wanc_error(WANC_ESHAPE, "VAE %s has %d latent channels but DiT %s takes in_dim %d", vae,
-                         wanc_vae21_config_of(p->vae)->z_dim, dit, dc->in_dim);
+    /* the DiT's input is cat(latents[z], y[4 + z]) for an image model */
+    const int z = wanc_vae21_config_of(p->vae)->z_dim, want_in = dc->has_image_input ? 2 * z + 4 : z;
+    if (dc->in_dim != want_in) {
+        err = wanc_error(WANC_ESHAPE, "VAE %s has %d latent channels but DiT %s (%s image input) takes in_dim %d: "
+                         "wanc runs in_dim %d (T2V) and, with image input, %d (I2V, FLF2V, Fun-InP); other layouts "
+                         "(Wan2.2 I2V, Fun-Control) are not supported yet", vae, z, dit,
+                         dc->has_image_input ? "with" : "no", dc->in_dim, z, 2 * z + 4);
         goto fail;
     }
+    char clip_desc[96] = "";
+    if (dc->has_image_input) {
+        /* ImageEmbedderCLIP: an image model's cross-attention needs the CLIP tokens */
+        const char *clip = files->clip ? files->clip : found.clip;
+        if (!clip[0]) {
+            err = wanc_error(WANC_EINVAL, "DiT %s is an image-to-video model (in_dim %d): it needs the CLIP image "
+                             "encoder " WANC_CLIP_RELEASE_NAME ".pth: give it with --clip, or --model-dir with a "
+                             "folder that has it", dit, dc->in_dim);
+            goto fail;
+        }
+        TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder"));
+        TRY_GOTO(err, fail, wanc_error_context(wanc_clip_load(&p->clip, p->clip_w, 0), "CLIP image encoder %s", clip));
+        wanc_clip_set_bf16(p->clip, bf16);
+        const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
+        if (cc->width != WANC_DIT_CLIP_DIM || cc->tokens != WANC_DIT_CLIP_TOKENS) {
+            err = wanc_error(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d "
+                             "tokens of width %d", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS,
+                             WANC_DIT_CLIP_DIM);
+            goto fail;
+        }
+        snprintf(clip_desc, sizeof clip_desc, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
+    }
     snprintf(p->description, sizeof p->description,
-             "Wan2.1 T2V DiT dim %d x %d layers (%d heads), UMT5 %lld layers, VAE 2.1 (base %d), %s compute",
-             dc->dim, dc->num_layers, dc->num_heads, (long long)tc->num_layers, wanc_vae21_config_of(p->vae)->dim,
+             "Wan2.1 %s DiT dim %d x %d layers (%d heads), UMT5 %lld layers, VAE 2.1 (base %d)%s, %s compute",
+             !dc->has_image_input ? "T2V" : dc->has_image_pos_emb ? "FLF2V" : "I2V", dc->dim, dc->num_layers,
+             dc->num_heads, (long long)tc->num_layers, wanc_vae21_config_of(p->vae)->dim, clip_desc,
              bf16 ? "bf16" : "fp32");
     *out = p;
     return NULL;
@@ -183,6 +223,8 @@ void wanc_pipeline_free(wanc_pipeline *p)
     wanc_umt5_free(p->t5);
     wanc_dit_free(p->dit);
     wanc_vae21_free(p->vae);
+    wanc_clip_free(p->clip);
+    wanc_weights_close(p->clip_w);
     free(p);
 }
 
@@ -211,50 +253,21 @@ static wanc_err encode_prompt(wanc_pipeline *p, const char *prompt, float *emb)
     return wanc_umt5_encode(p->t5, emb, ids, mask, WANC_WAN_TEXT_LEN, &o);
 }
 
-/* InputVideoEmbedder (inference): x = (1 − σ₀)·x₀ + σ₀·ε. In bf16 each of the
- * three ops rounds, as torch's bf16 tensors do. */
-static wanc_err embed_input_video(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_flow_sched *s,
-                                  const wanc_vae_opts *vo, float *latents, const float *noise, int64_t n)
+/* What the DiT of this pipeline needs from the run's images: named errors
+ * before any work, naming the flag to give or drop. */
+static wanc_err check_images(const wanc_pipeline *p, const wanc_gen_params *prm)
 {
-    bool bf16 = p->precision == WANC_PRECISION_BF16;
-    int T = prm->num_frames, H = prm->height, W = prm->width;
-    if (prm->input_video_frames < T)
-        WANC_FAIL(WANC_EINVAL, "input video has %d frames, the run needs %d (num_frames)", prm->input_video_frames, T);
-    size_t plane = (size_t)H * W;
-    uint8_t *frame = malloc(plane * 3);
-    float *video = malloc(sizeof(float) * 3 * (size_t)T * plane);
-    float *x0 = malloc(sizeof(float) * (size_t)n);
-    wanc_err err = NULL;
-    if (!frame || !video || !x0) {
-        err = wanc_error(WANC_ENOMEM, "input video buffers (%d frames of %dx%d)", T, H, W);
-        goto done;
-    }
-    /* VideoData(height, width): centre crop to the aspect, PIL bicubic resize;
-     * then preprocess_video: v·(2/255) − 1, [T, H, W, 3] → [3, T, H, W]. */
-    size_t in_frame = (size_t)prm->input_video_height * prm->input_video_width * 3;
-    for (int t = 0; t < T; t++) {
-        TRY_GOTO(err, done, wanc_crop_and_resize(frame, H, W, prm->input_video + in_frame * (size_t)t,
-                                                 prm->input_video_height, prm->input_video_width));
-        for (size_t i = 0; i < plane; i++)
-            for (int c = 0; c < 3; c++)
-                video[((size_t)c * T + t) * plane + i] = wanc_pixel_to_float(frame[i * 3 + c], bf16);
-    }
-    TRY_GOTO(err, done, wanc_vae21_encode(p->vae, x0, video, T, H, W, vo));
-    float sigma = s->sigmas[0];
-    if (bf16) {
-        float a = wanc_round_bf16(1.0f - sigma); /* python float (1 - sigma) times a bf16 tensor */
-        for (int64_t i = 0; i < n; i++) {
-            float u = wanc_round_bf16(a * x0[i]), v = wanc_round_bf16(sigma * noise[i]);
-            latents[i] = wanc_round_bf16(u + v);
-        }
-    } else {
-        TRY_GOTO(err, done, wanc_flow_sched_add_noise(s, latents, x0, noise, n, s->timesteps[0]));
-    }
-done:
-    free(frame);
-    free(video);
-    free(x0);
-    return err;
+    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
+    if (!dc->has_image_input && (prm->input_image || prm->end_image))
+        WANC_FAIL(WANC_EINVAL, "%s given, but the DiT is a text-to-video model (in_dim %d, no image input): "
+                  "use an image-to-video model (I2V, FLF2V, Fun-InP) or drop the image",
+                  prm->input_image ? "--input-image" : "--end-image", dc->in_dim);
+    if (dc->has_image_input && !prm->input_image)
+        WANC_FAIL(WANC_EINVAL, "the DiT is an image-to-video model (in_dim %d): it needs --input-image", dc->in_dim);
+    if (dc->has_image_pos_emb && !prm->end_image)
+        WANC_FAIL(WANC_EINVAL, "the DiT is a first-last-frame model (FLF2V, img_emb.emb_pos): it needs --end-image "
+                  "as well as --input-image");
+    return NULL;
 }
 
 static uint64_t random_seed(void)
@@ -268,6 +281,59 @@ static uint64_t random_seed(void)
     return x % 4294967296ull; /* a seed a user can type back */
 }
 
+/* One CFG branch's TeaCache behind the DiT's step-cache hook. */
+typedef struct {
+    wanc_teacache tc;
+    bool skipped; /* what the last check() decided */
+    wanc_dit_cache hook;
+} tea_branch;
+
+static wanc_err tea_check(void *user, const float *t_mod, int64_t mod_n, const float *x, int64_t n, bool *skip)
+{
+    tea_branch *b = user;
+    TRY(wanc_teacache_check(&b->tc, t_mod, mod_n, x, n, skip));
+    b->skipped = *skip;
+    return NULL;
+}
+static wanc_err tea_store(void *user, const float *x_out, int64_t n)
+{
+    return wanc_teacache_store(&((tea_branch *)user)->tc, x_out, n);
+}
+static wanc_err tea_update(void *user, float *x, int64_t n)
+{
+    return wanc_teacache_update(&((tea_branch *)user)->tc, x, n);
+}
+
+static wanc_err tea_init(tea_branch *b, const wanc_gen_params *prm, bool bf16)
+{
+    TRY(wanc_teacache_init(&b->tc, prm->num_inference_steps, prm->tea_cache_l1_thresh, prm->tea_cache_model_id, bf16));
+    b->hook = (wanc_dit_cache){.check = tea_check, .store = tea_store, .update = tea_update, .user = b};
+    return NULL;
+}
+
+/* After a DiT call with TeaCache: "step<k>.tea_cache_<branch>" = {rel_l1,
+ * rescaled, accumulated, skipped}. */
+static void observe_tea(const wanc_gen_params *prm, const tea_branch *b, int k, const char *branch)
+{
+    if (!prm->observe) return;
+    char name[64];
+    snprintf(name, sizeof name, "step%d.tea_cache_%s", k, branch);
+    float v[4] = {(float)b->tc.last_rel_l1, (float)b->tc.last_rescaled, (float)b->tc.accumulated,
+                  b->skipped ? 1.0f : 0.0f};
+    prm->observe(prm->observe_user, name, v, 4);
+}
+
+/* One model evaluation: the DiT, or the caller's test hook in its place. */
+static wanc_err model_call(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
+                           float *out)
+{
+    if (!prm->velocity_override) return wanc_dit_forward(p->dit, in, out);
+    wanc_dit_call call = {.latents = in->latents, .lat_c = in->lat_c, .F = in->F, .H = in->H, .W = in->W,
+                          .y = in->y, .y_c = in->y_c, .clip = in->clip, .clip_len = in->clip_len,
+                          .timestep = in->timestep, .negative = negative};
+    return wanc_error_context(prm->velocity_override(prm->velocity_user, &call, out), "velocity override");
+}
+
 wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_video *out)
 {
     memset(out, 0, sizeof *out);
@@ -275,31 +341,45 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     char notices[3][128];
     int n_notices;
     TRY(wanc_gen_params_check(&prm, notices, &n_notices));
+    TRY(check_images(p, &prm));
     const bool bf16 = p->precision == WANC_PRECISION_BF16;
     const bool cfg = prm.cfg_scale != 1.0f;
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
     const int64_t C = dc->in_dim, F = (prm.num_frames - 1) / 4 + 1, h = prm.height / VAE_FACTOR,
                   w = prm.width / VAE_FACTOR, n = C * F * h * w;
     const int64_t ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
+    /* image models: latents are z = in_dim − (4 + z) channels, y the other 4 + z */
+    const int64_t z = p->clip ? wanc_vae21_config_of(p->vae)->z_dim : C, lat_n = z * F * h * w,
+                  y_c = p->clip ? 4 + z : 0;
+    const int64_t clip_len = p->clip ? wanc_unit_clip_tokens(p->clip, &prm, dc->has_image_pos_emb) : 0;
     out->seed = prm.seed >= 0 ? (uint64_t)prm.seed : random_seed();
 
     wanc_flow_sched sched = {0};
-    float *noise = malloc(sizeof(float) * (size_t)n), *latents = malloc(sizeof(float) * (size_t)n);
-    float *posi = malloc(sizeof(float) * (size_t)n), *nega = malloc(sizeof(float) * (size_t)n);
+    /* WanVideoUnit_TeaCache: one cache per CFG branch */
+    const bool tea = prm.tea_cache_l1_thresh > 0 && !prm.velocity_override;
+    tea_branch tea_posi = {0}, tea_nega = {0};
+    float *noise = malloc(sizeof(float) * (size_t)lat_n), *latents = malloc(sizeof(float) * (size_t)lat_n);
+    float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
+    float *y = y_c ? malloc(sizeof(float) * (size_t)(y_c * F * h * w)) : NULL;
+    float *clip_feature = clip_len ? malloc(sizeof(float) * (size_t)(clip_len * WANC_DIT_CLIP_DIM)) : NULL;
     float *video = NULL;
     wanc_err err = NULL;
-    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega) {
+    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (y_c && !y) || (clip_len && !clip_feature)) {
         err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)n);
         goto done;
     }
     TRY_GOTO(err, done, wanc_flow_sched_init(&sched, prm.num_inference_steps, prm.denoising_strength,
                                              prm.sigma_shift));
+    if (tea) {
+        TRY_GOTO(err, done, tea_init(&tea_posi, &prm, bf16));
+        TRY_GOTO(err, done, tea_init(&tea_nega, &prm, bf16));
+    }
 
     /* NoiseInitializer: torch.randn on the CPU generator, float32, then the cast. */
-    TRY_GOTO(err, done, wanc_torch_randn(noise, n, out->seed, WANC_RANDN_AVX2));
-    round_if(bf16, noise, n);
-    observe(&prm, "noise", noise, n);
+    TRY_GOTO(err, done, wanc_torch_randn(noise, lat_n, out->seed, WANC_RANDN_AVX2));
+    round_if(bf16, noise, lat_n);
+    observe(&prm, "noise", noise, lat_n);
 
     double t0 = now_seconds();
     if (prm.progress && prm.progress(prm.progress_user, "text", 0, cfg ? 2 : 1, 0)) goto cancelled;
@@ -317,33 +397,48 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     memcpy(vo.tile_size, prm.tile_size, sizeof vo.tile_size);
     memcpy(vo.tile_stride, prm.tile_stride, sizeof vo.tile_stride);
     vo.bf16 = bf16;
-    if (prm.input_video) TRY_GOTO(err, done, embed_input_video(p, &prm, &sched, &vo, latents, noise, n));
-    else memcpy(latents, noise, sizeof(float) * (size_t)n);
+    if (prm.input_video) TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n));
+    else memcpy(latents, noise, sizeof(float) * (size_t)lat_n);
+
+    if (y_c) { /* ImageEmbedderVAE, ImageEmbedderCLIP */
+        t0 = now_seconds();
+        if (prm.progress && prm.progress(prm.progress_user, "image", 0, 1, 0)) goto cancelled;
+        TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y));
+        observe(&prm, "y", y, y_c * F * h * w);
+        TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
+        observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
+        out->seconds_image = now_seconds() - t0;
+    }
 
     /* The denoising loop. */
     t0 = now_seconds();
-    wanc_dit_inputs in = {.latents = latents, .lat_c = C, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN};
+    wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
+                          .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len};
     for (int k = 0; k < sched.num_steps; k++) {
         double ts = now_seconds();
         char name[64];
         const float t = sched.timesteps[k];
         in.timestep = bf16 ? wanc_round_bf16(t) : t; /* timestep.to(torch_dtype) */
         snprintf(name, sizeof name, "step%d.latents_in", k);
-        observe(&prm, name, latents, n);
+        observe(&prm, name, latents, lat_n);
         snprintf(name, sizeof name, "step%d.timestep_dit", k);
         observe(&prm, name, &in.timestep, 1);
 
         in.context = ctx_posi;
-        TRY_GOTO(err, done, wanc_dit_forward(p->dit, &in, posi));
+        in.cache = tea ? &tea_posi.hook : NULL;
+        TRY_GOTO(err, done, model_call(p, &prm, &in, 0, posi));
+        if (tea) observe_tea(&prm, &tea_posi, k, "posi");
         snprintf(name, sizeof name, "step%d.noise_pred_posi", k);
-        observe(&prm, name, posi, n);
+        observe(&prm, name, posi, lat_n);
         if (cfg) {
             in.context = ctx_nega;
-            TRY_GOTO(err, done, wanc_dit_forward(p->dit, &in, nega));
+            in.cache = tea ? &tea_nega.hook : NULL;
+            TRY_GOTO(err, done, model_call(p, &prm, &in, 1, nega));
+            if (tea) observe_tea(&prm, &tea_nega, k, "nega");
             snprintf(name, sizeof name, "step%d.noise_pred_nega", k);
-            observe(&prm, name, nega, n);
+            observe(&prm, name, nega, lat_n);
             /* noise_pred = nega + cfg·(posi − nega), each op in the pipeline dtype */
-            for (int64_t i = 0; i < n; i++) {
+            for (int64_t i = 0; i < lat_n; i++) {
                 float d = posi[i] - nega[i];
                 if (bf16) d = wanc_round_bf16(d);
                 float m = prm.cfg_scale * d;
@@ -352,15 +447,15 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
             }
         }
         snprintf(name, sizeof name, "step%d.noise_pred", k);
-        observe(&prm, name, posi, n);
-        TRY_GOTO(err, done, wanc_flow_sched_step(&sched, latents, posi, n, t, bf16));
+        observe(&prm, name, posi, lat_n);
+        TRY_GOTO(err, done, wanc_flow_sched_step(&sched, latents, posi, lat_n, t, bf16));
         snprintf(name, sizeof name, "step%d.latents_out", k);
-        observe(&prm, name, latents, n);
+        observe(&prm, name, latents, lat_n);
         if (prm.progress && prm.progress(prm.progress_user, "denoise", k + 1, sched.num_steps, now_seconds() - ts))
             goto cancelled;
     }
     out->seconds_denoise = now_seconds() - t0;
-    observe(&prm, "final_latents", latents, n);
+    observe(&prm, "final_latents", latents, lat_n);
 
     /* Decode and convert. */
     t0 = now_seconds();
@@ -373,7 +468,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         goto done;
     }
     if (prm.progress && prm.progress(prm.progress_user, "decode", 0, 1, 0)) goto cancelled;
-    TRY_GOTO(err, done, wanc_vae21_decode(p->vae, video, latents, C, F, h, w, &vo));
+    TRY_GOTO(err, done, wanc_vae21_decode(p->vae, video, latents, z, F, h, w, &vo));
     observe(&prm, "video", video, video_n);
     TRY_GOTO(err, done, wanc_video_to_u8(out->frames, video, 1, 3, (int)T, (int)H, (int)W, bf16));
     out->T = (int)T;
@@ -387,12 +482,16 @@ cancelled:
 done:
     if (err) wanc_video_free(out);
     wanc_flow_sched_free(&sched);
+    wanc_teacache_free(&tea_posi.tc);
+    wanc_teacache_free(&tea_nega.tc);
     free(noise);
     free(latents);
     free(posi);
     free(nega);
     free(ctx_posi);
     free(ctx_nega);
+    free(y);
+    free(clip_feature);
     free(video);
     return err;
 }

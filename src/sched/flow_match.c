@@ -173,12 +173,22 @@ wanc_err wanc_flow_sched_step(const wanc_flow_sched *s, float *x, const float *v
 }
 
 wanc_err wanc_flow_sched_add_noise(const wanc_flow_sched *s, float *out, const float *x0, const float *noise,
-                                   int64_t n, float timestep)
+                                   int64_t n, float timestep, bool bf16)
 {
     TRY(check_sched(s, "add_noise"));
     if (!isfinite(timestep)) WANC_FAIL(WANC_EINVAL, "scheduler add_noise: timestep is not finite");
     float sigma = s->sigmas[wanc_flow_sched_index(s, timestep)];
     float keep = 1.0f - sigma;
+    if (bf16) {
+        /* As in step(): the float32 0-d factors are cast to bf16, each op is
+         * evaluated in float and rounded to bf16 once. */
+        float kb = wanc_round_bf16(keep), sb = wanc_round_bf16(sigma);
+        for (int64_t i = 0; i < n; i++) {
+            float a = wanc_round_bf16(kb * x0[i]), b = wanc_round_bf16(sb * noise[i]);
+            out[i] = wanc_round_bf16(a + b);
+        }
+        return NULL;
+    }
     for (int64_t i = 0; i < n; i++) {
         float a = keep * x0[i];
         float b = sigma * noise[i];

@@ -49,9 +49,11 @@ int wanc_flow_sched_index(const wanc_flow_sched *s, float timestep);
 wanc_err wanc_flow_sched_step(const wanc_flow_sched *s, float *x, const float *v, int64_t n, float timestep,
                               bool bf16);
 
-/* out[n] = (1 - sigma)·x0[n] + sigma·noise[n] at the nearest timestep (out may alias either input). */
+/* out[n] = (1 - sigma)·x0[n] + sigma·noise[n] at the nearest timestep (out may
+ * alias either input). bf16: as step(), the factors are cast to bf16 and
+ * each op rounds to bf16. */
 wanc_err wanc_flow_sched_add_noise(const wanc_flow_sched *s, float *out, const float *x0, const float *noise,
-                                   int64_t n, float timestep);
+                                   int64_t n, float timestep, bool bf16);
 
 /* The training weight at the nearest timestep (0 when the schedule has no weights). */
 float wanc_flow_sched_training_weight(const wanc_flow_sched *s, float timestep);

@@ -1,6 +1,7 @@
 /* DiT unit tests: config inference, heads from metadata/options, named errors,
  * the float64 tables, diffusers names (renamed, saved, loaded back), and that
  * a forward is repeatable (arena reuse) and thread-count independent. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,4 +174,154 @@ TEST(dit_diffusers_names_roundtrip)
     wanc_dit_free(b);
     remove(p);
     remove(q);
+}
+
+/* A random T2V checkpoint plus one extra tensor (its own file, the union is
+ * the store): the optional modules' layouts are checked by name. */
+static wanc_err infer_with_extra(const char *extra_name, int ndim, const int64_t *shape, wanc_dit_config *got)
+{
+    char base[256], extra[256];
+    tmp_path(base, sizeof base, "base");
+    tmp_path(extra, sizeof extra, "extra");
+    wanc_dit_config c = tiny_config(false);
+    wanc_err err = wanc_dit_random_write(base, &c, WANC_F32, 3);
+    float *v = calloc((size_t)wanc_numel(ndim, shape), sizeof(float));
+    wanc_tensor t = wanc_tensor_wrap(v, WANC_F32, ndim, shape);
+    if (!err) err = v ? wanc_safetensors_write(extra, 1, &extra_name, &t, NULL) : wanc_error(WANC_ENOMEM, "oom");
+    wanc_weights *w = NULL;
+    if (!err) err = wanc_weights_open_files(&w, (const char *[]){base, extra}, 2);
+    if (!err) err = wanc_dit_infer_config(got, w, 0);
+    if (w) wanc_weights_close(w);
+    free(v);
+    remove(base);
+    remove(extra);
+    return err;
+}
+
+TEST(dit_optional_module_layouts)
+{
+    wanc_dit_config got;
+    CHECK_ERR(infer_with_extra("vace_blocks.0.modulation", 3, (int64_t[]){1, 6, 64}, &got), WANC_EFORMAT,
+              "vace_blocks.* without vace_patch_embedding.weight");
+    CHECK_ERR(infer_with_extra("vace_patch_embedding.weight", 5, (int64_t[]){64, 96, 1, 2, 2}, &got), WANC_EFORMAT,
+              "vace_patch_embedding.weight without vace_blocks.0.modulation");
+    CHECK_ERR(infer_with_extra("ref_conv.weight", 4, (int64_t[]){64, 16, 3, 3}, &got), WANC_ESHAPE,
+              "ref_conv.weight has shape");
+    CHECK_OK(infer_with_extra("ref_conv.weight", 4, (int64_t[]){64, 16, 2, 2}, &got));
+    CHECK(got.has_ref_conv && got.ref_in_dim == 16 && !got.vace_num_blocks && !got.has_control_adapter);
+    CHECK_ERR(infer_with_extra("control_adapter.conv.weight", 4, (int64_t[]){64, 100, 2, 2}, &got), WANC_ESHAPE,
+              "control_adapter.conv.weight has shape");
+    CHECK_OK(infer_with_extra("control_adapter.conv.weight", 4, (int64_t[]){64, 24 * 64, 2, 2}, &got));
+    CHECK(got.has_control_adapter && got.control_in_dim == 24);
+    CHECK_ERR(infer_with_extra("control_adapter.residual_blocks.0.conv1.weight", 4, (int64_t[]){64, 64, 3, 3}, &got),
+              WANC_EFORMAT, "residual blocks without control_adapter.conv");
+}
+
+/* Inputs for modules the model does not have are named errors, not ignored. */
+TEST(dit_module_inputs_need_the_module)
+{
+    char p[256];
+    tmp_path(p, sizeof p, "mods");
+    wanc_dit_config c = tiny_config(false);
+    CHECK_OK(wanc_dit_random_write(p, &c, WANC_F32, 5));
+    wanc_dit *dit = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), p, &(wanc_dit_options){0}));
+    if (!dit) return;
+    tiny_inputs t;
+    wanc_dit_inputs in = make_inputs(&t, &c);
+    float extra[96 * 2 * 4 * 6] = {0};
+    wanc_dit_inputs v = in;
+    v.vace_context = extra, v.vace_c = 96, v.vace_scale = 1;
+    CHECK_ERR(wanc_dit_forward(dit, &v, t.out), WANC_EINVAL, "no VACE");
+    v = in;
+    v.reference = extra, v.ref_c = 16;
+    CHECK_ERR(wanc_dit_forward(dit, &v, t.out), WANC_EINVAL, "no ref_conv");
+    v = in;
+    v.camera = extra, v.camera_c = 24;
+    CHECK_ERR(wanc_dit_forward(dit, &v, t.out), WANC_EINVAL, "no control_adapter");
+    CHECK_OK(wanc_dit_forward(dit, &in, t.out));
+    free_inputs(&t);
+    wanc_dit_free(dit);
+    remove(p);
+}
+
+/* The step-cache hook: a computed call hands the cache the tokens entering
+ * and leaving the blocks; a skipped call adds the stored residual instead of
+ * running them, so the same inputs give the same output (to rounding). */
+typedef struct {
+    bool skip_next;
+    int checks, stores, updates;
+    float *in, *residual;
+    int64_t n, mod_n;
+} mock_cache;
+
+static wanc_err mock_check(void *user, const float *t_mod, int64_t mod_n, const float *x, int64_t n, bool *skip)
+{
+    mock_cache *m = user;
+    (void)t_mod;
+    m->checks++;
+    m->mod_n = mod_n;
+    *skip = m->skip_next;
+    if (!*skip) {
+        free(m->in);
+        m->in = malloc(sizeof(float) * (size_t)n);
+        if (!m->in) return wanc_error(WANC_ENOMEM, "mock cache");
+        memcpy(m->in, x, sizeof(float) * (size_t)n);
+        m->n = n;
+    }
+    return NULL;
+}
+static wanc_err mock_store(void *user, const float *x_out, int64_t n)
+{
+    mock_cache *m = user;
+    m->stores++;
+    free(m->residual);
+    m->residual = malloc(sizeof(float) * (size_t)n);
+    if (!m->residual) return wanc_error(WANC_ENOMEM, "mock cache");
+    for (int64_t i = 0; i < n; i++) m->residual[i] = x_out[i] - m->in[i];
+    return NULL;
+}
+static wanc_err mock_update(void *user, float *x, int64_t n)
+{
+    mock_cache *m = user;
+    m->updates++;
+    for (int64_t i = 0; i < n; i++) x[i] += m->residual[i];
+    return NULL;
+}
+
+TEST(dit_step_cache_hook)
+{
+    char p[256];
+    tmp_path(p, sizeof p, "cache");
+    wanc_dit_config c = tiny_config(false);
+    CHECK_OK(wanc_dit_random_write(p, &c, WANC_F32, 9));
+    wanc_dit *dit = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), p, &(wanc_dit_options){0}));
+    if (!dit) return;
+    tiny_inputs t;
+    wanc_dit_inputs in = make_inputs(&t, &c);
+    const int64_t n = 16 * in.F * in.H * in.W;
+    float *plain = malloc(sizeof(float) * (size_t)n), *cached = malloc(sizeof(float) * (size_t)n);
+    mock_cache m = {0};
+    wanc_dit_cache hook = {.check = mock_check, .store = mock_store, .update = mock_update, .user = &m};
+    CHECK_OK(wanc_dit_forward(dit, &in, plain));
+    in.cache = &hook;
+    CHECK_OK(wanc_dit_forward(dit, &in, t.out)); /* computed: stores */
+    CHECK(!memcmp(plain, t.out, sizeof(float) * (size_t)n));
+    m.skip_next = true;
+    CHECK_OK(wanc_dit_forward(dit, &in, cached)); /* skipped: blocks bypassed */
+    CHECK(m.checks == 2 && m.stores == 1 && m.updates == 1 && m.mod_n == 6 * c.dim);
+    CHECK(m.n == (int64_t)(in.F * in.H / 2 * in.W / 2) * c.dim);
+    double worst = 0, peak = 0;
+    for (int64_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)cached[i] - plain[i]));
+        peak = fmax(peak, fabs((double)plain[i]));
+    }
+    CHECK(worst <= 1e-5 * peak);
+    in.cache = &(wanc_dit_cache){.check = mock_check, .user = &m};
+    CHECK_ERR(wanc_dit_forward(dit, &in, t.out), WANC_EINVAL, "needs check, store and update");
+    free(m.in), free(m.residual), free(plain), free(cached);
+    free_inputs(&t);
+    wanc_dit_free(dit);
+    remove(p);
 }

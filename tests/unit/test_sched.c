@@ -116,7 +116,7 @@ TEST(flow_schedule_and_step)
     CHECK(x[0] == 1.0f + 0.8f * -0.625f && x[1] == -2.0f + 0.4f * -0.625f);
     /* add_noise at the first timestep (sigma 1) is the noise itself */
     float x0[2] = {3, 4}, e[2] = {0.5f, -0.5f}, out[2];
-    CHECK_OK(wanc_flow_sched_add_noise(&s, out, x0, e, 2, s.timesteps[0]));
+    CHECK_OK(wanc_flow_sched_add_noise(&s, out, x0, e, 2, s.timesteps[0], false));
     CHECK(out[0] == 0.5f && out[1] == -0.5f);
     CHECK(wanc_flow_sched_training_weight(&s, 500.0f) == 0.0f); /* no training weights */
     wanc_flow_sched_free(&s);
