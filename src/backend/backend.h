@@ -129,7 +129,8 @@ struct wanc_backend {
     /* conv3d (as above) over the time concatenation hist[Cin, Th, H, W] ++
      * x[Cin, T, H, W], without materialising it: a causal conv's cached
      * frames stand in for its left padding. Same bits as conv3d on the
-     * concatenated input. hist may be NULL when Th = 0. */
+     * concatenated input. hist NULL means Th zero frames (a causal conv's
+     * first chunk), whose kernel taps are skipped. */
     wanc_err (*conv3d_hist)(const wanc_backend *be, float *out, const float *hist, int64_t Th, const float *x,
                             const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H,
                             int64_t W, const int stride[3], const int pad[3]);

@@ -177,18 +177,24 @@ static wanc_err conv_fwd(const wanc_vae21 *m, vae_conv *c, const act *x, act *ou
     int64_t HW = x->H * x->W;
     TRY(act_new(m, out, c->cout, x->T, x->H, x->W));
     wanc_err err = NULL;
+    int64_t taps = c->kt * x->T; /* (output frame, time tap) pairs computed */
     if (c->kt == 1) {
         err = be->conv3d(be, out->d, x->d, &c->w, c->b, x->C, x->T, x->H, x->W, stride, pad);
     } else {
         const int64_t hist = c->kt - 1; /* 2 */
-        if (!c->cache) {
+        const bool fresh = !c->cache; /* first chunk: the history is zeros */
+        if (fresh) {
             err = be->alloc(be, (void **)&c->cache, (size_t)(c->cin * hist * HW) * sizeof(float));
             if (err) goto fail;
             err = be->fill(be, c->cache, 0.0f, c->cin * hist * HW);
             if (err) goto fail;
         }
-        /* conv over history ++ x (not materialised) */
-        err = be->conv3d_hist(be, out->d, c->cache, hist, x->d, &c->w, c->b, x->C, x->T, x->H, x->W, stride, pad);
+        /* conv over history ++ x (not materialised); a zero history is passed
+         * as NULL so the conv skips its taps */
+        err = be->conv3d_hist(be, out->d, fresh ? NULL : c->cache, hist, x->d, &c->w, c->b, x->C, x->T, x->H, x->W,
+                              stride, pad);
+        if (fresh) /* output frame i reads frames i .. i+hist of (zeros ++ x): min(i+1, kt) are real */
+            for (int64_t i = taps = 0; i < x->T; i++) taps += i + 1 < c->kt ? i + 1 : c->kt;
         /* New history: the last `hist` frames of history ++ x. */
         if (!err && x->T >= hist) {
             err = copy_slabs(m, c->cache, hist * HW, x->d + (x->T - hist) * HW, x->T * HW, x->C, hist * HW);
@@ -200,7 +206,8 @@ static wanc_err conv_fwd(const wanc_vae21 *m, vae_conv *c, const act *x, act *ou
         }
     }
     if (err) goto fail;
-    count_flops(m, 2.0 * c->cout * c->cin * c->kt * c->kh * c->kw * (double)act_numel(out) / c->cout);
+    /* the multiply-adds actually done: 2 · Cout · Cin · kh · kw per (output position, live time tap) */
+    count_flops(m, 2.0 * c->cout * c->cin * c->kh * c->kw * (double)taps * (double)(x->H * x->W));
     TRY(maybe_round(m, out->d, act_numel(out)));
     return NULL;
 fail:
