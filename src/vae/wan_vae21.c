@@ -186,7 +186,8 @@ static wanc_err conv_fwd(const wanc_vae21 *m, vae_conv *c, const act *x, act *ou
         if (fresh) {
             err = be->alloc(be, (void **)&c->cache, (size_t)(c->cin * hist * HW) * sizeof(float));
             if (err) goto fail;
-            err = be->fill(be, c->cache, 0.0f, c->cin * hist * HW);
+            /* zeros only where the new history keeps some (a chunk shorter than it) */
+            if (x->T < hist) err = be->fill(be, c->cache, 0.0f, c->cin * hist * HW);
             if (err) goto fail;
         }
         /* conv over history ++ x (not materialised); a zero history is passed
