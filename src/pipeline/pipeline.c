@@ -22,6 +22,7 @@
 
 #include "wanc.h"
 #include "backend/backend.h"
+#include "core/clock.h"
 #include "core/rng_torch.h"
 #include "core/tensor.h"
 #include "core/threads.h"
@@ -54,13 +55,6 @@ struct wanc_pipeline {
     wanc_clip *clip;
     char description[320];
 };
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o)
 {
@@ -381,7 +375,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     round_if(bf16, noise, lat_n);
     observe(&prm, "noise", noise, lat_n);
 
-    double t0 = now_seconds();
+    double t0 = wanc_now_seconds();
     if (prm.progress && prm.progress(prm.progress_user, "text", 0, cfg ? 2 : 1, 0)) goto cancelled;
     TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.prompt, ctx_posi), "prompt"));
     observe(&prm, "context_posi", ctx_posi, ctx_n);
@@ -389,7 +383,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.negative_prompt, ctx_nega), "negative prompt"));
         observe(&prm, "context_nega", ctx_nega, ctx_n);
     }
-    out->seconds_text = now_seconds() - t0;
+    out->seconds_text = wanc_now_seconds() - t0;
 
     wanc_vae_opts vo;
     wanc_vae_opts_default(&vo);
@@ -401,21 +395,21 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     else memcpy(latents, noise, sizeof(float) * (size_t)lat_n);
 
     if (y_c) { /* ImageEmbedderVAE, ImageEmbedderCLIP */
-        t0 = now_seconds();
+        t0 = wanc_now_seconds();
         if (prm.progress && prm.progress(prm.progress_user, "image", 0, 1, 0)) goto cancelled;
         TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y));
         observe(&prm, "y", y, y_c * F * h * w);
         TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
         observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
-        out->seconds_image = now_seconds() - t0;
+        out->seconds_image = wanc_now_seconds() - t0;
     }
 
     /* The denoising loop. */
-    t0 = now_seconds();
+    t0 = wanc_now_seconds();
     wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
                           .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len};
     for (int k = 0; k < sched.num_steps; k++) {
-        double ts = now_seconds();
+        double ts = wanc_now_seconds();
         char name[64];
         const float t = sched.timesteps[k];
         in.timestep = bf16 ? wanc_round_bf16(t) : t; /* timestep.to(torch_dtype) */
@@ -451,14 +445,14 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         TRY_GOTO(err, done, wanc_flow_sched_step(&sched, latents, posi, lat_n, t, bf16));
         snprintf(name, sizeof name, "step%d.latents_out", k);
         observe(&prm, name, latents, lat_n);
-        if (prm.progress && prm.progress(prm.progress_user, "denoise", k + 1, sched.num_steps, now_seconds() - ts))
+        if (prm.progress && prm.progress(prm.progress_user, "denoise", k + 1, sched.num_steps, wanc_now_seconds() - ts))
             goto cancelled;
     }
-    out->seconds_denoise = now_seconds() - t0;
+    out->seconds_denoise = wanc_now_seconds() - t0;
     observe(&prm, "final_latents", latents, lat_n);
 
     /* Decode and convert. */
-    t0 = now_seconds();
+    t0 = wanc_now_seconds();
     const int64_t T = prm.num_frames, H = prm.height, W = prm.width, video_n = 3 * T * H * W;
     video = malloc(sizeof(float) * (size_t)video_n);
     out->frames = malloc((size_t)video_n);
@@ -474,7 +468,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     out->T = (int)T;
     out->H = (int)H;
     out->W = (int)W;
-    out->seconds_decode = now_seconds() - t0;
+    out->seconds_decode = wanc_now_seconds() - t0;
     if (prm.progress) prm.progress(prm.progress_user, "decode", 1, 1, out->seconds_decode);
     goto done;
 cancelled:
