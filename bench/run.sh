@@ -9,4 +9,14 @@ set -e
 # DiT forward: 1.3B-size layers (fp32 weights), then 14B-size layers with bf16 weights (peak RSS)
 "$build/bench_dit" --arch wan2.1-t2v-1.3b --layers 2 --latent 16x5x32x32 --context 512 --dtype f32
 "$build/bench_dit" --arch wan2.1-t2v-14b --layers 2 --latent 16x5x32x32 --context 512 --dtype bf16
-"$build/bench_umt5"
+# UMT5: the real UMT5-XXL when $WANC_BENCH_UMT5 names it (e.g. a file made once with
+# `wanc random-model --arch umt5-xxl`, 11 GB, or the released .pth), else the real widths
+# (dim 4096, ffn 10240, 64 heads) with 2 of the 24 layers and a small vocabulary.
+if [ -n "${WANC_BENCH_UMT5:-}" ]; then
+    "$build/bench_umt5" --model "$WANC_BENCH_UMT5"
+else
+    t5=$(mktemp "${TMPDIR:-/tmp}/wanc_bench_umt5_XXXXXX.safetensors")
+    "$build/wanc" random-model --arch umt5-xxl --layers 2 --vocab 32128 --out "$t5"
+    "$build/bench_umt5" --model "$t5" || { rm -f "$t5"; exit 1; }
+    rm -f "$t5"
+fi
