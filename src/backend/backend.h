@@ -134,10 +134,26 @@ struct wanc_backend {
     wanc_err (*conv3d_hist)(const wanc_backend *be, float *out, const float *hist, int64_t Th, const float *x,
                             const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H,
                             int64_t W, const int stride[3], const int pad[3]);
+
+    /* ---- appended ops ---------------------------------------------------- */
+    /* out[r,d] = x[r,d] · w[d] over x[rows, dim], w[dim]: one float32
+     * product per element (a gate or an RMSNorm weight broadcast over rows).
+     * In place ok. */
+    wanc_err (*mul_rows)(const wanc_backend *be, float *out, const float *x, const float *w, int64_t rows,
+                         int64_t dim);
+    /* out[n] = max(x[n], 0) (NaN stays NaN, -0 becomes +0 as torch's relu
+     * gives 0 for x <= 0). In place ok. */
+    wanc_err (*relu)(const wanc_backend *be, float *out, const float *x, int64_t n);
 };
 
 /* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */
 const wanc_backend *wanc_backend_cpu(void);
+
+/* Ok when every op of the table is filled in; otherwise a named error
+ * ("backend cuda:0: op relu is missing"). Each backend's tests (and the
+ * CUDA backend's init) call it, so an op appended to the struct cannot be
+ * forgotten in one table. (backend_select.c) */
+wanc_err wanc_backend_check_complete(const wanc_backend *be);
 
 /* A backend by name: "cpu", "cuda" (device 0) or "cuda:N". Named errors
  * for an unknown name, a build without CUDA ("this build has no CUDA

@@ -5,6 +5,7 @@
  * device; every other case is a named error, so a `--device cuda` on the
  * wrong build or machine says why instead of silently running on the CPU. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +51,43 @@ wanc_err wanc_backend_get(const char *spec, const wanc_backend **out)
 #else
     WANC_FAIL(WANC_EUNSUPPORTED, "backend '%s': this build has no CUDA backend (make CUDA=1)", spec);
 #endif
+}
+
+/* ---- table completeness ------------------------------------------------------ */
+
+typedef void (*backend_fn)(void);
+
+#define ENTRY(op) {#op, offsetof(wanc_backend, op)}
+/* Every function pointer of struct wanc_backend, in order. */
+static const struct {
+    const char *name;
+    size_t offset;
+} backend_entries[] = {
+    ENTRY(alloc),      ENTRY(free),       ENTRY(upload),      ENTRY(download),
+    ENTRY(linear),     ENTRY(gemm),       ENTRY(layer_norm),  ENTRY(rms_norm),
+    ENTRY(softmax),    ENTRY(gelu_tanh),  ENTRY(gelu_erf),    ENTRY(silu),
+    ENTRY(add),        ENTRY(mul),        ENTRY(scale),       ENTRY(round_bf16),
+    ENTRY(modulate),   ENTRY(gated_add),  ENTRY(attention),   ENTRY(rope),
+    ENTRY(conv3d),     ENTRY(channel_rms_norm), ENTRY(upsample_nearest2x), ENTRY(copy_strided),
+    ENTRY(fill),       ENTRY(conv3d_hist), ENTRY(mul_rows),   ENTRY(relu),
+};
+#undef ENTRY
+
+/* An op appended to the struct but not to the list above fails the build
+ * here, so the check below always covers the whole table. */
+_Static_assert(sizeof backend_entries / sizeof backend_entries[0] ==
+                   (sizeof(wanc_backend) - offsetof(wanc_backend, alloc)) / sizeof(backend_fn),
+               "backend_entries must list every op of struct wanc_backend");
+
+wanc_err wanc_backend_check_complete(const wanc_backend *be)
+{
+    if (!be) WANC_FAIL(WANC_EINVAL, "wanc_backend_check_complete: NULL backend");
+    for (size_t i = 0; i < sizeof backend_entries / sizeof backend_entries[0]; i++) {
+        backend_fn fn;
+        memcpy(&fn, (const char *)be + backend_entries[i].offset, sizeof fn);
+        if (!fn)
+            WANC_FAIL(WANC_EINTERNAL, "backend %s: op %s is missing (NULL in its function table)",
+                      be->name ? be->name : "(unnamed)", backend_entries[i].name);
+    }
+    return NULL;
 }

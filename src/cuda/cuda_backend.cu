@@ -420,19 +420,9 @@ extern "C" int wanc_cuda_device_count(wanc_err *err)
     return n;
 }
 
-static wanc_err ctx_init(cuda_ctx *c, int device)
+/* The op entries of the table (name and context are the caller's). */
+static void cuda_fill_table(wanc_backend *t)
 {
-    c->device = device;
-    snprintf(c->name, sizeof c->name, "cuda:%d", device);
-    c->opt.bf16_gemm = 1;
-    c->opt.allow_tf32 = 0;
-    c->opt.attention_bf16 = 0;
-    CU_TRY(cudaSetDevice(device));
-    CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-    CUBLAS_TRY(cublasCreate(&c->blas));
-    CUBLAS_TRY(cublasSetStream(c->blas, c->stream));
-    wanc_backend *t = &c->table;
-    t->name = c->name;
     t->alloc = be_alloc;
     t->free = be_free;
     t->upload = be_upload;
@@ -454,7 +444,31 @@ static wanc_err ctx_init(cuda_ctx *c, int device)
     t->attention = cuda_attention;
     t->rope = cuda_rope;
     t->conv3d = cuda_conv3d;
-    return nullptr;
+    t->channel_rms_norm = cuda_channel_rms_norm;
+    t->upsample_nearest2x = cuda_upsample_nearest2x;
+    t->copy_strided = cuda_copy_strided;
+    t->fill = cuda_fill;
+    t->conv3d_hist = cuda_conv3d_hist;
+    t->mul_rows = cuda_mul_rows;
+    t->relu = cuda_relu;
+}
+
+static wanc_err ctx_init(cuda_ctx *c, int device)
+{
+    c->device = device;
+    snprintf(c->name, sizeof c->name, "cuda:%d", device);
+    c->opt.bf16_gemm = 1;
+    c->opt.allow_tf32 = 0;
+    c->opt.attention_bf16 = 0;
+    CU_TRY(cudaSetDevice(device));
+    CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    CUBLAS_TRY(cublasCreate(&c->blas));
+    CUBLAS_TRY(cublasSetStream(c->blas, c->stream));
+    wanc_backend *t = &c->table;
+    t->name = c->name;
+    cuda_fill_table(t);
+    /* an op added to backend.h but not here is a named error, not a NULL call later */
+    return wanc_backend_check_complete(t);
 }
 
 extern "C" wanc_err wanc_backend_cuda(int device, const wanc_backend **out)
@@ -567,5 +581,11 @@ extern "C" wanc_err wanc_cuda_check_invariants(void)
     uint64_t f2 = weight_fingerprint(buf, sizeof buf - 4, WANC_F32);
     uint64_t f3 = weight_fingerprint(buf, sizeof buf, WANC_BF16);
     if (f0 == f1 || f1 == f2 || f1 == f3) WANC_FAIL(WANC_EINTERNAL, "weight fingerprint does not see a change");
+    /* every op of backend.h has a CUDA entry (the same check ctx_init makes) */
+    wanc_backend table;
+    memset(&table, 0, sizeof table);
+    table.name = "cuda (table check)";
+    cuda_fill_table(&table);
+    TRY(wanc_backend_check_complete(&table));
     return cuda_attention_check_layouts();
 }

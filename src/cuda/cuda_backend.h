@@ -82,7 +82,8 @@ wanc_err wanc_cuda_mem_stats_get(const wanc_backend *be, wanc_cuda_mem_stats *ou
 wanc_err wanc_cuda_gemm_ms(const wanc_backend *be, int n, int bf16, int reps, double *ms);
 
 /* For tests, no device needed: the pool's size classes, the weight
- * fingerprint and the attention kernels' shared-memory layouts. */
+ * fingerprint, the attention kernels' shared-memory layouts and that the
+ * op table fills every entry of backend.h. */
 wanc_err wanc_cuda_check_invariants(void);
 
 #ifdef __cplusplus

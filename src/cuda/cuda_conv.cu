@@ -105,3 +105,45 @@ extern "C" wanc_err cuda_conv3d(const wanc_backend *be, float *out, const float 
     if (db) TRY(cuda_add_bias_rows(c, dout, (const float *)db, Cout, P));
     return a.finish();
 }
+
+/* conv3d over hist[Cin, Th, H, W] ++ x[Cin, T, H, W] along time (hist NULL:
+ * Th zero frames). Simple and exact: the concatenation is built in a pool
+ * block (one 2-D copy per source, rows = channels) and handed to conv3d, so
+ * the result is conv3d's on the concatenated input. */
+extern "C" wanc_err cuda_conv3d_hist(const wanc_backend *be, float *out, const float *hist, int64_t Th,
+                                     const float *x, const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin,
+                                     int64_t T, int64_t H, int64_t W, const int stride[3], const int pad[3])
+{
+    if (Th < 0 || T < 0)
+        WANC_FAIL(WANC_EINVAL, "conv3d_hist: %lld history frames, %lld frames", (long long)Th, (long long)T);
+    if (T == 0 && hist && Th > 0) { /* history alone: x is the history */
+        x = hist;
+        T = Th;
+        Th = 0;
+    }
+    if (Th == 0) return cuda_conv3d(be, out, x, w, bias, Cin, T, H, W, stride, pad);
+    if (Cin <= 0 || H <= 0 || W <= 0)
+        WANC_FAIL(WANC_EINVAL, "conv3d_hist: bad sizes Cin=%lld T=%lld H=%lld W=%lld", (long long)Cin, (long long)T,
+                  (long long)H, (long long)W);
+    if (!x || !out) WANC_FAIL(WANC_EINVAL, "conv3d_hist: NULL input or output"); /* as the CPU */
+    cuda_ctx *c = cuda_ctx_of(be);
+    const size_t frame = (size_t)(H * W) * sizeof(float);
+    const size_t hb = (size_t)Th * frame, xb = (size_t)T * frame, cat_row = hb + xb;
+    cuda_args a(c);
+    const float *dh = (const float *)a.in(hist, (size_t)Cin * hb);
+    const float *dx = (const float *)a.in(x, (size_t)Cin * xb);
+    if (a.err) return wanc_error_context(a.take_err(), "conv3d_hist");
+    cuda_scratch cat(c);
+    TRY(cat.get((size_t)Cin * cat_row));
+    char *cp = (char *)cat.p;
+    if (dh)
+        CU_TRY(cudaMemcpy2DAsync(cp, cat_row, dh, hb, hb, (size_t)Cin, cudaMemcpyDeviceToDevice, c->stream));
+    else
+        CU_TRY(cudaMemset2DAsync(cp, cat_row, 0, hb, (size_t)Cin, c->stream));
+    if (T > 0)
+        CU_TRY(cudaMemcpy2DAsync(cp + hb, cat_row, dx, xb, xb, (size_t)Cin, cudaMemcpyDeviceToDevice, c->stream));
+    /* the pool block outlives the queued conv: it is freed after conv3d
+     * returns, and the pool is stream-ordered */
+    TRYC(cuda_conv3d(be, out, (const float *)cat.p, w, bias, Cin, Th + T, H, W, stride, pad), "conv3d_hist");
+    return a.finish();
+}

@@ -7,7 +7,9 @@
  *   cuda_dense.cu      linear, gemm (cuBLAS)
  *   cuda_kernels.cu    norms, softmax, elementwise, modulation, RoPE
  *   cuda_attention.cu  flash attention (tiled, online softmax)
- *   cuda_conv.cu       conv3d (im2col + cuBLAS)
+ *   cuda_conv.cu       conv3d (im2col + cuBLAS), conv3d_hist
+ *   cuda_layout.cu     channel_rms_norm, upsample_nearest2x, copy_strided,
+ *                      fill, mul_rows, relu
  *
  * Every CUDA/cuBLAS call goes through CU_TRY / CUBLAS_TRY: on failure the
  * op returns a wanc_err naming file:line, the call and the runtime's
@@ -202,6 +204,19 @@ wanc_err cuda_rope(const wanc_backend *be, float *x, const double *cos_sin, int6
 wanc_err cuda_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                      const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W, const int stride[3],
                      const int pad[3]);
+wanc_err cuda_conv3d_hist(const wanc_backend *be, float *out, const float *hist, int64_t Th, const float *x,
+                          const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W,
+                          const int stride[3], const int pad[3]);
+wanc_err cuda_channel_rms_norm(const wanc_backend *be, float *out, const float *x, const float *gamma, int64_t C,
+                               int64_t P, float eps, int silu);
+wanc_err cuda_upsample_nearest2x(const wanc_backend *be, float *out, const float *x, int64_t N, int64_t H,
+                                 int64_t W);
+wanc_err cuda_copy_strided(const wanc_backend *be, float *out, const int64_t *out_strides, const float *x,
+                           const int64_t *x_strides, const int64_t *shape, int ndim);
+wanc_err cuda_fill(const wanc_backend *be, float *out, float value, int64_t n);
+wanc_err cuda_mul_rows(const wanc_backend *be, float *out, const float *x, const float *w, int64_t rows,
+                       int64_t dim);
+wanc_err cuda_relu(const wanc_backend *be, float *out, const float *x, int64_t n);
 }
 
 #endif

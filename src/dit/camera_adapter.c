@@ -83,9 +83,7 @@ wanc_err dit_camera_forward(const fwd *f, const wanc_dit *d, wanc_arena *A, cons
         TRY(dit_rnd(f, r, D * HW));
         TRY(be->conv3d(be, t, r, d->cam_res1.w, d->cam_res1.b, D, 1, Hp, Wp, s1, p1));
         TRY(dit_rnd(f, t, D * HW));
-        /* ReLU: exact in any precision; the backend has no op for it and
-         * clamping one small buffer is not worth one */
-        for (int64_t i = 0; i < D * HW; i++) t[i] = t[i] > 0 ? t[i] : 0;
+        TRY(be->relu(be, t, t, D * HW)); /* exact: no rounding needed */
         TRY(be->conv3d(be, o, t, d->cam_res2.w, d->cam_res2.b, D, 1, Hp, Wp, s1, p1));
         TRY(dit_rnd(f, o, D * HW));
         TRY(be->add(be, o, o, r, D * HW));

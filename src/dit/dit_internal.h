@@ -53,7 +53,7 @@ struct wanc_dit {
 typedef struct {
     const wanc_backend *be;
     bool bf16;
-    float *zeros, *vtmp; /* [max(dim, 1280)] scratch for the row-broadcast tricks */
+    float *zeros, *vtmp; /* [max(dim, 1280)]: zeros (modulate as a row-broadcast add), 1 + scale */
     const wanc_dit_inputs *in;
 } fwd;
 

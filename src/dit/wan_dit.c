@@ -322,15 +322,10 @@ wanc_err dit_lin(const fwd *f, float *out, const float *x, const dit_linear *l, 
     return dit_rnd(f, out, M * l->w->shape[0]);
 }
 
-/* out[r, :] = x[r, :] · vec (one float32 product per element, then rounded).
- * The backend has no row-broadcast multiply, so this is modulate with
- * scale = vec - 1 and shift = 0: for bf16-valued vec with |vec| >= 2^-15,
- * vec - 1 and 1 + (vec - 1) are exact in float32, so the product is x·vec
- * exactly; smaller entries are off by at most 2^-24·|x| in absolute terms. */
+/* out[r, :] = x[r, :] · vec (one float32 product per element, then rounded). */
 static wanc_err mul_rows(const fwd *f, float *out, const float *x, const float *vec, int64_t rows, int64_t dim)
 {
-    TRY(f->be->scale(f->be, f->vtmp, vec, 1.0f, -1.0f, dim));
-    TRY(f->be->modulate(f->be, out, x, f->zeros, f->vtmp, rows, dim));
+    TRY(f->be->mul_rows(f->be, out, x, vec, rows, dim));
     return dit_rnd(f, out, rows * dim);
 }
 
@@ -341,9 +336,8 @@ static wanc_err modulate(const fwd *f, float *out, const float *x, const float *
     if (!f->bf16) return f->be->modulate(f->be, out, x, shift, scale, rows, dim);
     TRY(f->be->scale(f->be, f->vtmp, scale, 1.0f, 1.0f, dim));
     TRY(dit_rnd(f, f->vtmp, dim));
-    TRY(f->be->scale(f->be, f->vtmp, f->vtmp, 1.0f, -1.0f, dim));
-    TRY(f->be->modulate(f->be, out, x, f->zeros, f->vtmp, rows, dim));
-    TRY(dit_rnd(f, out, rows * dim));
+    TRY(mul_rows(f, out, x, f->vtmp, rows, dim));
+    /* + shift: modulate with scale 0 is x·1 + shift, the sum alone. */
     TRY(f->be->modulate(f->be, out, out, shift, f->zeros, rows, dim));
     return dit_rnd(f, out, rows * dim);
 }

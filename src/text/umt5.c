@@ -259,9 +259,7 @@ static wanc_err t5_norm(const umt5_work *w, float *out, const float *x, const fl
     if (!w->bf16) return be->rms_norm(be, out, x, weight, n, dim, WANC_UMT5_EPS);
     TRY(be->rms_norm(be, w->t, x, NULL, n, dim, WANC_UMT5_EPS));
     TRY(be->round_bf16(be, w->t, n * dim));
-    /* out = weight ⊙ t, broadcast over rows: out = 0, then out += weight · t. */
-    TRY(be->scale(be, out, w->t, 0.0f, 0.0f, n * dim));
-    TRY(be->gated_add(be, out, w->t, weight, n, dim));
+    TRY(be->mul_rows(be, out, w->t, weight, n, dim));
     return be->round_bf16(be, out, n * dim);
 }
 

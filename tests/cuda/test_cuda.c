@@ -5,7 +5,8 @@
  * Each test runs the same op on the CPU backend and on "cuda" with the same
  * inputs and compares: bit-exact where both sides do the same IEEE
  * operations in the same order (add, mul, scale, modulate, gated_add,
- * round_bf16, RoPE), else the normalised error max|gpu - cpu| / max|cpu|
+ * round_bf16, RoPE, mul_rows, relu, channel_rms_norm without SiLU, and the
+ * pure copies: upsample, copy_strided, fill), else the normalised error max|gpu - cpu| / max|cpu|
  * against a bound stated per test. Sizes are odd on purpose, and inputs
  * come from offset and strided pointers where the op allows.
  *
@@ -622,6 +623,245 @@ TEST(cuda_conv2d)
 {
     conv_case(test_failed_, WANC_F32, 4, 5, 3, 1, 12, 9, 1, 3, 3, (const int[3]){1, 1, 1}, (const int[3]){0, 1, 1}, 1);
 }
+
+/* ---- conv3d_hist ------------------------------------------------------------------------------ */
+
+/* hist[Cin, Th] ++ x[Cin, T] along time: against the CPU's conv3d_hist and
+ * against the GPU's own conv3d on the built concatenation (the same bits). */
+static void conv_hist_case(int *test_failed_, int64_t Cout, int64_t Cin, int64_t Th, int64_t T, int64_t H, int64_t W,
+                           int with_hist, const int stride[3], const int pad[3])
+{
+    int64_t ws[5] = {Cout, Cin, 3, 3, 3}, bs[1] = {Cout};
+    wanc_tensor w = make_weight(WANC_BF16, 5, ws, 0.3f), b = make_weight(WANC_F32, 1, bs, 0.5f);
+    const int64_t HW = H * W, Tc = Th + T;
+    float *hist = rand_buf((size_t)(Cin * Th * HW), 1), *x = rand_buf((size_t)(Cin * T * HW), 1);
+    float *cat = calloc((size_t)(Cin * Tc * HW) + 1, sizeof(float));
+    for (int64_t c = 0; c < Cin; c++) {
+        if (with_hist) memcpy(cat + c * Tc * HW, hist + c * Th * HW, sizeof(float) * (size_t)(Th * HW));
+        memcpy(cat + (c * Tc + Th) * HW, x + c * T * HW, sizeof(float) * (size_t)(T * HW));
+    }
+    int64_t To = (Tc + 2 * pad[0] - 3) / stride[0] + 1, Ho = (H + 2 * pad[1] - 3) / stride[1] + 1,
+            Wo = (W + 2 * pad[2] - 3) / stride[2] + 1;
+    size_t no = (size_t)(Cout * To * Ho * Wo);
+    float *ref = calloc(no, sizeof(float)), *got_host = calloc(no, sizeof(float));
+    const float *hp = with_hist ? hist : NULL;
+    CHECK_OK(cpu->conv3d_hist(cpu, ref, hp, Th, x, &w, &b, Cin, T, H, W, stride, pad));
+    float *dh = with_hist ? to_dev(test_failed_, hist, (size_t)(Cin * Th * HW)) : NULL;
+    float *dx = to_dev(test_failed_, x, (size_t)(Cin * T * HW)), *dcat = to_dev(test_failed_, cat, (size_t)(Cin * Tc * HW));
+    float *dout = NULL, *dout2 = NULL;
+    CHECK_OK(gpu->alloc(gpu, (void **)&dout, no * sizeof(float)));
+    CHECK_OK(gpu->alloc(gpu, (void **)&dout2, no * sizeof(float)));
+    CHECK_OK(gpu->conv3d_hist(gpu, dout, dh, Th, dx, &w, &b, Cin, T, H, W, stride, pad));
+    CHECK_OK(gpu->conv3d(gpu, dout2, dcat, &w, &b, Cin, Tc, H, W, stride, pad));
+    float *got = from_dev(test_failed_, dout, no), *got2 = from_dev(test_failed_, dout2, no);
+    CHECK_CLOSE(got, ref, no, 1e-5);
+    CHECK_SAME(got, got2, no);
+    /* host pointers */
+    CHECK_OK(gpu->conv3d_hist(gpu, got_host, hp, Th, x, &w, &b, Cin, T, H, W, stride, pad));
+    CHECK_SAME(got_host, got, no);
+    gpu->free(gpu, dh);
+    gpu->free(gpu, dx);
+    gpu->free(gpu, dcat);
+    gpu->free(gpu, dout);
+    gpu->free(gpu, dout2);
+    free(hist);
+    free(x);
+    free(cat);
+    free(ref);
+    free(got_host);
+    free(got);
+    free(got2);
+    wanc_tensor_free(&w);
+    wanc_tensor_free(&b);
+}
+
+TEST(cuda_conv3d_hist_cached_frames)
+{
+    conv_hist_case(test_failed_, 5, 4, 2, 3, 7, 9, 1, (const int[3]){1, 1, 1}, (const int[3]){0, 1, 1});
+}
+TEST(cuda_conv3d_hist_zero_history)
+{
+    conv_hist_case(test_failed_, 6, 3, 2, 1, 6, 5, 0, (const int[3]){1, 1, 1}, (const int[3]){0, 1, 1});
+}
+TEST(cuda_conv3d_hist_time_stride)
+{
+    conv_hist_case(test_failed_, 4, 5, 1, 4, 8, 6, 1, (const int[3]){2, 2, 2}, (const int[3]){0, 0, 0});
+}
+TEST(cuda_conv3d_hist_history_only)
+{
+    conv_hist_case(test_failed_, 3, 2, 3, 0, 5, 5, 1, (const int[3]){1, 1, 1}, (const int[3]){0, 1, 1});
+}
+
+/* ---- channel-first features, layout, mul_rows, relu ---------------------------------------------- */
+
+TEST(cuda_channel_rms_norm)
+{
+    /* the same operations in the same order (double sum over channels, one
+     * rounding each for /, ·√C, ·gamma): the same bits; SiLU's expf differs
+     * from the CPU's polynomial by a few ulp */
+    const int64_t C = 13, P = 1037;
+    size_t n = (size_t)(C * P);
+    float *x = rand_buf(n, 2), *g = rand_buf((size_t)C, 1.5f), *ref = calloc(n, sizeof(float));
+    float *dx = to_dev(test_failed_, x, n), *dg = to_dev(test_failed_, g, (size_t)C), *dout = NULL;
+    CHECK_OK(gpu->alloc(gpu, (void **)&dout, n * sizeof(float)));
+    for (int variant = 0; variant < 3; variant++) {
+        const float *gamma = variant == 1 ? NULL : g, *dgamma = variant == 1 ? NULL : dg;
+        int silu = variant == 2;
+        CHECK_OK(cpu->channel_rms_norm(cpu, ref, x, gamma, C, P, 1e-12f, silu));
+        CHECK_OK(gpu->channel_rms_norm(gpu, dout, dx, dgamma, C, P, 1e-12f, silu));
+        float *got = from_dev(test_failed_, dout, n);
+        if (silu) CHECK_CLOSE(got, ref, n, 2e-6);
+        else CHECK_SAME(got, ref, n);
+        free(got);
+    }
+    /* host pointers, in place; a zero column takes the eps branch */
+    float *h = copy_buf(x, n), *hr = copy_buf(x, n);
+    for (int64_t c = 0; c < C; c++) h[c * P + 5] = hr[c * P + 5] = 0.0f;
+    CHECK_OK(cpu->channel_rms_norm(cpu, hr, hr, g, C, P, 1e-6f, 0));
+    CHECK_OK(gpu->channel_rms_norm(gpu, h, h, g, C, P, 1e-6f, 0));
+    CHECK_SAME(h, hr, n);
+    CHECK_ERR(gpu->channel_rms_norm(gpu, h, NULL, g, C, P, 1e-6f, 0), WANC_EINVAL, "NULL");
+    gpu->free(gpu, dx);
+    gpu->free(gpu, dg);
+    gpu->free(gpu, dout);
+    free(x);
+    free(g);
+    free(ref);
+    free(h);
+    free(hr);
+}
+
+TEST(cuda_upsample_nearest2x)
+{
+    const int64_t N = 5, H = 7, W = 9;
+    size_t nx = (size_t)(N * H * W), no = nx * 4;
+    float *x = rand_buf(nx, 1), *ref = calloc(no, sizeof(float)), *h = calloc(no, sizeof(float));
+    CHECK_OK(cpu->upsample_nearest2x(cpu, ref, x, N, H, W));
+    float *dx = to_dev(test_failed_, x, nx), *dout = NULL;
+    CHECK_OK(gpu->alloc(gpu, (void **)&dout, no * sizeof(float)));
+    CHECK_OK(gpu->upsample_nearest2x(gpu, dout, dx, N, H, W));
+    float *got = from_dev(test_failed_, dout, no);
+    CHECK_SAME(got, ref, no);
+    CHECK_OK(gpu->upsample_nearest2x(gpu, h, x, N, H, W)); /* host pointers */
+    CHECK_SAME(h, ref, no);
+    CHECK_ERR(gpu->upsample_nearest2x(gpu, dx, dx, N, H, W), WANC_EINVAL, "in place");
+    gpu->free(gpu, dx);
+    gpu->free(gpu, dout);
+    free(x);
+    free(ref);
+    free(h);
+    free(got);
+}
+
+/* One strided copy on both backends into a prefilled out of `no` floats. */
+static void copy_case(int *test_failed_, size_t no, const int64_t *os, size_t nx, const int64_t *xs,
+                      const int64_t *shape, int nd)
+{
+    float *x = rand_buf(nx, 1), *ref = rand_buf(no, 9), *h = copy_buf(ref, no);
+    float *dx = to_dev(test_failed_, x, nx), *dout = to_dev(test_failed_, ref, no);
+    CHECK_OK(cpu->copy_strided(cpu, ref, os, x, xs, shape, nd));
+    CHECK_OK(gpu->copy_strided(gpu, dout, os, dx, xs, shape, nd));
+    float *got = from_dev(test_failed_, dout, no);
+    CHECK_SAME(got, ref, no); /* written elements copied, the rest untouched */
+    CHECK_OK(gpu->copy_strided(gpu, h, os, x, xs, shape, nd)); /* host pointers */
+    CHECK_SAME(h, ref, no);
+    gpu->free(gpu, dx);
+    gpu->free(gpu, dout);
+    free(x);
+    free(ref);
+    free(h);
+    free(got);
+}
+
+TEST(cuda_copy_strided)
+{
+    /* transpose [37, 53] → [53, 37] */
+    copy_case(test_failed_, 37 * 53, (const int64_t[]){1, 37}, 37 * 53, (const int64_t[]){53, 1},
+              (const int64_t[]){37, 53}, 2);
+    /* pad: x[3, 5, 7] into the interior of out[3, 9, 11] (offset via shape, not pointer) */
+    copy_case(test_failed_, 3 * 9 * 11, (const int64_t[]){99, 11, 1}, 3 * 5 * 7, (const int64_t[]){35, 7, 1},
+              (const int64_t[]){3, 5, 7}, 3);
+    /* broadcast a row (x stride 0) and interleave (out stride 2) over 4 dims */
+    copy_case(test_failed_, 2 * 3 * 4 * 10, (const int64_t[]){120, 40, 10, 2}, 2 * 5, (const int64_t[]){5, 0, 0, 1},
+              (const int64_t[]){2, 3, 4, 5}, 4);
+    float v = 0;
+    CHECK_ERR(gpu->copy_strided(gpu, &v, (const int64_t[]){1}, &v, (const int64_t[]){1}, (const int64_t[]){1}, 9),
+              WANC_EINVAL, "ndim");
+}
+
+TEST(cuda_fill)
+{
+    const size_t n = 70001;
+    float *h = rand_buf(n, 1), *dout = NULL;
+    CHECK_OK(gpu->alloc(gpu, (void **)&dout, n * sizeof(float)));
+    CHECK_OK(gpu->fill(gpu, dout, -2.5f, (int64_t)n));
+    float *got = from_dev(test_failed_, dout, n);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= got[i] == -2.5f;
+    CHECK(ok);
+    CHECK_OK(gpu->fill(gpu, h + 1, 0.75f, (int64_t)(n - 1))); /* host pointer, offset */
+    ok = 1;
+    for (size_t i = 1; i < n; i++) ok &= h[i] == 0.75f;
+    CHECK(ok && h[0] != 0.75f);
+    CHECK_ERR(gpu->fill(gpu, dout, 0, -1), WANC_EINVAL, "n =");
+    gpu->free(gpu, dout);
+    free(h);
+    free(got);
+}
+
+TEST(cuda_mul_rows)
+{
+    const int64_t rows = 41, dim = 1031;
+    size_t n = (size_t)(rows * dim);
+    float *x = rand_buf(n, 3), *w = rand_buf((size_t)dim, 2), *ref = calloc(n, sizeof(float));
+    CHECK_OK(cpu->mul_rows(cpu, ref, x, w, rows, dim));
+    float *dx = to_dev(test_failed_, x, n), *dw = to_dev(test_failed_, w, (size_t)dim), *dout = NULL;
+    CHECK_OK(gpu->alloc(gpu, (void **)&dout, n * sizeof(float)));
+    CHECK_OK(gpu->mul_rows(gpu, dout, dx, dw, rows, dim));
+    float *got = from_dev(test_failed_, dout, n);
+    CHECK_SAME(got, ref, n);
+    float *h = copy_buf(x, n);
+    CHECK_OK(gpu->mul_rows(gpu, h, h, w, rows, dim)); /* host pointers, in place */
+    CHECK_SAME(h, ref, n);
+    CHECK_ERR(gpu->mul_rows(gpu, h, h, NULL, rows, dim), WANC_EINVAL, "NULL");
+    gpu->free(gpu, dx);
+    gpu->free(gpu, dw);
+    gpu->free(gpu, dout);
+    free(x);
+    free(w);
+    free(ref);
+    free(got);
+    free(h);
+}
+
+TEST(cuda_relu)
+{
+    const size_t n = 100003;
+    float *x = rand_buf(n, 4), *ref = calloc(n, sizeof(float));
+    x[0] = -0.0f;
+    x[1] = NAN;
+    x[2] = -INFINITY;
+    CHECK_OK(cpu->relu(cpu, ref, x, (int64_t)n));
+    float *dx = to_dev(test_failed_, x, n), *dout = NULL;
+    CHECK_OK(gpu->alloc(gpu, (void **)&dout, n * sizeof(float)));
+    CHECK_OK(gpu->relu(gpu, dout, dx, (int64_t)n));
+    float *got = from_dev(test_failed_, dout, n);
+    CHECK(isnan(got[1]));
+    CHECK_SAME(got + 2, ref + 2, n - 2);
+    CHECK(got[0] == 0.0f && !signbit(got[0]));
+    float *h = copy_buf(x, n);
+    CHECK_OK(gpu->relu(gpu, h, h, (int64_t)n)); /* host pointers, in place */
+    CHECK_SAME(h + 2, ref + 2, n - 2);
+    gpu->free(gpu, dx);
+    gpu->free(gpu, dout);
+    free(x);
+    free(ref);
+    free(got);
+    free(h);
+}
+
+/* The device's table has every op (ctx_init checks it too). */
+TEST(cuda_table_complete) { CHECK_OK(wanc_backend_check_complete(gpu)); }
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 

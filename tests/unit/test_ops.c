@@ -281,6 +281,70 @@ TEST(ops_modulate_gated_add)
     free(out);
 }
 
+/* out[r,d] = x[r,d]·w[d] is one float32 product, so the reference is exact. */
+TEST(ops_mul_rows)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    static const int64_t sizes[][2] = {{1, 1}, {3, 7}, {33, 1027}, {17, 16385}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int64_t R = sizes[s][0], D = sizes[s][1];
+        float *x = rand_buf((size_t)(R * D), 3), *w = rand_buf((size_t)D, 2);
+        float *out = malloc(sizeof(float) * (size_t)(R * D));
+        CHECK_OK(be->mul_rows(be, out, x, w, R, D));
+        int ok = 1;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t d = 0; d < D; d++) ok &= out[r * D + d] == x[r * D + d] * w[d];
+        CHECK(ok);
+        CHECK_OK(be->mul_rows(be, x, x, w, R, D)); /* in place */
+        CHECK(memcmp(x, out, sizeof(float) * (size_t)(R * D)) == 0);
+        free(x);
+        free(w);
+        free(out);
+    }
+    float v = 1;
+    CHECK_OK(be->mul_rows(be, NULL, NULL, NULL, 0, 5)); /* empty: nothing to touch */
+    CHECK_ERR(be->mul_rows(be, &v, &v, &v, -1, 1), WANC_EINVAL, "negative size");
+    CHECK_ERR(be->mul_rows(be, &v, &v, NULL, 1, 1), WANC_EINVAL, "NULL buffer");
+}
+
+TEST(ops_relu)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    const int64_t n = 40007; /* odd: a partial vector at the end of every task */
+    float *x = rand_buf((size_t)n, 5), *out = malloc(sizeof(float) * (size_t)n);
+    x[0] = -0.0f;
+    x[1] = NAN;
+    x[2] = -INFINITY;
+    x[3] = INFINITY;
+    x[4] = 0.0f;
+    CHECK_OK(be->relu(be, out, x, n));
+    int ok = 1;
+    for (int64_t i = 5; i < n; i++) ok &= out[i] == (x[i] > 0 ? x[i] : 0.0f);
+    CHECK(ok);
+    CHECK(out[0] == 0.0f && !signbit(out[0])); /* -0 → +0 */
+    CHECK(isnan(out[1]));                       /* NaN propagates as in torch */
+    CHECK(out[2] == 0.0f && out[3] == INFINITY && out[4] == 0.0f && !signbit(out[4]));
+    CHECK_OK(be->relu(be, x, x, n)); /* in place */
+    CHECK(memcmp(x + 2, out + 2, sizeof(float) * (size_t)(n - 2)) == 0 && isnan(x[1]));
+    CHECK_ERR(be->relu(be, out, x, -1), WANC_EINVAL, "n =");
+    CHECK_ERR(be->relu(be, NULL, x, 3), WANC_EINVAL, "NULL buffer");
+    free(x);
+    free(out);
+}
+
+/* Every entry of the CPU table is filled in, and a missing one is named. */
+TEST(ops_cpu_table_complete)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    CHECK_OK(wanc_backend_check_complete(be));
+    wanc_backend broken = *be;
+    broken.relu = NULL;
+    CHECK_ERR(wanc_backend_check_complete(&broken), WANC_EINTERNAL, "backend cpu: op relu is missing");
+    broken = *be;
+    broken.alloc = NULL;
+    CHECK_ERR(wanc_backend_check_complete(&broken), WANC_EINTERNAL, "op alloc is missing");
+}
+
 /* ---- attention / rope --------------------------------------------------------------------- */
 
 static void attention_ref(double *ref, const float *q, const float *k, const float *v, int64_t Lq, int64_t Lk,
@@ -742,6 +806,10 @@ static void run_all_ops(int *test_failed_, float *res[12])
     CHECK_OK(be->copy_strided(be, r9, (int64_t[]){1, 300}, cx, (int64_t[]){257, 1}, (int64_t[]){300, 257}, 2));
     r9 += 300 * 257;
     CHECK_OK(be->fill(be, r9, 0.25f, 100003));
+    /* appended ops: mul_rows over several tasks (ragged dim), relu over several tasks */
+    res[10] = calloc((size_t)n * 2, sizeof(float));
+    CHECK_OK(be->mul_rows(be, res[10], a, c, 97, 1030));
+    CHECK_OK(be->relu(be, res[10] + n, a, n));
     wanc_tensor_free(&cw2);
     free(cx2);
     wanc_tensor_free(&cb);
@@ -766,8 +834,9 @@ static void run_all_ops(int *test_failed_, float *res[12])
 
 TEST(ops_bit_identical_at_1_and_2_threads)
 {
-    static const size_t sizes[10] = {700 * 1100,   700 * 1100,   700 * 700,       100003 * 8,  100003 * 4,
-                                     300 * 2 * 48, 300 * 2 * 48, 8 * 2 * 20 * 70, 8 * 99 * 99, LAYOUT_GROUP_FLOATS};
+    static const size_t sizes[11] = {700 * 1100,   700 * 1100,   700 * 700,       100003 * 8,  100003 * 4,
+                                     300 * 2 * 48, 300 * 2 * 48, 8 * 2 * 20 * 70, 8 * 99 * 99, LAYOUT_GROUP_FLOATS,
+                                     100003 * 2};
     float *r1[12] = {0}, *r2[12] = {0};
     int saved = wanc_threads_get();
     wanc_threads_set(1);
@@ -775,7 +844,7 @@ TEST(ops_bit_identical_at_1_and_2_threads)
     wanc_threads_set(2);
     run_all_ops(test_failed_, r2);
     wanc_threads_set(saved);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 11; i++) {
         int same = memcmp(r1[i], r2[i], sizes[i] * sizeof(float)) == 0;
         if (!same) fprintf(stderr, "  op group %d differs between 1 and 2 threads\n", i);
         CHECK(same);

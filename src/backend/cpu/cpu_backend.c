@@ -131,6 +131,8 @@ static const wanc_backend cpu_table = {
     .copy_strided = cpu_copy_strided,
     .fill = cpu_fill,
     .conv3d_hist = cpu_conv3d_hist,
+    .mul_rows = cpu_mul_rows,
+    .relu = cpu_relu,
 };
 
 const wanc_backend *wanc_backend_cpu(void)

@@ -84,6 +84,9 @@ wanc_err cpu_upsample_nearest2x(const wanc_backend *be, float *out, const float 
 wanc_err cpu_copy_strided(const wanc_backend *be, float *out, const int64_t *out_strides, const float *x,
                           const int64_t *x_strides, const int64_t *shape, int ndim);
 wanc_err cpu_fill(const wanc_backend *be, float *out, float value, int64_t n);
+wanc_err cpu_mul_rows(const wanc_backend *be, float *out, const float *x, const float *w, int64_t rows,
+                      int64_t dim);
+wanc_err cpu_relu(const wanc_backend *be, float *out, const float *x, int64_t n);
 
 extern int cpu_conv3d_force_im2col;
 wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,

@@ -12,7 +12,7 @@
 
 #define ELEMS_PER_TASK 16384
 
-typedef enum { OP_GELU_TANH, OP_GELU_ERF, OP_SILU, OP_ADD, OP_MUL, OP_SCALE, OP_ROUND_BF16 } ew_op;
+typedef enum { OP_GELU_TANH, OP_GELU_ERF, OP_SILU, OP_ADD, OP_MUL, OP_SCALE, OP_ROUND_BF16, OP_RELU } ew_op;
 
 typedef struct {
     ew_op op;
@@ -106,6 +106,11 @@ static void ew_range(void *ctx, int64_t begin, int64_t end)
     case OP_ROUND_BF16:
         for (int64_t i = begin; i < end; i++) o[i] = wanc_round_bf16(o[i]);
         break;
+    case OP_RELU:
+        /* !(x <= 0) keeps NaN (as torch's relu) and maps -0 to +0; the
+         * compare-and-select vectorises like the loops above. */
+        for (int64_t i = begin; i < end; i++) o[i] = !(a[i] <= 0.0f) ? a[i] : 0.0f;
+        break;
     }
 }
 
@@ -168,6 +173,13 @@ wanc_err cpu_round_bf16(const wanc_backend *be, float *x, int64_t n)
     return run_ew("round_bf16", &(ew_job){.op = OP_ROUND_BF16, .out = x, .a = x}, n);
 }
 
+/* out[n] = max(x[n], 0), NaN kept (in place ok) */
+wanc_err cpu_relu(const wanc_backend *be, float *out, const float *x, int64_t n)
+{
+    (void)be;
+    return run_ew("relu", &(ew_job){.op = OP_RELU, .out = out, .a = x}, n);
+}
+
 /* ---- row broadcasts ------------------------------------------------------------- */
 
 typedef struct {
@@ -228,5 +240,29 @@ wanc_err cpu_gated_add(const wanc_backend *be, float *x, const float *y, const f
     if (!x || !y) WANC_FAIL(WANC_EINVAL, "gated_add: NULL buffer");
     rb_job j = {.out = x, .x = y, .scale = gate, .dim = dim};
     wanc_parallel_for(rows, rows_per_task(dim), gated_add_range, &j);
+    return NULL;
+}
+
+static void mul_rows_range(void *ctx, int64_t begin, int64_t end)
+{
+    rb_job *j = ctx; /* scale = w */
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = j->x + r * j->dim;
+        float *o = j->out + r * j->dim;
+        for (int64_t d = 0; d < j->dim; d++) o[d] = x[d] * j->scale[d];
+    }
+}
+
+/* out[r,d] = x[r,d] · w[d]; x/out [rows, dim], w [dim] (in place ok). */
+wanc_err cpu_mul_rows(const wanc_backend *be, float *out, const float *x, const float *w, int64_t rows,
+                      int64_t dim)
+{
+    (void)be;
+    if (rows < 0 || dim < 0)
+        WANC_FAIL(WANC_EINVAL, "mul_rows: negative size rows = %lld, dim = %lld", (long long)rows, (long long)dim);
+    if (rows == 0 || dim == 0) return NULL;
+    if (!out || !x || !w) WANC_FAIL(WANC_EINVAL, "mul_rows: NULL buffer");
+    rb_job j = {.out = out, .x = x, .scale = w, .dim = dim};
+    wanc_parallel_for(rows, rows_per_task(dim), mul_rows_range, &j);
     return NULL;
 }
