@@ -21,7 +21,7 @@ LDLIBS   += $(shell pkg-config --libs openblas libcjson 2>/dev/null || echo -lop
             $(shell pkg-config --libs libavformat libavcodec libswscale libavutil 2>/dev/null) -lpng -lz -lm -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c src/*/*/*.c))
-UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/common/*.c))
 FIX_SRC  := $(sort $(wildcard tests/fixtures/*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 CLI_SRC  := $(sort $(wildcard tools/*.c))
@@ -76,7 +76,7 @@ $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libwanc.a
 # take a backend choice yet (every runner uses the CPU backend), so
 # test-cuda runs the op parity tests only.
 ifeq ($(CUDA),1)
-$(BUILD)/test_cuda: $(CUDA_TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libwanc.a
+$(BUILD)/test_cuda: $(CUDA_TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/common/test_registry.o $(BUILD)/libwanc.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 test-cuda: $(BUILD)/test_cuda

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "core/clock.h"
 #include "core/tensor.h"
 #ifdef WANC_CUDA
 #include "cuda/cuda_backend.h"
@@ -50,19 +51,6 @@ typedef struct {
     int gemm_n, layers, dim, ffn, heads, reps, no_dit, no_attn, attn_bf16;
     int64_t attn_tokens, ctx, lat[4];
 } args;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Wait for the device (a no-op on the CPU backend). */
 static wanc_err sync_be(const wanc_backend *be)
@@ -223,13 +211,12 @@ static wanc_err bench_attention(const wanc_backend *be, const args *a, double pe
     TRY_GOTO(err, done, set_attention_bf16(be, bf16));
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
         TRY_GOTO(err, done, sync_be(be));
-        double t0 = now_s();
+        double t0 = wanc_now_seconds();
         TRY_GOTO(err, done, be->attention(be, o, q, k, v, L, L, H, D, scale, NULL, NULL));
         TRY_GOTO(err, done, sync_be(be));
-        if (r >= 0) times[r] = now_s() - t0;
+        if (r >= 0) times[r] = wanc_now_seconds() - t0;
     }
-    qsort(times, (size_t)reps, sizeof(double), cmp_double);
-    double s = times[reps / 2], tf = 4.0 * (double)L * (double)L * (double)D * (double)H / s * 1e-12;
+    double s = wanc_median(times, reps), tf = 4.0 * (double)L * (double)L * (double)D * (double)H / s * 1e-12;
     printf("attention kernel=%s tokens=%lld heads=%lld head_dim=%lld ms=%.1f tflops=%.2f ratio=%.3f\n",
            bf16 ? "bf16" : "fp32", (long long)L, (long long)H, (long long)D, s * 1e3, tf, peak > 0 ? tf / peak : 0);
 done:
@@ -267,12 +254,12 @@ enum { CAT_GEMM, CAT_ATTN, CAT_OTHER };
         double op_t0_ = 0;                                                                         \
         if ((st)->profile) {                                                                       \
             TRY(sync_be((st)->be));                                                                \
-            op_t0_ = now_s();                                                                      \
+            op_t0_ = wanc_now_seconds();                                                                      \
         }                                                                                          \
         TRY(expr);                                                                                 \
         if ((st)->profile) {                                                                       \
             TRY(sync_be((st)->be));                                                                \
-            double op_dt_ = now_s() - op_t0_;                                                      \
+            double op_dt_ = wanc_now_seconds() - op_t0_;                                                      \
             if ((cat) == CAT_GEMM) (st)->t_gemm += op_dt_;                                         \
             else if ((cat) == CAT_ATTN) (st)->t_attn += op_dt_;                                    \
             else (st)->t_other += op_dt_;                                                          \
@@ -486,10 +473,10 @@ static wanc_err bench_dit(const wanc_backend *be, const args *a, double peak)
     /* warm-up: one layer (cuBLAS heuristics, pool blocks, kernel attributes) */
     TRY_GOTO(err, done, dit_forward(&st, &dw, a, 1));
     TRY_GOTO(err, done, sync_be(be));
-    double t0 = now_s();
+    double t0 = wanc_now_seconds();
     TRY_GOTO(err, done, dit_forward(&st, &dw, a, a->layers));
     TRY_GOTO(err, done, sync_be(be));
-    double s = now_s() - t0, fl = dit_flops(&st, a->layers);
+    double s = wanc_now_seconds() - t0, fl = dit_flops(&st, a->layers);
     /* split: one profiled block (a sync around every op), scaled to all layers */
     st.profile = 1;
     TRY_GOTO(err, done, run_block(&st, &dw.layers[0]));

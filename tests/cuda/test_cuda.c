@@ -28,24 +28,7 @@
 #endif
 #include "cuda/cuda_backend.h"
 
-/* ---- runner (the TEST macros of tests/unit/test.h register here) ------------------------ */
-
-#define MAX_TESTS 256
-static struct {
-    const char *name, *file;
-    test_fn fn;
-} tests[MAX_TESTS];
-static int ntests;
-
-void test_register(const char *name, const char *file, test_fn fn)
-{
-    if (ntests < MAX_TESTS) {
-        tests[ntests].name = name;
-        tests[ntests].file = file;
-        tests[ntests].fn = fn;
-        ntests++;
-    }
-}
+/* ---- runner (the TEST macros register in tests/common/test_registry.c) ------------------- */
 
 static const wanc_backend *gpu, *cpu;
 
@@ -61,16 +44,17 @@ int main(int argc, char **argv)
     else
         printf("cuda: testing on %s\n", gpu->name);
     int passed = 0, failed = 0, skipped = 0;
-    for (int i = 0; i < ntests; i++) {
-        if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
-        if (err && !is_host_test(tests[i].name)) {
-            printf("SKIP %s (%s): %s\n", tests[i].name, tests[i].file, wanc_error_message(err));
+    for (int i = 0; i < test_count(); i++) {
+        const test_case *t = test_get(i);
+        if (argc > 1 && !strstr(t->name, argv[1])) continue;
+        if (err && !is_host_test(t->name)) {
+            printf("SKIP %s (%s): %s\n", t->name, t->file, wanc_error_message(err));
             skipped++;
             continue;
         }
         int f = 0;
-        tests[i].fn(&f);
-        printf("%s %s (%s)\n", f ? "FAIL" : "PASS", tests[i].name, tests[i].file);
+        t->fn(&f);
+        printf("%s %s (%s)\n", f ? "FAIL" : "PASS", t->name, t->file);
         fflush(stdout);
         if (f) failed++;
         else passed++;

@@ -3,13 +3,25 @@
 #define WANC_TEST_H
 
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
 
 typedef void (*test_fn)(int *failed);
+typedef struct {
+    const char *name, *file;
+    test_fn fn;
+} test_case;
 void test_register(const char *name, const char *file, test_fn fn);
+int test_count(void);
+const test_case *test_get(int i);
+
+/* A fresh folder $TMPDIR/wanc-<tag>-XXXXXX (false on failure), and its removal. */
+bool test_make_tmpdir(char *buf, size_t cap, const char *tag);
+void test_rm_tree(const char *dir);
 
 #define TEST(name)                                                                   \
     static void test_##name(int *test_failed_);                                     \

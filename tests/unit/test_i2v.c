@@ -37,37 +37,18 @@
 #define IH 40 /* the input images are not the video size: the pipeline resizes */
 #define IW 56
 
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* The model sets, written once per run: 0 T2V, 1 I2V, 2 FLF2V. */
 static char model_root[4096];
 static wanc_pipeline_files model_files[3];
 static char model_paths[3][5][4096];
 static int model_heads;
-static void remove_models(void) { rm_tree(model_root); }
+static void remove_models(void) { test_rm_tree(model_root); }
 
 static const wanc_pipeline_files *models(int kind)
 {
     static bool written[3];
     if (!model_root[0]) {
-        const char *base = getenv("TMPDIR");
-        snprintf(model_root, sizeof model_root, "%s/wanc-i2v-XXXXXX", base && *base ? base : "/tmp");
-        if (!mkdtemp(model_root)) return NULL;
+        if (!test_make_tmpdir(model_root, sizeof model_root, "i2v")) return NULL;
         atexit(remove_models);
     }
     if (!written[kind]) {

@@ -11,31 +11,6 @@
 #include "io/weights.h"
 #include "test.h"
 
-/* A fresh folder under $TMPDIR (or /tmp); caller removes it with rm_tree. */
-static bool make_tmpdir(char *buf, size_t cap)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(buf, cap, "%s/wanc-media-XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(buf) != NULL;
-}
-
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* Number of entries in a folder (without . and ..). */
 static int count_entries(const char *dir)
 {
@@ -82,7 +57,7 @@ TEST(quality_maps_to_crf_as_imageio)
 TEST(mp4_write_and_read_back)
 {
     char dir[512], path[600];
-    CHECK(make_tmpdir(dir, sizeof dir));
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
     snprintf(path, sizeof path, "%s/clip.mp4", dir);
     enum { T = 5, H = 32, W = 48 };
     uint8_t *f = test_frames(T, H, W);
@@ -120,13 +95,13 @@ TEST(mp4_write_and_read_back)
         if (!strstr(line, "h264,48,32,yuv420p,5")) fprintf(stderr, "  ffprobe said: %s\n", line);
     }
     free(f);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 
 TEST(mp4_odd_size_is_scaled_to_16)
 {
     char dir[512], path[600];
-    CHECK(make_tmpdir(dir, sizeof dir));
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
     snprintf(path, sizeof path, "%s/odd.mp4", dir);
     uint8_t *f = test_frames(2, 30, 46);
     CHECK(f);
@@ -137,13 +112,13 @@ TEST(mp4_odd_size_is_scaled_to_16)
     CHECK(t == 2 && h == 32 && w == 48); /* imageio's macro_block_size 16 */
     free(g);
     free(f);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 
 TEST(writers_leave_nothing_behind_on_error)
 {
     char dir[512], path[600];
-    CHECK(make_tmpdir(dir, sizeof dir));
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
     uint8_t *f = test_frames(2, 16, 16);
     CHECK(f);
     /* the target is an existing folder: encoding succeeds, the rename fails */
@@ -163,13 +138,13 @@ TEST(writers_leave_nothing_behind_on_error)
     CHECK_ERR(wanc_video_write_mp4(path, f, 2, 16, 16, 15, 5), WANC_EIO, "cannot create");
     CHECK(count_entries(dir) == 1);
     free(f);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 
 TEST(png_round_trip_and_frame_folder)
 {
     char dir[512], path[600];
-    CHECK(make_tmpdir(dir, sizeof dir));
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
     enum { T = 3, H = 7, W = 5 };
     uint8_t *f = test_frames(T, H, W);
     CHECK(f);
@@ -206,13 +181,13 @@ TEST(png_round_trip_and_frame_folder)
         }
     }
     free(f);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 
 TEST(safetensors_frames_round_trip)
 {
     char dir[512], path[600];
-    CHECK(make_tmpdir(dir, sizeof dir));
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
     snprintf(path, sizeof path, "%s/frames.safetensors", dir);
     uint8_t *f = test_frames(2, 4, 6);
     CHECK(f);
@@ -227,13 +202,13 @@ TEST(safetensors_frames_round_trip)
         wanc_weights_close(w);
     }
     free(f);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 
 TEST(reader_rejects_non_video)
 {
     char dir[512], path[600];
-    CHECK(make_tmpdir(dir, sizeof dir));
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
     uint8_t *g = NULL;
     int t, h, w;
     snprintf(path, sizeof path, "%s/notes.txt", dir);
@@ -256,5 +231,5 @@ TEST(reader_rejects_non_video)
     snprintf(path, sizeof path, "%s/missing.mp4", dir);
     CHECK_ERR(wanc_video_read(path, &g, &t, &h, &w, 0), WANC_EIO, "missing.mp4");
     CHECK_ERR(wanc_png_read(path, &g, &h, &w), WANC_EIO, "missing.mp4");
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
