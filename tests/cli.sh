@@ -137,7 +137,7 @@ else ok "Ctrl-C leaves no partial file"; fi
 rm -f "$log/int.txt"
 
 # 7. the e2e fixture's files and parameters through the CLI
-e2e=$(grep -l '"case": "e2e_t2v_tiny"' "$fixtures"/*/case.json 2>/dev/null | head -n 1)
+e2e=$(grep -l '"case": "e2e_t2v_tiny"' "$fixtures"/*/case.json tests/data/fixtures/*/case.json 2>/dev/null | head -n 1)
 if [ -n "$e2e" ]; then
     d=$(dirname "$e2e")
     word() { sed -n "s/.*\"$1\": \"\([^ \"]*\).*/\1/p" "$e2e" | head -n 1; }
@@ -151,7 +151,7 @@ if [ -n "$e2e" ]; then
     then ok "generate with the e2e fixture's files writes a 9-frame 48x32 15 fps mp4"
     else bad "generate with the e2e fixture's files"; cat "$log/log"; fi
 else
-    echo "note: no e2e_t2v_tiny case under $fixtures; the fixture-file CLI run is not made"
+    echo "note: no e2e_t2v_tiny case under $fixtures or tests/data/fixtures; the fixture-file CLI run is not made"
 fi
 
 echo "cli: $passed passed, $failed failed"
