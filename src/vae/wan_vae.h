@@ -102,6 +102,9 @@ wanc_err wanc_vae22_open(wanc_vae22 **out, const char *path, const wanc_backend 
 void wanc_vae22_free(wanc_vae22 *m);
 const wanc_vae_config *wanc_vae22_config_of(const wanc_vae22 *m);
 double wanc_vae22_flops(const wanc_vae22 *m);
+/* Write a random-weight Wan2.2 VAE (real key names; dim 160 / dec_dim 256 =
+ * the release, z 48) as .safetensors in F32 or BF16. src/vae/vae_random.c */
+wanc_err wanc_vae22_write_random(const char *path, int dim, int dec_dim, wanc_dtype dt, unsigned long long seed);
 /* F must be 4k+1, H and W multiples of 16. */
 wanc_err wanc_vae22_encode(wanc_vae22 *m, float *latents, const float *video, int64_t F, int64_t H, int64_t W,
                            const wanc_vae_opts *o);
