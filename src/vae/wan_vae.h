@@ -111,6 +111,12 @@ wanc_err wanc_vae22_encode(wanc_vae22 *m, float *latents, const float *video, in
 /* C must be 48; the result is clamped to [-1, 1]. */
 wanc_err wanc_vae22_decode(wanc_vae22 *m, float *video, const float *latents, int64_t C, int64_t T, int64_t h,
                            int64_t w, const wanc_vae_opts *o);
+/* TI2V-5B's fused first frame (DiffSynth WanVideoUnit_ImageEmbedderFused):
+ * first[48, 1, H/16, W/16] = encode(image[3, 1, H, W]) and frame 0 of
+ * latents[48, T, H/16, W/16] is replaced by it (the pipeline re-imposes it
+ * after every scheduler step). */
+wanc_err wanc_vae22_fuse_first_frame(wanc_vae22 *m, float *latents, int64_t T, float *first, const float *image,
+                                     int64_t H, int64_t W, const wanc_vae_opts *o);
 
 /* ---- tiling (src/vae/vae_tiling.c) ---------------------------------------- */
 

@@ -6,6 +6,7 @@
  * this file holds the latent statistics and the public entry points.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "vae/wan_vae_core.h"
 
@@ -82,4 +83,15 @@ wanc_err wanc_vae22_decode(wanc_vae22 *m, float *video, const float *latents, in
                            int64_t w, const wanc_vae_opts *o)
 {
     return vae_model_decode(m->core, video, latents, C, T, h, w, o);
+}
+
+wanc_err wanc_vae22_fuse_first_frame(wanc_vae22 *m, float *latents, int64_t T, float *first, const float *image,
+                                     int64_t H, int64_t W, const wanc_vae_opts *o)
+{
+    if (T < 1) WANC_FAIL(WANC_ESHAPE, "TI2V first frame: latents with %lld frames", (long long)T);
+    TRYC(vae_model_encode(m->core, first, image, 1, H, W, o), "TI2V first frame");
+    /* latents[c, 0] = first[c, 0] for each of the 48 channels */
+    const int64_t z = vae_model_config(m->core)->z_dim, P = (H / 16) * (W / 16);
+    for (int64_t c = 0; c < z; c++) memcpy(latents + c * T * P, first + c * P, (size_t)P * sizeof(float));
+    return NULL;
 }

@@ -106,6 +106,8 @@ TEST(vae22_named_errors)
     CHECK_ERR(wanc_vae22_encode(m, buf, buf, 1, 8, 16, &o), WANC_EINVAL, "multiple of 16");
     CHECK_ERR(wanc_vae22_decode(m, buf, buf, 16, 1, 2, 2, &o), WANC_ESHAPE, "16 channels, expected 48");
     CHECK_ERR(wanc_vae22_decode(m, buf, buf, 48, 0, 2, 2, &o), WANC_ESHAPE, "empty latents");
+    CHECK_ERR(wanc_vae22_fuse_first_frame(m, buf, 0, buf, buf, 16, 16, &o), WANC_ESHAPE, "TI2V first frame");
+    CHECK_ERR(wanc_vae22_fuse_first_frame(m, buf, 1, buf, buf, 16, 24, &o), WANC_EINVAL, "multiple of 16");
     wanc_vae22_free(m);
 }
 
