@@ -10,7 +10,7 @@
  *    channels repeated and unfolded), added to the group's output;
  *  - its upsamplers keep the channel count (the residual blocks change it);
  *  - z is 48 and the encoder/decoder widths differ (dim 160, dec_dim 256).
- *
+ * The stage shortcuts are strided gathers, adds and a scale (backend ops).
  *
  * Encoder: causal conv 3->dim, stages of residual blocks with spatial (and,
  * after stages 1 and 2, temporal) downsamplers, middle (residual, per-frame
@@ -18,7 +18,7 @@
  * 1x1x1 conv whose first z channels are the mean. Decoder: 1x1x1 conv, conv
  * z->4dim, middle, stages of residual blocks with upsamplers (time conv to 2C
  * whose halves become interleaved frames; nearest x2 + 3x3 conv halving C),
- * head -> 3 channels.
+ * head -> 3 channels (12 with the patchify).
  *
  * Everything runs chunk by chunk as the reference does (encode: frame 0, then
  * 4-frame groups; decode: one latent frame per call). A causal conv with a
@@ -29,7 +29,7 @@
  * Every step inside the network is a backend op: the channel RMS norm
  * (fused with the SiLU that follows it in fp32 mode), nearest x2
  * upsampling, and one strided copy for each concatenation with cached
- * frames, padding, frame interleave and attention transpose. Only the
+ * frames, padding, frame interleave, (un)patchify and attention transpose. Only the
  * boundary (latent/pixel normalisation, tile extraction and blending)
  * reads and writes the caller's host buffers, so the model still needs a
  * host-addressable backend ("cpu").
