@@ -3,7 +3,6 @@
  * src/vae/wan_vae_core.c; this file holds what is Wan2.1's own: the latent
  * statistics and the layout it accepts (no patchify, plain stage lists).
  */
-#include <stdlib.h>
 
 #include "vae/wan_vae_core.h"
 
@@ -16,57 +15,40 @@ static const float k_latent_std[16] = {2.8184f, 1.4541f, 2.3275f, 2.6558f, 1.219
 
 static const vae_variant k_wan21 = {"Wan2.1 VAE", 16, k_latent_mean, k_latent_std, 1, false};
 
-struct wanc_vae21 {
-    vae_model *core;
-};
-
-static wanc_err wrap(wanc_vae21 **out, vae_model *core, wanc_err err)
-{
-    *out = NULL;
-    if (err) return err;
-    wanc_vae21 *v = calloc(1, sizeof *v);
-    if (!v) {
-        vae_model_free(core);
-        WANC_FAIL(WANC_ENOMEM, "Wan2.1 VAE");
-    }
-    v->core = core;
-    *out = v;
-    return NULL;
-}
+/* The public handle is the engine itself: struct wanc_vae21 is never
+ * defined, a wanc_vae21 pointer is a vae_model pointer under another name. */
+static vae_model *core(const wanc_vae21 *m) { return (vae_model *)m; }
 
 wanc_err wanc_vae21_load(wanc_vae21 **out, const wanc_weights *w, const wanc_backend *be)
 {
-    vae_model *core = NULL;
-    wanc_err err = vae_model_new(&core, w, be, &k_wan21);
-    return wrap(out, core, err);
+    vae_model *m = NULL;
+    wanc_err err = vae_model_new(&m, w, be, &k_wan21);
+    *out = (wanc_vae21 *)m;
+    return err;
 }
 
 wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend *be)
 {
-    vae_model *core = NULL;
-    wanc_err err = vae_model_open(&core, path, be, &k_wan21);
-    return wrap(out, core, err);
+    vae_model *m = NULL;
+    wanc_err err = vae_model_open(&m, path, be, &k_wan21);
+    *out = (wanc_vae21 *)m;
+    return err;
 }
 
-void wanc_vae21_free(wanc_vae21 *m)
-{
-    if (!m) return;
-    vae_model_free(m->core);
-    free(m);
-}
+void wanc_vae21_free(wanc_vae21 *m) { vae_model_free(core(m)); }
 
-const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m) { return vae_model_config(m->core); }
+const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m) { return vae_model_config(core(m)); }
 
-double wanc_vae21_flops(const wanc_vae21 *m) { return vae_model_flops(m->core); }
+double wanc_vae21_flops(const wanc_vae21 *m) { return vae_model_flops(core(m)); }
 
 wanc_err wanc_vae21_encode(wanc_vae21 *m, float *latents, const float *video, int64_t F, int64_t H, int64_t W,
                            const wanc_vae_opts *o)
 {
-    return vae_model_encode(m->core, latents, video, F, H, W, o);
+    return vae_model_encode(core(m), latents, video, F, H, W, o);
 }
 
 wanc_err wanc_vae21_decode(wanc_vae21 *m, float *video, const float *latents, int64_t C, int64_t T, int64_t h,
                            int64_t w, const wanc_vae_opts *o)
 {
-    return vae_model_decode(m->core, video, latents, C, T, h, w, o);
+    return vae_model_decode(core(m), video, latents, C, T, h, w, o);
 }

@@ -5,7 +5,6 @@
  * AvgDown3D / DupUp3D shortcuts and the patchify are the Wan2.2 parts);
  * this file holds the latent statistics and the public entry points.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "vae/wan_vae_core.h"
@@ -30,68 +29,51 @@ static const float k_latent_std[48] = {
 
 static const vae_variant k_wan22 = {"Wan2.2 VAE", 48, k_latent_mean, k_latent_std, 2, true};
 
-struct wanc_vae22 {
-    vae_model *core;
-};
-
-static wanc_err wrap(wanc_vae22 **out, vae_model *core, wanc_err err)
-{
-    *out = NULL;
-    if (err) return err;
-    wanc_vae22 *v = calloc(1, sizeof *v);
-    if (!v) {
-        vae_model_free(core);
-        WANC_FAIL(WANC_ENOMEM, "Wan2.2 VAE");
-    }
-    v->core = core;
-    *out = v;
-    return NULL;
-}
+/* The public handle is the engine itself: struct wanc_vae22 is never
+ * defined, a wanc_vae22 pointer is a vae_model pointer under another name. */
+static vae_model *core(const wanc_vae22 *m) { return (vae_model *)m; }
 
 wanc_err wanc_vae22_load(wanc_vae22 **out, const wanc_weights *w, const wanc_backend *be)
 {
-    vae_model *core = NULL;
-    wanc_err err = vae_model_new(&core, w, be, &k_wan22);
-    return wrap(out, core, err);
+    vae_model *m = NULL;
+    wanc_err err = vae_model_new(&m, w, be, &k_wan22);
+    *out = (wanc_vae22 *)m;
+    return err;
 }
 
 wanc_err wanc_vae22_open(wanc_vae22 **out, const char *path, const wanc_backend *be)
 {
-    vae_model *core = NULL;
-    wanc_err err = vae_model_open(&core, path, be, &k_wan22);
-    return wrap(out, core, err);
+    vae_model *m = NULL;
+    wanc_err err = vae_model_open(&m, path, be, &k_wan22);
+    *out = (wanc_vae22 *)m;
+    return err;
 }
 
-void wanc_vae22_free(wanc_vae22 *m)
-{
-    if (!m) return;
-    vae_model_free(m->core);
-    free(m);
-}
+void wanc_vae22_free(wanc_vae22 *m) { vae_model_free(core(m)); }
 
-const wanc_vae_config *wanc_vae22_config_of(const wanc_vae22 *m) { return vae_model_config(m->core); }
+const wanc_vae_config *wanc_vae22_config_of(const wanc_vae22 *m) { return vae_model_config(core(m)); }
 
-double wanc_vae22_flops(const wanc_vae22 *m) { return vae_model_flops(m->core); }
+double wanc_vae22_flops(const wanc_vae22 *m) { return vae_model_flops(core(m)); }
 
 wanc_err wanc_vae22_encode(wanc_vae22 *m, float *latents, const float *video, int64_t F, int64_t H, int64_t W,
                            const wanc_vae_opts *o)
 {
-    return vae_model_encode(m->core, latents, video, F, H, W, o);
+    return vae_model_encode(core(m), latents, video, F, H, W, o);
 }
 
 wanc_err wanc_vae22_decode(wanc_vae22 *m, float *video, const float *latents, int64_t C, int64_t T, int64_t h,
                            int64_t w, const wanc_vae_opts *o)
 {
-    return vae_model_decode(m->core, video, latents, C, T, h, w, o);
+    return vae_model_decode(core(m), video, latents, C, T, h, w, o);
 }
 
 wanc_err wanc_vae22_fuse_first_frame(wanc_vae22 *m, float *latents, int64_t T, float *first, const float *image,
                                      int64_t H, int64_t W, const wanc_vae_opts *o)
 {
     if (T < 1) WANC_FAIL(WANC_ESHAPE, "TI2V first frame: latents with %lld frames", (long long)T);
-    TRYC(vae_model_encode(m->core, first, image, 1, H, W, o), "TI2V first frame");
+    TRYC(vae_model_encode(core(m), first, image, 1, H, W, o), "TI2V first frame");
     /* latents[c, 0] = first[c, 0] for each of the 48 channels */
-    const int64_t z = vae_model_config(m->core)->z_dim, P = (H / 16) * (W / 16);
+    const int64_t z = vae_model_config(core(m))->z_dim, P = (H / 16) * (W / 16);
     for (int64_t c = 0; c < z; c++) memcpy(latents + c * T * P, first + c * P, (size_t)P * sizeof(float));
     return NULL;
 }
