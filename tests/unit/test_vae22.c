@@ -144,6 +144,22 @@ TEST(vae22_chunking_is_causal)
         for (int64_t i = 0; i < 2 * h * w; i++) diff = fmax(diff, fabs(z3[c * 3 * h * w + i] - z2[c * 2 * h * w + i]));
     CHECK(diff == 0);
     CHECK(wanc_vae22_flops(m) > 0);
+    /* bf16 mode (every op rounded) stays near fp32, and one covering tile equals untiled */
+    float *zb = calloc(z * 3 * h * w, sizeof(float)), *zt = calloc(z * 3 * h * w, sizeof(float));
+    o.bf16 = true;
+    CHECK_OK(wanc_vae22_encode(m, zb, vid, 9, H, W, &o));
+    o.bf16 = false;
+    wanc_vae_opts_default(&o); /* tiled, (30, 52) latent tiles: one tile here */
+    CHECK_OK(wanc_vae22_encode(m, zt, vid, 9, H, W, &o));
+    double db = 0, dt = 0, amp = 0;
+    for (int64_t i = 0; i < z * 3 * h * w; i++) {
+        db = fmax(db, fabs(zb[i] - z3[i]));
+        dt = fmax(dt, fabs(zt[i] - z3[i]));
+        amp = fmax(amp, fabs(z3[i]));
+    }
+    CHECK(amp > 0 && db < 0.05 * amp + 0.05 && db > 0);
+    CHECK(dt == 0);
+    free(zb), free(zt);
     free(lat), free(lat2), free(v9), free(v5), free(vid), free(vid5), free(z3), free(z2);
     wanc_vae22_free(m);
 }
