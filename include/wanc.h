@@ -217,6 +217,9 @@ wanc_err wanc_random_clip(const char *path, const char *dtype, unsigned long lon
  * release's key names and shapes as .safetensors; width 0 = the real 96;
  * dtype "f32" or "bf16". */
 wanc_err wanc_random_vae21(const char *path, const char *dtype, unsigned long long seed, int width);
+/* The same for the Wan2.2 VAE (`--arch wan2.2-vae`): width 0 = the real encoder
+ * width 160 (decoder 256); width N gives an N-wide encoder and a 1.6x decoder. */
+wanc_err wanc_random_vae22(const char *path, const char *dtype, unsigned long long seed, int width);
 /* ---- UMT5 text encoder (src/text) ------------------------------------------ */
 
 #include <stdint.h>

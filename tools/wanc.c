@@ -64,6 +64,11 @@ static wanc_err random_vae21(const random_model_args *a)
     return wanc_random_vae21(a->out, a->o.dtype ? a->o.dtype : "f32", a->o.seed, (int)a->o.width);
 }
 
+static wanc_err random_vae22(const random_model_args *a)
+{
+    return wanc_random_vae22(a->out, a->o.dtype ? a->o.dtype : "f32", a->o.seed, (int)a->o.width);
+}
+
 static wanc_err random_clip(const random_model_args *a)
 {
     return wanc_random_clip(a->out, a->o.dtype ? a->o.dtype : "f32", a->o.seed, (int)a->o.width, (int)a->o.layers);
@@ -81,6 +86,7 @@ static const struct {
     {"wan2.1-i2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
     {"umt5-xxl", random_umt5, "text encoder: FILE (--layers --vocab --dim --ffn --heads shrink it)"},
     {"wan2.1-vae", random_vae21, "VAE: FILE (--width N, 96 = release)"},
+    {"wan2.2-vae", random_vae22, "Wan2.2 VAE: FILE (--width N, 160 = release; decoder 1.6x)"},
     {"clip-vit-h-14", random_clip, "CLIP image tower: FILE (--width N --layers N)"},
 };
 

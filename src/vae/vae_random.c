@@ -1,9 +1,12 @@
-/* A random-weight Wan2.1 VAE with the real key names and shapes
- * (`wanc random-model --arch wan2.1-vae`), for benchmarks and smoke tests.
+/* Random-weight Wan VAEs with the real key names and shapes
+ * (`wanc random-model --arch wan2.1-vae | wan2.2-vae`), for benchmarks and
+ * smoke tests.
  *
- * The layout is the release's VideoVAE_ state dict: dim_mult (1, 2, 4, 4),
- * 2 residual blocks per encoder stage (3 per decoder stage), temporal
- * downsampling after stages 1 and 2, z_dim 16; `dim` 96 is the release.
+ * The layouts are the releases' state dicts: dim_mult (1, 2, 4, 4), 2
+ * residual blocks per encoder stage (3 per decoder stage), temporal
+ * downsampling after stages 1 and 2. Wan2.1 (VideoVAE_): z 16, `dim` 96 is
+ * the release. Wan2.2 (VideoVAE38_): z 48, nested stages, 12 patchified
+ * pixel channels, encoder/decoder widths 160/256 in the release.
  * Values: conv weights ~ N(0, 1/fan_in), biases ~ N(0, 0.05), norm gains
  * ~ 1 + N(0, 0.1), from a fixed-seed generator (same file for the same seed).
  */
@@ -105,31 +108,44 @@ static wanc_err rnd_attn(rnd_list *l, const char *p, int64_t C)
     return rnd_conv(l, n, C, C, 0, 1, 1);
 }
 
-static wanc_err rnd_build(rnd_list *l, int64_t dim)
+/* The name of block k of stage s in net.group ("encoder.downsamples"):
+ * Wan2.1 numbers the blocks of all stages in one list (`idx`), Wan2.2 nests
+ * them per stage ("encoder.downsamples.s.downsamples.k"). */
+static void blk_name(char *out, size_t cap, bool grouped, const char *group, int s, int k, int idx)
 {
-    const int64_t z = 16, mult[4] = {1, 2, 4, 4};
+    const char *leaf = strrchr(group, '.') + 1;
+    if (grouped) snprintf(out, cap, "%s.%d.%s.%d", group, s, leaf, k);
+    else snprintf(out, cap, "%s.%d", group, idx);
+}
+
+/* Wan2.1 (grouped = false): dim = dec_dim, z 16, 3 pixel channels, upsamplers
+ * halve the channels. Wan2.2 (grouped): z 48, 12 (patchified) pixel channels,
+ * separate decoder width, upsamplers keep the channels. */
+static wanc_err rnd_build(rnd_list *l, int64_t dim, int64_t dec_dim, bool grouped)
+{
+    const int64_t z = grouped ? 48 : 16, pix = grouped ? 12 : 3, mult[4] = {1, 2, 4, 4};
     const int nres = 2;
     const bool tdown[3] = {false, true, true};
-    char p[128];
+    char p[160], q[192];
     /* encoder */
-    TRY(rnd_conv(l, "encoder.conv1", dim, 3, 3, 3, 3));
+    TRY(rnd_conv(l, "encoder.conv1", dim, pix, 3, 3, 3));
     int64_t dims[5] = {dim, dim * mult[0], dim * mult[1], dim * mult[2], dim * mult[3]};
     int idx = 0;
     int64_t C = dim;
     for (int s = 0; s < 4; s++) {
         for (int r = 0; r < nres; r++) {
-            snprintf(p, sizeof p, "encoder.downsamples.%d", idx++);
+            blk_name(p, sizeof p, grouped, "encoder.downsamples", s, r, idx++);
             TRY(rnd_res(l, p, C, dims[s + 1]));
             C = dims[s + 1];
         }
         if (s != 3) {
-            snprintf(p, sizeof p, "encoder.downsamples.%d.resample.1", idx);
-            TRY(rnd_conv(l, p, C, C, 0, 3, 3));
+            blk_name(p, sizeof p, grouped, "encoder.downsamples", s, nres, idx++);
+            snprintf(q, sizeof q, "%s.resample.1", p);
+            TRY(rnd_conv(l, q, C, C, 0, 3, 3));
             if (tdown[s]) {
-                snprintf(p, sizeof p, "encoder.downsamples.%d.time_conv", idx);
-                TRY(rnd_conv(l, p, C, C, 3, 1, 1));
+                snprintf(q, sizeof q, "%s.time_conv", p);
+                TRY(rnd_conv(l, q, C, C, 3, 1, 1));
             }
-            idx++;
         }
     }
     TRY(rnd_res(l, "encoder.middle.0", C, C));
@@ -139,8 +155,9 @@ static wanc_err rnd_build(rnd_list *l, int64_t dim)
     TRY(rnd_conv(l, "encoder.head.2", 2 * z, C, 3, 3, 3));
     TRY(rnd_conv(l, "conv1", 2 * z, 2 * z, 1, 1, 1));
     TRY(rnd_conv(l, "conv2", z, z, 1, 1, 1));
-    /* decoder: widths dim * (4, 4, 4, 2, 1); temporal upsampling reversed (T, T, F) */
-    const int64_t ddims[5] = {dim * mult[3], dim * mult[3], dim * mult[2], dim * mult[1], dim * mult[0]};
+    /* decoder: widths dec_dim * (4, 4, 4, 2, 1); temporal upsampling reversed (T, T, F) */
+    const int64_t d = dec_dim;
+    const int64_t ddims[5] = {d * mult[3], d * mult[3], d * mult[2], d * mult[1], d * mult[0]};
     C = ddims[0];
     TRY(rnd_conv(l, "decoder.conv1", C, z, 3, 3, 3));
     TRY(rnd_res(l, "decoder.middle.0", C, C));
@@ -148,32 +165,33 @@ static wanc_err rnd_build(rnd_list *l, int64_t dim)
     TRY(rnd_res(l, "decoder.middle.2", C, C));
     idx = 0;
     for (int s = 0; s < 4; s++) {
-        if (s > 0) C = ddims[s] / 2; /* the previous upsampler halved the channels */
         for (int r = 0; r < nres + 1; r++) {
-            snprintf(p, sizeof p, "decoder.upsamples.%d", idx++);
+            blk_name(p, sizeof p, grouped, "decoder.upsamples", s, r, idx++);
             TRY(rnd_res(l, p, C, ddims[s + 1]));
             C = ddims[s + 1];
         }
         if (s != 3) {
-            snprintf(p, sizeof p, "decoder.upsamples.%d.resample.1", idx);
-            TRY(rnd_conv(l, p, C / 2, C, 0, 3, 3));
+            blk_name(p, sizeof p, grouped, "decoder.upsamples", s, nres + 1, idx++);
+            snprintf(q, sizeof q, "%s.resample.1", p);
+            const int64_t cout = grouped ? C : C / 2; /* Wan2.1's upsamplers halve the channels */
+            TRY(rnd_conv(l, q, cout, C, 0, 3, 3));
             if (tdown[2 - s]) {
-                snprintf(p, sizeof p, "decoder.upsamples.%d.time_conv", idx);
-                TRY(rnd_conv(l, p, 2 * C, C, 3, 1, 1));
+                snprintf(q, sizeof q, "%s.time_conv", p);
+                TRY(rnd_conv(l, q, 2 * C, C, 3, 1, 1));
             }
-            idx++;
+            C = cout;
         }
     }
     TRY(rnd_add(l, 'g', 4, (int64_t[]){C, 1, 1, 1}, "decoder.head.0.gamma"));
-    return rnd_conv(l, "decoder.head.2", 3, C, 3, 3, 3);
+    return rnd_conv(l, "decoder.head.2", pix, C, 3, 3, 3);
 }
 
-wanc_err wanc_vae21_write_random(const char *path, int dim, wanc_dtype dt, unsigned long long seed)
+static wanc_err write_random(const char *path, const char *family, const char *arch, int dim, int dec_dim,
+                             bool grouped, wanc_dtype dt, unsigned long long seed)
 {
-    if (dim <= 0 || dim % 2) WANC_FAIL(WANC_EINVAL, "random Wan2.1 VAE: dim %d must be even and positive", dim);
-    if (dt != WANC_F32 && dt != WANC_BF16) WANC_FAIL(WANC_EINVAL, "random Wan2.1 VAE: dtype must be F32 or BF16");
+    if (dt != WANC_F32 && dt != WANC_BF16) WANC_FAIL(WANC_EINVAL, "random %s: dtype must be F32 or BF16", family);
     rnd_list l = {.dt = dt, .state = seed * 0x2545f4914f6cdd1dull + 1};
-    wanc_err err = rnd_build(&l, dim);
+    wanc_err err = rnd_build(&l, dim, dec_dim, grouped);
     const char **names = NULL;
     if (!err) {
         names = malloc((size_t)(l.n ? l.n : 1) * sizeof *names);
@@ -181,21 +199,49 @@ wanc_err wanc_vae21_write_random(const char *path, int dim, wanc_dtype dt, unsig
     }
     if (!err) {
         for (int i = 0; i < l.n; i++) names[i] = l.names[i];
-        const char *meta[] = {"format", "pt", "wanc_arch", "wan2.1-vae", NULL};
+        const char *meta[] = {"format", "pt", "wanc_arch", arch, NULL};
         err = wanc_safetensors_write(path, l.n, names, l.t, meta);
     }
     free(names);
     for (int i = 0; i < l.n; i++) wanc_tensor_free(&l.t[i]);
     free(l.t);
     free(l.names);
-    return err ? wanc_error_context(err, "writing a random Wan2.1 VAE to %s", path) : NULL;
+    return err ? wanc_error_context(err, "writing a random %s to %s", family, path) : NULL;
+}
+
+wanc_err wanc_vae21_write_random(const char *path, int dim, wanc_dtype dt, unsigned long long seed)
+{
+    if (dim <= 0 || dim % 2) WANC_FAIL(WANC_EINVAL, "random Wan2.1 VAE: dim %d must be even and positive", dim);
+    return write_random(path, "Wan2.1 VAE", "wan2.1-vae", dim, dim, false, dt, seed);
+}
+
+wanc_err wanc_vae22_write_random(const char *path, int dim, int dec_dim, wanc_dtype dt, unsigned long long seed)
+{
+    if (dim <= 0 || dec_dim <= 0)
+        WANC_FAIL(WANC_EINVAL, "random Wan2.2 VAE: widths %d / %d must be positive", dim, dec_dim);
+    return write_random(path, "Wan2.2 VAE", "wan2.2-vae", dim, dec_dim, true, dt, seed);
+}
+
+static wanc_err parse_dtype(wanc_dtype *dt, const char *dtype, const char *family)
+{
+    if (!dtype || !strcmp(dtype, "f32")) *dt = WANC_F32;
+    else if (!strcmp(dtype, "bf16")) *dt = WANC_BF16;
+    else WANC_FAIL(WANC_EINVAL, "random %s: dtype '%s' (use f32 or bf16)", family, dtype);
+    return NULL;
 }
 
 wanc_err wanc_random_vae21(const char *path, const char *dtype, unsigned long long seed, int width)
 {
     wanc_dtype dt;
-    if (!dtype || !strcmp(dtype, "f32")) dt = WANC_F32;
-    else if (!strcmp(dtype, "bf16")) dt = WANC_BF16;
-    else WANC_FAIL(WANC_EINVAL, "random Wan2.1 VAE: dtype '%s' (use f32 or bf16)", dtype);
+    TRY(parse_dtype(&dt, dtype, "Wan2.1 VAE"));
     return wanc_vae21_write_random(path, width > 0 ? width : 96, dt, seed);
+}
+
+wanc_err wanc_random_vae22(const char *path, const char *dtype, unsigned long long seed, int width)
+{
+    wanc_dtype dt;
+    TRY(parse_dtype(&dt, dtype, "Wan2.2 VAE"));
+    /* the release's decoder is 256 / 160 = 1.6 times wider than its encoder */
+    const int dim = width > 0 ? width : 160, dec_dim = width > 0 ? (width * 8 + 4) / 5 : 256;
+    return wanc_vae22_write_random(path, dim, dec_dim, dt, seed);
 }

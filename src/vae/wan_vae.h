@@ -34,14 +34,16 @@
 
 #define WANC_VAE_MAX_STAGES 8
 
-typedef struct wanc_vae21_config {
-    int dim;                                /* base width (96 in the release) */
+typedef struct wanc_vae_config {
+    int dim;                                /* encoder base width (96 in Wan2.1, 160 in Wan2.2) */
     int z_dim;                              /* latent channels (16) */
     int num_stages;                         /* len(dim_mult) (4) */
     int dim_mult[WANC_VAE_MAX_STAGES];      /* (1, 2, 4, 4) */
     int num_res_blocks;                     /* per encoder stage (2); the decoder has one more */
     bool temporal_down[WANC_VAE_MAX_STAGES];/* per downsampler (F, T, T) */
-} wanc_vae21_config;
+    int dec_dim;                            /* decoder base width (= dim in Wan2.1, 256 in Wan2.2) */
+} wanc_vae_config;
+typedef wanc_vae_config wanc_vae21_config;
 
 typedef struct wanc_vae21 wanc_vae21;
 
@@ -87,6 +89,34 @@ wanc_err wanc_vae21_encode(wanc_vae21 *m, float *latents, const float *video, in
 /* video[3, 1+4(T-1), 8h, 8w] = decode(latents[C, T, h, w]), clamped to [-1, 1]. C must be z_dim. */
 wanc_err wanc_vae21_decode(wanc_vae21 *m, float *video, const float *latents, int64_t C, int64_t T, int64_t h,
                            int64_t w, const wanc_vae_opts *o);
+
+/* ---- Wan2.2 (src/vae/wan_vae22.c) -------------------------------------------
+ * `Wan2.2_VAE.pth`: z 48, 16x in space (2x2 patchify + 3 downsamplers), 4x in
+ * time; encoder width dim (160), decoder width dec_dim (256). Same calling
+ * conventions as Wan2.1 with 16 in place of 8:
+ *   latents[48, 1+(F-1)/4, H/16, W/16], video[3, 1+4(T-1), 16h, 16w]. */
+typedef struct wanc_vae22 wanc_vae22;
+
+wanc_err wanc_vae22_load(wanc_vae22 **out, const wanc_weights *w, const wanc_backend *be);
+wanc_err wanc_vae22_open(wanc_vae22 **out, const char *path, const wanc_backend *be);
+void wanc_vae22_free(wanc_vae22 *m);
+const wanc_vae_config *wanc_vae22_config_of(const wanc_vae22 *m);
+double wanc_vae22_flops(const wanc_vae22 *m);
+/* Write a random-weight Wan2.2 VAE (real key names; dim 160 / dec_dim 256 =
+ * the release, z 48) as .safetensors in F32 or BF16. src/vae/vae_random.c */
+wanc_err wanc_vae22_write_random(const char *path, int dim, int dec_dim, wanc_dtype dt, unsigned long long seed);
+/* F must be 4k+1, H and W multiples of 16. */
+wanc_err wanc_vae22_encode(wanc_vae22 *m, float *latents, const float *video, int64_t F, int64_t H, int64_t W,
+                           const wanc_vae_opts *o);
+/* C must be 48; the result is clamped to [-1, 1]. */
+wanc_err wanc_vae22_decode(wanc_vae22 *m, float *video, const float *latents, int64_t C, int64_t T, int64_t h,
+                           int64_t w, const wanc_vae_opts *o);
+/* TI2V-5B's fused first frame (DiffSynth WanVideoUnit_ImageEmbedderFused):
+ * first[48, 1, H/16, W/16] = encode(image[3, 1, H, W]) and frame 0 of
+ * latents[48, T, H/16, W/16] is replaced by it (the pipeline re-imposes it
+ * after every scheduler step). */
+wanc_err wanc_vae22_fuse_first_frame(wanc_vae22 *m, float *latents, int64_t T, float *first, const float *image,
+                                     int64_t H, int64_t W, const wanc_vae_opts *o);
 
 /* ---- tiling (src/vae/vae_tiling.c) ---------------------------------------- */
 
