@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/read_file.h"
 #include "io/weights_internal.h"
 
 /* ---- files --------------------------------------------------------------- */
@@ -216,31 +217,9 @@ static wanc_err add_file(wanc_weights *w, const char *path)
 /* `*.safetensors.index.json`: open every shard named in weight_map (relative to the index). */
 static wanc_err read_index_json(wanc_weights *w, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *b = realloc(buf, cap + 1);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                WANC_FAIL(WANC_ENOMEM, "%s: out of memory", path);
-            }
-            buf = b;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0) break;
-    }
-    bool ioerr = ferror(f);
-    fclose(f);
-    if (ioerr) {
-        free(buf);
-        WANC_FAIL(WANC_EIO, "%s: read error", path);
-    }
+    char *buf;
+    size_t len;
+    TRY(wanc_read_file(path, (size_t)1 << 30, "not a safetensors index", &buf, &len));
     cJSON *j = cJSON_ParseWithLength(buf, len);
     free(buf);
     const cJSON *map = j ? cJSON_GetObjectItemCaseSensitive(j, "weight_map") : NULL;

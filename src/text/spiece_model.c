@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/read_file.h"
 #include "text/tokenizer_internal.h"
 
 typedef struct {
@@ -165,51 +166,20 @@ static wanc_err parse_model(wanc_tokenizer *tok, const uint8_t *d, size_t n)
     return tok_finish(tok);
 }
 
-static wanc_err read_all(const char *path, uint8_t **out, size_t *n)
+wanc_err tok_read_file(const char *path, uint8_t **out, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) WANC_FAIL(WANC_EIO, "%s: %s", path, strerror(errno));
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            if (cap > ((size_t)1 << 31)) {
-                free(buf);
-                fclose(f);
-                WANC_FAIL(WANC_EFORMAT, "%s: larger than 2 GiB, not a tokenizer file", path);
-            }
-            uint8_t *p = realloc(buf, cap);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                WANC_FAIL(WANC_ENOMEM, "%s: out of memory", path);
-            }
-            buf = p;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        WANC_FAIL(WANC_EIO, "%s: read error", path);
-    }
-    *out = buf;
-    *n = len;
+    char *buf;
+    TRY(wanc_read_file(path, (size_t)1 << 31, "not a tokenizer file", &buf, n));
+    *out = (uint8_t *)buf;
     return NULL;
 }
-
-wanc_err tok_read_file(const char *path, uint8_t **out, size_t *n) { return read_all(path, out, n); }
 
 wanc_err wanc_tokenizer_load_spiece(wanc_tokenizer **out, const char *path)
 {
     *out = NULL;
     uint8_t *d;
     size_t n;
-    TRY(read_all(path, &d, &n));
+    TRY(tok_read_file(path, &d, &n));
     wanc_tokenizer *tok = NULL;
     wanc_err err = tok_new(&tok, path);
     if (!err) err = parse_model(tok, d, n);
