@@ -125,6 +125,11 @@ static wanc_err mp4_encode(mp4_writer *m, AVFrame *frame, const char *path)
         r = avcodec_receive_packet(m->enc, m->pkt);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return NULL;
         if (r < 0) WANC_FAIL(WANC_EIO, "%s: encoding failed: %s", path, av_err(r, e, sizeof e));
+        /* libx264 leaves packet durations unset; the mp4 muxer then gives the
+         * last packet none, its edit list ends one frame early and players
+         * drop (or, for a single frame, never show) that frame. Every frame
+         * lasts one tick of the 1/fps time base. */
+        if (m->pkt->duration <= 0) m->pkt->duration = 1;
         av_packet_rescale_ts(m->pkt, m->enc->time_base, m->st->time_base);
         m->pkt->stream_index = m->st->index;
         r = av_interleaved_write_frame(m->fmt, m->pkt);

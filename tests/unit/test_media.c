@@ -1,5 +1,7 @@
 /* Unit tests: media output and input (mp4, PNG frames, safetensors, reader). */
 #include <dirent.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +96,78 @@ TEST(mp4_write_and_read_back)
         CHECK(strstr(line, "h264,48,32,yuv420p,5") != NULL);
         if (!strstr(line, "h264,48,32,yuv420p,5")) fprintf(stderr, "  ffprobe said: %s\n", line);
     }
+    free(f);
+    test_rm_tree(dir);
+}
+
+/* What a player sees in an mp4: the frames the decoder outputs (as `ffprobe
+ * -count_frames`, which is these same libavformat/libavcodec calls: packets the
+ * edit list marks as discarded are decoded but not shown), the stream's
+ * duration in seconds and its frame rate. False when the file does not open. */
+static bool probe_shown(const char *path, int *frames, double *seconds, double *rate)
+{
+    AVFormatContext *fmt = NULL;
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *frame = av_frame_alloc();
+    const AVCodec *codec = NULL;
+    bool ok = false;
+    *frames = 0;
+    if (!pkt || !frame || avformat_open_input(&fmt, path, NULL, NULL) < 0) goto done;
+    if (avformat_find_stream_info(fmt, NULL) < 0) goto done;
+    int si = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (si < 0 || !(dec = avcodec_alloc_context3(codec))) goto done;
+    if (avcodec_parameters_to_context(dec, fmt->streams[si]->codecpar) < 0 || avcodec_open2(dec, codec, NULL) < 0)
+        goto done;
+    const AVStream *st = fmt->streams[si];
+    *seconds = st->duration == AV_NOPTS_VALUE ? -1 : (double)st->duration * av_q2d(st->time_base);
+    *rate = av_q2d(st->r_frame_rate);
+    for (bool eof = false; !eof;) {
+        eof = av_read_frame(fmt, pkt) < 0;
+        if (!eof && pkt->stream_index != si) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        avcodec_send_packet(dec, eof ? NULL : pkt);
+        av_packet_unref(pkt);
+        while (avcodec_receive_frame(dec, frame) >= 0) (*frames)++, av_frame_unref(frame);
+    }
+    ok = true;
+done:
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+    return ok;
+}
+
+/* Every frame written is shown, for every length 1..33 and several rates: the
+ * muxer once gave the last packet no duration, so 13 and 25 frames played as
+ * 12 and 24 and a single frame not at all. */
+TEST(mp4_shows_every_frame_at_every_length_and_rate)
+{
+    char dir[512], path[600];
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
+    snprintf(path, sizeof path, "%s/n.mp4", dir);
+    enum { TMAX = 33, H = 16, W = 16 };
+    uint8_t *f = test_frames(TMAX, H, W);
+    CHECK(f);
+    const double rates[] = {15, 8, 24, 29.97};
+    for (int r = 0; f && r < 4; r++)
+        for (int T = 1; T <= TMAX; T++) {
+            CHECK_OK(wanc_video_write_mp4(path, f, T, H, W, rates[r], 5));
+            int shown = -1;
+            double seconds = -1, rate = 0;
+            CHECK(probe_shown(path, &shown, &seconds, &rate));
+            if (shown != T || fabs(seconds - T / rates[r]) > 1e-3 || fabs(rate - rates[r]) > 1e-3) {
+                fprintf(stderr, "  %d frames at %g fps: %d shown over %g s at %g fps\n", T, rates[r], shown,
+                        seconds, rate);
+                CHECK(shown == T);
+                CHECK_NEAR(seconds, T / rates[r], 1e-3);
+                CHECK_NEAR(rate, rates[r], 1e-3);
+            }
+            unlink(path);
+        }
     free(f);
     test_rm_tree(dir);
 }
