@@ -24,6 +24,7 @@ else
     echo "      (tests/data/fixtures) runs; the full set checks every component"
 fi
 run "$build/test_fixtures" tests/data/fixtures
+run sh tests/harness.sh "$build"
 run sh tests/cli.sh "$build" "$fixtures"
 # One line with the totals of every "N passed, N failed[, N skipped]" line.
 awk '/[0-9]+ passed, [0-9]+ failed/ {
