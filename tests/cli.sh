@@ -25,6 +25,12 @@ probe() { # FILE FRAMES WIDTH HEIGHT: ffprobe agrees
     [ "$got" = "$3,$4,15/1,$2" ]
 }
 
+probe_seconds() { # FILE FRAMES: the stream lasts FRAMES/15 s
+    command -v ffprobe >/dev/null || return 0
+    got=$(ffprobe -v error -select_streams v:0 -show_entries stream=duration -of csv=p=0 "$1")
+    awk -v got="$got" -v n="$2" 'BEGIN { d = got - n / 15; exit !(d < 1e-3 && d > -1e-3) }'
+}
+
 # 1. the demo runs and writes a playable mp4
 if (cd "$tmp" && "$wanc" demo --dir m --out demo.mp4 --quiet >"$log/demo.log" 2>&1) && probe "$tmp/demo.mp4" 17 160 96
 then ok "demo writes a 17-frame 160x96 mp4"; else bad "demo"; cat "$log/demo.log"; fi
@@ -36,6 +42,16 @@ if "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "a test" --heigh
    probe "$tmp/g.mp4" 9 48 32 && grep -q "seed 7" "$log/log"
 then ok "generate --model-dir writes the mp4 and reports the seed"; else bad "generate --model-dir"; cat "$log/log"; fi
 rm -f "$tmp/g.mp4"
+
+# 2b. -o (the short --out); 13 and 1 frames: every frame is shown and the stream
+# lasts frames/15 s (the muxer once dropped the 13th frame and a lone frame)
+for n in 13 1; do
+    if "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 48 --width 32 --num-frames $n \
+         --num-inference-steps 1 --quiet -o "$tmp/o.mp4" >"$log/log" 2>&1 && probe "$tmp/o.mp4" $n 32 48 &&
+       probe_seconds "$tmp/o.mp4" $n
+    then ok "generate -o writes a $n-frame mp4 and every frame is shown"; else bad "generate -o, $n frames"; cat "$log/log"; fi
+    rm -f "$tmp/o.mp4"
+done
 
 # 3. same seed, same frames (raw safetensors output), PNG frames
 "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "x" --height 32 --width 48 --num-frames 5 \

@@ -157,7 +157,7 @@ static const char generate_help[] =
     "  --threads N              CPU threads (all; or $WANC_THREADS)\n"
     "\n"
     "output:\n"
-    "  --out FILE               output.mp4 (H.264); FILE.safetensors writes the raw uint8 frames\n"
+    "  -o, --out FILE           output.mp4 (H.264); FILE.safetensors writes the raw uint8 frames\n"
     "  --frames DIR             PNG frames DIR/frame_00000.png ... instead of an mp4\n"
     "  --fps N                  (15)\n"
     "  --quality Q              0..10 (5), as DiffSynth's save_video\n"
@@ -238,7 +238,7 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--input-video", 's', &input_video},   {"--tiled", 'b', &tiled},
         {"--no-tiled", 'b', &no_tiled},         {"--tile-size", 'p', p.tile_size},
         {"--tile-stride", 'p', p.tile_stride},  {"--dtype", 's', &dtype},
-        {"--threads", 'i', &threads},           {"--out", 's', &out},
+        {"--threads", 'i', &threads},           {"--out", 's', &out}, {"-o", 's', &out},
         {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
@@ -308,13 +308,13 @@ int wanc_cmd_demo(int argc, char **argv)
     const char *dir = "wanc-demo-model", *out = "demo.mp4", *prompt = "a red fox running through fresh snow";
     long long seed = 42, threads = 0;
     bool quiet = false, help = false, i2v = false, flf2v = false;
-    const flag flags[] = {{"--dir", 's', &dir},   {"--out", 's', &out},         {"--prompt", 's', &prompt},
+    const flag flags[] = {{"--dir", 's', &dir},   {"--out", 's', &out},         {"-o", 's', &out}, {"--prompt", 's', &prompt},
                           {"--seed", 'i', &seed}, {"--threads", 'i', &threads}, {"--quiet", 'b', &quiet},
                           {"--help", 'b', &help}, {"--i2v", 'b', &i2v},         {"--flf2v", 'b', &flf2v}};
     int rc = parse_flags("demo", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
     if (help) {
-        printf("usage: wanc demo [--i2v | --flf2v] [--dir DIR] [--out FILE] [--prompt TEXT] [--seed N] [--threads N]\n"
+        printf("usage: wanc demo [--i2v | --flf2v] [--dir DIR] [-o|--out FILE] [--prompt TEXT] [--seed N] [--threads N]\n"
                "                 [--quiet]\n\n"
                "Writes a tiny Wan model with random, UNTRAINED weights into DIR (wanc-demo-model) in the\n"
                "released file formats, then runs the whole pipeline on it (UMT5 → 8 DiT steps with CFG →\n"
