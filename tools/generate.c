@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "io/image_io.h"
 #include "wanc.h"
@@ -68,51 +69,6 @@ static wanc_err check_output_writable(const char *path, bool is_dir)
         WANC_FAIL(WANC_EIO, "output folder %s is not writable: %s", dir, strerror(errno));
     }
     return NULL;
-}
-
-typedef struct {
-    const char *name;
-    int kind; /* 's' string, 'i' int, 'f' float, 'p' int pair, 'b' flag (no value) */
-    void *dst;
-} flag;
-
-static int parse_flags(const char *cmd, int argc, char **argv, const flag *flags, int nflags)
-{
-    for (int i = 0; i < argc; i++) {
-        const flag *f = NULL;
-        for (int k = 0; k < nflags; k++)
-            if (!strcmp(argv[i], flags[k].name)) f = &flags[k];
-        if (!f) {
-            fprintf(stderr, "wanc %s: unknown option '%s' (see wanc %s --help)\n", cmd, argv[i], cmd);
-            return 2;
-        }
-        if (f->kind == 'b') {
-            *(bool *)f->dst = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "wanc %s: %s needs a value\n", cmd, f->name);
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        switch (f->kind) {
-        case 's': *(const char **)f->dst = v; break;
-        case 'i': *(long long *)f->dst = strtoll(v, &end, 10); break;
-        case 'f': *(double *)f->dst = strtod(v, &end); break;
-        case 'p': {
-            int *p = f->dst;
-            if (sscanf(v, "%d,%d", &p[0], &p[1]) != 2) end = (char *)v;
-            else end = (char *)v + strlen(v);
-            break;
-        }
-        }
-        if (end && *end) {
-            fprintf(stderr, "wanc %s: %s: '%s' is not a valid value\n", cmd, f->name, v);
-            return 2;
-        }
-    }
-    return 0;
 }
 
 static const char generate_help[] =
@@ -206,78 +162,19 @@ static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const
 
 int wanc_cmd_generate(int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(generate_help, stdout);
-            return 0;
-        }
-    wanc_gen_params p;
-    wanc_gen_params_default(&p);
-    wanc_pipeline_files files = {0};
-    wanc_pipeline_options popt;
-    wanc_pipeline_options_default(&popt);
-    const char *out = "output.mp4", *frames_dir = NULL, *dtype = "bf16", *input_video = NULL;
-    const char *prompt = "", *negative = "", *input_image = NULL, *end_image = NULL;
-    long long seed = -1, height = p.height, width = p.width, num_frames = p.num_frames,
-              steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5;
-    double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
-    double tea_thresh = p.tea_cache_l1_thresh;
-    const char *tea_model = p.tea_cache_model_id;
-    bool tiled = false, no_tiled = false, quiet = false;
-    const flag flags[] = {
-        {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
-        {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
-        {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},
-        {"--clip", 's', &files.clip},           {"--input-image", 's', &input_image},
-        {"--end-image", 's', &end_image},
-        {"--prompt", 's', &prompt},             {"--negative-prompt", 's', &negative},
-        {"--cfg-scale", 'f', &cfg},             {"--seed", 'i', &seed},
-        {"--height", 'i', &height},             {"--width", 'i', &width},
-        {"--num-frames", 'i', &num_frames},     {"--num-inference-steps", 'i', &steps},
-        {"--sigma-shift", 'f', &shift},         {"--denoising-strength", 'f', &strength},
-        {"--input-video", 's', &input_video},   {"--tiled", 'b', &tiled},
-        {"--no-tiled", 'b', &no_tiled},         {"--tile-size", 'p', p.tile_size},
-        {"--tile-stride", 'p', p.tile_stride},  {"--dtype", 's', &dtype},
-        {"--threads", 'i', &threads},           {"--out", 's', &out}, {"-o", 's', &out},
-        {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
-        {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
-        {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
-    };
-    int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
-    if (rc) return rc;
-    if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
-        fprintf(stderr, "wanc generate: --dtype %s: expected bf16 or f32\n", dtype);
-        return 2;
+    static generate_args a; /* frames_path is PATH_MAX bytes */
+    char msg[512];
+    int rc = generate_args_parse(&a, argc, argv, msg, sizeof msg);
+    if (rc) {
+        fprintf(stderr, "%s\n", msg);
+        return rc;
     }
-    if (quality < 0 || quality > 10 || !(fps > 0)) {
-        fprintf(stderr, "wanc generate: --quality must be 0..10 and --fps positive\n");
-        return 2;
+    if (a.help) {
+        fputs(generate_help, stdout);
+        return 0;
     }
-    if (seed < -1 || seed > (long long)0xffffffffffffll) {
-        fprintf(stderr, "wanc generate: --seed %lld: expected 0..2^48\n", seed);
-        return 2;
-    }
-    popt.precision = strcmp(dtype, "f32") ? WANC_PRECISION_BF16 : WANC_PRECISION_FP32;
-    popt.dit_heads = (int)heads;
-    popt.threads = (int)threads;
-    p.prompt = prompt;
-    p.negative_prompt = negative;
-    p.cfg_scale = (float)cfg;
-    p.seed = seed;
-    p.height = (int)height;
-    p.width = (int)width;
-    p.num_frames = (int)num_frames;
-    p.num_inference_steps = (int)steps;
-    p.sigma_shift = (float)shift;
-    p.denoising_strength = (float)strength;
-    p.tea_cache_l1_thresh = (float)tea_thresh;
-    p.tea_cache_model_id = tea_model;
-    p.tiled = !no_tiled;
-    char frames_path[PATH_MAX];
-    if (frames_dir) {
-        snprintf(frames_path, sizeof frames_path, "%s/", frames_dir);
-        out = frames_path;
-    }
+    wanc_gen_params p = a.p;
+    const char *input_video = a.input_video, *input_image = a.input_image, *end_image = a.end_image;
     uint8_t *video = NULL;
     if (input_video) {
         wanc_err err = wanc_video_load(input_video, &video, &p.input_video_frames, &p.input_video_height,
@@ -296,7 +193,7 @@ int wanc_cmd_generate(int argc, char **argv)
         if (err) rc = fail("generate", wanc_error_context(err, "--end-image"));
         p.end_image = end;
     }
-    if (!rc) rc = run_and_save("generate", &files, &popt, &p, out, fps, (int)quality, quiet);
+    if (!rc) rc = run_and_save("generate", &a.files, &a.popt, &p, a.out, a.fps, a.quality, a.quiet);
     free(video);
     free(image);
     free(end);
@@ -308,11 +205,15 @@ int wanc_cmd_demo(int argc, char **argv)
     const char *dir = "wanc-demo-model", *out = "demo.mp4", *prompt = "a red fox running through fresh snow";
     long long seed = 42, threads = 0;
     bool quiet = false, help = false, i2v = false, flf2v = false;
-    const flag flags[] = {{"--dir", 's', &dir},   {"--out", 's', &out},         {"-o", 's', &out}, {"--prompt", 's', &prompt},
+    const cli_flag flags[] = {{"--dir", 's', &dir},   {"--out", 's', &out},         {"-o", 's', &out}, {"--prompt", 's', &prompt},
                           {"--seed", 'i', &seed}, {"--threads", 'i', &threads}, {"--quiet", 'b', &quiet},
                           {"--help", 'b', &help}, {"--i2v", 'b', &i2v},         {"--flf2v", 'b', &flf2v}};
-    int rc = parse_flags("demo", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
-    if (rc) return rc;
+    char msg[512];
+    int rc = cli_parse_flags("demo", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), msg, sizeof msg);
+    if (rc) {
+        fprintf(stderr, "%s\n", msg);
+        return rc;
+    }
     if (help) {
         printf("usage: wanc demo [--i2v | --flf2v] [--dir DIR] [-o|--out FILE] [--prompt TEXT] [--seed N] [--threads N]\n"
                "                 [--quiet]\n\n"
