@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limits.h"
 #include "io/weights_internal.h"
 
 /* ---- zip ------------------------------------------------------------------- */
@@ -178,10 +179,14 @@ typedef struct {
     size_t nmemo;  /* slots allocated */
     size_t nmemo_set; /* distinct slots set: MEMOIZE's next index, as len(memo) in Python */
     pv *all;
+    size_t nvalues; /* values made so far (WANC_LIMIT_PICKLE_VALUES) */
 } unpickler;
 
+/* NULL when out of memory or past the value limit (push reports which). */
 static pv *pv_new(unpickler *u, pv_kind k)
 {
+    if (u->nvalues >= WANC_LIMIT_PICKLE_VALUES) return NULL;
+    u->nvalues++;
     pv *v = calloc(1, sizeof *v);
     if (!v) return NULL;
     v->kind = k;
@@ -218,9 +223,21 @@ static bool pv_append(pv *c, pv *x)
     return wanc_error_context(wanc_error(code, __VA_ARGS__), "%s: data.pkl at byte %ld", (u)->path, \
                               (long)((u)->p - (u)->start))
 
+/* The machine's limits, stated in the error. */
+#define PK_LIMIT(u) PK_FAIL(u, WANC_EFORMAT, "the pickle holds more than %u values or stack entries (the limit)", \
+                            WANC_LIMIT_PICKLE_VALUES)
+
+/* pv_new returned NULL: which limit it was */
+#define PK_NEW_FAILED(u)                                    \
+    do {                                                    \
+        if ((u)->nvalues >= WANC_LIMIT_PICKLE_VALUES) PK_LIMIT(u); \
+        PK_FAIL(u, WANC_ENOMEM, "out of memory");           \
+    } while (0)
+
 static wanc_err push(unpickler *u, pv *v)
 {
-    if (!v) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+    if (!v) PK_NEW_FAILED(u);
+    if (u->sp >= WANC_LIMIT_PICKLE_VALUES) PK_LIMIT(u);
     if (u->sp == u->scap) {
         size_t cap = u->scap ? 2 * u->scap : 64;
         pv **s = realloc(u->stack, cap * sizeof *s);
@@ -264,7 +281,9 @@ static wanc_err need(unpickler *u, size_t n)
 
 static wanc_err memo_put(unpickler *u, uint64_t idx, pv *v)
 {
-    if (idx > (1u << 26)) PK_FAIL(u, WANC_EFORMAT, "memo index %llu out of range", (unsigned long long)idx);
+    /* picklers number memo slots 0, 1, 2, ... as they store values: a slot
+     * past the values made so far is damage, and would size the memo */
+    if (idx > u->nvalues) PK_FAIL(u, WANC_EFORMAT, "memo index %llu out of range", (unsigned long long)idx);
     if (idx >= u->nmemo) {
         size_t n = (size_t)idx + 1 > 2 * u->nmemo ? (size_t)idx + 1 : 2 * u->nmemo;
         pv **m = realloc(u->memo, n * sizeof *m);
@@ -412,7 +431,7 @@ static wanc_err op_persid(unpickler *u)
     const zip_entry *e = zip_find(u->zip, rec);
     if (!e) PK_FAIL(u, WANC_EFORMAT, "record %s named by data.pkl is missing from the archive", rec);
     pv *s = pv_new(u, PV_STORAGE);
-    if (!s) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+    if (!s) PK_NEW_FAILED(u);
     s->dtype = pid->items[1]->dtype;
     TRY(zip_data(u->zip, e, &s->data, &s->nbytes));
     int64_t numel = pid->items[4]->i;
@@ -429,7 +448,7 @@ static wanc_err rebuild_tensor(unpickler *u, const pv *args, pv **out)
     if (args->n < 4 || args->items[0]->kind != PV_STORAGE || args->items[1]->kind != PV_INT)
         PK_FAIL(u, WANC_EFORMAT, "_rebuild_tensor_v2 with unexpected arguments");
     pv *t = pv_new(u, PV_TENSOR);
-    if (!t) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+    if (!t) PK_NEW_FAILED(u);
     t->storage = args->items[0];
     t->dtype = t->storage->dtype;
     t->offset = args->items[1]->i;
@@ -466,7 +485,7 @@ static wanc_err op_reduce(unpickler *u)
     case G_ORDERED_DICT:
         /* OrderedDict(): items follow via SETITEMS. OrderedDict([(k, v), ...]) is taken as data too. */
         res = pv_new(u, PV_DICT);
-        if (!res) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+        if (!res) PK_NEW_FAILED(u);
         if (args->n == 1 && args->items[0]->kind == PV_LIST) {
             const pv *l = args->items[0];
             for (size_t i = 0; i < l->n; i++) {
@@ -514,7 +533,7 @@ static wanc_err op_appends(unpickler *u, size_t first)
 static wanc_err make_tuple(unpickler *u, size_t first)
 {
     pv *t = pv_new(u, PV_TUPLE);
-    if (!t) PK_FAIL(u, WANC_ENOMEM, "out of memory");
+    if (!t) PK_NEW_FAILED(u);
     for (size_t i = first; i < u->sp; i++)
         if (!pv_append(t, u->stack[i])) PK_FAIL(u, WANC_ENOMEM, "out of memory");
     u->sp = first;
@@ -534,6 +553,7 @@ static wanc_err run_pickle(unpickler *u, pv **result)
             TRY(pop(u, result));
             return NULL;
         case '(':                                            /* MARK */
+            if (u->nmarks >= WANC_LIMIT_PICKLE_VALUES) PK_LIMIT(u);
             if (u->nmarks == u->mcap) {
                 size_t cap = u->mcap ? 2 * u->mcap : 16;
                 size_t *m = realloc(u->marks, cap * sizeof *m);
@@ -633,7 +653,8 @@ static const pv *dict_get(const pv *d, const char *key)
 static const pv *unwrap(const pv *d)
 {
     static const char *const wrappers[] = {"state_dict", "model_state", "module"};
-    while (d->kind == PV_DICT && d->n == 2) {
+    /* a few levels at most: a dict can hold itself (memo), which must not loop */
+    for (int depth = 0; depth < 8 && d->kind == PV_DICT && d->n == 2; depth++) {
         const pv *inner = NULL;
         for (size_t k = 0; k < sizeof wrappers / sizeof *wrappers && !inner; k++) inner = dict_get(d, wrappers[k]);
         if (!inner || inner->kind != PV_DICT) break;
@@ -687,6 +708,9 @@ wanc_err wanc_pth_read(wanc_weights *w, const char *path)
         u.prefix_len = pkl->name_len - 8; /* keeps the slash: records are <prefix>data/<key> */
         uint64_t n;
         err = zip_data(&z, pkl, &u.start, &n);
+        if (!err && n > WANC_LIMIT_PICKLE_BYTES)
+            err = wanc_error(WANC_EFORMAT, "%s: data.pkl is %llu bytes, over the limit of %llu", path,
+                             (unsigned long long)n, (unsigned long long)WANC_LIMIT_PICKLE_BYTES);
         if (!err) {
             u.p = u.start;
             u.end = u.start + n;

@@ -1,17 +1,36 @@
 #include "io/read_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 wanc_err wanc_read_file(const char *path, size_t max_bytes, const char *what, char **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK + a regular-file check: a FIFO or device never blocks or streams forever */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        WANC_FAIL(WANC_EIO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        WANC_FAIL(WANC_EFORMAT, "%s: larger than %zu bytes, %s", path, max_bytes, what);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
     char *buf = NULL;
     size_t n = 0, cap = 0;
     wanc_err err = NULL;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/limits.h"
+#include "io/atomic_file.h"
 #include "io/weights_internal.h"
 
 typedef struct {
@@ -98,6 +100,9 @@ wanc_err wanc_safetensors_read(wanc_weights *w, const char *path)
                   (unsigned long long)size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | base[i];
+    if (hlen > WANC_LIMIT_SAFETENSORS_HEADER)
+        WANC_FAIL(WANC_EFORMAT, "%s: header length %llu is over the %llu-byte limit of the safetensors format", path,
+                  (unsigned long long)hlen, WANC_LIMIT_SAFETENSORS_HEADER);
     if (hlen > size - 8)
         WANC_FAIL(WANC_EFORMAT, "%s: header length %llu larger than the file (%llu bytes): truncated or not safetensors",
                   path, (unsigned long long)hlen, (unsigned long long)size);
@@ -240,9 +245,9 @@ wanc_err wanc_safetensors_write(const char *path, int n, const char *const *name
     uint64_t *offsets = malloc(cnt * sizeof *offsets);
     wanc_err err = NULL;
     char *hdr = NULL;
+    wanc_atomic_file a = {0};
     FILE *f = NULL;
-    char tmp[PATH_MAX];
-    tmp[0] = 0;
+    const char *tmp = path; /* for messages */
     if (!order || !data_order || !offsets) {
         err = wanc_error(WANC_ENOMEM, "%s: out of memory", path);
         goto done;
@@ -268,12 +273,8 @@ wanc_err wanc_safetensors_write(const char *path, int n, const char *const *name
     }
     /* Pad with spaces so the data block starts 8-byte aligned. */
     size_t hl = strlen(hdr), padded = (hl + 7) & ~(size_t)7;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "wb");
-    if (!f) {
-        err = wanc_error(WANC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
+    TRY_GOTO(err, done, wanc_atomic_open(&a, path));
+    f = a.f;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     TRY_GOTO(err, done, write_all(f, len8, 8, tmp));
@@ -295,12 +296,9 @@ wanc_err wanc_safetensors_write(const char *path, int n, const char *const *name
             if (err) goto done;
         }
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        err = wanc_error(WANC_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    err = wanc_atomic_commit(&a);
 done:
-    if (f && fclose(f) != 0 && !err) err = wanc_error(WANC_EIO, "%s: close failed: %s", tmp, strerror(errno));
-    if (!err && rename(tmp, path) != 0) err = wanc_error(WANC_EIO, "%s: cannot rename %s: %s", path, tmp, strerror(errno));
-    if (err && tmp[0]) unlink(tmp);
+    if (err) wanc_atomic_abort(&a);
     free(hdr);
     free(order);
     free(data_order);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "io/read_file.h"
 #include "io/weights_internal.h"
 
@@ -21,7 +22,8 @@
 
 wanc_err wanc_store_map_file(wanc_weights *w, const char *path, int *index)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named by a hostile index must not block the open */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -61,6 +63,7 @@ wanc_err wanc_store_map_file(wanc_weights *w, const char *path, int *index)
         WANC_FAIL(WANC_ENOMEM, "%s: out of memory", path);
     }
     w->files[w->nfiles] = (wanc_mapped_file){p, base, (size_t)st.st_size};
+    w->mapped_bytes += (uint64_t)st.st_size;
     *index = w->nfiles++;
     return NULL;
 }
@@ -111,6 +114,12 @@ wanc_err wanc_store_add(wanc_weights *w, int file, const char *name, wanc_dtype 
     bool aligned = ((uintptr_t)data % es) == 0;
     if (!aligned || !wanc_tensor_is_contiguous(&e->t)) {
         /* The layout does not allow a view: one contiguous copy in the stored dtype. */
+        uint64_t bytes = (uint64_t)wanc_tensor_nbytes(&e->t);
+        if (bytes > w->mapped_bytes - w->copied_bytes)
+            WANC_FAIL(WANC_EFORMAT, "%s: tensor %s: copying its strided or misaligned view (%llu bytes) would take "
+                      "more memory than the checkpoint files hold (%llu bytes): a view that repeats its data", path,
+                      name, (unsigned long long)bytes, (unsigned long long)w->mapped_bytes);
+        w->copied_bytes += bytes;
         wanc_tensor src = e->t, dst;
         TRYC(wanc_tensor_alloc(&dst, dt, ndim, shape), "%s: tensor %s", path, name);
         wanc_store_copy_contiguous(dst.data, &src);
@@ -188,6 +197,7 @@ static wanc_err sniff(const char *path, unsigned char *magic, size_t cap, size_t
     struct stat st;
     if (stat(path, &st) != 0) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) WANC_FAIL(WANC_EIO, "%s: is a directory, not a checkpoint file", path);
+    if (!S_ISREG(st.st_mode)) WANC_FAIL(WANC_EIO, "%s: not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f) WANC_FAIL(WANC_EIO, "%s: cannot open: %s", path, strerror(errno));
     *got = fread(magic, 1, cap, f);
@@ -214,12 +224,45 @@ static wanc_err add_file(wanc_weights *w, const char *path)
     return wanc_safetensors_read(w, path);
 }
 
+/* A shard name an index may use: a relative path that stays in the index's
+ * folder (Hugging Face indexes name bare files; a hostile one must not reach
+ * /dev, /proc or ../ of somewhere else). */
+static bool shard_name_ok(const char *s)
+{
+    if (!*s || *s == '/') return false;
+    for (const char *c = s; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 0 || (n == 2 && c[0] == '.' && c[1] == '.')) return false;
+        c += n;
+        if (*c == '/') c++;
+    }
+    return true;
+}
+
+typedef struct {
+    const char *name;
+    int first; /* position in weight_map */
+} shard_ref;
+
+static int cmp_shard_name(const void *a, const void *b)
+{
+    const shard_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->first > y->first) - (x->first < y->first);
+}
+
+static int cmp_shard_first(const void *a, const void *b)
+{
+    const shard_ref *x = a, *y = b;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
 /* `*.safetensors.index.json`: open every shard named in weight_map (relative to the index). */
 static wanc_err read_index_json(wanc_weights *w, const char *path)
 {
     char *buf;
     size_t len;
-    TRY(wanc_read_file(path, (size_t)1 << 30, "not a safetensors index", &buf, &len));
+    TRY(wanc_read_file(path, WANC_LIMIT_INDEX_JSON, "too large for a safetensors index", &buf, &len));
     cJSON *j = cJSON_ParseWithLength(buf, len);
     free(buf);
     const cJSON *map = j ? cJSON_GetObjectItemCaseSensitive(j, "weight_map") : NULL;
@@ -230,33 +273,33 @@ static wanc_err read_index_json(wanc_weights *w, const char *path)
     char dirbuf[PATH_MAX];
     snprintf(dirbuf, sizeof dirbuf, "%s", path);
     const char *dir = dirname(dirbuf);
-    /* Unique shard names, in first-seen order. */
-    const char **shards = NULL;
-    int nshards = 0;
-    wanc_err err = NULL;
+    /* Unique shard names in first-seen order: sort, drop repeats, sort back. */
+    int n = cJSON_GetArraySize(map), nshards = 0;
+    shard_ref *shards = malloc(sizeof *shards * (size_t)(n ? n : 1));
+    wanc_err err = shards ? NULL : wanc_error(WANC_ENOMEM, "%s: out of memory", path);
     const cJSON *it;
     cJSON_ArrayForEach(it, map)
     {
-        if (!cJSON_IsString(it)) {
-            err = wanc_error(WANC_EFORMAT, "%s: weight_map entry %s is not a file name", path,
-                             it->string ? it->string : "?");
-            break;
-        }
-        bool seen = false;
-        for (int i = 0; i < nshards && !seen; i++) seen = strcmp(shards[i], it->valuestring) == 0;
-        if (seen) continue;
-        const char **s = realloc(shards, (size_t)(nshards + 1) * sizeof *s);
-        if (!s) {
-            err = wanc_error(WANC_ENOMEM, "%s: out of memory", path);
-            break;
-        }
-        shards = s;
-        shards[nshards++] = it->valuestring;
+        if (err) break;
+        if (!cJSON_IsString(it) || !shard_name_ok(it->valuestring))
+            err = wanc_error(WANC_EFORMAT, "%s: weight_map entry %s does not name a file in the index's folder",
+                             path, it->string ? it->string : "?");
+        else shards[nshards] = (shard_ref){it->valuestring, nshards}, nshards++;
     }
+    if (!err && nshards > 1) {
+        qsort(shards, (size_t)nshards, sizeof *shards, cmp_shard_name);
+        int u = 1;
+        for (int i = 1; i < nshards; i++)
+            if (strcmp(shards[i].name, shards[u - 1].name)) shards[u++] = shards[i];
+        nshards = u;
+        qsort(shards, (size_t)nshards, sizeof *shards, cmp_shard_first);
+    }
+    if (!err && nshards > WANC_LIMIT_SHARDS)
+        err = wanc_error(WANC_EFORMAT, "%s: names %d shard files, more than the limit of %d", path, nshards,
+                         WANC_LIMIT_SHARDS);
     for (int i = 0; i < nshards && !err; i++) {
         char p[PATH_MAX];
-        if (shards[i][0] == '/') snprintf(p, sizeof p, "%s", shards[i]);
-        else snprintf(p, sizeof p, "%s/%s", dir, shards[i]);
+        snprintf(p, sizeof p, "%s/%s", dir, shards[i].name);
         err = wanc_safetensors_read(w, p);
         if (err) wanc_error_context(err, "%s", path);
     }

@@ -31,6 +31,7 @@ struct wanc_weights {
     char **meta; /* key, value, key, value, ... (safetensors __metadata__) */
     int nmeta;
     char *description;
+    uint64_t mapped_bytes, copied_bytes; /* the copy budget (core/limits.h) */
 };
 
 /* Map `path` read-only and append it to w's files; *index receives its slot.

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limits.h"
 #include "io/read_file.h"
 #include "text/tokenizer_internal.h"
 
@@ -169,7 +170,7 @@ static wanc_err parse_model(wanc_tokenizer *tok, const uint8_t *d, size_t n)
 wanc_err tok_read_file(const char *path, uint8_t **out, size_t *n)
 {
     char *buf;
-    TRY(wanc_read_file(path, (size_t)1 << 31, "not a tokenizer file", &buf, n));
+    TRY(wanc_read_file(path, WANC_LIMIT_TOKENIZER_FILE, "too large for a tokenizer file", &buf, n));
     *out = (uint8_t *)buf;
     return NULL;
 }

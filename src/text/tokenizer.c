@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/limits.h"
 #include "text/text_clean.h"
 #include "text/tokenizer_internal.h"
 
@@ -44,9 +45,11 @@ wanc_err tok_new(wanc_tokenizer **out, const char *source)
 wanc_err tok_add_piece(wanc_tokenizer *tok, const char *s, size_t len, float score, int type)
 {
     if (len == 0) WANC_FAIL(WANC_EFORMAT, "%s: piece %d is empty", tok->source, tok->npieces);
-    if (len > 0xFFFF) WANC_FAIL(WANC_EFORMAT, "%s: piece %d is %zu bytes long", tok->source, tok->npieces, len);
+    if (len > 0xFFFF) WANC_FAIL(WANC_EFORMAT, "%s: piece %d is %zu bytes long (at most 65535)", tok->source, tok->npieces, len);
     if (type < TOK_NORMAL || type > TOK_BYTE)
         WANC_FAIL(WANC_EFORMAT, "%s: piece %d has unknown type %d", tok->source, tok->npieces, type);
+    if (tok->npieces >= WANC_LIMIT_TOKENIZER_PIECES)
+        WANC_FAIL(WANC_EFORMAT, "%s: more than %d pieces (the limit)", tok->source, WANC_LIMIT_TOKENIZER_PIECES);
     if (tok->npieces == tok->pieces_cap) {
         int32_t cap = tok->pieces_cap ? tok->pieces_cap * 2 : 1024;
         tok_piece *p = realloc(tok->pieces, (size_t)cap * sizeof *p);

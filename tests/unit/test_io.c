@@ -139,7 +139,11 @@ static void pk_global(bytes *b, const char *mod, const char *name)
 {
     put_u8(b, 'c'), put_str(b, mod), put_u8(b, '\n'), put_str(b, name), put_u8(b, '\n');
 }
-static void pk_int(bytes *b, int v) { put_u8(b, 'K'), put_u8(b, (unsigned)v); }
+static void pk_int(bytes *b, int v)
+{
+    if (v >= 0 && v < 256) put_u8(b, 'K'), put_u8(b, (unsigned)v);
+    else put_u8(b, 'J'), put_u32(b, (uint32_t)v);
+}
 
 /* _rebuild_tensor_v2((storage FloatStorage key, numel), offset, size(2), stride(2), False, OrderedDict()) */
 static void pk_tensor2(bytes *b, const char *key, int numel, int offset, int s0, int s1, int st0, int st1)
@@ -361,6 +365,132 @@ TEST(io_pth_missing_record_and_legacy)
     CHECK_BAD(p, WANC_EFORMAT, "zip");
     free(b.p);
     free(c.p);
+    scratch_drop(&s);
+}
+
+/* ---- limits on hostile input (core/limits.h): named errors, bounded work ------------ */
+
+TEST(io_limit_safetensors_header_length)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    /* a header claiming 10^12 bytes (room for ~10^10 tensors) in a tiny file */
+    bytes b = {0};
+    put_u64(&b, 1000000000000ull);
+    put_str(&b, "{}");
+    CHECK(write_file(scratch_path(&s, "huge.safetensors", p), b.p, b.n));
+    CHECK_BAD(p, WANC_EFORMAT, "over the 100000000-byte limit");
+    free(b.p);
+    scratch_drop(&s);
+}
+
+/* A .pth whose data.pkl is `n` copies of `op`, then `tail`. */
+static bool write_pth_repeat(const char *path, unsigned char op, size_t n, const char *tail)
+{
+    bytes b = {0};
+    put_u8(&b, 0x80), put_u8(&b, 2);
+    for (size_t i = 0; i < n; i++) put_u8(&b, op);
+    put_str(&b, tail);
+    bool ok = write_pth(path, &b, false);
+    free(b.p);
+    return ok;
+}
+
+TEST(io_limit_pickle_nesting_values_memo)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    /* a million nested MARKs: the machine is iterative, the pickle just ends */
+    CHECK(write_pth_repeat(scratch_path(&s, "marks.pth", p), '(', 1000000, "N."));
+    CHECK_BAD(p, WANC_EFORMAT, "does not hold a state dict");
+    /* a list nested a million levels deep: a million empty lists, each appended into the one before */
+    bytes b = {0};
+    put_u8(&b, 0x80), put_u8(&b, 2);
+    for (int i = 0; i < 1000000; i++) put_u8(&b, ']');
+    for (int i = 0; i < 999999; i++) put_u8(&b, 'a');
+    put_u8(&b, '.');
+    CHECK(write_pth(scratch_path(&s, "nested.pth", p), &b, false));
+    CHECK_BAD(p, WANC_EFORMAT, "does not hold a state dict");
+    free(b.p);
+    /* three million values: past the value limit, refused with it named */
+    CHECK(write_pth_repeat(scratch_path(&s, "values.pth", p), 'N', 3000000, "."));
+    CHECK_BAD(p, WANC_EFORMAT, "more than 2097152 values");
+    /* a memo slot far past the values made: no 16 GiB memo table */
+    CHECK(write_pth_repeat(scratch_path(&s, "memo.pth", p), 'N', 1, "r\xff\xff\xff\x7f."));
+    CHECK_BAD(p, WANC_EFORMAT, "memo index 2147483647 out of range");
+    scratch_drop(&s);
+}
+
+TEST(io_limit_view_bomb_and_compressed_zip)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    /* a tensor of 2^40 elements viewing one float of its storage with stride 0:
+     * a 24-byte record asking for a 4 TiB copy */
+    bytes b = {0};
+    pk_state_dict_one(&b, 1 << 30, 1 << 10, 0, 0);
+    put_u8(&b, '.');
+    CHECK(write_pth(scratch_path(&s, "view.pth", p), &b, false));
+    CHECK_BAD(p, WANC_EFORMAT, "a view that repeats its data");
+    free(b.p);
+    /* a zip bomb: records are never inflated (torch stores them), a deflated one is refused */
+    bytes z = {0};
+    pk_state_dict_one(&z, 2, 3, 3, 1);
+    put_u8(&z, '.');
+    CHECK(write_pth(scratch_path(&s, "zip.pth", p), &z, false));
+    FILE *f = fopen(p, "r+b");
+    CHECK(f != NULL);
+    if (f) { /* method field of the first local header and its central entry: deflate (8) */
+        unsigned char *all = malloc(1 << 16);
+        size_t n = fread(all, 1, 1 << 16, f);
+        for (size_t i = 0; i + 12 < n; i++)
+            if (!memcmp(all + i, "PK\x01\x02", 4)) {
+                all[i + 10] = 8;
+                break;
+            }
+        all[8] = 8;
+        rewind(f);
+        CHECK(fwrite(all, 1, n, f) == n);
+        fclose(f);
+        free(all);
+        CHECK_BAD(p, WANC_EUNSUPPORTED, "is compressed");
+    }
+    free(z.p);
+    scratch_drop(&s);
+}
+
+TEST(io_limit_index_shards)
+{
+    scratch s;
+    char p[PATH_MAX];
+    CHECK(scratch_make(&s));
+    const char *outside[] = {"{\"weight_map\":{\"x\":\"/etc/passwd\"}}", "{\"weight_map\":{\"x\":\"../x.safetensors\"}}",
+                             "{\"weight_map\":{\"x\":\"a/../../x\"}}", "{\"weight_map\":{\"x\":\"\"}}"};
+    for (int i = 0; i < 4; i++) {
+        CHECK(write_file(scratch_path(&s, "m.safetensors.index.json", p), outside[i], strlen(outside[i])));
+        CHECK_BAD(p, WANC_EFORMAT, "does not name a file in the index's folder");
+    }
+    /* 5000 distinct shard names: refused before any is opened */
+    bytes b = {0};
+    put_str(&b, "{\"weight_map\":{");
+    char e[64];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(e, sizeof e, "%s\"t%d\":\"s%d.safetensors\"", i ? "," : "", i, i);
+        put_str(&b, e);
+    }
+    put_str(&b, "}}");
+    CHECK(write_file(scratch_path(&s, "many.safetensors.index.json", p), b.p, b.n));
+    CHECK_BAD(p, WANC_EFORMAT, "more than the limit of 4096");
+    free(b.p);
+    /* a FIFO where a checkpoint should be: refused, never waited on */
+    CHECK(mkfifo(scratch_path(&s, "fifo.safetensors", p), 0600) == 0);
+    CHECK_BAD(p, WANC_EIO, "not a regular file");
+    const char *fifo_idx = "{\"weight_map\":{\"x\":\"fifo.safetensors\"}}";
+    CHECK(write_file(scratch_path(&s, "f.safetensors.index.json", p), fifo_idx, strlen(fifo_idx)));
+    CHECK_BAD(p, WANC_EIO, "not a regular file");
     scratch_drop(&s);
 }
 

@@ -506,3 +506,46 @@ TEST(tokenizer_json_gives_same_ids_as_spiece)
     wanc_tokenizer_free(js);
     tmp_clean(&t);
 }
+
+/* Hostile tokenizer files (core/limits.h): a piece claiming 4 GB, a piece past
+ * 64 KiB, a file past 256 MiB: each a named error, nothing large allocated. */
+TEST(tokenizer_limits_on_hostile_files)
+{
+    tmpdir t;
+    CHECK(tmp_make(&t));
+    char p[128];
+    wanc_tokenizer *tok = NULL;
+    /* a piece whose length field says 4 GiB, in a file of a few bytes */
+    buf m = {0};
+    varint(&m, 1 << 3 | 2), varint(&m, (uint64_t)1 << 32), put(&m, "abc", 3);
+    CHECK(write_file(tmp_path(&t, "spiece.model", p, sizeof p), m.p, m.n));
+    CHECK_ERR(wanc_tokenizer_load(&tok, p), WANC_EFORMAT, "corrupt sentencepiece model");
+    free(m.p);
+    /* a real 70 000-byte piece, in spiece.model and in tokenizer.json */
+    char *big = malloc(70001);
+    CHECK(big != NULL);
+    if (big) {
+        memset(big, 'a', 70000);
+        big[70000] = 0;
+        buf b = {0};
+        add_piece(&b, "<unk>", 0, TOK_UNKNOWN);
+        add_piece(&b, big, -1, TOK_NORMAL);
+        CHECK(write_file(tmp_path(&t, "spiece.model", p, sizeof p), b.p, b.n));
+        CHECK_ERR(wanc_tokenizer_load(&tok, p), WANC_EFORMAT, "bytes long (at most 65535)");
+        free(b.p);
+        buf j = {0};
+        const char *head = "{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0],[\"";
+        put(&j, head, strlen(head)), put(&j, big, 70000), put(&j, "\",-1]]}}", 8);
+        CHECK(write_file(tmp_path(&t, "tokenizer.json", p, sizeof p), j.p, j.n));
+        CHECK_ERR(wanc_tokenizer_load(&tok, p), WANC_EFORMAT, "bytes long (at most 65535)");
+        free(j.p);
+        free(big);
+    }
+    /* a 300 MiB (sparse) file: refused by its size, before it is read */
+    FILE *f = fopen(tmp_path(&t, "spiece.model", p, sizeof p), "wb");
+    CHECK(f && ftruncate(fileno(f), (off_t)300 << 20) == 0);
+    if (f) fclose(f);
+    CHECK_ERR(wanc_tokenizer_load(&tok, p), WANC_EFORMAT, "larger than 268435456 bytes");
+    CHECK(tok == NULL);
+    tmp_clean(&t);
+}
