@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "dit/dit_random.h"
+#include "io/atomic_file.h"
 
 typedef struct {
     const char *arch;
@@ -232,7 +233,9 @@ wanc_err wanc_dit_random_write(const char *path, const wanc_dit_config *cfg, wan
         WANC_FAIL(WANC_EINVAL, "random DiT: dtype %s not supported (F32, BF16, F16)", wanc_dtype_name(dt));
     spec_list l = {0};
     wanc_err err = build_specs(&l, cfg);
-    char *hdr = NULL, tmp[4096];
+    char *hdr = NULL;
+    const char *tmp = path; /* for messages */
+    wanc_atomic_file a = {0};
     FILE *f = NULL;
     const size_t chunk = 1 << 16;
     float *buf = malloc(chunk * sizeof(float));
@@ -245,9 +248,8 @@ wanc_err wanc_dit_random_write(const char *path, const wanc_dit_config *cfg, wan
     const char *meta[] = {"format", "pt", "num_heads", heads, NULL};
     hdr = build_header(&l, dt, meta);
     if (!hdr) TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "random DiT: out of memory"));
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (!f) TRY_GOTO(err, done, wanc_error(WANC_EIO, "%s: cannot create", tmp));
+    TRY_GOTO(err, done, wanc_atomic_open(&a, path));
+    f = a.f;
     size_t hl = strlen(hdr), padded = (hl + 7) & ~(size_t)7;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
@@ -255,17 +257,9 @@ wanc_err wanc_dit_random_write(const char *path, const wanc_dit_config *cfg, wan
     TRY_GOTO(err, done, write_all(f, hdr, hl, tmp));
     TRY_GOTO(err, done, write_all(f, "        ", padded - hl, tmp));
     for (int i = 0; i < l.n; i++) TRY_GOTO(err, done, write_tensor(f, &l.s[i], dt, seed, tmp, buf, cbuf, chunk));
-    if (fclose(f)) {
-        f = NULL;
-        TRY_GOTO(err, done, wanc_error(WANC_EIO, "%s: write failed", tmp));
-    }
-    f = NULL;
-    if (rename(tmp, path)) TRY_GOTO(err, done, wanc_error(WANC_EIO, "%s: cannot rename to %s", tmp, path));
+    err = wanc_atomic_commit(&a);
 done:
-    if (f) {
-        fclose(f);
-        remove(tmp);
-    }
+    if (err) wanc_atomic_abort(&a);
     free(hdr);
     free(buf);
     free(cbuf);

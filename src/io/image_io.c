@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/limits.h"
+#include "io/atomic_file.h"
 #include "io/video_out.h"
 
 /* libpng reports errors by longjmp; its messages are kept for ours. */
@@ -42,6 +44,8 @@ static int png_encode(FILE *f, const uint8_t *rgb, int H, int W, png_errbuf *e)
         return -1;
     }
     png_init_io(png, f);
+    /* chunk sizes (zTXt, iCCP, ...) capped so a small file cannot inflate to gigabytes */
+    png_set_chunk_malloc_max(png, (png_alloc_size_t)8 << 20);
     png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
@@ -55,24 +59,14 @@ wanc_err wanc_png_write(const char *path, const uint8_t *rgb, int H, int W)
 {
     if (!path || !*path || !rgb) WANC_FAIL(WANC_EINVAL, "png write: NULL argument");
     if (H < 1 || W < 1 || H > 1 << 16 || W > 1 << 16) WANC_FAIL(WANC_ESHAPE, "%s: image size %dx%d", path, H, W);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.part-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) WANC_FAIL(WANC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    wanc_atomic_file a;
+    TRY(wanc_atomic_open(&a, path));
     png_errbuf e = {.msg = ""};
-    int bad = png_encode(f, rgb, H, W, &e);
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        snprintf(e.msg, sizeof e.msg, "%s", strerror(errno));
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        snprintf(e.msg, sizeof e.msg, "rename: %s", strerror(errno));
-    }
-    if (bad) {
-        unlink(tmp);
+    if (png_encode(a.f, rgb, H, W, &e)) {
+        wanc_atomic_abort(&a);
         WANC_FAIL(WANC_EIO, "%s: writing PNG failed: %s", path, e.msg);
     }
+    TRY(wanc_atomic_commit(&a));
     return NULL;
 }
 
@@ -94,7 +88,9 @@ static int png_decode(FILE *f, uint8_t **rgb, int *H, int *W, png_errbuf *e)
     png_init_io(png, f);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if (w < 1 || h < 1 || w > 1 << 16 || h > 1 << 16) png_error(png, "image size out of range");
+    if (w < 1 || h < 1 || w > WANC_LIMIT_FRAME_SIDE || h > WANC_LIMIT_FRAME_SIDE ||
+        (uint64_t)w * h > WANC_LIMIT_FRAME_PIXELS)
+        png_error(png, "image size out of range (the limits: 16384 per side, 2^26 pixels)");
     /* any colour type / depth -> 8-bit RGB */
     png_set_expand(png);
     png_set_strip_16(png);

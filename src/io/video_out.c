@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/limits.h"
+#include "io/atomic_file.h"
 #include "core/tensor.h"
 #include "io/image_io.h"
 #include "io/weights.h"
@@ -68,12 +70,6 @@ static const char *av_err(int code, char *buf, size_t cap)
 {
     av_strerror(code, buf, cap);
     return buf;
-}
-
-/* "<path>.part-<pid>": the temporary name next to the target. */
-static void temp_name(char *buf, size_t cap, const char *path)
-{
-    snprintf(buf, cap, "%s.part-%ld", path, (long)getpid());
 }
 
 static wanc_err check_frames(const char *what, const uint8_t *frames, int T, int H, int W)
@@ -209,31 +205,60 @@ wanc_err wanc_video_write_mp4(const char *path, const uint8_t *frames, int T, in
     if (quality < 0 || quality > 10) WANC_FAIL(WANC_EINVAL, "%s: quality %d is not in 0..10", path, quality);
     ffmpeg_quiet();
     char tmp[4096];
-    temp_name(tmp, sizeof tmp, path);
+    if (!wanc_atomic_temp_name(tmp, sizeof tmp, path)) WANC_FAIL(WANC_EINVAL, "%s: path too long", path);
     mp4_writer m = {0};
     wanc_err err = mp4_write(&m, tmp, path, frames, T, H, W, fps, quality);
     mp4_close(&m);
-    if (!err && rename(tmp, path) != 0)
-        err = wanc_error(WANC_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    if (err) unlink(tmp);
-    return err;
+    if (err) {
+        unlink(tmp);
+        return err;
+    }
+    return wanc_atomic_commit_path(tmp, path);
 }
 
 /* ---- png frames, safetensors ------------------------------------------------ */
 
-wanc_err wanc_video_write_pngs(const char *dir, const uint8_t *frames, int T, int H, int W)
+static wanc_err write_png_frames(const char *dir, const uint8_t *frames, int T, int H, int W)
 {
-    TRY(check_frames(dir ? dir : "frames", frames, T, H, W));
-    if (!dir || !*dir) WANC_FAIL(WANC_EINVAL, "png frames: no output folder");
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) WANC_FAIL(WANC_EIO, "%s: cannot create: %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) WANC_FAIL(WANC_EIO, "%s: not a folder", dir);
     char p[4096];
     for (int t = 0; t < T; t++) {
         snprintf(p, sizeof p, "%s/frame_%05d.png", dir, t);
         TRYC(wanc_png_write(p, frames + (size_t)t * H * W * 3, H, W), "frame %d", t);
     }
     return NULL;
+}
+
+/* Remove a temporary frame folder and what is in it. */
+static void remove_frames(const char *dir, int T)
+{
+    char p[4096];
+    for (int t = 0; t < T; t++) {
+        snprintf(p, sizeof p, "%s/frame_%05d.png", dir, t);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+wanc_err wanc_video_write_pngs(const char *dir, const uint8_t *frames, int T, int H, int W)
+{
+    TRY(check_frames(dir ? dir : "frames", frames, T, H, W));
+    if (!dir || !*dir) WANC_FAIL(WANC_EINVAL, "png frames: no output folder");
+    /* A new (or empty) folder appears whole: the frames go to a temporary
+     * folder renamed onto it at the end. Into a folder that already holds
+     * files, each frame is still written whole (temporary name, rename). */
+    char tmp[4096];
+    if (!wanc_atomic_temp_name(tmp, sizeof tmp, dir)) WANC_FAIL(WANC_EINVAL, "%s: path too long", dir);
+    if (rmdir(dir) != 0 && errno != ENOENT) {
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) WANC_FAIL(WANC_EIO, "%s: not a folder", dir);
+        return write_png_frames(dir, frames, T, H, W);
+    }
+    if (mkdir(tmp, 0777) != 0) WANC_FAIL(WANC_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    wanc_err err = write_png_frames(tmp, frames, T, H, W);
+    if (!err && rename(tmp, dir) != 0)
+        err = wanc_error(WANC_EIO, "%s: cannot rename the frames into place: %s", dir, strerror(errno));
+    if (err) remove_frames(tmp, T);
+    return err;
 }
 
 wanc_err wanc_video_write_safetensors(const char *path, const uint8_t *frames, int T, int H, int W, double fps)
@@ -258,7 +283,7 @@ typedef struct video_reader {
     struct SwsContext *sws;
     uint8_t *buf;
     size_t cap;
-    int T, H, W;
+    int T, H, W, max_frames;
 } video_reader;
 
 /* Convert the decoded frame to RGB and append it. */
@@ -269,6 +294,10 @@ static wanc_err reader_take(video_reader *v, const char *path)
         v->H = f->height;
         v->W = f->width;
         if (v->H < 1 || v->W < 1) WANC_FAIL(WANC_EFORMAT, "%s: frame of size %dx%d", path, v->H, v->W);
+        if (v->H > WANC_LIMIT_FRAME_SIDE || v->W > WANC_LIMIT_FRAME_SIDE ||
+            (int64_t)v->H * v->W > WANC_LIMIT_FRAME_PIXELS)
+            WANC_FAIL(WANC_EUNSUPPORTED, "%s: frames of %dx%d are over the limit (%d per side, %d pixels)", path,
+                      v->W, v->H, WANC_LIMIT_FRAME_SIDE, WANC_LIMIT_FRAME_PIXELS);
     } else if (f->height != v->H || f->width != v->W) {
         WANC_FAIL(WANC_EUNSUPPORTED, "%s: frame %d is %dx%d, the first was %dx%d", path, v->T, f->height, f->width,
                   v->H, v->W);
@@ -276,10 +305,16 @@ static wanc_err reader_take(video_reader *v, const char *path)
     v->sws = sws_getCachedContext(v->sws, f->width, f->height, (enum AVPixelFormat)f->format, v->W, v->H,
                                   AV_PIX_FMT_RGB24, SWS_BICUBIC, NULL, NULL, NULL);
     if (!v->sws) WANC_FAIL(WANC_EUNSUPPORTED, "%s: cannot convert pixel format %d to RGB", path, f->format);
-    size_t fb = (size_t)v->H * v->W * 3;
-    if ((size_t)(v->T + 1) * fb > v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : fb * 8;
-        while (cap < (size_t)(v->T + 1) * fb) cap *= 2;
+    size_t fb = (size_t)v->H * v->W * 3, need = (size_t)(v->T + 1) * fb;
+    if (v->T >= WANC_LIMIT_VIDEO_FRAMES || need > WANC_LIMIT_VIDEO_BYTES)
+        WANC_FAIL(WANC_EUNSUPPORTED, "%s: more than %d frames or %zu MiB of %dx%d RGB frames (the limits)", path,
+                  v->T >= WANC_LIMIT_VIDEO_FRAMES ? WANC_LIMIT_VIDEO_FRAMES : v->T, WANC_LIMIT_VIDEO_BYTES >> 20,
+                  v->W, v->H);
+    if (need > v->cap) {
+        /* grow by doubling, from room for 8 frames (or max_frames), never past the byte limit */
+        size_t cap = v->cap ? v->cap * 2 : fb * (size_t)(v->max_frames > 0 && v->max_frames < 8 ? v->max_frames : 8);
+        while (cap < need) cap *= 2;
+        if (cap > WANC_LIMIT_VIDEO_BYTES) cap = need > WANC_LIMIT_VIDEO_BYTES / 2 ? WANC_LIMIT_VIDEO_BYTES : need * 2;
         uint8_t *nb = realloc(v->buf, cap);
         if (!nb) WANC_FAIL(WANC_ENOMEM, "%s: out of memory at frame %d", path, v->T);
         v->buf = nb;
@@ -330,6 +365,7 @@ static wanc_err reader_run(video_reader *v, const char *path, int max_frames)
     v->pkt = av_packet_alloc();
     if (!v->dec || !v->frame || !v->pkt) WANC_FAIL(WANC_ENOMEM, "%s: out of memory", path);
     r = avcodec_parameters_to_context(v->dec, v->fmt->streams[si]->codecpar);
+    v->dec->max_pixels = WANC_LIMIT_FRAME_PIXELS; /* the decoder refuses larger frames before allocating */
     if (r >= 0) r = avcodec_open2(v->dec, codec, NULL);
     if (r < 0) WANC_FAIL(WANC_EFORMAT, "%s: cannot open the decoder: %s", path, av_err(r, e, sizeof e));
 
@@ -365,7 +401,7 @@ wanc_err wanc_video_read(const char *path, uint8_t **frames, int *T, int *H, int
     if (stat(path, &st) != 0) WANC_FAIL(WANC_EIO, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) WANC_FAIL(WANC_EIO, "%s: not a regular file", path);
     ffmpeg_quiet();
-    video_reader v = {0};
+    video_reader v = {.max_frames = max_frames};
     wanc_err err = reader_run(&v, path, max_frames);
     avformat_close_input(&v.fmt);
     avcodec_free_context(&v.dec);

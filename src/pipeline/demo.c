@@ -18,6 +18,7 @@
 #include "wanc.h"
 #include "dit/dit_random.h"
 #include "dit/wan_dit.h"
+#include "io/atomic_file.h"
 #include "pipeline/model_files.h"
 #include "text/umt5.h"
 #include "vae/wan_vae.h"
@@ -76,13 +77,16 @@ static wanc_err write_demo_tokenizer(const char *path)
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text) WANC_FAIL(WANC_ENOMEM, "demo tokenizer");
-    FILE *f = fopen(path, "wb");
+    wanc_atomic_file a;
+    wanc_err err = wanc_atomic_open(&a, path);
     size_t len = strlen(text);
-    bool ok = f && fwrite(text, 1, len, f) == len;
-    if (f && fclose(f) != 0) ok = false;
+    if (!err && fwrite(text, 1, len, a.f) != len) {
+        err = wanc_error(WANC_EIO, "%s: cannot write the demo tokenizer: %s", path, strerror(errno));
+        wanc_atomic_abort(&a);
+    }
+    if (!err) err = wanc_atomic_commit(&a);
     free(text);
-    if (!ok) WANC_FAIL(WANC_EIO, "%s: cannot write the demo tokenizer: %s", path, strerror(errno));
-    return NULL;
+    return err;
 }
 
 static wanc_err make_dir(const char *dir)

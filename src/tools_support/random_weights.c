@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/threads.h"
+#include "io/atomic_file.h"
 
 /* Values are generated in blocks of this many elements, each block from its
  * own generator state: the block, not the thread, fixes the numbers. */
@@ -158,11 +159,12 @@ wanc_err wanc_random_safetensors_write(const char *path, int n, const wanc_rando
     const wanc_random_tensor **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
     float *fbuf = malloc((size_t)RW_CHUNK * sizeof(float));
     void *obuf = malloc((size_t)RW_CHUNK * sizeof(float));
-    char *header = NULL, tmp[4096];
+    char *header = NULL;
+    const char *tmp = path; /* for messages */
     size_t hlen = 0;
+    wanc_atomic_file a = {0};
     FILE *f = NULL;
     wanc_err err = NULL;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (!sorted || !fbuf || !obuf) {
         err = wanc_error(WANC_ENOMEM, "out of memory for the random-model writer");
         goto done;
@@ -175,11 +177,8 @@ wanc_err wanc_random_safetensors_write(const char *path, int n, const wanc_rando
             goto done;
         }
     TRY_GOTO(err, done, build_header(&header, &hlen, n, sorted, metadata));
-    f = fopen(tmp, "wb");
-    if (!f) {
-        err = wanc_error(WANC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
+    TRY_GOTO(err, done, wanc_atomic_open(&a, path));
+    f = a.f;
     uint8_t len8[8];
     for (int b = 0; b < 8; b++) len8[b] = (uint8_t)((uint64_t)hlen >> (8 * b)); /* little endian */
     if (fwrite(len8, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen) {
@@ -187,11 +186,9 @@ wanc_err wanc_random_safetensors_write(const char *path, int n, const wanc_rando
         goto done;
     }
     for (int i = 0; i < n && !err; i++) err = write_tensor(f, sorted[i], seed, fbuf, obuf, tmp);
-    if (!err && fflush(f) != 0) err = wanc_error(WANC_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    if (!err) err = wanc_atomic_commit(&a);
 done:
-    if (f && fclose(f) != 0 && !err) err = wanc_error(WANC_EIO, "%s: close failed: %s", tmp, strerror(errno));
-    if (!err && rename(tmp, path) != 0) err = wanc_error(WANC_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (err && f) remove(tmp);
+    if (err) wanc_atomic_abort(&a);
     free(sorted);
     free(fbuf);
     free(obuf);

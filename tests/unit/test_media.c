@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "io/image_io.h"
 #include "io/video_out.h"
@@ -305,5 +306,70 @@ TEST(reader_rejects_non_video)
     snprintf(path, sizeof path, "%s/missing.mp4", dir);
     CHECK_ERR(wanc_video_read(path, &g, &t, &h, &w, 0), WANC_EIO, "missing.mp4");
     CHECK_ERR(wanc_png_read(path, &g, &h, &w), WANC_EIO, "missing.mp4");
+    test_rm_tree(dir);
+}
+
+/* Hostile media (core/limits.h): a container claiming 10^9 frames, a frame
+ * size claim of 20000x20000 (raw Y4M), a PNG claiming 100000x100000: the
+ * frames are counted as decoded, frame sizes are refused before allocation. */
+TEST(reader_limits_on_hostile_media)
+{
+    char dir[512], path[600];
+    CHECK(test_make_tmpdir(dir, sizeof dir, "media"));
+    /* 5 real frames; the sample table then claims 10^9 */
+    snprintf(path, sizeof path, "%s/claim.mp4", dir);
+    uint8_t *f = test_frames(5, 16, 16);
+    CHECK_OK(wanc_video_write_mp4(path, f, 5, 16, 16, 15, 5));
+    free(f);
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL);
+    if (fp) {
+        static uint8_t all[1 << 16];
+        size_t n = fread(all, 1, sizeof all, fp);
+        for (size_t i = 0; i + 16 < n; i++)
+            if (!memcmp(all + i, "stts", 4)) { /* stts: version/flags, entries, [count, delta] */
+                const uint32_t claim = 1000000000u;
+                uint8_t be[4] = {claim >> 24, claim >> 16 & 0xff, claim >> 8 & 0xff, claim & 0xff};
+                memcpy(all + i + 12, be, 4);
+                break;
+            }
+        rewind(fp);
+        CHECK(fwrite(all, 1, n, fp) == n);
+        fclose(fp);
+    }
+    uint8_t *g = NULL;
+    int t = 0, h = 0, w = 0;
+    CHECK_OK(wanc_video_read(path, &g, &t, &h, &w, 0));
+    CHECK(t == 5 && h == 16 && w == 16);
+    free(g);
+    g = NULL;
+    /* a raw video whose header says 20000x20000 (400 Mpixel frames) */
+    snprintf(path, sizeof path, "%s/huge.y4m", dir);
+    fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    if (fp) {
+        fputs("YUV4MPEG2 W20000 H20000 F15:1 Ip A1:1 C420jpeg\nFRAME\n", fp);
+        for (int i = 0; i < 4096; i++) fputc(128, fp);
+        fclose(fp);
+    }
+    wanc_err e = wanc_video_read(path, &g, &t, &h, &w, 0);
+    CHECK(e != NULL && g == NULL);
+    wanc_error_free(e);
+    /* a PNG whose header says 100000x100000 */
+    snprintf(path, sizeof path, "%s/huge.png", dir);
+    uint8_t png[45] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                       0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0};
+    uint32_t crc = (uint32_t)crc32(0, png + 12, 17);
+    png[29] = crc >> 24, png[30] = crc >> 16 & 0xff, png[31] = crc >> 8 & 0xff, png[32] = crc & 0xff;
+    memcpy(png + 33, "\0\0\0\0IDAT", 8); /* an empty IDAT: libpng reads the header up to it */
+    crc = (uint32_t)crc32(0, png + 37, 4);
+    png[41] = crc >> 24, png[42] = crc >> 16 & 0xff, png[43] = crc >> 8 & 0xff, png[44] = crc & 0xff;
+    fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    if (fp) {
+        fwrite(png, 1, sizeof png, fp);
+        fclose(fp);
+    }
+    CHECK_ERR(wanc_image_read(path, &g, &h, &w), WANC_EFORMAT, "image size out of range");
     test_rm_tree(dir);
 }

@@ -1,0 +1,85 @@
+#!/bin/sh
+# No partial outputs: wanc is killed (SIGKILL, no chance to clean up) at random
+# points while it writes, and every destination must then be absent or
+# complete: each model file loads, the tokenizer encodes, the mp4 has all its
+# frames, the frame folder holds every frame. (Temporaries "*.part-PID" may be
+# left by a SIGKILL; they are never the destination.)
+#   tests/kill.sh BUILD_DIR [KILLS]
+wanc=$(cd "$(dirname "${1:-build}/wanc")" && pwd)/wanc
+kills=${2:-6}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok()  { echo "PASS kill $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL kill $1"; failed=$((failed + 1)); }
+now_ms() { date +%s%3N; }
+rand() { od -An -N2 -tu2 /dev/urandom | tr -d ' '; } # 0..65535
+
+# complete_or_absent DIR: every destination under DIR is whole
+complete_or_absent() {
+    d=$1 why=""
+    for f in "$d"/m/*.safetensors; do
+        [ -e "$f" ] || continue
+        "$wanc" info "$f" >/dev/null 2>&1 || why="$why $(basename "$f")"
+    done
+    tj="$d/m/google/umt5-xxl/tokenizer.json"
+    if [ -e "$tj" ] && ! "$wanc" encode-prompt --tokenizer "$tj" --prompt x --ids >/dev/null 2>&1; then
+        why="$why tokenizer.json"
+    fi
+    if [ -e "$d/out.mp4" ] && command -v ffprobe >/dev/null; then
+        n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 \
+            "$d/out.mp4" 2>/dev/null)
+        [ "$n" = "$frames" ] || why="$why out.mp4($n frames)"
+    fi
+    if [ -e "$d/out.safetensors" ] && ! "$wanc" info "$d/out.safetensors" >/dev/null 2>&1; then
+        why="$why out.safetensors"
+    fi
+    if [ -e "$d/png" ]; then
+        n=$(ls "$d/png" | grep -c '^frame_[0-9]*\.png$')
+        [ "$n" = "$frames" ] || why="$why png/($n frames)"
+    fi
+    [ -z "$why" ] || echo "  incomplete:$why"
+    [ -z "$why" ]
+}
+
+# run_kills NAME ARGS...: time a full run, then kill runs at random points of it
+run_kills() {
+    name=$1
+    shift
+    rm -rf "$tmp/full" && mkdir -p "$tmp/full"
+    t0=$(now_ms)
+    (cd "$tmp/full" && "$wanc" "$@" >/dev/null 2>&1)
+    full=$(( $(now_ms) - t0 ))
+    if ! complete_or_absent "$tmp/full"; then bad "$name: the uninterrupted run"; return; fi
+    fails=0 died=0
+    i=0
+    while [ $i -lt "$kills" ]; do
+        rm -rf "$tmp/k" && mkdir -p "$tmp/k"
+        if [ -d "$tmp/full/m" ] && [ "$name" != demo ]; then cp -r "$tmp/full/m" "$tmp/k/m"; fi
+        # half the kills anywhere in the run, half in its last third (the writing)
+        if [ $((i % 2)) = 0 ]; then at=$(( $(rand) * full / 65536 ))
+        else at=$(( full * 2 / 3 + $(rand) * full / 3 / 65536 )); fi
+        (cd "$tmp/k" && exec "$wanc" "$@" >/dev/null 2>&1) &
+        pid=$!
+        sleep "$(awk -v ms="$at" 'BEGIN { printf "%.3f", ms / 1000 }')"
+        kill -KILL $pid 2>/dev/null && died=$((died + 1))
+        wait $pid 2>/dev/null
+        complete_or_absent "$tmp/k" || { fails=$((fails + 1)); echo "  (killed after $at of $full ms)"; }
+        i=$((i + 1))
+    done
+    if [ $fails = 0 ]; then ok "$name: $kills kills in a ${full} ms run ($died mid-run), every destination whole or absent"
+    else bad "$name: $fails of $kills kills left a partial destination"; fi
+}
+
+# the demo writes the model files (safetensors, tokenizer.json) and the mp4
+frames=17
+run_kills demo demo --dir m --out out.mp4 --quiet
+# generate on that model: raw frames, then the PNG frame folder
+gen="generate --model-dir m --dit-heads 2 --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet"
+frames=5
+run_kills "generate --out x.safetensors" $gen --out out.safetensors
+run_kills "generate --frames DIR" $gen --frames png
+run_kills "generate --out x.mp4" $gen --out out.mp4
+
+echo "kill: $passed passed, $failed failed"
+[ "$failed" = 0 ]
