@@ -5,6 +5,8 @@
 #   make check      test + asan, one summary line (the CI and README test command)
 #   make asan       the same tests built with AddressSanitizer + UBSan (in build-asan/)
 #   make bench      benchmarks against the same-run sgemm rate
+#   make fuzz       every fuzz target (tests/fuzz/fuzz_*.c) for FUZZ_SECONDS (60) each,
+#                   libFuzzer + ASan + UBSan (clang-14; objects in build-fuzz/)
 #   make CUDA=1     also build the CUDA backend (needs nvcc; objects in build-cuda/)
 #   make CUDA=1 test-cuda   CPU-vs-CUDA op parity tests (SKIP without a device)
 #   sh bench/gpu.sh         on a GPU machine: build, parity, GEMM/attention/DiT timings (< 8 min)
@@ -25,6 +27,11 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/common/*.c))
 FIX_SRC  := $(sort $(wildcard tests/fixtures/*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 CLI_SRC  := $(sort $(wildcard tools/*.c))
+# One parser per fuzz target; a new tests/fuzz/fuzz_NAME.c is picked up by
+# `make fuzz` and by the replay of its seeds and crashers in `make test`.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_DEPS = $(BUILD)/tests/fuzz/support.o $(BUILD)/tools/cli_args.o $(BUILD)/libwanc.a
 
 ifeq ($(CUDA),1)
 # nvcc from PATH, else the default install. sm_90 code (H100/H200) plus
@@ -44,7 +51,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 FIX_OBJ  := $(FIX_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test check test-unit test-fixtures test-cuda asan bench clean
+.PHONY: all test check test-unit test-fixtures test-cuda asan bench clean fuzz fuzz-build
 all: $(BUILD)/libwanc.a $(BUILD)/wanc
 
 $(BUILD)/%.o: %.c
@@ -71,6 +78,13 @@ $(BUILD)/test_fixtures: $(FIX_OBJ) $(BUILD)/libwanc.a
 $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libwanc.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# a fuzz target without libFuzzer: runs the seeds and kept crashers (make test)
+$(BUILD)/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(FUZZ_DEPS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_DEPS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
 # CPU-vs-CUDA op parity (tests/cuda/, CUDA=1 builds only): every test
 # prints a SKIP line when no device is present. The fixture harness does not
 # take a backend choice yet (every runner uses the CPU backend), so
@@ -87,7 +101,7 @@ test-cuda:
 endif
 
 # The test command: unit tests, then every fixture case, one summary line.
-test: $(BUILD)/test_unit $(BUILD)/test_fixtures $(BUILD)/wanc
+test: $(BUILD)/test_unit $(BUILD)/test_fixtures $(BUILD)/wanc $(FUZZ_NAMES:%=$(BUILD)/replay_%)
 	@sh tests/run.sh $(BUILD) $(FIXTURES)
 
 check: all
@@ -102,10 +116,22 @@ test-fixtures: $(BUILD)/test_fixtures
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -march=x86-64-v3 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
+# libFuzzer needs clang; the library is rebuilt with coverage + sanitizers.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_OPT     := -O1 -g -march=x86-64-v3 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                -Wno-unknown-warning-option \
+                -fno-sanitize-recover=all
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" fuzz-build
+	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-build: $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
+
 bench: $(BUILD)/wanc $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 	@sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-cuda
+	rm -rf build build-asan build-cuda build-fuzz
 
--include $(CLI_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FIX_OBJ:.o=.d) $(CUDA_TEST_SRC:%.c=$(BUILD)/%.d)
+-include $(CLI_SRC:%.c=$(BUILD)/%.d) $(wildcard $(BUILD)/tests/fuzz/*.d) $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FIX_OBJ:.o=.d) $(CUDA_TEST_SRC:%.c=$(BUILD)/%.d)

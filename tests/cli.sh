@@ -66,6 +66,21 @@ if [ "$(ls "$tmp/png" 2>/dev/null | tr '\n' ' ')" = "frame_00000.png frame_00001
 then ok "--frames writes frame_00000.png ..."; else bad "--frames"; ls "$tmp/png"; fi
 rm -rf "$tmp/a.safetensors" "$tmp/b.safetensors" "$tmp/png"
 
+# 3a. determinism: the same command gives bit-identical frames on every run and
+# at any thread count (bf16 and f32 each; docs/architecture.md, "Determinism")
+det="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 11"
+for dtype in bf16 f32; do
+    for th in 1 2 3 2; do
+        "$wanc" generate $det --dtype $dtype --threads $th --quiet --out "$tmp/d$th.safetensors" >/dev/null 2>&1 &&
+            { [ -f "$tmp/d_first.safetensors" ] || cp "$tmp/d$th.safetensors" "$tmp/d_first.safetensors"; }
+        if ! cmp -s "$tmp/d$th.safetensors" "$tmp/d_first.safetensors"; then det_bad="$dtype, $th threads"; fi
+    done
+    if [ -z "$det_bad" ] && [ -s "$tmp/d_first.safetensors" ]
+    then ok "$dtype frames identical over runs and 1/2/3 threads"; else bad "determinism ($det_bad)"; fi
+    det_bad=""
+    rm -f "$tmp"/d*.safetensors
+done
+
 # 3b. TeaCache: --tea-cache-l1-thresh runs, and with a threshold no step reaches
 # (3 steps: the middle one is skipped) the frames differ from the uncached run
 tea="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 3 --seed 3"

@@ -25,7 +25,9 @@ else
 fi
 run "$build/test_fixtures" tests/data/fixtures
 run sh tests/harness.sh "$build"
+run sh tests/fuzz/replay.sh "$build"
 run sh tests/cli.sh "$build" "$fixtures"
+run sh tests/kill.sh "$build"
 # One line with the totals of every "N passed, N failed[, N skipped]" line.
 awk '/[0-9]+ passed, [0-9]+ failed/ {
         for (i = 1; i < NF; i++) {
