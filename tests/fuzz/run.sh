@@ -13,9 +13,10 @@ for name in "$@"; do
     log="$build/fuzz_$name.log"
     # -rss_limit_mb / -malloc_limit_mb: an input that makes the parser take
     # more than 2 GiB is a finding (the resource limits are far below it)
+    dirs="$build/corpus/$name"
+    for d in tests/fuzz/corpus/$name tests/fuzz/regress/$name; do [ -d "$d" ] && dirs="$dirs $d"; done
     "$build/fuzz_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" \
-        "$build/corpus/$name" tests/fuzz/corpus/$name tests/fuzz/regress/$name >"$log" 2>&1
+        -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" $dirs >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
