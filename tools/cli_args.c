@@ -81,6 +81,7 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
         {"--model-dir", 's', &a->files.model_dir}, {"--dit", 's', &a->files.dit},
         {"--t5", 's', &a->files.t5},               {"--vae", 's', &a->files.vae},
         {"--tokenizer", 's', &a->files.tokenizer}, {"--dit-heads", 'i', &heads},
+        {"--dit-config", 's', &a->popt.dit_config},
         {"--clip", 's', &a->files.clip},           {"--input-image", 's', &a->input_image},
         {"--end-image", 's', &a->end_image},
         {"--prompt", 's', &prompt},                {"--negative-prompt", 's', &negative},
