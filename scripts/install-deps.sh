@@ -5,9 +5,11 @@
 #   FFmpeg + x264 mp4 output and video/image input (libavcodec/libavformat/libswscale)
 #   libpng, zlib  PNG frame output
 #   ffmpeg        ffprobe, used by the tests to check the mp4s we write
+#   clang-14, libFuzzer, compiler-rt   `make fuzz` (libFuzzer + ASan + UBSan)
 set -eu
 pkgs="build-essential pkg-config libopenblas-dev libcjson-dev libavcodec-dev libavformat-dev
-      libswscale-dev libavutil-dev libx264-dev libpng-dev zlib1g-dev ffmpeg"
+      libswscale-dev libavutil-dev libx264-dev libpng-dev zlib1g-dev ffmpeg
+      clang-14 libfuzzer-14-dev libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
