@@ -78,6 +78,9 @@ $(BUILD)/test_fixtures: $(FIX_OBJ) $(BUILD)/libwanc.a
 $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libwanc.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# objects reached only through the replay_/fuzz_ patterns are kept
+.PRECIOUS: $(BUILD)/%.o
+
 # a fuzz target without libFuzzer: runs the seeds and kept crashers (make test)
 $(BUILD)/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(FUZZ_DEPS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

@@ -57,10 +57,14 @@ wanc_err wanc_atomic_commit(wanc_atomic_file *a)
     if (fflush(a->f) != 0 || fsync(fileno(a->f)) != 0) e = errno;
     if (fclose(a->f) != 0 && !e) e = errno;
     a->f = NULL;
-    if (!e && rename(a->tmp, a->path) != 0) e = errno;
     if (e) {
         wanc_atomic_abort(a);
         WANC_FAIL(WANC_EIO, "%s: writing failed: %s", a->path, strerror(e));
+    }
+    if (rename(a->tmp, a->path) != 0) {
+        e = errno;
+        wanc_atomic_abort(a);
+        WANC_FAIL(WANC_EIO, "%s: cannot rename the finished file onto it: %s", a->path, strerror(e));
     }
     a->tmp[0] = 0;
     sync_dir_of(a->path);
@@ -75,10 +79,14 @@ wanc_err wanc_atomic_commit_path(const char *tmp, const char *path)
         if (fsync(fd) != 0) e = errno;
         if (close(fd) != 0 && !e) e = errno;
     }
-    if (!e && rename(tmp, path) != 0) e = errno;
     if (e) {
         unlink(tmp);
         WANC_FAIL(WANC_EIO, "%s: writing failed: %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        WANC_FAIL(WANC_EIO, "%s: cannot rename the finished file onto it: %s", path, strerror(e));
     }
     sync_dir_of(path);
     return NULL;

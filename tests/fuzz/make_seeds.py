@@ -96,10 +96,9 @@ def pth(state, records, protocol=2, prefix="archive"):
     Pickler(buf, protocol=protocol).dump(state)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(prefix + "/data.pkl", buf.getvalue())
-        z.writestr(prefix + "/version", "3\n")
-        for key, data in records.items():
-            z.writestr(prefix + "/data/" + key, data)
+        for name, data in [("data.pkl", buf.getvalue()), ("version", b"3\n")] + \
+                          [("data/" + k, v) for k, v in records.items()]:
+            z.writestr(zipfile.ZipInfo(prefix + "/" + name, (1980, 1, 1, 0, 0, 0)), data)  # fixed dates
     return out.getvalue()
 
 
@@ -140,6 +139,19 @@ norm = field(3, 2, field(1, 2, b"identity") + field(3, 0, varint(1)) + field(4, 
 put("spiece", "tiny", b"".join(piece(*p) for p in pieces) + trainer + norm)
 put("spiece", "no_specs", b"".join(piece(*p) for p in pieces[:6]))
 
+
+def tiny_charsmap():
+    """A darts-clone trie mapping TAB -> " ", "A" -> "y", "AB" -> "x" (as tests/unit/test_tokenizer.c)."""
+    u = [0] * 0x42
+    u[0], u[0x08], u[0x09] = 1 << 10, 1 << 10 | 1 << 8 | 0x09, 1 << 31 | 0
+    u[0x40], u[0x41] = 1 << 10 | 1 << 8 | 0x41, 1 << 31 | 2
+    u[0x03], u[0x07] = 4 << 10 | 1 << 8 | 0x42, 1 << 31 | 4
+    return struct.pack("<I", 4 * len(u)) + struct.pack("<%dI" % len(u), *u) + b" \0y\0x\0"
+
+
+norm_cm = field(3, 2, field(1, 2, b"nmt_nfkc") + field(2, 2, tiny_charsmap()) + field(3, 0, varint(1)))
+put("spiece", "charsmap", b"".join(piece(*p) for p in pieces) + trainer + norm_cm)
+
 # ---- tokenizer.json ---------------------------------------------------------------
 vocab = [[p, s] for p, s, _ in pieces]
 tj = {"version": "1.0", "added_tokens": [{"id": 0, "content": "<pad>", "special": True},
@@ -149,7 +161,9 @@ tj = {"version": "1.0", "added_tokens": [{"id": 0, "content": "<pad>", "special"
       "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"},
       "model": {"type": "Unigram", "unk_id": 3, "vocab": vocab, "byte_fallback": True}}
 put("tokenizer_json", "tiny", json.dumps(tj, ensure_ascii=False).encode())
-tj2 = dict(tj, normalizer={"type": "Precompiled", "precompiled_charsmap": "CAAAAAAAAAAAAAAAAAAAAA=="})
+import base64
+tj2 = dict(tj, normalizer={"type": "Sequence", "normalizers": [
+    {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(tiny_charsmap()).decode()}]})
 put("tokenizer_json", "charsmap", json.dumps(tj2).encode())
 
 # ---- cli_args (argv split at NUL bytes) ----------------------------------------------
@@ -162,6 +176,13 @@ for name, argv in {
     "v2v": ["--input-video", "in.mp4", "--denoising-strength", "0.7", "--negative-prompt", "blurry"],
 }.items():
     put("cli_args", name, "\0".join(argv).encode())
+
+# ---- dit_config (--dit-config FILE.json) ---------------------------------------------
+put("dit_config", "flat", json.dumps({"num_heads": 2, "vace_layers": [0, 1]}).encode())
+put("dit_config", "sections", json.dumps({
+    "dit": {"has_image_input": False, "patch_size": [1, 2, 2], "in_dim": 16, "out_dim": 16, "freq_dim": 256,
+            "eps": 1e-06, "dim": 64, "ffn_dim": 160, "num_heads": 2, "num_layers": 2, "text_dim": 48},
+    "vace": {"vace_layers": [0], "vace_in_dim": 96, "num_heads": 2}}).encode())
 
 # ---- media (the first byte picks: odd = image reader, even = video reader) -------------
 tmp = os.path.join(root, "..", "tmp-media")
