@@ -6,7 +6,7 @@
 # left by a SIGKILL; they are never the destination.)
 #   tests/kill.sh BUILD_DIR [KILLS]
 wanc=$(cd "$(dirname "${1:-build}/wanc")" && pwd)/wanc
-kills=${2:-6}
+kills=${2:-3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
@@ -18,8 +18,7 @@ rand() { od -An -N2 -tu2 /dev/urandom | tr -d ' '; } # 0..65535
 # complete_or_absent DIR: every destination under DIR is whole
 complete_or_absent() {
     d=$1 why=""
-    for f in "$d"/m/*.safetensors; do
-        [ -e "$f" ] || continue
+    for f in $(find "$d" -name '*.safetensors' ! -name '*.part-*'); do
         "$wanc" info "$f" >/dev/null 2>&1 || why="$why $(basename "$f")"
     done
     tj="$d/m/google/umt5-xxl/tokenizer.json"
@@ -30,9 +29,6 @@ complete_or_absent() {
         n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 \
             "$d/out.mp4" 2>/dev/null)
         [ "$n" = "$frames" ] || why="$why out.mp4($n frames)"
-    fi
-    if [ -e "$d/out.safetensors" ] && ! "$wanc" info "$d/out.safetensors" >/dev/null 2>&1; then
-        why="$why out.safetensors"
     fi
     if [ -e "$d/png" ]; then
         n=$(ls "$d/png" | grep -c '^frame_[0-9]*\.png$')
@@ -47,18 +43,24 @@ run_kills() {
     name=$1
     shift
     rm -rf "$tmp/full" && mkdir -p "$tmp/full"
+    [ -d "$tmp/model" ] && cp -r "$tmp/model" "$tmp/full/m"
     t0=$(now_ms)
     (cd "$tmp/full" && "$wanc" "$@" >/dev/null 2>&1)
+    rc=$?
     full=$(( $(now_ms) - t0 ))
-    if ! complete_or_absent "$tmp/full"; then bad "$name: the uninterrupted run"; return; fi
+    # the uninterrupted run succeeds and writes its destination
+    if [ $rc != 0 ] || [ -z "$(ls "$tmp/full" | grep -v '^m$')" ] || ! complete_or_absent "$tmp/full"; then
+        bad "$name: the uninterrupted run (exit $rc: $(ls "$tmp/full" | tr '\n' ' '))"; return
+    fi
     fails=0 died=0
     i=0
     while [ $i -lt "$kills" ]; do
         rm -rf "$tmp/k" && mkdir -p "$tmp/k"
-        if [ -d "$tmp/full/m" ] && [ "$name" != demo ]; then cp -r "$tmp/full/m" "$tmp/k/m"; fi
-        # half the kills anywhere in the run, half in its last third (the writing)
+        [ -d "$tmp/model" ] && cp -r "$tmp/model" "$tmp/k/m"
+        # half the kills anywhere in the run, half in its second half (the writing; the
+        # process start and the sleep take a little, so not the very end)
         if [ $((i % 2)) = 0 ]; then at=$(( $(rand) * full / 65536 ))
-        else at=$(( full * 2 / 3 + $(rand) * full / 3 / 65536 )); fi
+        else at=$(( full / 2 + $(rand) * full * 2 / 5 / 65536 )); fi
         (cd "$tmp/k" && exec "$wanc" "$@" >/dev/null 2>&1) &
         pid=$!
         sleep "$(awk -v ms="$at" 'BEGIN { printf "%.3f", ms / 1000 }')"
@@ -74,12 +76,17 @@ run_kills() {
 # the demo writes the model files (safetensors, tokenizer.json) and the mp4
 frames=17
 run_kills demo demo --dir m --out out.mp4 --quiet
+cp -r "$tmp/full/m" "$tmp/model" # the model the generate runs use
 # generate on that model: raw frames, then the PNG frame folder
 gen="generate --model-dir m --dit-heads 2 --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet"
 frames=5
 run_kills "generate --out x.safetensors" $gen --out out.safetensors
 run_kills "generate --frames DIR" $gen --frames png
 run_kills "generate --out x.mp4" $gen --out out.mp4
+
+# a 144 MB checkpoint streamed to disk for seconds: the long write window
+kills=3
+run_kills "random-model" random-model --arch wan2.1-t2v-1.3b --layers 1 --out rm
 
 echo "kill: $passed passed, $failed failed"
 [ "$failed" = 0 ]

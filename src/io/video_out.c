@@ -239,10 +239,13 @@ static void remove_frames(const char *dir, int T)
     rmdir(dir);
 }
 
-wanc_err wanc_video_write_pngs(const char *dir, const uint8_t *frames, int T, int H, int W)
+wanc_err wanc_video_write_pngs(const char *dir_arg, const uint8_t *frames, int T, int H, int W)
 {
-    TRY(check_frames(dir ? dir : "frames", frames, T, H, W));
-    if (!dir || !*dir) WANC_FAIL(WANC_EINVAL, "png frames: no output folder");
+    TRY(check_frames(dir_arg ? dir_arg : "frames", frames, T, H, W));
+    if (!dir_arg || !*dir_arg) WANC_FAIL(WANC_EINVAL, "png frames: no output folder");
+    char dir[4096]; /* without trailing slashes: "out/" names the folder out */
+    if (snprintf(dir, sizeof dir, "%s", dir_arg) >= (int)sizeof dir) WANC_FAIL(WANC_EINVAL, "%s: path too long", dir_arg);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = 0;
     /* A new (or empty) folder appears whole: the frames go to a temporary
      * folder renamed onto it at the end. Into a folder that already holds
      * files, each frame is still written whole (temporary name, rename). */
