@@ -31,6 +31,7 @@
 #include "core/tensor.h"
 #include "core/threads.h"
 #include "dit/wan_dit.h"
+#include "io/read_file.h"
 #include "io/video_out.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_internal.h"
@@ -204,7 +205,21 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     wanc_err err = NULL;
     TRY_GOTO(err, fail, wanc_error_context(wanc_tokenizer_load(&p->tok, tok), "tokenizer"));
     TRY_GOTO(err, fail, wanc_error_context(wanc_umt5_open(&p->t5, t5, p->be), "text encoder"));
-    wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32};
+    size_t dit_config_len;
+    if (o->dit_config && o->dit_config_json) {
+        err = wanc_error(WANC_EINVAL, "a DiT config given both as a file (%s) and as text", o->dit_config);
+        goto fail;
+    }
+    /* kept for the pipeline's life: an expert is opened again at each switch */
+    if (o->dit_config) TRY_GOTO(err, fail, wanc_error_context(wanc_read_file(o->dit_config, 1 << 20,
+                                                             "not a DiT config (JSON)", &p->dit_config,
+                                                             &dit_config_len), "DiT config %s", o->dit_config));
+    else if (o->dit_config_json && !(p->dit_config = strdup(o->dit_config_json))) {
+        err = wanc_error(WANC_ENOMEM, "DiT config");
+        goto fail;
+    }
+    wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
+                             .config_json = p->dit_config};
     const char *dits[2] = {dit, dit2};
     TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, p->be, &dopt, dits, dit2[0] ? 2 : 1));
     TRY_GOTO(err, fail, wanc_error_context(wanc_vae_open(&p->vae, vae, p->be), "VAE"));
@@ -237,6 +252,7 @@ void wanc_pipeline_free(wanc_pipeline *p)
     wanc_vae_free(p->vae);
     wanc_clip_free(p->clip);
     wanc_weights_close(p->clip_w);
+    free(p->dit_config);
     free(p);
 }
 

@@ -100,6 +100,7 @@ struct wanc_pipeline {
     wanc_weights *clip_w; /* CLIP image models only */
     wanc_clip *clip;
     pipeline_recipe recipe;
+    char *dit_config;     /* the stated DiT config (JSON), or NULL; every expert opens with it */
     char description[384];
 };
 
