@@ -83,7 +83,8 @@ struct wanc_dit_trainer {
     float **x_in;                                        /* block inputs [layers + 1][S, D] */
     float *head_n, *head_h, *head_out, *hm;              /* [S, D], [S, D], [S, P], [2, 2D] */
     double *rope;
-    tape tp;
+    bool no_checkpointing; /* keep every block's tape instead of re-running blocks in backward */
+    tape *tapes;           /* one tape (checkpointing) or one per block */
     /* backward scratch */
     float *gx, *gb1, *gb2, *gb3, *gbig, *gbig2, *gctx, *gctx2, *dctx_emb, *dt_mod, *de, *dmod, *du, *dsmall;
 };
@@ -200,6 +201,7 @@ void wanc_dit_trainer_free(wanc_dit_trainer *t)
     free(t->params);
     free(t->blk);
     free(t->x_in);
+    free(t->tapes);
     free(t);
 }
 
@@ -219,6 +221,13 @@ wanc_err wanc_dit_trainer_add_lora(wanc_dit_trainer *t, const char *module, cons
         return NULL;
     }
     WANC_FAIL(WANC_EINVAL, "DiT LoRA: module '%s' is not one of the block's Linear layers", module);
+}
+
+void wanc_dit_trainer_set_checkpointing(wanc_dit_trainer *t, bool on)
+{
+    if (t->no_checkpointing == !on) return;
+    t->no_checkpointing = !on;
+    t->have_forward = false; /* the tapes are re-made at the next forward */
 }
 
 float *wanc_dit_trainer_grad(const wanc_dit_trainer *t, const char *name, int64_t *numel)
@@ -250,6 +259,8 @@ static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t 
     t->nmem = keep;
     free(t->x_in);
     t->x_in = NULL;
+    free(t->tapes);
+    t->tapes = NULL;
     t->have_forward = false;
     t->F = F, t->H = H, t->W = W, t->Lt = Lt;
     t->Fp = F / pt, t->Hp = H / ph, t->Wp = W / pw;
@@ -279,18 +290,23 @@ static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t 
     float *rope;
     TRY(talloc(t, &rope, 2 * S * t->hd)); /* S · hd doubles */
     t->rope = (double *)rope;
-    tape *p = &t->tp;
-    float **sd[] = {&p->n1, &p->h1, &p->qpre, &p->qr, &p->kpre, &p->kr, &p->v, &p->a, &p->o, &p->x1, &p->n3,
-                    &p->cqpre, &p->cq1, &p->ca, &p->x2, &p->n2, &p->h2, &p->f2};
-    for (size_t i = 0; i < sizeof sd / sizeof sd[0]; i++) TRY(talloc(t, sd[i], S * D));
-    float **ld[] = {&p->ckpre, &p->ck1, &p->cv};
-    for (size_t i = 0; i < sizeof ld / sizeof ld[0]; i++) TRY(talloc(t, ld[i], Lt * D));
-    TRY(talloc(t, &p->lse1, Hh * S));
-    TRY(talloc(t, &p->lse2, Hh * S));
-    TRY(talloc(t, &p->f1, S * Fd));
-    TRY(talloc(t, &p->g, S * Fd));
-    TRY(talloc(t, &p->mod, 2 * 6 * D));
-    for (int j = 0; j < NLIN; j++) TRY(talloc(t, &p->u[j], M * R));
+    int ntapes = t->no_checkpointing ? c->num_layers : 1;
+    t->tapes = calloc((size_t)ntapes, sizeof *t->tapes);
+    if (!t->tapes) WANC_FAIL(WANC_ENOMEM, "DiT trainer: out of memory");
+    for (int i = 0; i < ntapes; i++) {
+        tape *p = &t->tapes[i];
+        float **sd[] = {&p->n1, &p->h1, &p->qpre, &p->qr, &p->kpre, &p->kr, &p->v, &p->a, &p->o, &p->x1, &p->n3,
+                        &p->cqpre, &p->cq1, &p->ca, &p->x2, &p->n2, &p->h2, &p->f2};
+        for (size_t k = 0; k < sizeof sd / sizeof sd[0]; k++) TRY(talloc(t, sd[k], S * D));
+        float **ld[] = {&p->ckpre, &p->ck1, &p->cv};
+        for (size_t k = 0; k < sizeof ld / sizeof ld[0]; k++) TRY(talloc(t, ld[k], Lt * D));
+        TRY(talloc(t, &p->lse1, Hh * S));
+        TRY(talloc(t, &p->lse2, Hh * S));
+        TRY(talloc(t, &p->f1, S * Fd));
+        TRY(talloc(t, &p->g, S * Fd));
+        TRY(talloc(t, &p->mod, 2 * 6 * D));
+        for (int j = 0; j < NLIN; j++) TRY(talloc(t, &p->u[j], M * R));
+    }
     /* backward scratch */
     float **bs[] = {&t->gx, &t->gb1, &t->gb2, &t->gb3};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) TRY(talloc(t, bs[i], S * D));
@@ -363,7 +379,7 @@ static wanc_err block_fwd(wanc_dit_trainer *t, int i, const float *x0, float *x_
     const wanc_backend *be = t->be;
     const dit_block *b = &t->d->blocks[i];
     const block_train *bt = &t->blk[i];
-    tape *p = &t->tp;
+    tape *p = &t->tapes[t->no_checkpointing ? i : 0];
     const int64_t S = t->S, D = t->D, Lt = t->Lt, Hh = t->d->cfg.num_heads, hd = t->hd;
     const float eps = t->d->cfg.eps, sc = 1.0f / sqrtf((float)hd);
     SEG TRY(be->add(be, MOD(p->mod, 0), b->modulation, t->t_mod + sg * 6 * D, 6 * D));
@@ -413,7 +429,7 @@ static wanc_err block_bwd(wanc_dit_trainer *t, int i, const float *x0, float *gx
     const wanc_backend *be = t->be;
     const dit_block *b = &t->d->blocks[i];
     block_train *bt = &t->blk[i];
-    tape *p = &t->tp;
+    tape *p = &t->tapes[t->no_checkpointing ? i : 0];
     const int64_t S = t->S, D = t->D, Lt = t->Lt, Hh = t->d->cfg.num_heads, hd = t->hd;
     const float eps = t->d->cfg.eps, sc = 1.0f / sqrtf((float)hd);
     float *dmod = t->dmod, *g1 = t->gb1, *g2 = t->gb2, *g3 = t->gb3;
@@ -595,7 +611,9 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
         char name[40];
         snprintf(name, sizeof name, "grad:block_out.%d", i);
         observe(t, name, t->gx, 3, (int64_t[]){1, S, D});
-        TRY(block_fwd(t, i, t->x_in[i], t->gb3)); /* the output is not needed again: gb3 is scratch */
+        /* checkpointing: re-run the block onto the tape (its output, already
+         * kept as the next block's input, goes to scratch) */
+        if (!t->no_checkpointing) TRY(block_fwd(t, i, t->x_in[i], t->gb3));
         TRY(block_bwd(t, i, t->x_in[i], t->gx));
     }
 

@@ -61,6 +61,10 @@ wanc_err wanc_dit_trainer_forward(wanc_dit_trainer *t, const wanc_dit_train_inpu
  * parameter (and LoRA) gradients, writes d loss / d x_t into dx [in_dim, F,
  * H, W] and d loss / d context into dctx [ctx_len, text_dim] (either may be NULL). */
 wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, float *dx, float *dctx);
+/* Per-block gradient checkpointing (on by default, as DiffSynth trains):
+ * off keeps every block's activations from the forward instead of re-running
+ * the blocks in backward (more memory, same gradients bit for bit). */
+void wanc_dit_trainer_set_checkpointing(wanc_dit_trainer *t, bool on);
 /* The gradient of parameter `name` (its checkpoint name), NULL when not kept. */
 float *wanc_dit_trainer_grad(const wanc_dit_trainer *t, const char *name, int64_t *numel);
 /* Every kept parameter gradient to zero (LoRA gradients are the caller's). */
