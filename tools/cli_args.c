@@ -75,6 +75,7 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     double cfg = p->cfg_scale, shift = p->sigma_shift, strength = p->denoising_strength, fps = 15;
     double tea_thresh = p->tea_cache_l1_thresh;
     const char *tea_model = p->tea_cache_model_id;
+    double boundary = p->switch_dit_boundary, cfg_high = p->cfg_scale_high, cfg_low = p->cfg_scale_low;
     bool tiled = false, no_tiled = false;
     a->out = "output.mp4";
     const cli_flag flags[] = {
@@ -96,6 +97,8 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
         {"--frames", 's', &frames_dir},            {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},              {"--quiet", 'b', &a->quiet},
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
+        {"--dit2", 's', &a->files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
+        {"--cfg-scale-high", 'f', &cfg_high},      {"--cfg-scale-low", 'f', &cfg_low},
     };
     int rc = cli_parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), msg, cap);
     if (rc) return rc;
@@ -131,6 +134,9 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     p->denoising_strength = (float)strength;
     p->tea_cache_l1_thresh = (float)tea_thresh;
     p->tea_cache_model_id = tea_model;
+    p->switch_dit_boundary = (float)boundary;
+    p->cfg_scale_high = (float)cfg_high;
+    p->cfg_scale_low = (float)cfg_low;
     p->tiled = !no_tiled;
     if (frames_dir) {
         snprintf(a->frames_path, sizeof a->frames_path, "%s/", frames_dir);
