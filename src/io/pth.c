@@ -64,7 +64,7 @@ static wanc_err zip_open(zip_archive *z)
     /* ZIP64: a locator right before the EOCD points at the ZIP64 end record. */
     if (eocd >= 20 && rd32(b + eocd - 20) == 0x07064b50u) {
         uint64_t z64 = rd64(b + eocd - 20 + 8);
-        if (z64 > size - 56 || rd32(b + z64) != 0x06064b50u)
+        if (size < 56 || z64 > size - 56 || rd32(b + z64) != 0x06064b50u) /* (size - 56 must not wrap) */
             WANC_FAIL(WANC_EFORMAT, "%s: damaged ZIP64 end of central directory", z->path);
         count = rd64(b + z64 + 32);
         cd_size = rd64(b + z64 + 40);

@@ -12,10 +12,12 @@ for name in "$@"; do
     mkdir -p "$build/corpus/$name"
     log="$build/fuzz_$name.log"
     # -rss_limit_mb / -malloc_limit_mb: an input that makes the parser take
-    # more than 2 GiB is a finding (the resource limits are far below it)
+    # more than 2 GiB is a finding (the resource limits are far below it).
+    # -timeout 30 s: every input runs in milliseconds, but a loaded (shared, CI)
+    # machine can stall a process for seconds; a real hang still trips it.
     dirs="$build/corpus/$name"
     for d in tests/fuzz/corpus/$name tests/fuzz/regress/$name; do [ -d "$d" ] && dirs="$dirs $d"; done
-    "$build/fuzz_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
+    "$build/fuzz_$name" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" $dirs >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
