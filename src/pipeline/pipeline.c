@@ -27,6 +27,7 @@
 #include "core/tensor.h"
 #include "core/threads.h"
 #include "dit/wan_dit.h"
+#include "dit/dit_lora.h"
 #include "io/video_out.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_units.h"
@@ -49,7 +50,9 @@ struct wanc_pipeline {
     wanc_precision precision;
     wanc_tokenizer *tok;
     wanc_umt5 *t5;
-    wanc_dit *dit;
+    wanc_dit *dit;         /* = dit_l.dit */
+    dit_with_lora dit_l;   /* the DiT with its store and run-time LoRA terms */
+    char lora_summary[2048];
     wanc_vae21 *vae;
     wanc_weights *clip_w; /* image-to-video DiTs only */
     wanc_clip *clip;
@@ -157,7 +160,10 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     TRY_GOTO(err, fail, wanc_error_context(wanc_tokenizer_load(&p->tok, tok), "tokenizer"));
     TRY_GOTO(err, fail, wanc_error_context(wanc_umt5_open(&p->t5, t5, p->be), "text encoder"));
     wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32};
-    TRY_GOTO(err, fail, wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT"));
+    TRY_GOTO(err, fail, wanc_error_context(dit_lora_open(&p->dit_l, p->be, dit, &dopt, files->loras, files->n_loras,
+                                                         o->lora_mode, o->lora_allow_unmatched, 0, 1, p->lora_summary,
+                                                         sizeof p->lora_summary), "DiT"));
+    p->dit = p->dit_l.dit;
     TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE"));
 
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
@@ -215,7 +221,7 @@ void wanc_pipeline_free(wanc_pipeline *p)
     if (!p) return;
     wanc_tokenizer_free(p->tok);
     wanc_umt5_free(p->t5);
-    wanc_dit_free(p->dit);
+    dit_lora_free(&p->dit_l);
     wanc_vae21_free(p->vae);
     wanc_clip_free(p->clip);
     wanc_weights_close(p->clip_w);
@@ -223,6 +229,7 @@ void wanc_pipeline_free(wanc_pipeline *p)
 }
 
 const char *wanc_pipeline_describe(const wanc_pipeline *p) { return p->description; }
+const char *wanc_pipeline_lora_summary(const wanc_pipeline *p) { return p->lora_summary; }
 
 /* ---- the units ---------------------------------------------------------------- */
 
