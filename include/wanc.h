@@ -91,6 +91,15 @@ typedef struct wanc_pipeline_options {
     wanc_lora_mode lora_mode; /* default fused */
     bool lora_allow_unmatched; /* LoRA keys that match no DiT parameter: ignored and counted in
                                   wanc_pipeline_lora_summary, instead of a named error */
+    /* What a DiT checkpoint cannot carry, stated with DiffSynth's config field
+     * names (`--dit-config FILE.json`): num_heads, VACE's vace_layers when not
+     * a released pattern ({"vace_layers": [0, 1, 3]}); flat or as
+     * {"dit": {WanModel kwargs}, "vace": {VaceWanModel kwargs}}. Stated fields
+     * the tensors determine (dim, num_layers, in_dim, ...) must agree with
+     * them. dit_config: a JSON file; dit_config_json: the same as text (not
+     * both). dit_heads above wins over a stated num_heads. */
+    const char *dit_config;
+    const char *dit_config_json;
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);
