@@ -6,9 +6,10 @@
  *   - low-rank: A [rank, in] (lora_A / lora_down) and B [out, rank] (lora_B /
  *     lora_up), optionally an `alpha` (0-d): ΔW = B · A · (alpha / rank), or
  *     B · A without alpha (DiffSynth's rule);
- *   - a full difference of a weight (`<module>.diff`) or of a bias
- *     (`<module>.diff_b`), as step-distillation LoRAs (lightx2v) carry for
- *     norms, biases and modulation: ΔW = diff.
+ *   - a full difference of a weight (`<module>.diff`), a bias (`<module>.diff_b`)
+ *     or a modulation table (`<block>.diff_m` → `<block>.modulation`), as
+ *     step-distillation LoRAs (lightx2v) carry for norms, biases and
+ *     modulation: ΔW = diff.
  * Fusing adds strength · ΔW to the target parameter.
  *
  * Dialects (detected from the key names; every one maps to the model's own
@@ -55,6 +56,7 @@ typedef enum wanc_lora_kind {
     WANC_LORA_LOWRANK, /* B · A (· alpha/rank) */
     WANC_LORA_DIFF,    /* full difference of `<module>.weight` */
     WANC_LORA_DIFF_B,  /* full difference of `<module>.bias` */
+    WANC_LORA_DIFF_M,  /* full difference of `<module>.modulation` (lightx2v's `.diff_m`) */
 } wanc_lora_kind;
 
 typedef struct wanc_lora_layer {

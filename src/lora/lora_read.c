@@ -20,7 +20,7 @@ static const char *const prefixes[] = {"base_model.model.", "model.diffusion_mod
                                        "transformer.", "model."};
 #define KOHYA_PREFIX "lora_unet_"
 
-typedef enum { ROLE_A, ROLE_B, ROLE_ALPHA, ROLE_DIFF, ROLE_DIFF_B, ROLE_NONE } key_role;
+typedef enum { ROLE_A, ROLE_B, ROLE_ALPHA, ROLE_DIFF, ROLE_DIFF_B, ROLE_DIFF_M, ROLE_NONE } key_role;
 
 typedef struct {
     char module[512];
@@ -67,7 +67,7 @@ static void parse_key(parsed_key *k, const char *key)
     const char *dot = strrchr(s, '.');
     if (!dot) return;
     key_role r = !strcmp(dot, ".alpha") ? ROLE_ALPHA : !strcmp(dot, ".diff") ? ROLE_DIFF
-               : !strcmp(dot, ".diff_b") ? ROLE_DIFF_B : ROLE_NONE;
+               : !strcmp(dot, ".diff_b") ? ROLE_DIFF_B : !strcmp(dot, ".diff_m") ? ROLE_DIFF_M : ROLE_NONE;
     if (r == ROLE_NONE) return;
     snprintf(k->module, sizeof k->module, "%.*s", (int)(dot - s), s);
     k->role = r;
@@ -197,8 +197,10 @@ wanc_err wanc_lora_open(wanc_lora **out, const char *path)
             err = add_stray(l, key);
             continue;
         }
-        wanc_lora_kind kind = k.role == ROLE_DIFF ? WANC_LORA_DIFF : k.role == ROLE_DIFF_B ? WANC_LORA_DIFF_B
-                                                                                           : WANC_LORA_LOWRANK;
+        wanc_lora_kind kind = k.role == ROLE_DIFF     ? WANC_LORA_DIFF
+                              : k.role == ROLE_DIFF_B ? WANC_LORA_DIFF_B
+                              : k.role == ROLE_DIFF_M ? WANC_LORA_DIFF_M
+                                                      : WANC_LORA_LOWRANK;
         int before = l->nlayers;
         wanc_lora_layer *ly = layer_for(l, k.module, kind, &err);
         if (!ly) break;
@@ -305,7 +307,7 @@ static wanc_err check_fit(const wanc_lora *l, const wanc_lora_layer *ly, const w
 static void resolve(char *dst, size_t cap, const wanc_lora_layer *ly, const wanc_weights *m, wanc_name_map_fn alt,
                     void *alt_user, const us_name *ix, int nix, bool kohya)
 {
-    const char *suffix = ly->kind == WANC_LORA_DIFF_B ? "bias" : "weight";
+    const char *suffix = ly->kind == WANC_LORA_DIFF_B ? "bias" : ly->kind == WANC_LORA_DIFF_M ? "modulation" : "weight";
     dst[0] = 0;
     char cand[600];
     snprintf(cand, sizeof cand, "%s%s%s", ly->module, kohya ? "_" : ".", suffix);
@@ -420,18 +422,20 @@ void wanc_lora_describe(FILE *out, const wanc_lora *l)
     enum { CAP = 256 };
     tally *ranks = calloc(CAP, sizeof *ranks), *alphas = calloc(CAP, sizeof *alphas),
           *mods = calloc(CAP, sizeof *mods);
-    int nr = 0, na = 0, nm = 0, nlow = 0, ndiff = 0, ndiffb = 0;
+    int nr = 0, na = 0, nm = 0, nlow = 0, ndiff = 0, ndiffb = 0, ndiffm = 0;
     if (!ranks || !alphas || !mods) goto done;
     for (int i = 0; i < l->nlayers; i++) {
         const wanc_lora_layer *ly = &l->layers[i];
         char folded[256];
         fold_index(folded, sizeof folded, ly->module);
-        const char *kind = ly->kind == WANC_LORA_LOWRANK ? "" : ly->kind == WANC_LORA_DIFF ? " (diff)" : " (diff_b)";
+        const char *kind = ly->kind == WANC_LORA_LOWRANK ? "" : ly->kind == WANC_LORA_DIFF ? " (diff)"
+                           : ly->kind == WANC_LORA_DIFF_B ? " (diff_b)" : " (diff_m)";
         char label[300];
         snprintf(label, sizeof label, "%s%s", folded, kind);
         tally_add(mods, &nm, CAP, label, 0);
         if (ly->kind == WANC_LORA_DIFF) ndiff++;
         else if (ly->kind == WANC_LORA_DIFF_B) ndiffb++;
+        else if (ly->kind == WANC_LORA_DIFF_M) ndiffm++;
         else {
             nlow++;
             tally_add(ranks, &nr, CAP, "", (double)ly->rank);
@@ -444,8 +448,8 @@ void wanc_lora_describe(FILE *out, const wanc_lora *l)
                                                 : "dotted module names",
             l->prefixed ? ", wrapper prefix" : "", l->adapter[0] ? ", adapter '" : "", l->adapter,
             l->adapter[0] ? "'" : "");
-    fprintf(out, "lora: layers %d (low-rank %d, diff %d, diff_b %d), unknown keys %d\n", l->nlayers, nlow, ndiff,
-            ndiffb, l->nstray);
+    fprintf(out, "lora: layers %d (low-rank %d, diff %d, diff_b %d, diff_m %d), unknown keys %d\n", l->nlayers, nlow,
+            ndiff, ndiffb, ndiffm, l->nstray);
     fprintf(out, "lora: rank");
     for (int i = 0; i < nr; i++) fprintf(out, "%s %g (%d layers)", i ? "," : "", ranks[i].value, ranks[i].count);
     fprintf(out, "%s\nlora: alpha", nr ? "" : " -");

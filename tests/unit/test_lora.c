@@ -50,12 +50,13 @@ static const spec model_specs[] = {
     {"blocks.0.ffn.0.bias", WANC_BF16, 1, {8}, 0.0f},
     {"blocks.0.norm3.weight", WANC_F32, 1, {4}, 1.0f},
     {"head.head.weight", WANC_F32, 2, {3, 4}, 0.2f},
+    {"blocks.0.modulation", WANC_F32, 3, {1, 6, 4}, 0.0f},
 };
 
 static wanc_weights *open_model(const char *dir)
 {
     char p[512];
-    write_file(p, sizeof p, dir, "model.safetensors", model_specs, 6);
+    write_file(p, sizeof p, dir, "model.safetensors", model_specs, 7);
     wanc_weights *w = NULL;
     wanc_err err = wanc_weights_open(&w, p);
     if (err) wanc_error_free(err);
@@ -188,17 +189,18 @@ TEST(lora_fuse_math_and_runtime_term)
         {"diffusion_model.blocks.0.ffn.0.lora_up.weight", WANC_F32, 2, {8, 4}, -0.2f},
         {"diffusion_model.blocks.0.norm3.diff", WANC_F32, 1, {4}, 0.5f},
         {"diffusion_model.blocks.0.ffn.0.diff_b", WANC_F32, 1, {8}, 0.25f},
+        {"diffusion_model.blocks.0.diff_m", WANC_F32, 3, {1, 6, 4}, 0.5f}, /* lightx2v: → blocks.0.modulation */
     };
     wanc_lora *l = NULL;
-    CHECK_OK(wanc_lora_open(&l, write_file(p, sizeof p, dir, "f.safetensors", sp, 5)));
+    CHECK_OK(wanc_lora_open(&l, write_file(p, sizeof p, dir, "f.safetensors", sp, 6)));
     if (!l || !model || !orig) goto out;
-    CHECK(l->nlayers == 3);
+    CHECK(l->nlayers == 4);
     CHECK_OK(wanc_lora_bind(l, model, NULL, NULL, false, NULL));
     const void *untouched = wanc_weights_find(model, "blocks.0.self_attn.q.weight")->data;
     wanc_lora_use use = {l, 0.7f};
     int fused = 0;
     CHECK_OK(wanc_lora_fuse(model, &use, 1, WANC_LORA_FUSE_ALL, &fused));
-    CHECK(fused == 3);
+    CHECK(fused == 4);
     /* untouched weights are still the mapped ones; the fused one keeps its dtype */
     CHECK(wanc_weights_find(model, "blocks.0.self_attn.q.weight")->data == untouched);
     CHECK(wanc_weights_find(model, "blocks.0.ffn.0.weight")->dtype == WANC_BF16);
@@ -224,6 +226,10 @@ TEST(lora_fuse_math_and_runtime_term)
     load(model, "blocks.0.ffn.0.bias", e);
     for (int i = 0; i < 8; i++) CHECK(fabs(e[i] - wanc_round_bf16(d[i] + 0.7f * (0.25f + 0.01f * (float)((i * 7) % 13) - 0.05f))) < 1e-6);
 
+    float m0[24], m1[24];
+    load(orig, "blocks.0.modulation", m0);
+    load(model, "blocks.0.modulation", m1);
+    for (int i = 0; i < 24; i++) CHECK(fabs(m1[i] - (m0[i] + 0.7f * (0.5f + 0.01f * (float)((i * 7) % 13) - 0.05f))) < 1e-6);
     /* run time: y = x·W0ᵀ plus the chain equals x·(W0 + ΔW)ᵀ in float32 */
     wanc_lora_runtime *rt = NULL;
     CHECK_OK(wanc_lora_runtime_build(&rt, wanc_backend_cpu(), orig, &use, 1));
