@@ -139,8 +139,8 @@ then ok "info on a LoRA names its dialect, rank, modules and layer count"; else 
 lg="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 3 --dtype f32 --quiet"
 "$wanc" generate $lg --out "$img/base.safetensors" >/dev/null 2>&1
 "$wanc" generate $lg --lora "$lora:0" --out "$img/zero.safetensors" >/dev/null 2>&1
-"$wanc" generate $lg --lora "$lora:0.8" --out "$img/fused.safetensors" >/dev/null 2>&1
-"$wanc" generate $lg --lora "$lora:0.8" --lora-mode runtime --out "$img/rt.safetensors" >/dev/null 2>&1
+"$wanc" generate $lg --lora "$lora:10" --out "$img/fused.safetensors" >/dev/null 2>&1
+"$wanc" generate $lg --lora "$lora:10" --lora-mode runtime --out "$img/rt.safetensors" >/dev/null 2>&1
 if [ -s "$img/zero.safetensors" ] && cmp -s "$img/base.safetensors" "$img/zero.safetensors"
 then ok "--lora FILE:0 gives the frames of no LoRA"; else bad "--lora FILE:0"; fi
 changed=$(cmp -l "$img/base.safetensors" "$img/fused.safetensors" 2>/dev/null | wc -l)
