@@ -160,6 +160,20 @@ rm -f "$img/u.safetensors"
 expect_error "--lora-high-noise on a one-DiT model" "one DiT" $lg --lora-high-noise "$lora" --out "$tmp/x.safetensors"
 expect_error "--lora-mode other" "lora-mode" $lg --lora "$lora" --lora-mode other --out "$tmp/x.safetensors"
 expect_error "--lora on a missing file" "nope.safetensors" $lg --lora "$img/nope.safetensors:0.5" --out "$tmp/x.safetensors"
+# two experts (the demo DiT as both): a LoRA on the high- or low-noise expert changes the frames, and
+# on both it equals the two given separately
+two="$lg --dit2 $tmp/m/diffusion_pytorch_model.safetensors --num-inference-steps 3"
+"$wanc" generate $two --out "$img/a.safetensors" >/dev/null 2>&1
+"$wanc" generate $two --lora-high-noise "$lora:10" --out "$img/h.safetensors" >"$log/log" 2>&1
+"$wanc" generate $two --lora-low-noise "$lora:10" --out "$img/l.safetensors" >/dev/null 2>&1
+"$wanc" generate $two --lora "$lora:10" --out "$img/b.safetensors" >/dev/null 2>&1
+"$wanc" generate $two --lora-high-noise "$lora:10" --lora-low-noise "$lora:10" --out "$img/hl.safetensors" >/dev/null 2>&1
+if [ -s "$img/hl.safetensors" ] && ! cmp -s "$img/a.safetensors" "$img/h.safetensors" &&
+   ! cmp -s "$img/a.safetensors" "$img/l.safetensors" && ! cmp -s "$img/h.safetensors" "$img/l.safetensors" &&
+   cmp -s "$img/b.safetensors" "$img/hl.safetensors"
+then ok "--lora-high-noise / --lora-low-noise apply to one expert, --lora to both"
+else bad "--lora-high-noise / --lora-low-noise"; cat "$log/log"; fi
+rm -f "$img/a.safetensors" "$img/h.safetensors" "$img/l.safetensors" "$img/b.safetensors" "$img/hl.safetensors"
 if "$wanc" generate --help | grep -q -e "--lora FILE\[:STRENGTH\]" && "$wanc" generate --help | grep -q -e "--lora-mode"
 then ok "generate --help lists --lora, --lora-mode"; else bad "generate --help LoRA flags"; fi
 

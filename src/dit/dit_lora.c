@@ -44,6 +44,7 @@ wanc_err dit_lora_open(dit_with_lora *out, const wanc_backend *be, const char *p
         uses[nuse++] = (wanc_lora_use){l, specs[i].strength};
         int unmatched = 0;
         TRY_GOTO(err, done, wanc_lora_bind(l, out->store, wanc_dit_diffusers_name, NULL, allow_unmatched, &unmatched));
+        if (!summary) continue;
         size_t used = strlen(summary);
         if (used < cap)
             snprintf(summary + used, cap - used, "%sLoRA %s: %s dialect, %d layers, strength %g, %s%s%s", used ? "\n" : "",

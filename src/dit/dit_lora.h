@@ -18,7 +18,7 @@ typedef struct {
  * 2: Wan2.2 A14B, 0 = high-noise, 1 = low-noise) with every LoRA of `specs`
  * whose target includes this expert, applied as `mode` says. A LoRA targeting
  * one expert of a one-expert model is a named error. Appends one line per
- * LoRA to summary (cap bytes). */
+ * LoRA to summary (cap bytes; NULL: none). */
 wanc_err dit_lora_open(dit_with_lora *out, const wanc_backend *be, const char *path, const wanc_dit_options *opt,
                        const wanc_lora_spec *specs, int n, wanc_lora_mode mode, bool allow_unmatched, int expert,
                        int nexperts, char *summary, size_t cap);
