@@ -9,6 +9,7 @@
 #include "io/weights.h"
 #include "lora/lora.h"
 #include "test.h"
+#include "train/lora_setup.h"
 
 typedef struct {
     const char *name;
@@ -253,5 +254,35 @@ out:
     wanc_lora_close(l);
     wanc_weights_close(model);
     wanc_weights_close(orig);
+    test_rm_tree(dir);
+}
+
+/* What `wanc train` writes (DiffSynth's ModelLogger form) reads back as the diffsynth dialect. */
+TEST(lora_written_by_train_loads_as_diffsynth)
+{
+    char dir[256], p[512];
+    if (!test_make_tmpdir(dir, sizeof dir, "lora")) {
+        CHECK(0);
+        return;
+    }
+    wanc_weights *model = open_model(dir);
+    float a[2 * 6], b[4 * 2];
+    for (int i = 0; i < 12; i++) a[i] = 0.1f * (float)(i % 5) - 0.2f;
+    for (int i = 0; i < 8; i++) b[i] = 0.05f * (float)(i % 3);
+    const char *names[2] = {"blocks.0.self_attn.q.lora_A.default.weight", "blocks.0.self_attn.q.lora_B.default.weight"};
+    const float *data[2] = {a, b};
+    const int64_t shapes[2][2] = {{2, 6}, {4, 2}};
+    snprintf(p, sizeof p, "%s/trained.safetensors", dir);
+    CHECK_OK(wanc_lora_save(p, 2, names, data, shapes, WANC_BF16));
+    wanc_lora *l = NULL;
+    CHECK_OK(wanc_lora_open(&l, p));
+    if (l) {
+        CHECK(l->dialect == WANC_LORA_DIFFSYNTH && !strcmp(l->adapter, "default"));
+        CHECK(l->nlayers == 1 && l->layers[0].rank == 2 && l->layers[0].scale == 1.0);
+        CHECK_OK(wanc_lora_bind(l, model, wanc_dit_diffusers_name, NULL, false, NULL));
+        CHECK(l->layers[0].target && !strcmp(l->layers[0].target, "blocks.0.self_attn.q.weight"));
+        wanc_lora_close(l);
+    }
+    wanc_weights_close(model);
     test_rm_tree(dir);
 }
