@@ -45,6 +45,43 @@ int cli_parse_flags(const char *cmd, int argc, char **argv, const cli_flag *flag
     return 0;
 }
 
+/* --lora / --lora-high-noise / --lora-low-noise FILE[:STRENGTH] (repeatable):
+ * taken out of argv before the table parse. */
+static int take_lora_flags(generate_args *a, int *argc, char **argv, char *msg, size_t cap)
+{
+    const int max = (int)(sizeof a->loras / sizeof a->loras[0]);
+    int kept = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *f = argv[i];
+        wanc_lora_target target = !strcmp(f, "--lora")              ? WANC_LORA_ALL_EXPERTS
+                                  : !strcmp(f, "--lora-high-noise") ? WANC_LORA_HIGH_NOISE
+                                  : !strcmp(f, "--lora-low-noise")  ? WANC_LORA_LOW_NOISE
+                                                                    : (wanc_lora_target)-1;
+        if ((int)target < 0) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            snprintf(msg, cap, "wanc generate: %s needs FILE[:STRENGTH]", f);
+            return 2;
+        }
+        if (a->files.n_loras == max) {
+            snprintf(msg, cap, "wanc generate: at most %d LoRAs", max);
+            return 2;
+        }
+        char *path = argv[++i]; /* argv strings are ours to cut at the ':' */
+        float strength = 1.0f;
+        char *colon = strrchr(path, ':'), *end = NULL;
+        if (colon && colon[1]) { /* FILE:STRENGTH when what follows the last ':' is a number */
+            double v = strtod(colon + 1, &end);
+            if (!*end) strength = (float)v, *colon = 0;
+        }
+        a->loras[a->files.n_loras++] = (wanc_lora_spec){path, strength, target};
+    }
+    *argc = kept;
+    return 0;
+}
+
 /* An integer flag's value as an int, or 2 with the message. */
 static int to_int(int *dst, long long v, long long lo, long long hi, const char *name, char *msg, size_t cap)
 {
@@ -77,8 +114,13 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     const char *tea_model = p->tea_cache_model_id;
     double boundary = p->switch_dit_boundary, cfg_high = p->cfg_scale_high, cfg_low = p->cfg_scale_low;
     bool tiled = false, no_tiled = false;
+    const char *lora_mode = "fused";
     a->out = "output.mp4";
+    a->files.loras = a->loras;
+    int rc = take_lora_flags(a, &argc, argv, msg, cap);
+    if (rc) return rc;
     const cli_flag flags[] = {
+        {"--lora-mode", 's', &lora_mode},       {"--lora-allow-unmatched", 'b', &a->popt.lora_allow_unmatched},
         {"--model-dir", 's', &a->files.model_dir}, {"--dit", 's', &a->files.dit},
         {"--t5", 's', &a->files.t5},               {"--vae", 's', &a->files.vae},
         {"--tokenizer", 's', &a->files.tokenizer}, {"--dit-heads", 'i', &heads},
@@ -100,8 +142,13 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
         {"--dit2", 's', &a->files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
         {"--cfg-scale-high", 'f', &cfg_high},      {"--cfg-scale-low", 'f', &cfg_low},
     };
-    int rc = cli_parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), msg, cap);
+    rc = cli_parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), msg, cap);
     if (rc) return rc;
+    if (strcmp(lora_mode, "fused") && strcmp(lora_mode, "runtime")) {
+        snprintf(msg, cap, "wanc generate: --lora-mode %s: expected fused or runtime", lora_mode);
+        return 2;
+    }
+    a->popt.lora_mode = strcmp(lora_mode, "runtime") ? WANC_LORA_FUSED : WANC_LORA_RUNTIME;
     if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
         snprintf(msg, cap, "wanc generate: --dtype %s: expected bf16 or f32", dtype);
         return 2;

@@ -31,10 +31,12 @@ typedef struct {
     int quality;
     bool quiet, help;
     char frames_path[PATH_MAX];
+    wanc_lora_spec loras[32]; /* --lora / --lora-high-noise / --lora-low-noise; files.loras points here */
 } generate_args;
 
 /* Fill `a` from argv (DiffSynth's defaults for what is not given); 0, or 2
- * with the message. The strings point into argv. */
+ * with the message. The strings point into argv; a LoRA's FILE:STRENGTH is
+ * cut at the ':' in place, and the LoRA flags are taken out of argv. */
 int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size_t cap);
 
 #endif

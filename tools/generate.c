@@ -95,6 +95,17 @@ static const char generate_help[] =
     "                           num_heads, VACE's vace_layers (e.g. {\"vace_layers\": [0, 1, 3]}); flat or\n"
     "                           {\"dit\": {...}, \"vace\": {...}}; stated shapes must match the weights\n"
     "\n"
+    "LoRA (DiffSynth's load_lora; diffsynth/peft, kohya/ComfyUI and diffusers key names, .alpha,\n"
+    ".diff/.diff_b; see wanc info FILE):\n"
+    "  --lora FILE[:STRENGTH]   apply a LoRA to the DiT (strength 1.0); repeatable, they add up\n"
+    "  --lora-high-noise FILE[:STRENGTH], --lora-low-noise FILE[:STRENGTH]\n"
+    "                           Wan2.2 A14B: the high- / low-noise expert only (--lora: both); refused\n"
+    "                           by a one-DiT model\n"
+    "  --lora-mode fused|runtime  fused (default): merged into the weights at load, float32 merge\n"
+    "                           rounded once to the checkpoint's dtype, only touched weights copied;\n"
+    "                           runtime: y += s*B(A x) beside each frozen linear, base weights untouched\n"
+    "  --lora-allow-unmatched   keys matching no DiT parameter: a warning with their count, not an error\n"
+    "\n"
     "generation (DiffSynth's names and defaults):\n"
     "  --prompt TEXT            (\"\")\n"
     "  --negative-prompt TEXT   (\"\")\n"
@@ -150,6 +161,8 @@ static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const
     if (!quiet) fprintf(stderr, "loading models...\n");
     if ((err = wanc_pipeline_load(&pipe, files, popt))) return fail(cmd, err);
     if (!quiet) fprintf(stderr, "%s\n", wanc_pipeline_describe(pipe));
+    const char *loras = wanc_pipeline_lora_summary(pipe);
+    if (loras[0] && (!quiet || strstr(loras, "warning"))) fprintf(stderr, "%s\n", loras);
     /* the model's own shape rules (the Wan2.2 VAE's 32-pixel grid) and needs */
     if ((err = wanc_pipeline_check_params(pipe, p, notices, &n_notices))) {
         wanc_pipeline_free(pipe);

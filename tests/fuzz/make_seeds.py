@@ -4,7 +4,8 @@
 Run once by hand (python3 tests/fuzz/make_seeds.py); the seeds are committed.
 Standard library only: the .pth seeds are torch's zip layout with a pickle
 that names torch's rebuild helpers, written without torch. The media seeds
-come from the ffmpeg command (skipped when it is absent)."""
+come from the ffmpeg command (skipped when it is absent). The lora seeds are
+copies of tests/data/fixtures/lora_dit's LoRA files (one per key dialect)."""
 import io, json, os, pickle, struct, subprocess, sys, types, zipfile
 from collections import OrderedDict
 
