@@ -176,13 +176,14 @@ static const struct {
     wanc_err (*fn)(FILE *out, int argc, char **argv);
 } benches[] = {
     {"dit", wanc_bench_dit},
+    {"train", wanc_bench_train},
 };
 
 static int cmd_bench(int argc, char **argv)
 {
     for (size_t i = 0; argc > 0 && i < sizeof benches / sizeof benches[0]; i++)
         if (!strcmp(benches[i].name, argv[0])) return report("bench", benches[i].fn(stdout, argc - 1, argv + 1));
-    fprintf(stderr, "wanc bench: unknown or missing component (known: dit)\n");
+    fprintf(stderr, "wanc bench: unknown or missing component (known: dit, train)\n");
     return 2;
 }
 
@@ -203,7 +204,10 @@ static int usage(FILE *f)
             "                         random weights with the released names and shapes; archs: wan2.1-t2v-1.3b,\n"
             "                         wan2.1-t2v-14b, wan2.1-i2v-14b (DIR), umt5-xxl, wan2.1-vae, clip-vit-h-14 (FILE)\n"
             "  wanc bench dit [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--dtype f32|bf16]\n"
-            "                 [--compute fp32|bf16] [--threads N]   time one DiT forward\n",
+            "                 [--compute fp32|bf16] [--threads N]   time one DiT forward\n"
+            "  wanc bench train [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--mode lora|full]\n"
+            "                   [--rank R] [--dtype f32|bf16] [--threads N]\n"
+            "                         time one training step (loss, checkpointed backward, AdamW; fp32 compute)\n",
             WANC_VERSION);
     return f == stdout ? 0 : 2;
 }
