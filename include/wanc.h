@@ -284,6 +284,14 @@ typedef struct wanc_random_model_opts {
     int64_t width;     /* VAE / CLIP base width (0: the release's) */
     const char *dtype; /* "bf16" / "f32"; NULL: the release's */
 } wanc_random_model_opts;
+/* --arch wan2.2-t2v-a14b | wan2.2-i2v-a14b | wan2.2-ti2v-5b: a release folder out_dir
+ * that `wanc generate --model-dir` runs: the DiT(s) with the release's shapes
+ * (o->layers, 0 = all) and shards + index (A14B: high_noise_model/ and
+ * low_noise_model/, 6 each; TI2V-5B: 3), bf16 unless o->dtype is "f32"; the VAE
+ * (Wan2.1 for A14B, Wan2.2 for TI2V-5B) at width o->width (0 = the release's);
+ * and a small stand-in text encoder (width 4096, 2 layers) with the demo's
+ * tokenizer, since the real UMT5 (11 GB) and tokenizer cannot be made up. */
+wanc_err wanc_random_model_release(const char *arch, const char *out_dir, const wanc_random_model_opts *o);
 /* --arch umt5-xxl: models_t5_umt5-xxl-enc-bf16 (bf16, ~5.7B parameters at full size). */
 wanc_err wanc_random_model_umt5(const char *path, const wanc_random_model_opts *o);
 

@@ -76,6 +76,8 @@ static wanc_err random_clip(const random_model_args *a)
 
 static wanc_err random_umt5(const random_model_args *a) { return wanc_random_model_umt5(a->out, &a->o); }
 
+static wanc_err random_release(const random_model_args *a) { return wanc_random_model_release(a->arch, a->out, &a->o); }
+
 static const struct {
     const char *arch;
     wanc_err (*fn)(const random_model_args *a);
@@ -84,6 +86,11 @@ static const struct {
     {"wan2.1-t2v-1.3b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
     {"wan2.1-t2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
     {"wan2.1-i2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
+    {"wan2.2-t2v-a14b", random_release, "release folder DIR: high_noise_model/ + low_noise_model/ (6 shards +\n"
+     "                   index each), Wan2.1 VAE (--width), small text encoder + tokenizer (--layers N)"},
+    {"wan2.2-i2v-a14b", random_release, "the same with in_dim-36 experts (image-to-video, no CLIP)"},
+    {"wan2.2-ti2v-5b", random_release, "release folder DIR: 3 shards + index, Wan2.2 VAE (--width), small text\n"
+     "                   encoder + tokenizer (--layers N)"},
     {"umt5-xxl", random_umt5, "text encoder: FILE (--layers --vocab --dim --ffn --heads shrink it)"},
     {"wan2.1-vae", random_vae21, "VAE: FILE (--width N, 96 = release)"},
     {"wan2.2-vae", random_vae22, "Wan2.2 VAE: FILE (--width N, 160 = release; decoder 1.6x)"},
