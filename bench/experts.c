@@ -100,8 +100,17 @@ int main(int argc, char **argv)
     }
     wanc_random_model_opts o = {.seed = 7, .layers = layers, .width = 8};
     printf("writing a random Wan2.2-T2V-A14B (%d layers per expert, bf16) to %s\n", layers, dir);
-    wanc_err err = wanc_random_model_release("wan2.2-t2v-a14b", dir, &o);
-    if (err) return fprintf(stderr, "bench_experts: %s\n", wanc_error_message(err)), 1;
+    fflush(stdout);
+    /* in a child too: this process must not start threads before it forks the runs */
+    pid_t writer = fork();
+    if (writer == 0) {
+        wanc_err err = wanc_random_model_release("wan2.2-t2v-a14b", dir, &o);
+        if (err) fprintf(stderr, "bench_experts: %s\n", wanc_error_message(err));
+        _exit(err ? 1 : 0);
+    }
+    int wst = 0;
+    if (writer < 0 || waitpid(writer, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+        return fprintf(stderr, "bench_experts: writing the model failed\n"), 1;
 
     char high[PATH_MAX + 64], t5[PATH_MAX + 64], vae[PATH_MAX + 64], tok[PATH_MAX + 64], cmd[PATH_MAX + 32];
     snprintf(high, sizeof high, "%s/high_noise_model/diffusion_pytorch_model.safetensors.index.json", dir);
