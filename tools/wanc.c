@@ -193,6 +193,9 @@ static int usage(FILE *f)
             "usage:\n"
             "  wanc generate --prompt TEXT --model-dir DIR [options]\n"
             "                         text-to-video (or video-to-video); wanc generate --help lists every option\n"
+            "  wanc train --dataset_base_path DIR --dataset_metadata_path FILE --model_dir DIR [options]\n"
+            "                         DiffSynth's train.py arguments; wanc train --help lists them (data processing\n"
+            "                         only so far: this build has no DiT training step)\n"
             "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n"
             "  wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out FILE.safetensors]\n"
@@ -214,6 +217,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) return usage(stdout);
     if (!strcmp(argv[1], "generate")) return wanc_cmd_generate(argc - 2, argv + 2);
     if (!strcmp(argv[1], "demo")) return wanc_cmd_demo(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "train")) return wanc_cmd_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "encode-prompt")) return cmd_encode_prompt(argc - 2, argv + 2);
     if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);
