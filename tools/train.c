@@ -46,12 +46,12 @@ static const opt_spec specs[] = {
     {"learning_rate", OPT_F64, OFF(learning_rate), "0.0001", "AdamW learning rate"},
     {"weight_decay", OPT_F64, OFF(weight_decay), "0.01", "AdamW weight decay"},
     {"num_epochs", OPT_INT, OFF(num_epochs), "1", "epochs"},
-    {"trainable_models", OPT_STR, OFF(trainable_models), "none", "dit: full fine-tuning"},
+    {"trainable_models", OPT_STR, OFF(trainable_models), "none", "dit: full fine-tuning (not supported yet)"},
     {"lora_base_model", OPT_STR, OFF(lora_base_model), "none", "dit: LoRA on the DiT"},
     {"lora_target_modules", OPT_STR, OFF(lora_target_modules), "q,k,v,o,ffn.0,ffn.2", "layers that get a LoRA"},
     {"lora_rank", OPT_INT, OFF(lora_rank), "32", "LoRA rank (alpha = rank)"},
     {"lora_checkpoint", OPT_STR, OFF(lora_checkpoint), "none", "continue training this LoRA"},
-    {"preset_lora_path", OPT_STR, OFF(preset_lora_path), "none", "a LoRA fused into the base model first"},
+    {"preset_lora_path", OPT_STR, OFF(preset_lora_path), "none", "a LoRA fused into the base model first (not supported yet)"},
     {"gradient_accumulation_steps", OPT_INT, OFF(gradient_accumulation_steps), "1", "steps per optimizer update"},
     {"use_gradient_checkpointing", OPT_FLAG, LOCAL, "on", "accepted; wanc always recomputes per block"},
     {"extra_inputs", OPT_STR, OFF(extra_inputs), "none", "input_image, end_image (not supported yet)"},
@@ -60,8 +60,8 @@ static const opt_spec specs[] = {
     {"output_path", OPT_STR, OFF(output_path), "./models", "output folder"},
     {"remove_prefix_in_ckpt", OPT_STR, OFF(remove_prefix_in_ckpt), "pipe.dit.", "prefix removed from saved keys"},
     {"save_steps", OPT_INT, OFF(save_steps), "none", "save every N steps (none: once per epoch)"},
-    {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), "none", "continue from a checkpoint folder"},
-    {"seed", OPT_I64, OFF(seed), "0", "random seed"},
+    {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), "none", "continue from OUTPUT (its checkpoint.safetensors) or that file"},
+    {"seed", OPT_I64, OFF(seed), "0", "seed of the LoRA init, noise, timesteps and data order"},
     {"threads", OPT_INT, OFF(threads), "all CPUs", "worker threads ($WANC_THREADS)"},
     {"precision", OPT_STR, LOCAL, "bf16", "bf16 (DiffSynth's) or fp32"},
     {"quiet", OPT_FLAG, LOCAL, "off", "no progress bar"},
@@ -80,8 +80,11 @@ static void usage(FILE *f)
     }
     fprintf(f, "\nTasks: sft:data_process encodes every item once (UMT5, VAE) into OUTPUT/0/N.safetensors;\n"
                "sft:train trains from that folder (--dataset_base_path OUTPUT, no metadata) without UMT5 or\n"
-               "the VAE; sft does both. This build has no DiT training step yet: sft and sft:train check\n"
-               "their inputs and then stop with an error saying so.\n");
+               "the VAE; sft does both. Training is LoRA on the DiT (--lora_base_model dit), computed in float32\n"
+               "with the parameters kept in the pipeline dtype; full fine-tuning (--trainable_models dit),\n"
+               "--preset_lora_path and --extra_inputs are refused as not supported yet. Output: epoch-E or\n"
+               "step-N.safetensors (DiffSynth's LoRA keys), loss.csv, checkpoint.safetensors (what\n"
+               "--resume_from_checkpoint OUTPUT continues from, bit-identically). Ctrl-C saves and stops.\n");
 }
 
 static volatile sig_atomic_t interrupted;

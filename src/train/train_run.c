@@ -31,6 +31,7 @@
 #include "text/umt5.h"
 #include "train/dataset.h"
 #include "train/train_cache.h"
+#include "train/train_loop.h"
 #include "vae/wan_vae.h"
 #include "vision/resample.h"
 
@@ -326,12 +327,59 @@ done:
 
 /* ---- the entry point ---------------------------------------------------------------------- */
 
-static wanc_err training_step_missing(const char *task)
+/* sft:train: item i is cache file i mod files (UnifiedDataset's cached mode) */
+typedef struct {
+    char **paths;
+    int n;
+} cache_source;
+
+static wanc_err get_cached(void *user, int64_t index, wanc_train_sample *s)
 {
-    WANC_FAIL(WANC_EUNSUPPORTED,
-              "--task %s: this build of wanc has no DiT training step yet (the DiT forward/backward and the "
-              "flow-matching loss of the training-core work are not in it), so it cannot train; "
-              "--task sft:data_process runs and its cache will train once the step is in", task);
+    const cache_source *c = user;
+    return wanc_train_cache_read(c->paths[index % c->n], s);
+}
+
+/* sft: item i loaded and encoded as data_process would (a one-item cache: a
+ * dataset of one row, or repeats in a row, encode once) */
+typedef struct {
+    const wanc_train_options *o;
+    wanc_dataset *ds;
+    data_models m;
+    int64_t held_row;
+    wanc_train_sample held;
+} live_source;
+
+static wanc_err copy_sample(wanc_train_sample *dst, const wanc_train_sample *src)
+{
+    *dst = *src;
+    size_t nx = (size_t)(src->z * src->F * src->h * src->w), nc = (size_t)(src->ctx_len * src->ctx_dim);
+    dst->x0 = malloc(nx * sizeof(float));
+    dst->context = malloc(nc * sizeof(float));
+    if (!dst->x0 || !dst->context) {
+        wanc_train_sample_free(dst);
+        WANC_FAIL(WANC_ENOMEM, "training sample");
+    }
+    memcpy(dst->x0, src->x0, nx * sizeof(float));
+    memcpy(dst->context, src->context, nc * sizeof(float));
+    return NULL;
+}
+
+static wanc_err get_live(void *user, int64_t index, wanc_train_sample *s)
+{
+    live_source *L = user;
+    int64_t row = index % wanc_dataset_rows(L->ds);
+    if (row != L->held_row) {
+        wanc_train_sample_free(&L->held);
+        L->held_row = -1;
+        wanc_dataset_item it;
+        TRY(wanc_dataset_get(L->ds, index, &it));
+        wanc_err err = encode_item(&L->m, &it, &L->held);
+        if (err) err = wanc_error_context(err, "%s row %d (%s)", L->o->dataset_metadata_path, it.row, it.file);
+        wanc_dataset_item_free(&it);
+        TRY(err);
+        L->held_row = row;
+    }
+    return copy_sample(s, &L->held);
 }
 
 wanc_err wanc_train(const wanc_train_options *o, wanc_train_progress_fn progress, void *user)
@@ -341,18 +389,17 @@ wanc_err wanc_train(const wanc_train_options *o, wanc_train_progress_fn progress
     if (o->threads > 0) wanc_threads_set(o->threads);
     wanc_model_paths mp;
     TRY(resolve_models(&mp, o));
-    const char *task = o->task ? o->task : "sft";
-    if (!do_data) {
-        /* sft:train from a cache: check it is one before refusing */
-        char **paths;
-        int n;
-        TRY(wanc_train_cache_list(o->dataset_base_path ? o->dataset_base_path : ".", &paths, &n));
-        wanc_train_sample s;
-        wanc_err err = wanc_train_cache_read(paths[0], &s);
-        wanc_train_cache_list_free(paths, n);
-        if (err) return err;
-        wanc_train_sample_free(&s);
-        return training_step_missing(task);
+    if (do_train && !mp.dit[0]) WANC_FAIL(WANC_EINVAL, "training needs the DiT: give it in --model_paths or --model_dir");
+    wanc_train_loop_args la = {.o = o, .dit_path = mp.dit, .progress = progress, .progress_user = user};
+    if (!do_data) { /* sft:train from the cache data_process wrote */
+        cache_source c;
+        TRY(wanc_train_cache_list(o->dataset_base_path ? o->dataset_base_path : ".", &c.paths, &c.n));
+        la.len = (int64_t)c.n * (o->dataset_repeat > 0 ? o->dataset_repeat : 1);
+        la.get = get_cached, la.get_user = &c;
+        wanc_err err = make_dirs(o->output_path);
+        if (!err) err = wanc_train_loop(&la);
+        wanc_train_cache_list_free(c.paths, c.n);
+        return err;
     }
     wanc_dataset_options dopt = {
         .base_path = o->dataset_base_path, .metadata_path = o->dataset_metadata_path,
@@ -361,7 +408,17 @@ wanc_err wanc_train(const wanc_train_options *o, wanc_train_progress_fn progress
     };
     wanc_dataset *ds;
     TRY(wanc_dataset_open(&ds, &dopt));
-    wanc_err err = do_train ? training_step_missing(task) : data_process(o, &mp, ds, progress, user);
+    wanc_err err = NULL;
+    if (!do_train) err = data_process(o, &mp, ds, progress, user);
+    else {
+        live_source src = {.o = o, .ds = ds, .held_row = -1};
+        err = data_models_load(&src.m, &mp, o->precision == WANC_PRECISION_BF16);
+        la.len = wanc_dataset_len(ds), la.get = get_live, la.get_user = &src;
+        if (!err) err = make_dirs(o->output_path);
+        if (!err) err = wanc_train_loop(&la);
+        wanc_train_sample_free(&src.held);
+        data_models_free(&src.m);
+    }
     wanc_dataset_free(ds);
     return err;
 }
