@@ -110,6 +110,18 @@ else bad "train: bad checkpoints"; cat "$log/log"; fi
 if ! "$wanc" train $tr --trainable_models dit --output_path "$tmp/full" --quiet >"$log/log" 2>&1 &&
    grep -q "full fine-tuning is not wired" "$log/log"
 then ok "train --trainable_models dit says it is not supported yet"; else bad "train full"; cat "$log/log"; fi
+# 8g. validation: the trained LoRA loads through `wanc generate --lora` and changes the frames
+if "$wanc" generate --help 2>&1 | grep -q -- "--lora FILE"; then
+    gen="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
+    if "$wanc" generate $gen --out "$tmp/base.safetensors" >"$log/log" 2>&1 &&
+       "$wanc" generate $gen --lora "$tmp/lora/epoch-0.safetensors" --out "$tmp/withlora.safetensors" >>"$log/log" 2>&1 &&
+       [ -s "$tmp/withlora.safetensors" ] && ! cmp -s "$tmp/base.safetensors" "$tmp/withlora.safetensors"
+    then ok "the trained LoRA loads through generate --lora and changes the frames"
+    else bad "generate --lora with the trained LoRA"; cat "$log/log"; fi
+    rm -f "$tmp/base.safetensors" "$tmp/withlora.safetensors"
+else
+    echo "note: this build's generate has no --lora: the trained LoRA's validation run is not made"
+fi
 rm -rf "$tmp/s1" "$tmp/s2" "$tmp/s3" "$tmp/r0" "$tmp/r1" "$tmp/r2" "$tmp/r3" "$tmp/cut.safetensors" "$tmp/full"
 if "$wanc" train --dataset_base_path "$ds" --dataset_metadata_path "$ds/metadata.csv" --model_dir "$tmp/m" \
      --num_frames 9 --quiet >"$log/log" 2>&1 || ! grep -q "say what to train" "$log/log" ||
