@@ -335,4 +335,68 @@ wanc_err wanc_random_model_release(const char *arch, const char *out_dir, const 
 /* --arch umt5-xxl: models_t5_umt5-xxl-enc-bf16 (bf16, ~5.7B parameters at full size). */
 wanc_err wanc_random_model_umt5(const char *path, const wanc_random_model_opts *o);
 
+/* ---- training (`wanc train`, src/train) ------------------------------------ */
+
+/* The arguments of DiffSynth's examples/wanvideo/model_training/train.py, by
+ * its names and with its defaults (wanc_train_options_default). */
+typedef struct wanc_train_options {
+    /* dataset */
+    const char *dataset_base_path;     /* folder the metadata's file names are relative to; with
+                                          task "sft:train", the cache folder data_process wrote */
+    const char *dataset_metadata_path; /* .csv / .json / .jsonl (columns video or image, prompt) */
+    int dataset_repeat;                /* 1 */
+    const char *data_file_keys;        /* "image,video" */
+    int height, width;                 /* 0: dynamic resolution under max_pixels */
+    long long max_pixels;              /* 1024*1024 */
+    int num_frames;                    /* 81 (shorter videos: their largest 4k+1) */
+    /* models */
+    const char *model_paths;           /* JSON list of files (DiffSynth's --model_paths) */
+    const char *model_dir;             /* or a release folder, as `wanc generate --model-dir` */
+    const char *tokenizer_path;        /* google/umt5-xxl folder; NULL: the model folder's */
+    int dit_heads;                     /* 0: the checkpoint's metadata, else dim/128 */
+    wanc_precision precision;          /* bf16 (DiffSynth trains in bfloat16) */
+    /* training */
+    const char *task;                  /* "sft" | "sft:data_process" | "sft:train" */
+    double learning_rate;              /* 1e-4 */
+    double weight_decay;               /* 0.01 */
+    int num_epochs;                    /* 1 */
+    const char *trainable_models;      /* "dit" for full fine-tuning, NULL otherwise */
+    const char *lora_base_model;       /* "dit" for LoRA */
+    const char *lora_target_modules;   /* "q,k,v,o,ffn.0,ffn.2" */
+    int lora_rank;                     /* 32 */
+    const char *lora_checkpoint;       /* continue this LoRA */
+    const char *preset_lora_path;      /* fused into the base model first */
+    int gradient_accumulation_steps;   /* 1 */
+    const char *extra_inputs;          /* "input_image", "end_image" (comma-separated) or NULL */
+    double max_timestep_boundary;      /* 1.0 */
+    double min_timestep_boundary;      /* 0.0 */
+    long long seed;                    /* 0 */
+    int threads;                       /* 0: $WANC_THREADS, else every CPU */
+    /* output */
+    const char *output_path;           /* "./models" */
+    const char *remove_prefix_in_ckpt; /* "pipe.dit." */
+    int save_steps;                    /* 0: once per epoch */
+    const char *resume_from_checkpoint;
+} wanc_train_options;
+
+void wanc_train_options_default(wanc_train_options *o);
+
+/* What a progress callback sees: stage "data" (data_process: item done of
+ * total) or "train" (step done of total, with the loss). */
+typedef struct wanc_train_status {
+    const char *stage;
+    long long step, total;
+    int epoch;
+    double loss, loss_smoothed, lr, seconds_per_step;
+} wanc_train_status;
+/* Return non-zero to stop: training saves a checkpoint and returns WANC_ECANCELLED. */
+typedef int (*wanc_train_progress_fn)(void *user, const wanc_train_status *s);
+
+/* Run a training task. "sft:data_process" encodes every item (UMT5 prompt
+ * embedding, VAE latents of the clip) once into output_path/0/N.safetensors;
+ * "sft:train" trains from such a folder (dataset_base_path, no metadata)
+ * without loading UMT5 or the VAE; "sft" does both in one run. Bad data is a
+ * named error (metadata file, row, data file) before anything is written. */
+wanc_err wanc_train(const wanc_train_options *o, wanc_train_progress_fn progress, void *user);
+
 #endif

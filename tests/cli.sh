@@ -215,5 +215,8 @@ else
     echo "note: no e2e_t2v_tiny case under $fixtures or tests/data/fixtures; the fixture-file CLI run is not made"
 fi
 
+# 8. wanc train (tests/cli_train.sh)
+. "$(dirname "$0")/cli_train.sh"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -4,5 +4,6 @@
 
 int wanc_cmd_generate(int argc, char **argv);
 int wanc_cmd_demo(int argc, char **argv);
+int wanc_cmd_train(int argc, char **argv);
 
 #endif
