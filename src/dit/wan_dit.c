@@ -145,7 +145,9 @@ wanc_err dit_view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, const i
     TRY(wanc_weights_get(d->store, name, &t, ndim, shape));
     if (!wanc_tensor_is_contiguous(t))
         WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s is not contiguous", wanc_weights_describe(d->store), name);
-    if (d->bf16_weights && t->dtype != WANC_BF16) {
+    /* fp8 and ggml block types stay compact in both modes: linear decodes them block by block */
+    bool compact = wanc_dtype_is_quant(t->dtype) || t->dtype == WANC_F8_E4M3 || t->dtype == WANC_F8_E5M2;
+    if (d->bf16_weights && t->dtype != WANC_BF16 && !compact) {
         if (d->nconv == d->capconv) {
             int cap = d->capconv ? 2 * d->capconv : 64;
             wanc_tensor **nc = realloc(d->conv, (size_t)cap * sizeof *nc);
@@ -162,8 +164,8 @@ wanc_err dit_view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, const i
         }
         d->conv[d->nconv++] = ct;
         t = ct;
-    } else if (t->dtype != WANC_F32 && t->dtype != WANC_BF16 && t->dtype != WANC_F16) {
-        WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s has dtype %s; the DiT reads F32, BF16 or F16",
+    } else if (!wanc_dtype_is_float(t->dtype)) {
+        WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s has dtype %s; the DiT reads float weights (F32, BF16, F16, fp8, GGUF blocks)",
                   wanc_weights_describe(d->store), name, wanc_dtype_name(t->dtype));
     }
     *out = t;

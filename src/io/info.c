@@ -1,8 +1,35 @@
-/* `wanc info`: list a checkpoint's tensors, one `name<TAB>dtype<TAB>shape` line each. */
+/* `wanc info`: list a checkpoint's tensors, one `name<TAB>dtype<TAB>shape` line each,
+ * then what the file is: its container, quantization and tensor-type mix. */
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "io/gguf.h"
 #include "io/weights.h"
 #include "wanc.h"
+
+/* "format: GGUF v3, ..., file type Q4_K_S" / "format: ComfyUI scaled fp8 ..." (nothing
+ * for plain files), then the count of tensors per stored type. */
+static void print_format(FILE *out, const wanc_weights *w)
+{
+    const char *gv = wanc_weights_metadata(w, "gguf.version");
+    const wanc_tensor *m;
+    if (gv) {
+        const char *ft = wanc_weights_metadata(w, "general.file_type");
+        const char *arch = wanc_weights_metadata(w, "general.architecture");
+        const char *ftn = ft ? wanc_gguf_file_type_name(atoi(ft)) : NULL;
+        fprintf(out, "format: GGUF v%s, architecture %s, file type %s\n", gv, arch ? arch : "?",
+                ftn ? ftn : (ft ? ft : "?"));
+    } else if ((m = wanc_weights_find(w, "scaled_fp8"))) {
+        fprintf(out, "format: ComfyUI scaled fp8 (%s, per-tensor scale_weight)\n",
+                m->dtype == WANC_F8_E5M2 ? "e5m2" : "e4m3fn");
+    }
+    int count[WANC_DTYPE_COUNT] = {0};
+    for (int i = 0; i < wanc_weights_count(w); i++) count[wanc_weights_tensor(w, i)->dtype]++;
+    fprintf(out, "tensor types:");
+    for (int d = 0; d < WANC_DTYPE_COUNT; d++)
+        if (count[d]) fprintf(out, " %s %d", wanc_dtype_name((wanc_dtype)d), count[d]);
+    fprintf(out, "\n");
+}
 
 wanc_err wanc_info_print(FILE *out, const char *path)
 {
@@ -16,6 +43,7 @@ wanc_err wanc_info_print(FILE *out, const char *path)
                 wanc_shape_str(s, sizeof s, t->ndim, t->shape));
     }
     fprintf(out, "tensors: %d\n", n);
+    print_format(out, w);
     wanc_weights_close(w);
     if (ferror(out)) WANC_FAIL(WANC_EIO, "%s: writing the listing failed", path);
     return NULL;

@@ -70,8 +70,8 @@ wanc_err wanc_store_map_file(wanc_weights *w, const char *path, int *index)
 void wanc_store_copy_contiguous(void *dst, const wanc_tensor *src)
 {
     size_t es = wanc_dtype_size(src->dtype), n = (size_t)wanc_tensor_numel(src);
-    if (wanc_tensor_is_contiguous(src)) {
-        memcpy(dst, src->data, n * es);
+    if (wanc_tensor_is_contiguous(src) || !es) { /* block types are always stored contiguous */
+        memcpy(dst, src->data, wanc_tensor_nbytes(src));
         return;
     }
     /* Walk the index space, innermost dim fastest; bytes are copied, so any dtype works. */
@@ -108,7 +108,7 @@ wanc_err wanc_store_add(wanc_weights *w, int file, const char *name, wanc_dtype 
     if (stride)
         for (int i = 0; i < ndim; i++) e->t.stride[i] = stride[i];
     size_t es = wanc_dtype_size(dt);
-    bool aligned = ((uintptr_t)data % es) == 0;
+    bool aligned = !es || ((uintptr_t)data % es) == 0; /* block types are read bytewise */
     if (!aligned || !wanc_tensor_is_contiguous(&e->t)) {
         /* The layout does not allow a view: one contiguous copy in the stored dtype. */
         wanc_tensor src = e->t, dst;
@@ -207,6 +207,7 @@ static wanc_err add_file(wanc_weights *w, const char *path)
     size_t got = 0;
     TRY(sniff(path, m, sizeof m, &got));
     if (got == 9 && m[8] == '{') return wanc_safetensors_read(w, path);
+    if (got >= 4 && !memcmp(m, "GGUF", 4)) return wanc_gguf_read(w, path);
     if (got >= 4 && m[0] == 'P' && m[1] == 'K' && (m[2] == 3 || m[2] == 5) && (m[3] == 4 || m[3] == 6))
         return wanc_pth_read(w, path);
     if (got >= 2 && m[0] == 0x80 && m[1] >= 2 && m[1] <= 5) /* pickle PROTO: torch < 1.6 wrote bare pickles */

@@ -1,7 +1,7 @@
 /* The weight store: one API over every checkpoint format.
  *
  * A store holds the tensors of one model, gathered from one or more files
- * (safetensors, sharded safetensors, PyTorch zip .pth). Tensor data stays in
+ * (safetensors, sharded safetensors, PyTorch zip .pth, GGUF). Tensor data stays in
  * the mmapped files wherever the layout allows; a tensor's `data` points
  * into the mapping and must not be written. Names are kept as stored; lookup
  * can strip the wrapper prefixes DiffSynth accepts (`model.`,
@@ -25,7 +25,8 @@
 typedef struct wanc_weights wanc_weights;
 
 /* Open a checkpoint. `path` may be:
- *   - a .safetensors file, a .pth/.pt/.ckpt (torch zip) file;
+ *   - a .safetensors file, a .pth/.pt/.ckpt (torch zip) file, a .gguf file
+ *     (its block-quantized tensors stay quantized: dtypes WANC_Q*);
  *   - a `*.safetensors.index.json` (opens every shard it names);
  *   - a glob pattern such as "dir/diffusion_pytorch_model*.safetensors".
  * Errors name the file and the problem. */
