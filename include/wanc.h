@@ -64,6 +64,15 @@ typedef struct wanc_pipeline_options {
     wanc_precision precision; /* default bf16 */
     int dit_heads;            /* 0: from the checkpoint's metadata, else dim/128 */
     int threads;              /* 0: $WANC_THREADS, else every CPU */
+    /* What a DiT checkpoint cannot carry, stated with DiffSynth's config field
+     * names (`--dit-config FILE.json`): num_heads, VACE's vace_layers when not
+     * a released pattern ({"vace_layers": [0, 1, 3]}); flat or as
+     * {"dit": {WanModel kwargs}, "vace": {VaceWanModel kwargs}}. Stated fields
+     * the tensors determine (dim, num_layers, in_dim, ...) must agree with
+     * them. dit_config: a JSON file; dit_config_json: the same as text (not
+     * both). dit_heads above wins over a stated num_heads. */
+    const char *dit_config;
+    const char *dit_config_json;
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);

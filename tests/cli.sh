@@ -113,6 +113,17 @@ expect_error "a TeaCache threshold without a model id" "tea_cache_model_id" --mo
     --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh 0.2 --out "$tmp/x.mp4"
 expect_error "a negative TeaCache threshold" "tea_cache_l1_thresh" --model-dir "$tmp/m" --dit-heads 2 \
     --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh -1 --out "$tmp/x.mp4"
+echo '{"dit": {"num_layers": 7}}' > "$log/cfg.json"
+expect_error "a --dit-config that disagrees with the weights" "num_layers = 7" --model-dir "$tmp/m" \
+    --dit-config "$log/cfg.json" --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --out "$tmp/x.mp4"
+echo '{"num_heads": 2, "num_layers": 2}' > "$log/cfg.json"
+if "$wanc" generate --model-dir "$tmp/m" --dit-config "$log/cfg.json" --height 32 --width 48 --num-frames 5 \
+     --num-inference-steps 2 --seed 3 --quiet --out "$tmp/c.safetensors" >"$log/log" 2>&1 &&
+   "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 32 --width 48 --num-frames 5 \
+     --num-inference-steps 2 --seed 3 --quiet --out "$tmp/h.safetensors" >>"$log/log" 2>&1 &&
+   cmp -s "$tmp/c.safetensors" "$tmp/h.safetensors"
+then ok "--dit-config states num_heads (same frames as --dit-heads)"; else bad "--dit-config num_heads"; cat "$log/log"; fi
+rm -f "$log/cfg.json" "$tmp/c.safetensors" "$tmp/h.safetensors"
 expect_error "an I2V model without its CLIP file" "--clip" --dit "$img/mi/diffusion_pytorch_model.safetensors" \
     --t5 "$img/mi/models_t5_umt5-xxl-enc-bf16.safetensors" --vae "$img/mi/Wan2.1_VAE.safetensors" \
     --tokenizer "$img/mi/google/umt5-xxl" $small --input-image "$picture" --out "$tmp/x.mp4"

@@ -131,6 +131,9 @@ static const char generate_help[] =
     "  --tokenizer DIR|FILE     google/umt5-xxl/ (spiece.model or tokenizer.json)\n"
     "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors)\n"
     "  --dit-heads N            DiT attention heads (default: checkpoint metadata, else dim/128)\n"
+    "  --dit-config FILE.json   what the DiT's weights cannot carry, in DiffSynth's config field names:\n"
+    "                           num_heads, VACE's vace_layers (e.g. {\"vace_layers\": [0, 1, 3]}); flat or\n"
+    "                           {\"dit\": {...}, \"vace\": {...}}; stated shapes must match the weights\n"
     "\n"
     "generation (DiffSynth's names and defaults):\n"
     "  --prompt TEXT            (\"\")\n"
@@ -228,6 +231,7 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
         {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
         {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},
+        {"--dit-config", 's', &popt.dit_config},
         {"--clip", 's', &files.clip},           {"--input-image", 's', &input_image},
         {"--end-image", 's', &end_image},
         {"--prompt", 's', &prompt},             {"--negative-prompt", 's', &negative},

@@ -98,9 +98,21 @@ void dit_patchify(float *rows, const float *a, int64_t ca, const float *b, int64
 /* dst[c, tok] = src[tok, c] for observers wanting a conv's [C, ...] layout. */
 void dit_tokens_to_channels(float *dst, const float *src, int64_t tokens, int64_t C);
 
+/* ---- stated configs (dit_config.c) ---- */
+/* What a stated config (wanc_dit_options.config_json) sets that the tensors cannot carry. */
+typedef struct {
+    int num_heads;     /* 0: not stated */
+    int n_vace_layers; /* 0: not stated */
+    int vace_layers[WANC_DIT_MAX_VACE];
+} dit_stated;
+wanc_err dit_config_parse(dit_stated *s, const char *json);
+/* Every stated field the tensors determine must agree with cfg. */
+wanc_err dit_config_check(const wanc_dit_config *cfg, const char *json);
+
 /* ---- VACE (vace.c) ---- */
-/* Config from the vace_* tensors (none: vace_num_blocks = 0). */
-wanc_err dit_vace_infer_config(wanc_dit_config *cfg, const wanc_weights *w);
+/* Config from the vace_* tensors (none: vace_num_blocks = 0); the block →
+ * layer mapping from `stated` when it has one, else the released pattern. */
+wanc_err dit_vace_infer_config(wanc_dit_config *cfg, const wanc_weights *w, const dit_stated *stated);
 wanc_err dit_vace_load(wanc_dit *d);
 /* hints[n, S, dim] from in->vace_context and x[S, dim] (tokens after the
  * patch embedding); uses B's scratch and its context/t_mod/RoPE. */

@@ -13,7 +13,8 @@
  * The block count is in the names; the layers are not. The released
  * models put the n blocks at a fixed stride over the DiT's L layers
  * (1.3B: 15 over 30 at 0, 2, .., 28; 14B: 8 over 40 at 0, 5, .., 35), i.e.
- * layer j·ceil(L/n); the tiny fixture (2 over 3 at 0, 2) agrees.
+ * layer j·ceil(L/n); the tiny fixture (2 over 3 at 0, 2) agrees. Any other
+ * mapping is stated by the caller (a DiT config's vace_layers, dit_config.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 
 #include "dit/dit_internal.h"
 
-wanc_err dit_vace_infer_config(wanc_dit_config *cfg, const wanc_weights *w)
+wanc_err dit_vace_infer_config(wanc_dit_config *cfg, const wanc_weights *w, const dit_stated *stated)
 {
     char name[64];
     int n = 0;
@@ -46,11 +47,29 @@ wanc_err dit_vace_infer_config(wanc_dit_config *cfg, const wanc_weights *w)
     if (n > WANC_DIT_MAX_VACE || n > cfg->num_layers)
         WANC_FAIL(WANC_EFORMAT, "%s: %d VACE blocks for a DiT of %d layers (at most %d)", wanc_weights_describe(w), n,
                   cfg->num_layers, n > WANC_DIT_MAX_VACE ? WANC_DIT_MAX_VACE : cfg->num_layers);
-    int stride = (cfg->num_layers + n - 1) / n;
-    for (int j = 0; j < n; j++) cfg->vace_layers[j] = j * stride;
-    if (cfg->vace_layers[n - 1] >= cfg->num_layers)
-        WANC_FAIL(WANC_EFORMAT, "%s: %d VACE blocks do not map onto %d DiT layers (stride %d)",
-                  wanc_weights_describe(w), n, cfg->num_layers, stride);
+    if (stated && stated->n_vace_layers) { /* vace_layers as the caller states it */
+        if (stated->n_vace_layers != n)
+            WANC_FAIL(WANC_EINVAL, "%s: DiT config vace_layers lists %d layers for %d VACE blocks (vace_blocks.*)",
+                      wanc_weights_describe(w), stated->n_vace_layers, n);
+        for (int j = 0; j < n; j++) {
+            int l = stated->vace_layers[j];
+            if (l >= cfg->num_layers)
+                WANC_FAIL(WANC_EINVAL, "%s: DiT config vace_layers[%d] = %d, but the DiT has %d layers",
+                          wanc_weights_describe(w), j, l, cfg->num_layers);
+            for (int k = 0; k < j; k++)
+                if (stated->vace_layers[k] == l)
+                    WANC_FAIL(WANC_EINVAL, "%s: DiT config vace_layers names layer %d twice", wanc_weights_describe(w),
+                              l);
+            cfg->vace_layers[j] = l;
+        }
+    } else { /* the released pattern */
+        int stride = (cfg->num_layers + n - 1) / n;
+        for (int j = 0; j < n; j++) cfg->vace_layers[j] = j * stride;
+        if (cfg->vace_layers[n - 1] >= cfg->num_layers)
+            WANC_FAIL(WANC_EFORMAT, "%s: %d VACE blocks do not map onto %d DiT layers at a released stride (%d): "
+                      "state vace_layers in a DiT config (--dit-config)", wanc_weights_describe(w), n,
+                      cfg->num_layers, stride);
+    }
     cfg->vace_num_blocks = n;
     cfg->vace_in_dim = (int)pe->shape[1];
     return NULL;

@@ -34,7 +34,16 @@ static wanc_err need(const wanc_weights *w, const char *name, const wanc_tensor 
     return NULL;
 }
 
+static wanc_err infer_config(wanc_dit_config *cfg, const wanc_weights *w, int num_heads_override,
+                             const dit_stated *stated);
+
 wanc_err wanc_dit_infer_config(wanc_dit_config *cfg, const wanc_weights *w, int num_heads_override)
+{
+    return infer_config(cfg, w, num_heads_override, NULL);
+}
+
+static wanc_err infer_config(wanc_dit_config *cfg, const wanc_weights *w, int num_heads_override,
+                             const dit_stated *stated)
 {
     memset(cfg, 0, sizeof *cfg);
     const wanc_tensor *t;
@@ -70,7 +79,7 @@ wanc_err wanc_dit_infer_config(wanc_dit_config *cfg, const wanc_weights *w, int 
         WANC_FAIL(WANC_EFORMAT, "%s: unknown DiT layout: img_emb.emb_pos without image cross-attention",
                   wanc_weights_describe(w));
     cfg->eps = 1e-6f;
-    int heads = num_heads_override;
+    int heads = num_heads_override > 0 ? num_heads_override : stated ? stated->num_heads : 0;
     const char *meta = wanc_weights_metadata(w, "num_heads");
     if (heads <= 0 && meta) {
         char *end;
@@ -100,7 +109,7 @@ wanc_err wanc_dit_infer_config(wanc_dit_config *cfg, const wanc_weights *w, int 
         cfg->ref_in_dim = (int)t->shape[1];
     }
     TRY(dit_camera_infer_config(cfg, w));
-    TRY(dit_vace_infer_config(cfg, w));
+    TRY(dit_vace_infer_config(cfg, w, stated));
     return NULL;
 }
 
@@ -269,7 +278,10 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
     d->bf16 = o.precision == WANC_DIT_BF16;
     d->bf16_weights = d->bf16 || o.bf16_weights;
     wanc_arena_init(&d->arena, 0);
-    wanc_err err = wanc_dit_infer_config(&d->cfg, w, o.num_heads);
+    dit_stated stated;
+    wanc_err err = dit_config_parse(&stated, o.config_json);
+    if (!err) err = infer_config(&d->cfg, w, o.num_heads, &stated);
+    if (!err) err = dit_config_check(&d->cfg, o.config_json);
     if (!err) err = load_all(d);
     if (err) {
         wanc_dit_free(d);
@@ -737,19 +749,19 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
             TRY_GOTO(err, done, dit_alloc_f(A, &hints, c->vace_num_blocks * S * D));
             TRY_GOTO(err, done, dit_vace_hints(&f, d, &B, A, B.x, hints));
         }
-        for (int i = 0, j = 0; i < c->num_layers; i++) {
+        for (int i = 0; i < c->num_layers; i++) {
             TRY_GOTO(err, done, dit_run_block(&f, d, &d->blocks[i], &B));
             if (in->observe) {
                 char name[32];
                 snprintf(name, sizeof name, "block.%d", i);
                 dit_observe(&f, name, B.x, 3, (int64_t[]){1, S, D});
             }
-            if (hints && j < c->vace_num_blocks && c->vace_layers[j] == i) { /* x += hint_j · vace_scale */
+            for (int j = 0; hints && j < c->vace_num_blocks; j++) {
+                if (c->vace_layers[j] != i) continue; /* x += hint_j · vace_scale after block vace_layers[j] */
                 TRY_GOTO(err, done, be->scale(be, B.h, hints + j * S * D, in->vace_scale, 0.0f, S * D));
                 TRY_GOTO(err, done, dit_rnd(&f, B.h, S * D));
                 TRY_GOTO(err, done, be->add(be, B.x, B.x, B.h, S * D));
                 TRY_GOTO(err, done, dit_rnd(&f, B.x, S * D));
-                j++;
             }
         }
         if (in->cache) TRY_GOTO(err, done, in->cache->store(in->cache->user, B.x, S * D));

@@ -64,6 +64,12 @@ typedef struct wanc_dit_options {
     int num_heads;                /* 0: `num_heads` metadata, else dim/128 */
     wanc_dit_precision precision; /* bf16 also converts f32 weights to bf16 at load */
     bool bf16_weights;            /* round f32 weights to bf16 at load (fp32 compute on bf16 data) */
+    /* A stated config (JSON text, DiffSynth's field names, flat or as
+     * {"dit": {WanModel kwargs}, "vace": {VaceWanModel kwargs}}): sets what the
+     * tensors cannot carry (num_heads unless num_heads above is set,
+     * vace_layers) and must agree with what they do (dim, num_layers, ...).
+     * NULL: none. See dit_config.c. */
+    const char *config_json;
 } wanc_dit_options;
 
 /* Called at each named point of the forward (see the fixture README's

@@ -27,6 +27,7 @@
 #include "core/tensor.h"
 #include "core/threads.h"
 #include "dit/wan_dit.h"
+#include "io/read_file.h"
 #include "io/video_out.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_units.h"
@@ -156,8 +157,20 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     wanc_err err = NULL;
     TRY_GOTO(err, fail, wanc_error_context(wanc_tokenizer_load(&p->tok, tok), "tokenizer"));
     TRY_GOTO(err, fail, wanc_error_context(wanc_umt5_open(&p->t5, t5, p->be), "text encoder"));
-    wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32};
-    TRY_GOTO(err, fail, wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT"));
+    char *dit_config = NULL;
+    size_t dit_config_len;
+    if (o->dit_config && o->dit_config_json) {
+        err = wanc_error(WANC_EINVAL, "a DiT config given both as a file (%s) and as text", o->dit_config);
+        goto fail;
+    }
+    if (o->dit_config) TRY_GOTO(err, fail, wanc_read_file(o->dit_config, 1 << 20, "not a DiT config (JSON)",
+                                                          &dit_config, &dit_config_len));
+    wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
+                             .config_json = dit_config ? dit_config : o->dit_config_json};
+    err = wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT%s%s", dit_config ? " with config " : "",
+                             dit_config ? o->dit_config : "");
+    free(dit_config);
+    if (err) goto fail;
     TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE"));
 
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);

@@ -12,6 +12,7 @@
 #include "dit/dit_random.h"
 #include "dit/wan_dit.h"
 #include "test.h"
+#include "tools_support/random_weights.h"
 
 /* A tiny I2V-shaped config (head_dim 32 splits 12/10/10). */
 static wanc_dit_config tiny_config(bool image)
@@ -324,4 +325,94 @@ TEST(dit_step_cache_hook)
     free_inputs(&t);
     wanc_dit_free(dit);
     remove(p);
+}
+
+/* A random 4-layer DiT with 3 VACE blocks (base file + a vace_* file, the
+ * union is the store): 3 blocks over 4 layers is no released stride, so the
+ * mapping must be stated (wanc_dit_options.config_json, DiffSynth's
+ * vace_layers); stated fields the tensors determine must agree with them. */
+static wanc_err write_vace_dit(const char *base, const char *vace)
+{
+    wanc_dit_config c = tiny_config(false);
+    c.num_layers = 4;
+    TRY(wanc_dit_random_write(base, &c, WANC_F32, 21));
+    wanc_weights *w;
+    TRY(wanc_weights_open(&w, base));
+    wanc_random_tensor t[160];
+    int n = 0;
+    for (int j = 0; j < 3; j++) {
+        for (int i = 0; i < wanc_weights_count(w) && n < 140; i++) {
+            const char *name = wanc_weights_name(w, i);
+            if (strncmp(name, "blocks.0.", 9)) continue;
+            const wanc_tensor *src = wanc_weights_find(w, name);
+            t[n] = (wanc_random_tensor){.dtype = WANC_F32, .ndim = src->ndim, .std = 0.05f};
+            memcpy(t[n].shape, src->shape, sizeof(int64_t) * (size_t)src->ndim);
+            snprintf(t[n++].name, sizeof t[0].name, "vace_blocks.%d.%s", j, name + 9);
+        }
+        t[n] = (wanc_random_tensor){.dtype = WANC_F32, .ndim = 2, .shape = {64, 64}, .std = 0.05f};
+        snprintf(t[n++].name, sizeof t[0].name, "vace_blocks.%d.after_proj.weight", j);
+        t[n] = (wanc_random_tensor){.dtype = WANC_F32, .ndim = 1, .shape = {64}, .std = 0.05f};
+        snprintf(t[n++].name, sizeof t[0].name, "vace_blocks.%d.after_proj.bias", j);
+    }
+    wanc_weights_close(w);
+    t[n++] = (wanc_random_tensor){"vace_blocks.0.before_proj.weight", WANC_F32, 2, {64, 64}, 0.05f, 0};
+    t[n++] = (wanc_random_tensor){"vace_blocks.0.before_proj.bias", WANC_F32, 1, {64}, 0.05f, 0};
+    t[n++] = (wanc_random_tensor){"vace_patch_embedding.weight", WANC_F32, 5, {64, 96, 1, 2, 2}, 0.05f, 0};
+    t[n++] = (wanc_random_tensor){"vace_patch_embedding.bias", WANC_F32, 1, {64}, 0.05f, 0};
+    return wanc_random_safetensors_write(vace, n, t, 22, NULL);
+}
+
+static wanc_weights *vace_store; /* the loaded model's store (wanc_dit_load does not own it) */
+
+static wanc_err open_vace(wanc_dit **out, const char *base, const char *vace, const char *json)
+{
+    wanc_weights *w;
+    TRY(wanc_weights_open_files(&w, (const char *[]){base, vace}, 2));
+    wanc_err err = wanc_dit_load(out, wanc_backend_cpu(), w, &(wanc_dit_options){.config_json = json});
+    if (err) wanc_weights_close(w);
+    else vace_store = w;
+    return err;
+}
+
+TEST(dit_stated_config_vace_layers)
+{
+    char base[256], vace[256];
+    tmp_path(base, sizeof base, "vbase");
+    tmp_path(vace, sizeof vace, "vace");
+    CHECK_OK(write_vace_dit(base, vace));
+    wanc_dit *d = NULL;
+    CHECK_ERR(open_vace(&d, base, vace, NULL), WANC_EFORMAT, "state vace_layers");
+    CHECK_ERR(open_vace(&d, base, vace, "{\"vace_layers\": [0, 1]}"), WANC_EINVAL, "2 layers for 3 VACE blocks");
+    CHECK_ERR(open_vace(&d, base, vace, "{\"vace_layers\": [0, 1, 4]}"), WANC_EINVAL, "the DiT has 4 layers");
+    CHECK_ERR(open_vace(&d, base, vace, "{\"vace_layers\": [0, 3, 3]}"), WANC_EINVAL, "names layer 3 twice");
+    CHECK_ERR(open_vace(&d, base, vace, "{\"dit\": {\"num_layers\": 5}, \"vace\": {\"vace_layers\": [0, 1, 3]}}"),
+              WANC_EINVAL, "num_layers = 5");
+    CHECK_ERR(open_vace(&d, base, vace, "[1]"), WANC_EFORMAT, "not a JSON object");
+    CHECK_OK(open_vace(&d, base, vace, "{\"dit\": {\"dim\": 64, \"num_heads\": 2, \"eps\": 1e-6, \"num_layers\": 4}, "
+                                       "\"vace\": {\"vace_layers\": [0, 1, 3], \"vace_in_dim\": 96}}"));
+    if (d) {
+        const wanc_dit_config *c = wanc_dit_get_config(d);
+        CHECK(c->vace_num_blocks == 3 && c->vace_layers[0] == 0 && c->vace_layers[1] == 1 && c->vace_layers[2] == 3);
+        CHECK(c->num_heads == 2);
+        /* the hints reach the output: scale 0 equals no VACE input, scale 1 differs */
+        tiny_inputs t;
+        wanc_dit_inputs in = make_inputs(&t, c);
+        const int64_t n = 16 * in.F * in.H * in.W;
+        float *plain = malloc(sizeof(float) * (size_t)n), *vc = calloc((size_t)(96 * in.F * in.H * in.W), sizeof(float));
+        for (int64_t i = 0; vc && i < 96 * in.F * in.H * in.W; i++) vc[i] = (float)((i * 7919) % 13) / 13.0f - 0.5f;
+        CHECK_OK(wanc_dit_forward(d, &in, plain));
+        in.vace_context = vc, in.vace_c = 96, in.vace_scale = 0;
+        CHECK_OK(wanc_dit_forward(d, &in, t.out));
+        CHECK(max_diff(plain, t.out, n) == 0.0f);
+        in.vace_scale = 1;
+        CHECK_OK(wanc_dit_forward(d, &in, t.out));
+        CHECK(max_diff(plain, t.out, n) > 0.0f);
+        free(plain);
+        free(vc);
+        free_inputs(&t);
+    }
+    wanc_dit_free(d);
+    if (vace_store) wanc_weights_close(vace_store);
+    remove(base);
+    remove(vace);
 }
