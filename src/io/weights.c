@@ -280,6 +280,43 @@ static wanc_err add_path(wanc_weights *w, const char *path)
     return err;
 }
 
+static int find_exact(const wanc_weights *w, const char *prefix, const char *name);
+
+/* ComfyUI "scaled fp8": `<layer>.weight` (fp8) holds w / s and the 0-d
+ * `<layer>.scale_weight` (newer ComfyUI: `.weight_scale`) holds s. The scale
+ * is attached to the weight's tensor, which stays fp8 in memory; every
+ * conversion to float32 multiplies by it. */
+static wanc_err attach_fp8_scales(wanc_weights *w)
+{
+    static const char *const suffixes[] = {".scale_weight", ".weight_scale"};
+    for (int i = 0; i < w->n; i++) {
+        const char *name = w->entries[i].name;
+        for (size_t k = 0; k < sizeof suffixes / sizeof *suffixes; k++) {
+            size_t nl = strlen(name), sl = strlen(suffixes[k]);
+            if (nl <= sl || strcmp(name + nl - sl, suffixes[k])) continue;
+            char wname[1024];
+            if (nl - sl + 8 > sizeof wname) continue;
+            snprintf(wname, sizeof wname, "%.*s.weight", (int)(nl - sl), name);
+            int j = find_exact(w, "", wname);
+            if (j < 0) continue;
+            wanc_tensor *t = &w->entries[j].t;
+            const wanc_tensor *s = &w->entries[i].t;
+            if (t->dtype != WANC_F8_E4M3 && t->dtype != WANC_F8_E5M2) continue; /* only fp8 weights are scaled */
+            float v;
+            if (wanc_tensor_numel(s) != 1 || !wanc_dtype_is_float(s->dtype) || wanc_dtype_is_quant(s->dtype))
+                WANC_FAIL(WANC_EFORMAT, "%s: %s must hold one float (the scale of %s), it is %s with %lld values",
+                          w->files[w->entries[i].file].path, name, wname, wanc_dtype_name(s->dtype),
+                          (long long)wanc_tensor_numel(s));
+            TRY(wanc_tensor_to_f32(&v, s));
+            if (!(v != 0.0f) || v != v)
+                WANC_FAIL(WANC_EFORMAT, "%s: %s is %g, not a usable scale for %s", w->files[w->entries[i].file].path,
+                          name, (double)v, wname);
+            t->scale = v;
+        }
+    }
+    return NULL;
+}
+
 wanc_err wanc_weights_open_files(wanc_weights **out, const char *const *paths, int npaths)
 {
     *out = NULL;
@@ -289,6 +326,7 @@ wanc_err wanc_weights_open_files(wanc_weights **out, const char *const *paths, i
     wanc_err err = NULL;
     for (int i = 0; i < npaths && !err; i++) err = add_path(w, paths[i]);
     if (!err) err = store_finish(w);
+    if (!err) err = attach_fp8_scales(w);
     if (err) {
         wanc_weights_close(w);
         return err;

@@ -29,6 +29,9 @@ typedef struct wanc_weights wanc_weights;
  *     (its block-quantized tensors stay quantized: dtypes WANC_Q*);
  *   - a `*.safetensors.index.json` (opens every shard it names);
  *   - a glob pattern such as "dir/diffusion_pytorch_model*.safetensors".
+ * ComfyUI scaled-fp8 files: an fp8 `<layer>.weight` gets the value of its
+ * `<layer>.scale_weight` / `.weight_scale` as its tensor's `scale` (it stays
+ * fp8; conversions to float32 multiply by it).
  * Errors name the file and the problem. */
 wanc_err wanc_weights_open(wanc_weights **out, const char *path);
 /* Open several files as one model (their union; a duplicate name is an error). */

@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "core/quant.h"
 #include "io/gguf.h"
+#include "io/weights.h"
 #include "test.h"
 
 /* ---- a tiny GGUF builder ----------------------------------------------------- */
@@ -186,4 +187,34 @@ TEST(linear_reads_compact_weights)
     float out[10], x[256] = {0};
     const wanc_backend *be = wanc_backend_cpu();
     CHECK_ERR(be->linear(be, out, x, &bad, NULL, 1), WANC_ESHAPE, "not whole");
+}
+
+/* A ComfyUI scaled-fp8 layer: the weight stays fp8 and carries its scale. */
+TEST(scaled_fp8_scale_attaches)
+{
+    char dir[256], path[300];
+    CHECK(test_make_tmpdir(dir, sizeof dir, "fp8"));
+    snprintf(path, sizeof path, "%s/s.safetensors", dir);
+    uint8_t codes[4] = {0x38, 0x40, 0xb8, 0x00}; /* 1, 2, -1, 0 */
+    float sc = 0.25f, bad = 0.0f;
+    const char *names[] = {"l.weight", "l.scale_weight", "scaled_fp8"};
+    wanc_tensor ts[3] = {wanc_tensor_wrap(codes, WANC_F8_E4M3, 2, (int64_t[]){2, 2}),
+                         wanc_tensor_wrap(&sc, WANC_F32, 0, NULL),
+                         wanc_tensor_wrap(codes, WANC_F8_E4M3, 1, (int64_t[]){0})};
+    CHECK_OK(wanc_safetensors_write(path, 3, names, ts, NULL));
+    wanc_weights *w = NULL;
+    CHECK_OK(wanc_weights_open(&w, path));
+    if (w) {
+        const wanc_tensor *t = wanc_weights_find(w, "l.weight");
+        CHECK(t && t->dtype == WANC_F8_E4M3 && t->scale == 0.25f);
+        float *v = NULL;
+        CHECK_OK(wanc_weights_load_f32(w, "l.weight", &v, 2, (int64_t[]){2, 2}));
+        CHECK(v && v[0] == 0.25f && v[1] == 0.5f && v[2] == -0.25f && v[3] == 0.0f);
+        free(v);
+        wanc_weights_close(w);
+    }
+    ts[1] = wanc_tensor_wrap(&bad, WANC_F32, 0, NULL);
+    CHECK_OK(wanc_safetensors_write(path, 3, names, ts, NULL));
+    CHECK_ERR(wanc_weights_open(&w, path), WANC_EFORMAT, "not a usable scale");
+    test_rm_tree(dir);
 }
