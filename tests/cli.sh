@@ -165,5 +165,29 @@ else
     echo "note: no e2e_t2v_tiny case under $fixtures or tests/data/fixtures; the fixture-file CLI run is not made"
 fi
 
+# 8. --model-dir on the other layouts: a diffusers folder (heads from transformer/config.json), and a
+#    ComfyUI-style folder (GGUF DiT, scaled-fp8 HF-named UMT5, ComfyUI VAE) with --tokenizer
+dl=$(grep -l '"case": "diffusers_layout"' "$fixtures"/*/case.json tests/data/fixtures/*/case.json 2>/dev/null | head -n 1)
+gg=$(grep -l '"case": "gguf_dit"' "$fixtures"/*/case.json tests/data/fixtures/*/case.json 2>/dev/null | head -n 1)
+f8=$(grep -l '"case": "fp8_scaled"' "$fixtures"/*/case.json tests/data/fixtures/*/case.json 2>/dev/null | head -n 1)
+if [ -n "$dl" ] && [ -n "$gg" ] && [ -n "$f8" ]; then
+    d=$(dirname "$dl")
+    if "$wanc" generate --model-dir "$d" --prompt "a test" --height 32 --width 48 --num-frames 5 \
+         --num-inference-steps 2 --quiet --out "$tmp/dl.mp4" >"$log/log" 2>&1 && probe "$tmp/dl.mp4" 5 48 32
+    then ok "generate --model-dir on a diffusers folder"; else bad "generate --model-dir diffusers"; cat "$log/log"; fi
+    mkdir -p "$tmp/comfy/diffusion_models" "$tmp/comfy/text_encoders" "$tmp/comfy/vae"
+    ln -s "$(cd "$(dirname "$gg")" && pwd)/$(ls "$(dirname "$gg")" | grep 'Q4_K_S\.gguf$' | head -n 1)" "$tmp/comfy/diffusion_models/"
+    ln -s "$(cd "$(dirname "$f8")" && pwd)/$(ls "$(dirname "$f8")" | grep '^umt5.*scaled\.safetensors$' | head -n 1)" "$tmp/comfy/text_encoders/"
+    cp "$d/vae/diffusion_pytorch_model.safetensors" "$tmp/comfy/vae/wan_2.1_vae_test.safetensors"
+    if "$wanc" generate --model-dir "$tmp/comfy" --tokenizer "$d/tokenizer" --dit-heads 2 --prompt "a test" \
+         --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet --out "$tmp/c.mp4" >"$log/log" 2>&1 &&
+       probe "$tmp/c.mp4" 5 48 32
+    then ok "generate --model-dir on a ComfyUI-style folder (GGUF DiT, scaled-fp8 UMT5)"
+    else bad "generate --model-dir ComfyUI"; cat "$log/log"; fi
+    rm -rf "$tmp/comfy" "$tmp/dl.mp4" "$tmp/c.mp4"
+else
+    echo "note: no diffusers_layout/gguf_dit/fp8_scaled cases; the layout CLI runs are not made"
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -2,10 +2,36 @@
  * then what the file is: its container, quantization and tensor-type mix. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/gguf.h"
 #include "io/weights.h"
 #include "wanc.h"
+
+/* Which model and key layout the names say (a probe name → a description). */
+static void print_layout(FILE *out, const wanc_weights *w)
+{
+    static const char *const probes[][2] = {
+        {"condition_embedder.time_proj.weight", "Wan DiT, diffusers names (WanTransformer3DModel)"},
+        {"blocks.0.self_attn.q.weight", "Wan DiT, original names"},
+        {"encoder.block.0.layer.0.SelfAttention.q.weight", "UMT5 encoder, Hugging Face T5 names (ComfyUI umt5_xxl / diffusers text_encoder)"},
+        {"blocks.0.attn.q.weight", "UMT5 encoder, Wan names"},
+        {"decoder.conv_in.weight", "Wan VAE, diffusers names (AutoencoderKLWan)"},
+        {"decoder.conv1.weight", "Wan VAE, original names (Wan2.1_VAE.pth / ComfyUI wan_2.1_vae)"},
+        {"vision_model.embeddings.patch_embedding.weight", "CLIP vision tower, Hugging Face names (ComfyUI clip_vision_h)"},
+        {"visual.patch_embedding.weight", "CLIP image encoder, open-clip names"},
+    };
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        const char *name = probes[i][0];
+        if (!wanc_weights_has(w, name)) continue;
+        /* the stored name tells whether a wrapper prefix was stripped */
+        bool prefixed = false;
+        for (int k = 0; k < wanc_weights_count(w) && !prefixed; k++)
+            prefixed = !strncmp(wanc_weights_name(w, k), "model.diffusion_model.", 22);
+        fprintf(out, "layout: %s%s\n", probes[i][1], prefixed ? " under ComfyUI's model.diffusion_model. prefix" : "");
+        return;
+    }
+}
 
 /* "format: GGUF v3, ..., file type Q4_K_S" / "format: ComfyUI scaled fp8 ..." (nothing
  * for plain files), then the count of tensors per stored type. */
@@ -44,6 +70,7 @@ wanc_err wanc_info_print(FILE *out, const char *path)
     }
     fprintf(out, "tensors: %d\n", n);
     print_format(out, w);
+    print_layout(out, w);
     wanc_weights_close(w);
     if (ferror(out)) WANC_FAIL(WANC_EIO, "%s: writing the listing failed", path);
     return NULL;

@@ -16,11 +16,14 @@ typedef struct wanc_model_paths {
     char vae[PATH_MAX];
     char tokenizer[PATH_MAX]; /* a folder */
     char clip[PATH_MAX];      /* the CLIP image encoder, "" when the folder has none */
+    int dit_heads;            /* diffusers transformer/config.json num_attention_heads, else 0 */
 } wanc_model_paths;
 
-/* Each missing file is a WANC_ENOTFOUND error naming the pattern looked for.
- * The CLIP file is optional here (a T2V release has none): the pipeline
- * requires it when the DiT takes an image. */
+/* Official release names first, then the diffusers and ComfyUI layouts (see
+ * model_files.c). A missing DiT, text encoder or VAE is a WANC_ENOTFOUND
+ * error naming the patterns looked for. The tokenizer ("" when absent:
+ * ComfyUI folders have none) and the CLIP file (a T2V release has none) are
+ * optional here; the pipeline asks for them when it needs them. */
 wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir);
 
 #endif

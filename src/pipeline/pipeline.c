@@ -147,7 +147,8 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     const char *tok = files->tokenizer ? files->tokenizer : found.tokenizer;
     const char *missing = !dit[0] ? "the DiT (--dit)" : !t5[0] ? "the text encoder (--t5)"
                         : !vae[0] ? "the VAE (--vae)" : !tok[0] ? "the tokenizer (--tokenizer)" : NULL;
-    if (missing) WANC_FAIL(WANC_EINVAL, "no file for %s: give it, or --model-dir with a release folder", missing);
+    if (missing) WANC_FAIL(WANC_EINVAL, "no file for %s: give it, or --model-dir with a release folder (official, "
+                           "diffusers or ComfyUI layout)", missing);
 
     wanc_pipeline *p = calloc(1, sizeof *p);
     if (!p) WANC_FAIL(WANC_ENOMEM, "pipeline");
@@ -165,7 +166,7 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     }
     if (o->dit_config) TRY_GOTO(err, fail, wanc_read_file(o->dit_config, 1 << 20, "not a DiT config (JSON)",
                                                           &dit_config, &dit_config_len));
-    wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
+    wanc_dit_options dopt = {.num_heads = o->dit_heads ? o->dit_heads : found.dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
                              .config_json = dit_config ? dit_config : o->dit_config_json};
     err = wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT%s%s", dit_config ? " with config " : "",
                              dit_config ? o->dit_config : "");
@@ -200,6 +201,7 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
             goto fail;
         }
         TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder"));
+        TRY_GOTO(err, fail, wanc_clip_adapt_names(p->clip_w));
         TRY_GOTO(err, fail, wanc_error_context(wanc_clip_load(&p->clip, p->clip_w, 0), "CLIP image encoder %s", clip));
         wanc_clip_set_bf16(p->clip, bf16);
         const wanc_clip_config *cc = wanc_clip_get_config(p->clip);

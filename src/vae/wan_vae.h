@@ -73,6 +73,10 @@ void wanc_vae_opts_default(wanc_vae_opts *o);
 wanc_err wanc_vae21_load(wanc_vae21 **out, const wanc_weights *w, const wanc_backend *be);
 /* Open a checkpoint (.pth / .safetensors) and build the model; the model owns the store. */
 wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend *be);
+/* A diffusers AutoencoderKLWan state dict (vae/diffusion_pytorch_model.safetensors)
+ * renamed to the Wan names the loaders read; a store already in Wan layout is
+ * left alone. The *_open functions apply it. (vae_keys.c) */
+wanc_err wanc_vae_adapt_names(wanc_weights *w);
 void wanc_vae21_free(wanc_vae21 *m);
 const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m);
 /* Floating-point operations of the last encode/decode (convs, linears, attention; 2 per MAC). */
