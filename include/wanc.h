@@ -203,8 +203,20 @@ void wanc_demo_image(uint8_t *rgb, int H, int W, bool second);
 /* ---- inspection and tools ---------------------------------------------- */
 
 /* Print every tensor of a checkpoint as `name<TAB>dtype<TAB>shape`, sorted by
- * name, then `tensors: N`. */
+ * name, then `tensors: N`, the container/quantization (`format: GGUF v3, ...,
+ * file type Q4_K_S` / `format: ComfyUI scaled fp8 ...`), the count per tensor
+ * type and the detected key layout (`layout: ...`). */
 wanc_err wanc_info_print(FILE *out, const char *path);
+
+/* Called after each tensor written; non-zero stops (WANC_ECANCELLED). */
+typedef int (*wanc_quantize_progress_fn)(void *user, int done, int total);
+/* Write a Wan DiT checkpoint (any layout and dtype wanc reads) as a GGUF file
+ * with the layout and tensor-type rules of city96's published Wan GGUFs
+ * (ComfyUI-GGUF, stable-diffusion.cpp). type: F16, Q8_0, Q6_K, Q5_K_S,
+ * Q5_K_M (= Q5_K), Q4_K_S, Q4_K_M (= Q4_K), Q5_0, Q4_0. Streams tensor by
+ * tensor; written under a temporary name and renamed when complete. */
+wanc_err wanc_quantize_dit(const char *in_path, const char *out_path, const char *type,
+                           wanc_quantize_progress_fn progress, void *user);
 
 /* Write a random Wan2.1 DiT (released key names and shapes, `num_heads` in
  * __metadata__) to DIR/diffusion_pytorch_model.safetensors, streamed tensor by

@@ -184,7 +184,17 @@ if [ -n "$dl" ] && [ -n "$gg" ] && [ -n "$f8" ]; then
        probe "$tmp/c.mp4" 5 48 32
     then ok "generate --model-dir on a ComfyUI-style folder (GGUF DiT, scaled-fp8 UMT5)"
     else bad "generate --model-dir ComfyUI"; cat "$log/log"; fi
-    rm -rf "$tmp/comfy" "$tmp/dl.mp4" "$tmp/c.mp4"
+    # wanc quantize: the diffusers DiT (F32) to a Q8_0 GGUF that generate reads back
+    if "$wanc" quantize --quiet --type Q8_0 "$d/transformer/diffusion_pytorch_model.safetensors" "$tmp/q.gguf" \
+         >"$log/log" 2>&1 && "$wanc" info "$tmp/q.gguf" | grep -q "file type Q8_0" &&
+       "$wanc" info "$tmp/q.gguf" | grep -q "^blocks.0.self_attn.q.weight	Q8_0	64x64$" &&
+       "$wanc" generate --dit "$tmp/q.gguf" --t5 "$d/text_encoder/model.safetensors" \
+         --vae "$d/vae/diffusion_pytorch_model.safetensors" --tokenizer "$d/tokenizer" --dit-heads 2 --prompt "a test" \
+         --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet --out "$tmp/q.mp4" >>"$log/log" 2>&1 &&
+       probe "$tmp/q.mp4" 5 48 32 && ! "$wanc" quantize --type Q3_K_X "$tmp/q.gguf" "$tmp/r.gguf" 2>/dev/null &&
+       [ ! -e "$tmp/r.gguf" ]
+    then ok "quantize --type Q8_0 writes a GGUF that info and generate read"; else bad "quantize"; cat "$log/log"; fi
+    rm -rf "$tmp/comfy" "$tmp/dl.mp4" "$tmp/c.mp4" "$tmp/q.gguf" "$tmp/q.mp4"
 else
     echo "note: no diffusers_layout/gguf_dit/fp8_scaled cases; the layout CLI runs are not made"
 fi

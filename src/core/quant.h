@@ -32,6 +32,12 @@
  * float dtype (F32, BF16, F16, F8_E4M3, F8_E5M2, F64), into float32. */
 wanc_err wanc_dequantize(float *dst, const void *src, wanc_dtype dt, int64_t n);
 
+/* Encode n float32 values (a whole number of blocks) as Q8_0, Q6_K, Q5_K,
+ * Q5_0, Q5_1, Q4_K, Q4_0 or Q4_1 with ggml's reference quantizers (no
+ * importance matrix), the same steps in the same order. dst holds
+ * wanc_dtype_row_bytes(dt, n) bytes. */
+wanc_err wanc_quantize(void *dst, wanc_dtype dt, const float *src, int64_t n);
+
 /* IEEE half → float32, exact (the block scales). */
 static inline float wanc_half_bits_to_f32(uint16_t h)
 {

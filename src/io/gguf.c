@@ -2,10 +2,12 @@
  * the tensors added to a weight store as views into the mapping. */
 #include "io/gguf.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/weights_internal.h"
 
@@ -342,4 +344,91 @@ wanc_err wanc_gguf_read(wanc_weights *w, const char *path)
     }
     wanc_gguf_free(g);
     return err;
+}
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+typedef struct {
+    FILE *f;
+    const char *path;
+    uint64_t pos;
+    wanc_err err;
+} writer;
+
+static void w_bytes(writer *w, const void *p, size_t n)
+{
+    if (w->err || !n) return;
+    if (fwrite(p, 1, n, w->f) != n) w->err = wanc_error(WANC_EIO, "%s: write failed: %s", w->path, strerror(errno));
+    w->pos += n;
+}
+static void w_u32(writer *w, uint32_t v) { w_bytes(w, &v, 4); }
+static void w_u64(writer *w, uint64_t v) { w_bytes(w, &v, 8); }
+static void w_str(writer *w, const char *s)
+{
+    w_u64(w, strlen(s));
+    w_bytes(w, s, strlen(s));
+}
+static void w_pad(writer *w)
+{
+    static const unsigned char zeros[32];
+    w_bytes(w, zeros, (size_t)((32 - w->pos % 32) % 32));
+}
+
+wanc_err wanc_gguf_write(const char *path, const wanc_gguf_kv *kv, int nkv, const wanc_gguf_out_tensor *t, int n,
+                         wanc_gguf_fill_fn fill, void *user)
+{
+    for (int i = 0; i < n; i++) {
+        if (wanc_gguf_type_of(t[i].dtype) < 0)
+            WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s: GGUF has no type for %s", path, t[i].name,
+                      wanc_dtype_name(t[i].dtype));
+        if (t[i].ndim < 1 || t[i].ndim > WANC_MAX_DIMS || t[i].shape[t[i].ndim - 1] % wanc_dtype_block_elems(t[i].dtype))
+            WANC_FAIL(WANC_ESHAPE, "%s: tensor %s: %d dims, rows not whole %s blocks", path, t[i].name, t[i].ndim,
+                      wanc_dtype_name(t[i].dtype));
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+    writer w = {fopen(tmp, "wb"), path, 0, NULL};
+    if (!w.f) WANC_FAIL(WANC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    w_bytes(&w, "GGUF", 4);
+    w_u32(&w, 3);
+    w_u64(&w, (uint64_t)n);
+    w_u64(&w, (uint64_t)nkv);
+    for (int i = 0; i < nkv; i++) {
+        w_str(&w, kv[i].key);
+        w_u32(&w, kv[i].str ? KV_STR : KV_U32);
+        if (kv[i].str) w_str(&w, kv[i].str);
+        else w_u32(&w, kv[i].u32);
+    }
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        w_str(&w, t[i].name);
+        w_u32(&w, (uint32_t)t[i].ndim);
+        for (int d = t[i].ndim - 1; d >= 0; d--) w_u64(&w, (uint64_t)t[i].shape[d]);
+        w_u32(&w, (uint32_t)wanc_gguf_type_of(t[i].dtype));
+        w_u64(&w, off);
+        off += (wanc_dtype_row_bytes(t[i].dtype, wanc_numel(t[i].ndim, t[i].shape)) + 31) / 32 * 32;
+    }
+    w_pad(&w);
+    void *buf = NULL;
+    size_t cap = 0;
+    for (int i = 0; i < n && !w.err; i++) {
+        size_t nb = wanc_dtype_row_bytes(t[i].dtype, wanc_numel(t[i].ndim, t[i].shape));
+        if (nb > cap) {
+            free(buf);
+            buf = malloc(nb ? nb : 1);
+            cap = buf ? nb : 0;
+            if (!buf) {
+                w.err = wanc_error(WANC_ENOMEM, "%s: out of memory for tensor %s (%zu bytes)", path, t[i].name, nb);
+                break;
+            }
+        }
+        w.err = wanc_error_context(fill(user, i, buf, nb), "%s: tensor %s", path, t[i].name);
+        w_bytes(&w, buf, nb);
+        w_pad(&w);
+    }
+    free(buf);
+    if (fclose(w.f) != 0 && !w.err) w.err = wanc_error(WANC_EIO, "%s: close failed: %s", tmp, strerror(errno));
+    if (!w.err && rename(tmp, path) != 0) w.err = wanc_error(WANC_EIO, "%s: cannot rename %s: %s", path, tmp, strerror(errno));
+    if (w.err) remove(tmp);
+    return w.err;
 }

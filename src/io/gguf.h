@@ -44,6 +44,32 @@ void wanc_gguf_free(wanc_gguf *g);
 /* Value of a key (as text), NULL when absent. */
 const char *wanc_gguf_get(const wanc_gguf *g, const char *key);
 
+/* ---- writing --------------------------------------------------------------- */
+
+typedef struct {
+    const char *key;
+    const char *str; /* a string value, or NULL for the u32 below */
+    uint32_t u32;
+} wanc_gguf_kv;
+
+typedef struct {
+    const char *name;
+    wanc_dtype dtype;
+    int ndim; /* stored as is (not trimmed): 3-D modulation, 5-D patch embedding */
+    int64_t shape[WANC_MAX_DIMS]; /* torch order */
+} wanc_gguf_out_tensor;
+
+/* Fill dst (nbytes, the tensor's size in its dtype) with tensor i's data. */
+typedef wanc_err (*wanc_gguf_fill_fn)(void *user, int i, void *dst, size_t nbytes);
+
+/* Write a GGUF v3 file: the key/values in order, the tensor infos in order,
+ * alignment 32 (no general.alignment key), each tensor's data padded to 32 —
+ * the bytes ggml's gguf_write_to_file produces for the same content. Data is
+ * produced one tensor at a time by `fill`; the file is written under a
+ * temporary name and renamed when complete. */
+wanc_err wanc_gguf_write(const char *path, const wanc_gguf_kv *kv, int nkv, const wanc_gguf_out_tensor *t, int n,
+                         wanc_gguf_fill_fn fill, void *user);
+
 /* ggml's type number for a wanc dtype, -1 when GGUF has none. */
 int wanc_gguf_type_of(wanc_dtype dt);
 /* llama.cpp's name for a `general.file_type` number ("Q4_K_S"), NULL when unknown. */
