@@ -73,6 +73,13 @@ typedef struct wanc_pipeline_options {
      * both). dit_heads above wins over a stated num_heads. */
     const char *dit_config;
     const char *dit_config_json;
+    /* Memory limit in GB (DiffSynth's vram_limit; `--max-memory`), 0 = none.
+     * With a limit each component's weight pages are dropped once its stage
+     * is done (UMT5 after encoding, CLIP after conditioning, the DiT before
+     * VAE decoding), and a DiT larger than 60 % of the limit is streamed
+     * block by block with read-ahead. The weights stay mapped: a later
+     * wanc_generate reads them again from the page cache or disk. */
+    double vram_limit;
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);
@@ -133,6 +140,11 @@ typedef struct wanc_gen_params {
     void *progress_user;
     wanc_observe_fn observe;     /* may be NULL */
     void *observe_user;
+    /* Memory per stage (may be NULL): stage "text", "image", "denoise",
+     * "decode" with the resident set at its end and its peak (bytes), then
+     * "<stage> released" after a limit (vram_limit) dropped its weights. */
+    void (*memory)(void *user, const char *stage, size_t rss, size_t peak);
+    void *memory_user;
     /* image-to-video (a DiT with has_image_input: I2V, FLF2V, Fun-InP): uint8
      * RGB [H, W, 3] of any size, resized to height x width (PIL bicubic) as
      * DiffSynth's `input_image.resize((width, height))`. The DiT's `y` is

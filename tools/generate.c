@@ -163,6 +163,9 @@ static const char generate_help[] =
     "  --tile-stride H,W        (15,26)\n"
     "  --dtype bf16|f32         compute precision (bf16, as DiffSynth)\n"
     "  --threads N              CPU threads (all; or $WANC_THREADS)\n"
+    "  --max-memory GB          memory limit (DiffSynth's vram_limit; 0 = none): each model's weights are\n"
+    "                           dropped from memory after its stage, a DiT over 60 % of it streams its blocks\n"
+    "  --verbose                memory per stage (resident set and peak, and after each release)\n"
     "\n"
     "output:\n"
     "  --out FILE               output.mp4 (H.264); FILE.safetensors writes the raw uint8 frames\n"
@@ -170,6 +173,13 @@ static const char generate_help[] =
     "  --fps N                  (15)\n"
     "  --quality Q              0..10 (5), as DiffSynth's save_video\n"
     "  --quiet                  no progress bar\n";
+
+/* --verbose: the resident set at the end of each stage and the stage's peak. */
+static void print_memory(void *user, const char *stage, size_t rss, size_t peak)
+{
+    (void)user;
+    fprintf(stderr, "  memory: %-18s rss %6.2f GB, peak %6.2f GB\n", stage, rss / 1e9, peak / 1e9);
+}
 
 /* Shared by generate and demo: run and save. */
 static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const wanc_pipeline_options *popt,
@@ -231,7 +241,7 @@ int wanc_cmd_generate(int argc, char **argv)
     double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
     double tea_thresh = p.tea_cache_l1_thresh;
     const char *tea_model = p.tea_cache_model_id;
-    bool tiled = false, no_tiled = false, quiet = false;
+    bool tiled = false, no_tiled = false, quiet = false, verbose = false;
     const flag flags[] = {
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
         {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
@@ -251,6 +261,7 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
+        {"--max-memory", 'f', &popt.vram_limit}, {"--verbose", 'b', &verbose},
     };
     int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
@@ -305,6 +316,11 @@ int wanc_cmd_generate(int argc, char **argv)
         if (err) rc = fail("generate", wanc_error_context(err, "--end-image"));
         p.end_image = end;
     }
+    if (popt.vram_limit < 0) {
+        fprintf(stderr, "wanc generate: --max-memory %g: expected a size in GB (0 = no limit)\n", popt.vram_limit);
+        return 2;
+    }
+    if (verbose) p.memory = print_memory;
     if (!rc) rc = run_and_save("generate", &files, &popt, &p, out, fps, (int)quality, quiet);
     free(video);
     free(image);

@@ -277,6 +277,7 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
     d->store = w;
     d->bf16 = o.precision == WANC_DIT_BF16;
     d->bf16_weights = d->bf16 || o.bf16_weights;
+    d->stream_blocks = o.stream_blocks;
     wanc_arena_init(&d->arena, 0);
     dit_stated stated;
     wanc_err err = dit_config_parse(&stated, o.config_json);
@@ -290,6 +291,9 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
     *out = d;
     return NULL;
 }
+
+const wanc_weights *wanc_dit_store(const wanc_dit *dit) { return dit ? dit->store : NULL; }
+void wanc_dit_set_streaming(wanc_dit *dit, bool on) { dit->stream_blocks = on; }
 
 wanc_err wanc_dit_open(wanc_dit **out, const wanc_backend *be, const char *path, const wanc_dit_options *opt)
 {
@@ -567,6 +571,17 @@ static wanc_err observe_per_token(const fwd *f, wanc_arena *A, const fwd_bufs *B
     return NULL;
 }
 
+/* Page hints for every weight matrix of a block (streaming, see wanc_dit_options). */
+static void block_advise(const wanc_dit *d, const dit_block *b, bool need)
+{
+    const dit_linear *ls[] = {&b->q, &b->k, &b->v, &b->o, &b->cq, &b->ck, &b->cv, &b->co, &b->ck_img, &b->cv_img,
+                              &b->ffn0, &b->ffn2};
+    for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
+        wanc_weights_advise(d->store, ls[i]->w, need);
+        wanc_weights_advise(d->store, ls[i]->b, need);
+    }
+}
+
 wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
 {
     TRY(check_inputs(d, in));
@@ -749,8 +764,11 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
             TRY_GOTO(err, done, dit_alloc_f(A, &hints, c->vace_num_blocks * S * D));
             TRY_GOTO(err, done, dit_vace_hints(&f, d, &B, A, B.x, hints));
         }
+        if (d->stream_blocks) block_advise(d, &d->blocks[0], true);
         for (int i = 0; i < c->num_layers; i++) {
+            if (d->stream_blocks && i + 1 < c->num_layers) block_advise(d, &d->blocks[i + 1], true); /* read ahead */
             TRY_GOTO(err, done, dit_run_block(&f, d, &d->blocks[i], &B));
+            if (d->stream_blocks) block_advise(d, &d->blocks[i], false);
             if (in->observe) {
                 char name[32];
                 snprintf(name, sizeof name, "block.%d", i);

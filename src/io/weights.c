@@ -523,3 +523,35 @@ wanc_err wanc_weights_rename(wanc_weights *w, wanc_name_map_fn map, void *user)
     }
     return fin;
 }
+
+/* ---- memory ------------------------------------------------------------------ */
+
+void wanc_weights_advise(const wanc_weights *w, const wanc_tensor *t, bool need)
+{
+    if (!w || !t || !t->data) return;
+    const unsigned char *p = t->data;
+    size_t n = wanc_tensor_nbytes(t);
+    for (int i = 0; i < w->nfiles; i++) {
+        const wanc_mapped_file *f = &w->files[i];
+        if (p < f->base || p >= f->base + f->size) continue;
+        if (n > (size_t)(f->base + f->size - p)) n = (size_t)(f->base + f->size - p);
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        uintptr_t a = (uintptr_t)p / page * page, b = ((uintptr_t)p + n + page - 1) / page * page;
+        /* file-backed and never written: dropped pages are re-read, never lost */
+        (void)madvise((void *)a, b - a, need ? MADV_WILLNEED : MADV_DONTNEED);
+        return;
+    }
+}
+
+void wanc_weights_release_all(const wanc_weights *w)
+{
+    for (int i = 0; w && i < w->nfiles; i++)
+        (void)madvise((void *)w->files[i].base, w->files[i].size, MADV_DONTNEED);
+}
+
+size_t wanc_weights_bytes(const wanc_weights *w)
+{
+    size_t n = 0;
+    for (int i = 0; w && i < w->n; i++) n += wanc_tensor_nbytes(&w->entries[i].t);
+    return n;
+}

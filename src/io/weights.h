@@ -73,6 +73,20 @@ const char *wanc_weights_metadata(const wanc_weights *w, const char *key);
 typedef int (*wanc_name_map_fn)(char *dst, size_t cap, const char *src, void *user);
 wanc_err wanc_weights_rename(wanc_weights *w, wanc_name_map_fn map, void *user);
 
+/* ---- memory ------------------------------------------------------------ */
+
+/* Page hints for the part of the file mappings a tensor's data occupies
+ * (nothing for data the store copied into memory of its own):
+ * need = true starts reading it in (read-ahead, MADV_WILLNEED); need = false
+ * drops its pages from this process (MADV_DONTNEED: they stay in the page
+ * cache and fault back in from the file when touched again, so every view
+ * stays valid). For streaming a model through less memory than it takes. */
+void wanc_weights_advise(const wanc_weights *w, const wanc_tensor *t, bool need);
+/* The same for every mapping of the store (a component done with its stage). */
+void wanc_weights_release_all(const wanc_weights *w);
+/* Bytes of all the store's tensors (mapped or copied). */
+size_t wanc_weights_bytes(const wanc_weights *w);
+
 /* ---- writing ----------------------------------------------------------- */
 
 /* Write tensors to a .safetensors file (names sorted on write, header padded

@@ -34,6 +34,7 @@
 #include "pipeline/shape_check.h"
 #include "sched/flow_match.h"
 #include "sched/teacache.h"
+#include "core/memstat.h"
 #include "text/tokenizer.h"
 #include "text/umt5.h"
 #include "vae/wan_vae.h"
@@ -54,8 +55,25 @@ struct wanc_pipeline {
     wanc_vae21 *vae;
     wanc_weights *clip_w; /* image-to-video DiTs only */
     wanc_clip *clip;
+    double vram_limit; /* GB, 0 = none (wanc_pipeline_options.vram_limit) */
     char description[320];
 };
+
+/* A stage is done: report its memory, and under a limit drop its weights'
+ * pages (they stay mapped and fault back in when used again). */
+static void stage_done(const wanc_pipeline *p, const wanc_gen_params *prm, const char *stage,
+                       const wanc_weights *w1, const wanc_weights *w2)
+{
+    if (prm->memory) prm->memory(prm->memory_user, stage, wanc_rss_bytes(), wanc_peak_rss_bytes());
+    if (p->vram_limit > 0 && (w1 || w2)) {
+        wanc_weights_release_all(w1);
+        wanc_weights_release_all(w2);
+        char name[48];
+        snprintf(name, sizeof name, "%s released", stage);
+        if (prm->memory) prm->memory(prm->memory_user, name, wanc_rss_bytes(), wanc_peak_rss_bytes());
+    }
+    wanc_peak_rss_reset();
+}
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o)
 {
@@ -172,6 +190,10 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
                              dit_config ? o->dit_config : "");
     free(dit_config);
     if (err) goto fail;
+    p->vram_limit = o->vram_limit;
+    /* a DiT that takes most of the limit streams its blocks */
+    if (o->vram_limit > 0 && (double)wanc_weights_bytes(wanc_dit_store(p->dit)) > 0.6 * o->vram_limit * 1e9)
+        wanc_dit_set_streaming(p->dit, true);
     TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE"));
 
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
@@ -390,6 +412,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     round_if(bf16, noise, lat_n);
     observe(&prm, "noise", noise, lat_n);
 
+    wanc_peak_rss_reset();
     double t0 = wanc_now_seconds();
     if (prm.progress && prm.progress(prm.progress_user, "text", 0, cfg ? 2 : 1, 0)) goto cancelled;
     TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.prompt, ctx_posi), "prompt"));
@@ -399,6 +422,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         observe(&prm, "context_nega", ctx_nega, ctx_n);
     }
     out->seconds_text = wanc_now_seconds() - t0;
+    stage_done(p, &prm, "text", wanc_umt5_store(p->t5), NULL);
 
     wanc_vae_opts vo;
     wanc_vae_opts_default(&vo);
@@ -417,6 +441,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
         observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
         out->seconds_image = wanc_now_seconds() - t0;
+        stage_done(p, &prm, "image", p->clip_w, NULL);
     }
 
     /* The denoising loop. */
@@ -464,6 +489,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
             goto cancelled;
     }
     out->seconds_denoise = wanc_now_seconds() - t0;
+    stage_done(p, &prm, "denoise", wanc_dit_store(p->dit), NULL);
     observe(&prm, "final_latents", latents, lat_n);
 
     /* Decode and convert. */
@@ -485,6 +511,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     out->W = (int)W;
     out->seconds_decode = wanc_now_seconds() - t0;
     if (prm.progress) prm.progress(prm.progress_user, "decode", 1, 1, out->seconds_decode);
+    stage_done(p, &prm, "decode", wanc_vae21_store(p->vae), NULL);
     goto done;
 cancelled:
     err = wanc_error(WANC_ECANCELLED, "generation cancelled");

@@ -203,6 +203,8 @@ wanc_err wanc_umt5_open(wanc_umt5 **out, const char *path, const wanc_backend *b
     return NULL;
 }
 
+const wanc_weights *wanc_umt5_store(const wanc_umt5 *m) { return m ? m->store : NULL; }
+
 void wanc_umt5_free(wanc_umt5 *m)
 {
     if (!m) return;

@@ -70,6 +70,8 @@ bool wanc_umt5_is_hf(const wanc_weights *w);
 
 wanc_err wanc_umt5_open(wanc_umt5 **out, const char *path, const wanc_backend *be);
 void wanc_umt5_free(wanc_umt5 *m);
+/* The weight store the encoder reads (for page hints). */
+const wanc_weights *wanc_umt5_store(const wanc_umt5 *m);
 const wanc_umt5_config *wanc_umt5_get_config(const wanc_umt5 *m);
 
 /* Called with intermediate activations: name "embed" or "block.J",

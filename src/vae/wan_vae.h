@@ -78,6 +78,7 @@ wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend 
  * left alone. The *_open functions apply it. (vae_keys.c) */
 wanc_err wanc_vae_adapt_names(wanc_weights *w);
 void wanc_vae21_free(wanc_vae21 *m);
+const wanc_weights *wanc_vae21_store(const wanc_vae21 *m); /* for page hints */
 const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m);
 /* Floating-point operations of the last encode/decode (convs, linears, attention; 2 per MAC). */
 double wanc_vae21_flops(const wanc_vae21 *m);

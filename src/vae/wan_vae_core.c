@@ -906,6 +906,8 @@ void vae_model_free(vae_model *m)
 
 const wanc_vae_config *vae_model_config(const vae_model *m) { return &m->cfg; }
 
+const wanc_weights *vae_model_store(const vae_model *m) { return m ? m->w : NULL; }
+
 double vae_model_flops(const vae_model *m) { return m->flops; }
 
 /* ---- encode / decode ---------------------------------------------------------- */
