@@ -119,19 +119,25 @@ static const char generate_help[] =
     "usage: wanc generate --prompt TEXT (--model-dir DIR | --dit F --t5 F --vae F --tokenizer DIR) [options]\n"
     "\n"
     "Text-to-video (and video-to-video) with a Wan2.1 T2V model, image-to-video with an I2V,\n"
-    "FLF2V or Fun-InP model (--input-image, --end-image), as DiffSynth's WanVideoPipeline.\n"
+    "FLF2V or Fun-InP model (--input-image, --end-image), as DiffSynth's WanVideoPipeline; Wan2.2:\n"
+    "the A14B T2V / I2V models (two experts) and TI2V-5B (text- or image-to-video, Wan2.2 VAE).\n"
+    "The detected family is printed first (\"Wan2.2 A14B T2V, 2 experts, boundary 0.875: ...\").\n"
     "\n"
     "models:\n"
     "  --model-dir DIR          release folder: diffusion_pytorch_model*.safetensors,\n"
     "                           models_t5_umt5-xxl-enc-bf16.pth, Wan2.1_VAE.pth, google/umt5-xxl/\n"
-    "                           (image models also models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth);\n"
+    "                           (image models also models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth;\n"
+    "                           Wan2.2 A14B: high_noise_model/ and low_noise_model/; TI2V-5B: Wan2.2_VAE.pth);\n"
     "                           or a diffusers folder (transformer/ text_encoder/ vae/ tokenizer/), or\n"
     "                           ComfyUI files (diffusion_models/ or unet/*.gguf or *.gguf, text_encoders/umt5*,\n"
     "                           vae/wan_2.1_vae*, clip_vision/clip_vision_h*; give --tokenizer)\n"
-    "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder): safetensors (also fp8, scaled fp8, ComfyUI\n"
-    "                           prefix, diffusers names) or GGUF (kept quantized, decoded in the GEMM)\n"
+    "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder); with --dit2, the high-noise expert:\n"
+    "                           safetensors (also fp8, scaled fp8, ComfyUI prefix, diffusers names) or\n"
+    "                           GGUF (kept quantized, decoded in the GEMM)\n"
+    "  --dit2 FILE|GLOB|INDEX   Wan2.2 A14B: the low-noise expert\n"
     "  --t5 FILE                the UMT5 text encoder (.pth, .safetensors: Wan or Hugging Face T5 names)\n"
-    "  --vae FILE               the Wan2.1 VAE (.pth or .safetensors: Wan or diffusers names)\n"
+    "  --vae FILE               the VAE: Wan2.1_VAE or, for TI2V-5B, Wan2.2_VAE (.pth or .safetensors;\n"
+    "                           Wan or, for 2.1, diffusers names)\n"
     "  --tokenizer DIR|FILE     google/umt5-xxl/ (spiece.model or tokenizer.json)\n"
     "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors:\n"
     "                           open-clip or Hugging Face names, e.g. ComfyUI's clip_vision_h)\n"
@@ -144,15 +150,22 @@ static const char generate_help[] =
     "  --prompt TEXT            (\"\")\n"
     "  --negative-prompt TEXT   (\"\")\n"
     "  --cfg-scale X            (5.0; 1 skips the negative branch)\n"
+    "  --cfg-scale-high X       Wan2.2 A14B: the scale while the high-noise expert runs (--cfg-scale)\n"
+    "  --cfg-scale-low X        ... and while the low-noise expert runs (--cfg-scale); the official\n"
+    "                           Wan2.2 code uses 4.0 / 3.0 for T2V-A14B, 3.5 / 3.5 for I2V-A14B\n"
+    "  --switch-dit-boundary X  Wan2.2 A14B: the high-noise expert runs while timestep >= X * 1000\n"
+    "                           (0.875 for T2V-A14B as DiffSynth, 0.9 for I2V-A14B as its I2V example)\n"
     "  --seed N                 (random, printed)\n"
-    "  --height N --width N     (480, 832; rounded up to multiples of 16)\n"
+    "  --height N --width N     (480, 832; rounded up to multiples of 16, of 32 with the Wan2.2 VAE;\n"
+    "                           TI2V-5B's release size is 704x1280 with 121 frames)\n"
     "  --num-frames N           (81; rounded up to 4k+1)\n"
     "  --num-inference-steps N  (50)\n"
     "  --sigma-shift X          (5.0)\n"
     "  --denoising-strength X   (1.0; < 1 with --input-video)\n"
     "  --input-video FILE       video-to-video: centre-cropped and resized to height x width\n"
     "  --input-image FILE       image-to-video: the first frame (PNG, JPEG, ...; resized to height x width);\n"
-    "                           required by an I2V / FLF2V / Fun-InP model, refused by a T2V one\n"
+    "                           required by an I2V / FLF2V / Fun-InP model, optional for TI2V-5B (its\n"
+    "                           latents become latent frame 0 and stay fixed), refused by a T2V one\n"
     "  --end-image FILE         the last frame: required by FLF2V, optional for I2V / Fun-InP\n"
     "  --tea-cache-l1-thresh X  TeaCache: skip DiT blocks on steps whose time modulation barely changed\n"
     "                           (0 = off; e.g. 0.05..0.3, higher is faster and less exact)\n"
@@ -198,6 +211,12 @@ static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const
     if (!quiet) fprintf(stderr, "loading models...\n");
     if ((err = wanc_pipeline_load(&pipe, files, popt))) return fail(cmd, err);
     if (!quiet) fprintf(stderr, "%s\n", wanc_pipeline_describe(pipe));
+    /* the model's own shape rules (the Wan2.2 VAE's 32-pixel grid) and needs */
+    if ((err = wanc_pipeline_check_params(pipe, p, notices, &n_notices))) {
+        wanc_pipeline_free(pipe);
+        return fail(cmd, err);
+    }
+    for (int i = 0; i < n_notices; i++) fprintf(stderr, "wanc %s: %s\n", cmd, notices[i]);
     progress_state ps = {.quiet = quiet};
     p->progress = progress;
     p->progress_user = &ps;
@@ -240,6 +259,7 @@ int wanc_cmd_generate(int argc, char **argv)
               steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5;
     double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
     double tea_thresh = p.tea_cache_l1_thresh;
+    double boundary = p.switch_dit_boundary, cfg_high = p.cfg_scale_high, cfg_low = p.cfg_scale_low;
     const char *tea_model = p.tea_cache_model_id;
     bool tiled = false, no_tiled = false, quiet = false, verbose = false;
     const flag flags[] = {
@@ -261,6 +281,8 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
+        {"--dit2", 's', &files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
+        {"--cfg-scale-high", 'f', &cfg_high},   {"--cfg-scale-low", 'f', &cfg_low},
         {"--max-memory", 'f', &popt.vram_limit}, {"--verbose", 'b', &verbose},
     };
     int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
@@ -292,6 +314,9 @@ int wanc_cmd_generate(int argc, char **argv)
     p.denoising_strength = (float)strength;
     p.tea_cache_l1_thresh = (float)tea_thresh;
     p.tea_cache_model_id = tea_model;
+    p.switch_dit_boundary = (float)boundary;
+    p.cfg_scale_high = (float)cfg_high;
+    p.cfg_scale_low = (float)cfg_low;
     p.tiled = !no_tiled;
     char frames_path[PATH_MAX];
     if (frames_dir) {

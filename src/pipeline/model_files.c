@@ -7,6 +7,9 @@
  *   google/umt5-xxl/                       the tokenizer
  *   models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth
  *                                          the CLIP image encoder (I2V / FLF2V releases)
+ * Wan2.2 releases: A14B (T2V, I2V) keep the two DiT experts in
+ * high_noise_model/ and low_noise_model/ (sharded, with an index each) next
+ * to Wan2.1_VAE.pth; TI2V-5B has one DiT and Wan2.2_VAE.pth.
  * DiffSynth also accepts same-named .safetensors re-saves of the .pth files,
  * so those are looked for too. Then, per component, the other layouts:
  *   diffusers   transformer/, text_encoder/, vae/, tokenizer/ (+ the DiT's
@@ -92,33 +95,51 @@ static int diffusers_heads(const char *dir)
     return heads;
 }
 
-wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir)
+/* The DiT of one folder: an index (sharded release) wins over a glob of the shards. */
+static wanc_err find_dit(char *out, size_t cap, const char *dir)
 {
-    memset(out, 0, sizeof *out);
-    if (!exists(dir, true)) WANC_FAIL(WANC_EIO, "model folder %s does not exist or is not a folder", dir);
-    bool found;
-
-    /* DiT: an index (sharded release) wins over a glob of the shards. */
     static const char *const dit_index[] = {"diffusion_pytorch_model.safetensors.index.json",
                                             "transformer/diffusion_pytorch_model.safetensors.index.json", NULL};
     static const char *const dit_shards[] = {"diffusion_pytorch_model*.safetensors",
                                              "transformer/diffusion_pytorch_model*.safetensors", NULL};
     static const char *const dit_other[] = {"diffusion_models/*.safetensors", "diffusion_models/*.gguf",
                                             "unet/*.gguf", "*.gguf", NULL};
-    if (!find_first(out->dit, sizeof out->dit, dir, dit_index, false)) {
-        found = false;
-        for (int i = 0; dit_shards[i] && !found; i++) { /* shards: the pattern itself is the path */
-            snprintf(out->dit, sizeof out->dit, "%s/%s", dir, dit_shards[i]);
-            glob_t g;
-            found = glob(out->dit, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-            globfree(&g);
-        }
-        if (!found) TRY(find_any(out->dit, sizeof out->dit, dir, dit_other, "--dit", &found));
-        if (!found)
-            WANC_FAIL(WANC_ENOTFOUND, "%s: no DiT found (looked for diffusion_pytorch_model*.safetensors, "
-                      "transformer/, diffusion_models/, unet/*.gguf, *.gguf); give it with --dit", dir);
+    if (find_first(out, cap, dir, dit_index, false)) return NULL;
+    for (int i = 0; dit_shards[i]; i++) { /* shards: the pattern itself is the path */
+        snprintf(out, cap, "%s/%s", dir, dit_shards[i]);
+        glob_t g;
+        int found = glob(out, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+        globfree(&g);
+        if (found) return NULL;
+    }
+    bool found;
+    TRY(find_any(out, cap, dir, dit_other, "--dit", &found));
+    if (!found)
+        WANC_FAIL(WANC_ENOTFOUND, "%s: no DiT found (looked for diffusion_pytorch_model*.safetensors, "
+                  "transformer/, diffusion_models/, unet/*.gguf, *.gguf); give it with --dit", dir);
+    return NULL;
+}
+
+wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir)
+{
+    memset(out, 0, sizeof *out);
+    if (!exists(dir, true)) WANC_FAIL(WANC_EIO, "model folder %s does not exist or is not a folder", dir);
+
+    /* DiT: the two experts of an A14B release, else the folder's own DiT */
+    char sub[PATH_MAX];
+    snprintf(sub, sizeof sub, "%s/high_noise_model", dir);
+    if (exists(sub, true)) {
+        TRY(find_dit(out->dit, sizeof out->dit, sub));
+        snprintf(sub, sizeof sub, "%s/low_noise_model", dir);
+        if (!exists(sub, true))
+            WANC_FAIL(WANC_ENOTFOUND, "%s: high_noise_model/ but no low_noise_model/: a Wan2.2 A14B release has "
+                      "both experts; give them with --dit and --dit2", dir);
+        TRY(find_dit(out->dit2, sizeof out->dit2, sub));
+    } else {
+        TRY(find_dit(out->dit, sizeof out->dit, dir));
     }
     out->dit_heads = diffusers_heads(dir);
+    bool found;
     static const char *const t5[] = {"models_t5_umt5-xxl-enc-bf16.pth", "models_t5_umt5-xxl-enc-bf16.safetensors",
                                      "text_encoder/model.safetensors.index.json", "text_encoder/model.safetensors",
                                      NULL};
@@ -131,14 +152,14 @@ wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir)
                       "or .safetensors, text_encoder/, text_encoders/umt5*, umt5*.safetensors); give it with --t5",
                       dir);
     }
-    static const char *const vae[] = {"Wan2.1_VAE.pth", "Wan2.1_VAE.safetensors",
-                                      "vae/diffusion_pytorch_model.safetensors", NULL};
+    static const char *const vae[] = {"Wan2.1_VAE.pth", "Wan2.1_VAE.safetensors", "Wan2.2_VAE.pth",
+                                      "Wan2.2_VAE.safetensors", "vae/diffusion_pytorch_model.safetensors", NULL};
     static const char *const vae_other[] = {"vae/wan_2.1_vae*.safetensors", "wan_2.1_vae*.safetensors", NULL};
     if (!find_first(out->vae, sizeof out->vae, dir, vae, false)) {
         TRY(find_any(out->vae, sizeof out->vae, dir, vae_other, "--vae", &found));
         if (!found)
-            WANC_FAIL(WANC_ENOTFOUND, "%s: no VAE found (looked for Wan2.1_VAE.pth or .safetensors, "
-                      "vae/, wan_2.1_vae*.safetensors); give it with --vae", dir);
+            WANC_FAIL(WANC_ENOTFOUND, "%s: no VAE found (looked for Wan2.1_VAE.pth, Wan2.2_VAE.pth or their "
+                      ".safetensors, vae/, wan_2.1_vae*.safetensors); give it with --vae", dir);
     }
     /* ComfyUI folders carry no tokenizer: leave it to --tokenizer */
     static const char *const tok[] = {"google/umt5-xxl", "tokenizer", NULL};

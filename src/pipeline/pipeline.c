@@ -1,13 +1,17 @@
 /* The Wan text-to-video / video-to-video / image-to-video pipeline:
- * WanVideoPipeline.__call__.
+ * WanVideoPipeline.__call__, for every family recipe.c knows (Wan2.1 T2V /
+ * I2V / FLF2V, Wan2.2 A14B T2V / I2V with two experts, Wan2.2 TI2V-5B).
  *
- * Units in DiffSynth's order:
+ * Units in DiffSynth's order (the recipe says which run):
  *   ShapeChecker → NoiseInitializer → PromptEmbedder (posi, nega when cfg ≠ 1)
  *   → InputVideoEmbedder (V2V: VAE-encode, (1−σ₀)x₀ + σ₀ε)
- *   → ImageEmbedderVAE, ImageEmbedderCLIP (a DiT with has_image_input: I2V,
- *     FLF2V, Fun-InP; y and clip are shared by both CFG branches)
- *   → for each timestep: pred = nega + cfg·(posi − nega); x = step(pred, t, x)
+ *   → ImageEmbedderVAE (y), ImageEmbedderCLIP (clip), ImageEmbedderFused
+ *     (TI2V-5B: the image's latents become frame 0); shared by both CFG branches
+ *   → the sampler: for each timestep pick the expert (the boundary rule),
+ *     pred = nega + cfg·(posi − nega); x = step(pred, t, x); re-impose a fused
+ *     first frame
  *   → VAE decode (tiled by default) → uint8 frames.
+ * Latent channels and the spatial scale come from the VAE.
  *
  * Precision: with bf16 (DiffSynth's default torch_dtype) every tensor the
  * pipeline keeps is bf16: the noise is cast, the DiT gets the timestep as a
@@ -23,6 +27,7 @@
 #include "wanc.h"
 #include "backend/backend.h"
 #include "core/clock.h"
+#include "core/memstat.h"
 #include "core/rng_torch.h"
 #include "core/tensor.h"
 #include "core/threads.h"
@@ -30,50 +35,20 @@
 #include "io/read_file.h"
 #include "io/video_out.h"
 #include "pipeline/model_files.h"
+#include "pipeline/pipeline_internal.h"
 #include "pipeline/pipeline_units.h"
 #include "pipeline/shape_check.h"
 #include "sched/flow_match.h"
 #include "sched/teacache.h"
-#include "core/memstat.h"
 #include "text/tokenizer.h"
 #include "text/umt5.h"
 #include "vae/wan_vae.h"
 #include "vision/clip.h"
 
-#define VAE_FACTOR 8       /* Wan2.1 VAE: 8× space */
-#define SHAPE_DIVISION 16  /* ShapeChecker: 2 × the VAE's upsampling factor */
+#define DEFAULT_VAE_SCALE 8 /* before the models are known: the Wan2.1 VAE's 8x (ShapeChecker: 16) */
 /* The largest DiT token count wanc accepts (≈ 720P × 161 frames): beyond it
  * the activations alone exceed any machine this runs on. */
 #define MAX_DIT_TOKENS (1 << 20)
-
-struct wanc_pipeline {
-    const wanc_backend *be;
-    wanc_precision precision;
-    wanc_tokenizer *tok;
-    wanc_umt5 *t5;
-    wanc_dit *dit;
-    wanc_vae21 *vae;
-    wanc_weights *clip_w; /* image-to-video DiTs only */
-    wanc_clip *clip;
-    double vram_limit; /* GB, 0 = none (wanc_pipeline_options.vram_limit) */
-    char description[320];
-};
-
-/* A stage is done: report its memory, and under a limit drop its weights'
- * pages (they stay mapped and fault back in when used again). */
-static void stage_done(const wanc_pipeline *p, const wanc_gen_params *prm, const char *stage,
-                       const wanc_weights *w1, const wanc_weights *w2)
-{
-    if (prm->memory) prm->memory(prm->memory_user, stage, wanc_rss_bytes(), wanc_peak_rss_bytes());
-    if (p->vram_limit > 0 && (w1 || w2)) {
-        wanc_weights_release_all(w1);
-        wanc_weights_release_all(w2);
-        char name[48];
-        snprintf(name, sizeof name, "%s released", stage);
-        if (prm->memory) prm->memory(prm->memory_user, name, wanc_rss_bytes(), wanc_peak_rss_bytes());
-    }
-    wanc_peak_rss_reset();
-}
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o)
 {
@@ -101,9 +76,13 @@ void wanc_gen_params_default(wanc_gen_params *p)
     p->tile_stride[1] = 26;
     p->tea_cache_l1_thresh = 0;   /* off */
     p->tea_cache_model_id = "";
+    p->switch_dit_boundary = NAN; /* the model's */
+    p->cfg_scale_high = NAN;      /* cfg_scale */
+    p->cfg_scale_low = NAN;
 }
 
-wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices)
+/* The checks of wanc_gen_params_check for a VAE of spatial scale vae_scale. */
+static wanc_err check_params(wanc_gen_params *p, char notices[3][128], int *n_notices, int vae_scale)
 {
     *n_notices = 0;
     if (p->num_inference_steps <= 0 || p->num_inference_steps > 10000)
@@ -130,9 +109,17 @@ wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_
             WANC_FAIL(WANC_EINVAL, "tea_cache_model_id '%s' is not a supported TeaCache model id (Wan2.1-T2V-1.3B, "
                       "Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P)", id);
     }
+    if (!isnan(p->switch_dit_boundary) && !(p->switch_dit_boundary >= 0 && p->switch_dit_boundary <= 1))
+        WANC_FAIL(WANC_EINVAL, "switch_dit_boundary %g: expected a value in [0, 1] (timestep / 1000)",
+                  p->switch_dit_boundary);
+    if (isinf(p->cfg_scale_high) || isinf(p->cfg_scale_low))
+        WANC_FAIL(WANC_EINVAL, "cfg_scale_high %g / cfg_scale_low %g: expected finite scales", p->cfg_scale_high,
+                  p->cfg_scale_low);
     wanc_video_shape shape;
-    TRY(wanc_check_resize_hwt(&shape, p->height, p->width, p->num_frames, SHAPE_DIVISION));
-    int64_t tokens = (int64_t)((shape.num_frames - 1) / 4 + 1) * (shape.height / 16) * (shape.width / 16);
+    /* ShapeChecker: multiples of 2 x the VAE's scale (the DiT's 2x2 patches) */
+    TRY(wanc_check_resize_hwt(&shape, p->height, p->width, p->num_frames, 2 * vae_scale));
+    const int cell = 2 * vae_scale; /* pixels per DiT token side */
+    int64_t tokens = (int64_t)((shape.num_frames - 1) / 4 + 1) * (shape.height / cell) * (shape.width / cell);
     if (tokens > MAX_DIT_TOKENS)
         WANC_FAIL(WANC_EINVAL, "%dx%d with %d frames is %lld DiT tokens: more than wanc can hold (%d)",
                   shape.height, shape.width, shape.num_frames, (long long)tokens, MAX_DIT_TOKENS);
@@ -144,7 +131,64 @@ wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_
     return NULL;
 }
 
+wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices)
+{
+    return check_params(p, notices, n_notices, DEFAULT_VAE_SCALE);
+}
+
 /* ---- loading --------------------------------------------------------------- */
+
+/* The description line: family first, then the components. */
+static void describe(wanc_pipeline *p, const wanc_umt5_config *tc, const char *clip_desc)
+{
+    const pipeline_recipe *r = &p->recipe;
+    const wanc_dit_config *dc = &p->experts.cfg;
+    char family[96];
+    if (r->experts == 2)
+        snprintf(family, sizeof family, "%s, 2 experts, boundary %g", r->name, r->default_boundary);
+    else if (r->family == FAMILY_WAN22_A14B_I2V)
+        snprintf(family, sizeof family, "%s, 1 expert", r->name);
+    else snprintf(family, sizeof family, "%s", r->name);
+    const wanc_vae_config *vc = wanc_vae_config_of(p->vae);
+    snprintf(p->description, sizeof p->description,
+             "%s: DiT dim %d x %d layers (%d heads), UMT5 %lld layers, %s (z %d, %dx, base %d)%s, %s compute",
+             family, dc->dim, dc->num_layers, dc->num_heads, (long long)tc->num_layers, wanc_vae_family(p->vae),
+             vc->z_dim, wanc_vae_scale(p->vae), vc->dim, clip_desc,
+             p->precision == WANC_PRECISION_BF16 ? "bf16" : "fp32");
+}
+
+/* A stage is done: report its memory, and under a limit drop its weights'
+ * pages (they stay mapped and fault back in when used again). */
+static void stage_done(const wanc_pipeline *p, const wanc_gen_params *prm, const char *stage, const wanc_weights *w)
+{
+    if (prm->memory) prm->memory(prm->memory_user, stage, wanc_rss_bytes(), wanc_peak_rss_bytes());
+    if (p->vram_limit > 0 && w) {
+        wanc_weights_release_all(w);
+        char name[48];
+        snprintf(name, sizeof name, "%s released", stage);
+        if (prm->memory) prm->memory(prm->memory_user, name, wanc_rss_bytes(), wanc_peak_rss_bytes());
+    }
+    wanc_peak_rss_reset();
+}
+
+/* ImageEmbedderCLIP's model, for the families that use it. */
+static wanc_err load_clip(wanc_pipeline *p, const char *clip, const char *dit, char *desc, size_t cap)
+{
+    if (!clip[0])
+        WANC_FAIL(WANC_EINVAL, "DiT %s is an image-to-video model with CLIP input (img_emb): it needs the CLIP "
+                  "image encoder " WANC_CLIP_RELEASE_NAME ".pth: give it with --clip, or --model-dir with a folder "
+                  "that has it", dit);
+    TRYC(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder");
+    TRY(wanc_clip_adapt_names(p->clip_w));
+    TRYC(wanc_clip_load(&p->clip, p->clip_w, 0), "CLIP image encoder %s", clip);
+    wanc_clip_set_bf16(p->clip, p->precision == WANC_PRECISION_BF16);
+    const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
+    if (cc->width != WANC_DIT_CLIP_DIM || cc->tokens != WANC_DIT_CLIP_TOKENS)
+        WANC_FAIL(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d tokens of "
+                  "width %d", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS, WANC_DIT_CLIP_DIM);
+    snprintf(desc, cap, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
+    return NULL;
+}
 
 wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *files, const wanc_pipeline_options *o)
 {
@@ -160,6 +204,8 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     memset(&found, 0, sizeof found);
     if (files->model_dir) TRY(wanc_find_model_files(&found, files->model_dir));
     const char *dit = files->dit ? files->dit : found.dit;
+    /* an explicit --dit is one model unless --dit2 joins it */
+    const char *dit2 = files->dit2 ? files->dit2 : files->dit ? "" : found.dit2;
     const char *t5 = files->t5 ? files->t5 : found.t5;
     const char *vae = files->vae ? files->vae : found.vae;
     const char *tok = files->tokenizer ? files->tokenizer : found.tokenizer;
@@ -176,70 +222,43 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     wanc_err err = NULL;
     TRY_GOTO(err, fail, wanc_error_context(wanc_tokenizer_load(&p->tok, tok), "tokenizer"));
     TRY_GOTO(err, fail, wanc_error_context(wanc_umt5_open(&p->t5, t5, p->be), "text encoder"));
-    char *dit_config = NULL;
     size_t dit_config_len;
     if (o->dit_config && o->dit_config_json) {
         err = wanc_error(WANC_EINVAL, "a DiT config given both as a file (%s) and as text", o->dit_config);
         goto fail;
     }
-    if (o->dit_config) TRY_GOTO(err, fail, wanc_read_file(o->dit_config, 1 << 20, "not a DiT config (JSON)",
-                                                          &dit_config, &dit_config_len));
+    /* kept for the pipeline's life: an expert is opened again at each switch */
+    if (o->dit_config) TRY_GOTO(err, fail, wanc_error_context(wanc_read_file(o->dit_config, 1 << 20,
+                                                             "not a DiT config (JSON)", &p->dit_config,
+                                                             &dit_config_len), "DiT config %s", o->dit_config));
+    else if (o->dit_config_json && !(p->dit_config = strdup(o->dit_config_json))) {
+        err = wanc_error(WANC_ENOMEM, "DiT config");
+        goto fail;
+    }
     wanc_dit_options dopt = {.num_heads = o->dit_heads ? o->dit_heads : found.dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
-                             .config_json = dit_config ? dit_config : o->dit_config_json};
-    err = wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT%s%s", dit_config ? " with config " : "",
-                             dit_config ? o->dit_config : "");
-    free(dit_config);
-    if (err) goto fail;
+                             .config_json = p->dit_config};
+    const char *dits[2] = {dit, dit2};
+    TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, p->be, &dopt, dits, dit2[0] ? 2 : 1));
     p->vram_limit = o->vram_limit;
-    /* a DiT that takes most of the limit streams its blocks */
-    if (o->vram_limit > 0 && (double)wanc_weights_bytes(wanc_dit_store(p->dit)) > 0.6 * o->vram_limit * 1e9)
-        wanc_dit_set_streaming(p->dit, true);
-    TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE"));
+    /* a DiT that takes most of the limit streams its blocks (every expert, as each opens) */
+    if (o->vram_limit > 0 && (double)wanc_weights_bytes(wanc_dit_store(p->experts.e[0].dit)) > 0.6 * o->vram_limit * 1e9) {
+        p->experts.opt.stream_blocks = true;
+        wanc_dit_set_streaming(p->experts.e[0].dit, true);
+    }
+    TRY_GOTO(err, fail, wanc_error_context(wanc_vae_open(&p->vae, vae, p->be), "VAE"));
 
-    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
+    const wanc_dit_config *dc = &p->experts.cfg;
     const wanc_umt5_config *tc = wanc_umt5_get_config(p->t5);
     if (dc->text_dim != tc->dim) {
         err = wanc_error(WANC_ESHAPE, "text encoder %s gives %lld-wide embeddings but DiT %s takes text_dim %d",
                          t5, (long long)tc->dim, dit, dc->text_dim);
         goto fail;
     }
-    /* the DiT's input is cat(latents[z], y[4 + z]) for an image model */
-    const int z = wanc_vae21_config_of(p->vae)->z_dim, want_in = dc->has_image_input ? 2 * z + 4 : z;
-    if (dc->in_dim != want_in) {
-        err = wanc_error(WANC_ESHAPE, "VAE %s has %d latent channels but DiT %s (%s image input) takes in_dim %d: "
-                         "wanc runs in_dim %d (T2V) and, with image input, %d (I2V, FLF2V, Fun-InP); other layouts "
-                         "(Wan2.2 I2V, Fun-Control) are not supported yet", vae, z, dit,
-                         dc->has_image_input ? "with" : "no", dc->in_dim, z, 2 * z + 4);
-        goto fail;
-    }
+    TRY_GOTO(err, fail, pipeline_recipe_detect(&p->recipe, dc, p->experts.n, p->vae, dit, vae));
     char clip_desc[96] = "";
-    if (dc->has_image_input) {
-        /* ImageEmbedderCLIP: an image model's cross-attention needs the CLIP tokens */
-        const char *clip = files->clip ? files->clip : found.clip;
-        if (!clip[0]) {
-            err = wanc_error(WANC_EINVAL, "DiT %s is an image-to-video model (in_dim %d): it needs the CLIP image "
-                             "encoder " WANC_CLIP_RELEASE_NAME ".pth: give it with --clip, or --model-dir with a "
-                             "folder that has it", dit, dc->in_dim);
-            goto fail;
-        }
-        TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder"));
-        TRY_GOTO(err, fail, wanc_clip_adapt_names(p->clip_w));
-        TRY_GOTO(err, fail, wanc_error_context(wanc_clip_load(&p->clip, p->clip_w, 0), "CLIP image encoder %s", clip));
-        wanc_clip_set_bf16(p->clip, bf16);
-        const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
-        if (cc->width != WANC_DIT_CLIP_DIM || cc->tokens != WANC_DIT_CLIP_TOKENS) {
-            err = wanc_error(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d "
-                             "tokens of width %d", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS,
-                             WANC_DIT_CLIP_DIM);
-            goto fail;
-        }
-        snprintf(clip_desc, sizeof clip_desc, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
-    }
-    snprintf(p->description, sizeof p->description,
-             "Wan2.1 %s DiT dim %d x %d layers (%d heads), UMT5 %lld layers, VAE 2.1 (base %d)%s, %s compute",
-             !dc->has_image_input ? "T2V" : dc->has_image_pos_emb ? "FLF2V" : "I2V", dc->dim, dc->num_layers,
-             dc->num_heads, (long long)tc->num_layers, wanc_vae21_config_of(p->vae)->dim, clip_desc,
-             bf16 ? "bf16" : "fp32");
+    if (p->recipe.image_clip)
+        TRY_GOTO(err, fail, load_clip(p, files->clip ? files->clip : found.clip, dit, clip_desc, sizeof clip_desc));
+    describe(p, tc, clip_desc);
     *out = p;
     return NULL;
 fail:
@@ -252,10 +271,11 @@ void wanc_pipeline_free(wanc_pipeline *p)
     if (!p) return;
     wanc_tokenizer_free(p->tok);
     wanc_umt5_free(p->t5);
-    wanc_dit_free(p->dit);
-    wanc_vae21_free(p->vae);
+    pipeline_experts_free(&p->experts);
+    wanc_vae_free(p->vae);
     wanc_clip_free(p->clip);
     wanc_weights_close(p->clip_w);
+    free(p->dit_config);
     free(p);
 }
 
@@ -284,21 +304,32 @@ static wanc_err encode_prompt(wanc_pipeline *p, const char *prompt, float *emb)
     return wanc_umt5_encode(p->t5, emb, ids, mask, WANC_WAN_TEXT_LEN, &o);
 }
 
-/* What the DiT of this pipeline needs from the run's images: named errors
- * before any work, naming the flag to give or drop. */
+/* What the model family needs from the run's images: named errors before
+ * any work, naming the flag to give or drop. */
 static wanc_err check_images(const wanc_pipeline *p, const wanc_gen_params *prm)
 {
-    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
-    if (!dc->has_image_input && (prm->input_image || prm->end_image))
-        WANC_FAIL(WANC_EINVAL, "%s given, but the DiT is a text-to-video model (in_dim %d, no image input): "
-                  "use an image-to-video model (I2V, FLF2V, Fun-InP) or drop the image",
-                  prm->input_image ? "--input-image" : "--end-image", dc->in_dim);
-    if (dc->has_image_input && !prm->input_image)
-        WANC_FAIL(WANC_EINVAL, "the DiT is an image-to-video model (in_dim %d): it needs --input-image", dc->in_dim);
-    if (dc->has_image_pos_emb && !prm->end_image)
+    const pipeline_recipe *r = &p->recipe;
+    const int in_dim = p->experts.cfg.in_dim;
+    if (!r->image_allowed && (prm->input_image || prm->end_image))
+        WANC_FAIL(WANC_EINVAL, "%s given, but the model (%s, in_dim %d) is a text-to-video model: use an "
+                  "image-to-video model (I2V, FLF2V, Fun-InP, TI2V-5B) or drop the image",
+                  prm->input_image ? "--input-image" : "--end-image", r->name, in_dim);
+    if (prm->end_image && !r->image_y)
+        WANC_FAIL(WANC_EINVAL, "--end-image given, but the model (%s) takes only a first frame", r->name);
+    if (r->image_required && !prm->input_image)
+        WANC_FAIL(WANC_EINVAL, "the model (%s, in_dim %d) is an image-to-video model: it needs --input-image",
+                  r->name, in_dim);
+    if (r->end_image_required && !prm->end_image)
         WANC_FAIL(WANC_EINVAL, "the DiT is a first-last-frame model (FLF2V, img_emb.emb_pos): it needs --end-image "
                   "as well as --input-image");
     return NULL;
+}
+
+wanc_err wanc_pipeline_check_params(const wanc_pipeline *pipe, wanc_gen_params *p, char notices[3][128],
+                                    int *n_notices)
+{
+    TRY(check_params(p, notices, n_notices, wanc_vae_scale(pipe->vae)));
+    return check_images(pipe, p);
 }
 
 static uint64_t random_seed(void)
@@ -354,16 +385,37 @@ static void observe_tea(const wanc_gen_params *prm, const tea_branch *b, int k, 
     prm->observe(prm->observe_user, name, v, 4);
 }
 
-/* One model evaluation: the DiT, or the caller's test hook in its place. */
-static wanc_err model_call(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
-                           float *out)
+/* One model evaluation: the expert's DiT, or the caller's test hook in its place. */
+static wanc_err model_call(wanc_dit *dit, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
+                           int expert, float *out)
 {
-    if (!prm->velocity_override) return wanc_dit_forward(p->dit, in, out);
+    if (!prm->velocity_override) return wanc_dit_forward(dit, in, out);
     wanc_dit_call call = {.latents = in->latents, .lat_c = in->lat_c, .F = in->F, .H = in->H, .W = in->W,
                           .y = in->y, .y_c = in->y_c, .clip = in->clip, .clip_len = in->clip_len,
-                          .timestep = in->timestep, .negative = negative};
+                          .timestep = in->timestep, .negative = negative, .expert = expert,
+                          .zero_first_frame = in->zero_first_frame};
     return wanc_error_context(prm->velocity_override(prm->velocity_user, &call, out), "velocity override");
 }
+
+/* noise_pred = nega + cfg·(posi − nega) into posi, each op in the pipeline dtype. */
+static void cfg_combine(float *posi, const float *nega, int64_t n, float cfg, bool bf16)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = posi[i] - nega[i];
+        if (bf16) d = wanc_round_bf16(d);
+        float m = cfg * d;
+        if (bf16) m = wanc_round_bf16(m);
+        posi[i] = bf16 ? wanc_round_bf16(nega[i] + m) : nega[i] + m;
+    }
+}
+
+/* latents[:, 0] = first[:, 0]: the fused first frame, held fixed (TI2V-5B). */
+static void impose_first_frame(float *latents, const float *first, int64_t z, int64_t F, int64_t plane)
+{
+    for (int64_t c = 0; c < z; c++) memcpy(latents + c * F * plane, first + c * plane, sizeof(float) * (size_t)plane);
+}
+
+static float or_default(float v, float dflt) { return isnan(v) ? dflt : v; }
 
 wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_video *out)
 {
@@ -371,18 +423,22 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     wanc_gen_params prm = *params;
     char notices[3][128];
     int n_notices;
-    TRY(wanc_gen_params_check(&prm, notices, &n_notices));
-    TRY(check_images(p, &prm));
+    TRY(wanc_pipeline_check_params(p, &prm, notices, &n_notices));
+    const pipeline_recipe *r = &p->recipe;
     const bool bf16 = p->precision == WANC_PRECISION_BF16;
-    const bool cfg = prm.cfg_scale != 1.0f;
-    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
-    const int64_t C = dc->in_dim, F = (prm.num_frames - 1) / 4 + 1, h = prm.height / VAE_FACTOR,
-                  w = prm.width / VAE_FACTOR, n = C * F * h * w;
-    const int64_t ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
-    /* image models: latents are z = in_dim − (4 + z) channels, y the other 4 + z */
-    const int64_t z = p->clip ? wanc_vae21_config_of(p->vae)->z_dim : C, lat_n = z * F * h * w,
-                  y_c = p->clip ? 4 + z : 0;
+    const wanc_dit_config *dc = &p->experts.cfg;
+    /* Latent channels and scale from the VAE: z 16 / 8x (Wan2.1), z 48 / 16x (Wan2.2). */
+    const int64_t z = wanc_vae_z_dim(p->vae), scale = wanc_vae_scale(p->vae);
+    const int64_t F = (prm.num_frames - 1) / 4 + 1, h = prm.height / scale, w = prm.width / scale, plane = h * w;
+    const int64_t lat_n = z * F * plane, ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
+    const int64_t y_c = r->image_y ? 4 + z : 0;
+    const bool fused = r->fused_first_frame && prm.input_image;
     const int64_t clip_len = p->clip ? wanc_unit_clip_tokens(p->clip, &prm, dc->has_image_pos_emb) : 0;
+    const int n_experts = p->experts.n;
+    const double boundary = or_default(prm.switch_dit_boundary, r->default_boundary);
+    const float cfg_of[2] = {n_experts == 2 ? or_default(prm.cfg_scale_high, prm.cfg_scale) : prm.cfg_scale,
+                             n_experts == 2 ? or_default(prm.cfg_scale_low, prm.cfg_scale) : prm.cfg_scale};
+    const bool any_cfg = cfg_of[0] != 1.0f || cfg_of[1] != 1.0f;
     out->seed = prm.seed >= 0 ? (uint64_t)prm.seed : random_seed();
 
     wanc_flow_sched sched = {0};
@@ -392,12 +448,14 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     float *noise = malloc(sizeof(float) * (size_t)lat_n), *latents = malloc(sizeof(float) * (size_t)lat_n);
     float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
-    float *y = y_c ? malloc(sizeof(float) * (size_t)(y_c * F * h * w)) : NULL;
+    float *y = y_c ? malloc(sizeof(float) * (size_t)(y_c * F * plane)) : NULL;
+    float *first = fused ? malloc(sizeof(float) * (size_t)(z * plane)) : NULL;
     float *clip_feature = clip_len ? malloc(sizeof(float) * (size_t)(clip_len * WANC_DIT_CLIP_DIM)) : NULL;
     float *video = NULL;
     wanc_err err = NULL;
-    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (y_c && !y) || (clip_len && !clip_feature)) {
-        err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)n);
+    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (y_c && !y) || (fused && !first) ||
+        (clip_len && !clip_feature)) {
+        err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)lat_n);
         goto done;
     }
     TRY_GOTO(err, done, wanc_flow_sched_init(&sched, prm.num_inference_steps, prm.denoising_strength,
@@ -414,15 +472,15 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
 
     wanc_peak_rss_reset();
     double t0 = wanc_now_seconds();
-    if (prm.progress && prm.progress(prm.progress_user, "text", 0, cfg ? 2 : 1, 0)) goto cancelled;
+    if (prm.progress && prm.progress(prm.progress_user, "text", 0, any_cfg ? 2 : 1, 0)) goto cancelled;
     TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.prompt, ctx_posi), "prompt"));
     observe(&prm, "context_posi", ctx_posi, ctx_n);
-    if (cfg) {
+    if (any_cfg) {
         TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.negative_prompt, ctx_nega), "negative prompt"));
         observe(&prm, "context_nega", ctx_nega, ctx_n);
     }
     out->seconds_text = wanc_now_seconds() - t0;
-    stage_done(p, &prm, "text", wanc_umt5_store(p->t5), NULL);
+    stage_done(p, &prm, "text", wanc_umt5_store(p->t5));
 
     wanc_vae_opts vo;
     wanc_vae_opts_default(&vo);
@@ -433,25 +491,44 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     if (prm.input_video) TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n));
     else memcpy(latents, noise, sizeof(float) * (size_t)lat_n);
 
-    if (y_c) { /* ImageEmbedderVAE, ImageEmbedderCLIP */
+    if (y_c || clip_len || fused) { /* ImageEmbedderVAE, ImageEmbedderCLIP, ImageEmbedderFused */
         t0 = wanc_now_seconds();
         if (prm.progress && prm.progress(prm.progress_user, "image", 0, 1, 0)) goto cancelled;
-        TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y));
-        observe(&prm, "y", y, y_c * F * h * w);
-        TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
-        observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
+        if (y_c) {
+            TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y));
+            observe(&prm, "y", y, y_c * F * plane);
+        }
+        if (clip_len) {
+            TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
+            observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
+        }
+        if (fused) {
+            TRY_GOTO(err, done, wanc_unit_image_fused(p->vae, bf16, &prm, &vo, latents, F, first));
+            observe(&prm, "first_frame_latents", first, z * plane);
+        }
         out->seconds_image = wanc_now_seconds() - t0;
-        stage_done(p, &prm, "image", p->clip_w, NULL);
+        stage_done(p, &prm, "image", p->clip_w);
     }
 
-    /* The denoising loop. */
+    /* The sampler. */
     t0 = wanc_now_seconds();
     wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
-                          .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len};
+                          .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len,
+                          .zero_first_frame = fused};
+    int expert = 0;
+    wanc_dit *dit = NULL;
     for (int k = 0; k < sched.num_steps; k++) {
         double ts = wanc_now_seconds();
         char name[64];
         const float t = sched.timesteps[k];
+        /* the expert, chosen on the float32 timestep before the step's calls */
+        const int e = pipeline_expert_for_step(n_experts, expert, t, boundary);
+        if (!dit || e != expert) TRY_GOTO(err, done, pipeline_experts_acquire(&p->experts, e, &dit));
+        expert = e;
+        const float cfg_scale = cfg_of[e];
+        const float expert_f = (float)e;
+        snprintf(name, sizeof name, "step%d.expert", k);
+        observe(&prm, name, &expert_f, 1);
         in.timestep = bf16 ? wanc_round_bf16(t) : t; /* timestep.to(torch_dtype) */
         snprintf(name, sizeof name, "step%d.latents_in", k);
         observe(&prm, name, latents, lat_n);
@@ -460,36 +537,30 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
 
         in.context = ctx_posi;
         in.cache = tea ? &tea_posi.hook : NULL;
-        TRY_GOTO(err, done, model_call(p, &prm, &in, 0, posi));
+        TRY_GOTO(err, done, model_call(dit, &prm, &in, 0, e, posi));
         if (tea) observe_tea(&prm, &tea_posi, k, "posi");
         snprintf(name, sizeof name, "step%d.noise_pred_posi", k);
         observe(&prm, name, posi, lat_n);
-        if (cfg) {
+        if (cfg_scale != 1.0f) {
             in.context = ctx_nega;
             in.cache = tea ? &tea_nega.hook : NULL;
-            TRY_GOTO(err, done, model_call(p, &prm, &in, 1, nega));
+            TRY_GOTO(err, done, model_call(dit, &prm, &in, 1, e, nega));
             if (tea) observe_tea(&prm, &tea_nega, k, "nega");
             snprintf(name, sizeof name, "step%d.noise_pred_nega", k);
             observe(&prm, name, nega, lat_n);
-            /* noise_pred = nega + cfg·(posi − nega), each op in the pipeline dtype */
-            for (int64_t i = 0; i < lat_n; i++) {
-                float d = posi[i] - nega[i];
-                if (bf16) d = wanc_round_bf16(d);
-                float m = prm.cfg_scale * d;
-                if (bf16) m = wanc_round_bf16(m);
-                posi[i] = bf16 ? wanc_round_bf16(nega[i] + m) : nega[i] + m;
-            }
+            cfg_combine(posi, nega, lat_n, cfg_scale, bf16);
         }
         snprintf(name, sizeof name, "step%d.noise_pred", k);
         observe(&prm, name, posi, lat_n);
         TRY_GOTO(err, done, wanc_flow_sched_step(&sched, latents, posi, lat_n, t, bf16));
         snprintf(name, sizeof name, "step%d.latents_out", k);
         observe(&prm, name, latents, lat_n);
+        if (fused) impose_first_frame(latents, first, z, F, plane);
         if (prm.progress && prm.progress(prm.progress_user, "denoise", k + 1, sched.num_steps, wanc_now_seconds() - ts))
             goto cancelled;
     }
     out->seconds_denoise = wanc_now_seconds() - t0;
-    stage_done(p, &prm, "denoise", wanc_dit_store(p->dit), NULL);
+    stage_done(p, &prm, "denoise", dit ? wanc_dit_store(dit) : NULL);
     observe(&prm, "final_latents", latents, lat_n);
 
     /* Decode and convert. */
@@ -503,15 +574,15 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         goto done;
     }
     if (prm.progress && prm.progress(prm.progress_user, "decode", 0, 1, 0)) goto cancelled;
-    TRY_GOTO(err, done, wanc_vae21_decode(p->vae, video, latents, z, F, h, w, &vo));
+    TRY_GOTO(err, done, wanc_vae_decode(p->vae, video, latents, F, h, w, &vo));
     observe(&prm, "video", video, video_n);
     TRY_GOTO(err, done, wanc_video_to_u8(out->frames, video, 1, 3, (int)T, (int)H, (int)W, bf16));
     out->T = (int)T;
     out->H = (int)H;
     out->W = (int)W;
     out->seconds_decode = wanc_now_seconds() - t0;
+    stage_done(p, &prm, "decode", wanc_vae_store(p->vae));
     if (prm.progress) prm.progress(prm.progress_user, "decode", 1, 1, out->seconds_decode);
-    stage_done(p, &prm, "decode", wanc_vae21_store(p->vae), NULL);
     goto done;
 cancelled:
     err = wanc_error(WANC_ECANCELLED, "generation cancelled");
@@ -527,6 +598,7 @@ done:
     free(ctx_posi);
     free(ctx_nega);
     free(y);
+    free(first);
     free(clip_feature);
     free(video);
     return err;

@@ -908,6 +908,10 @@ const wanc_vae_config *vae_model_config(const vae_model *m) { return &m->cfg; }
 
 const wanc_weights *vae_model_store(const vae_model *m) { return m ? m->w : NULL; }
 
+int vae_model_scale(const vae_model *m) { return m->sf; }
+
+const char *vae_model_family(const vae_model *m) { return m->var.family; }
+
 double vae_model_flops(const vae_model *m) { return m->flops; }
 
 /* ---- encode / decode ---------------------------------------------------------- */
