@@ -143,6 +143,11 @@ void wanc_dit_free(wanc_dit *dit);
 const wanc_weights *wanc_dit_store(const wanc_dit *dit);
 /* Turn block streaming (wanc_dit_options.stream_blocks) on or off. */
 void wanc_dit_set_streaming(wanc_dit *dit, bool on);
+/* Attach run-time LoRA terms (src/lora) to the linears they name, replacing
+ * any attached before; NULL detaches all. The runtime must outlive its use.
+ * Named error when a term targets a weight that is no linear of this DiT. */
+struct wanc_lora_runtime;
+wanc_err wanc_dit_set_lora(wanc_dit *dit, const struct wanc_lora_runtime *rt);
 const wanc_dit_config *wanc_dit_get_config(const wanc_dit *dit);
 
 /* out[out_dim, F, H, W] = model_fn_wan_video(latents, timestep, context, clip, y,

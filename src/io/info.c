@@ -1,11 +1,14 @@
 /* `wanc info`: list a checkpoint's tensors, one `name<TAB>dtype<TAB>shape` line each,
- * then what the file is: its container, quantization and tensor-type mix. */
+ * then what the file is: its container, quantization and tensor-type mix; a LoRA
+ * file also gets the LoRA reader's summary (the one place io reaches up to
+ * src/lora: this is the CLI's inspection tool, not a loader). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/gguf.h"
 #include "io/weights.h"
+#include "lora/lora.h"
 #include "wanc.h"
 
 /* Which model and key layout the names say (a probe name → a description). */
@@ -71,7 +74,14 @@ wanc_err wanc_info_print(FILE *out, const char *path)
     fprintf(out, "tensors: %d\n", n);
     print_format(out, w);
     print_layout(out, w);
+    bool is_lora = wanc_lora_is_lora(w);
     wanc_weights_close(w);
+    if (is_lora) {
+        wanc_lora *l;
+        TRY(wanc_lora_open(&l, path));
+        wanc_lora_describe(out, l);
+        wanc_lora_close(l);
+    }
     if (ferror(out)) WANC_FAIL(WANC_EIO, "%s: writing the listing failed", path);
     return NULL;
 }
