@@ -103,6 +103,13 @@ typedef struct wanc_pipeline_options {
      * both). dit_heads above wins over a stated num_heads. */
     const char *dit_config;
     const char *dit_config_json;
+    /* Memory limit in GB (DiffSynth's vram_limit; `--max-memory`), 0 = none.
+     * With a limit each component's weight pages are dropped once its stage
+     * is done (UMT5 after encoding, CLIP after conditioning, the DiT before
+     * VAE decoding), and a DiT larger than 60 % of the limit is streamed
+     * block by block with read-ahead. The weights stay mapped: a later
+     * wanc_generate reads them again from the page cache or disk. */
+    double vram_limit;
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);
@@ -178,6 +185,11 @@ typedef struct wanc_gen_params {
     void *progress_user;
     wanc_observe_fn observe;     /* may be NULL */
     void *observe_user;
+    /* Memory per stage (may be NULL): stage "text", "image", "denoise",
+     * "decode" with the resident set at its end and its peak (bytes), then
+     * "<stage> released" after a limit (vram_limit) dropped its weights. */
+    void (*memory)(void *user, const char *stage, size_t rss, size_t peak);
+    void *memory_user;
     /* image-to-video (a DiT with has_image_input: I2V, FLF2V, Fun-InP): uint8
      * RGB [H, W, 3] of any size, resized to height x width (PIL bicubic) as
      * DiffSynth's `input_image.resize((width, height))`. The DiT's `y` is
@@ -263,9 +275,22 @@ void wanc_demo_image(uint8_t *rgb, int H, int W, bool second);
 /* ---- inspection and tools ---------------------------------------------- */
 
 /* Print every tensor of a checkpoint as `name<TAB>dtype<TAB>shape`, sorted by
- * name, then `tensors: N`; for a LoRA file also `lora:` lines naming its
- * dialect, rank(s), alpha(s), the modules it touches and its layer count. */
+ * name, then `tensors: N`, the container/quantization (`format: GGUF v3, ...,
+ * file type Q4_K_S` / `format: ComfyUI scaled fp8 ...`), the count per tensor
+ * type and the detected key layout (`layout: ...`); for a LoRA file also
+ * `lora:` lines naming its dialect, rank(s), alpha(s), the modules it touches
+ * and its layer count. */
 wanc_err wanc_info_print(FILE *out, const char *path);
+
+/* Called after each tensor written; non-zero stops (WANC_ECANCELLED). */
+typedef int (*wanc_quantize_progress_fn)(void *user, int done, int total);
+/* Write a Wan DiT checkpoint (any layout and dtype wanc reads) as a GGUF file
+ * with the layout and tensor-type rules of city96's published Wan GGUFs
+ * (ComfyUI-GGUF, stable-diffusion.cpp). type: F16, Q8_0, Q6_K, Q5_K_S,
+ * Q5_K_M (= Q5_K), Q4_K_S, Q4_K_M (= Q4_K), Q5_0, Q4_0. Streams tensor by
+ * tensor; written under a temporary name and renamed when complete. */
+wanc_err wanc_quantize_dit(const char *in_path, const char *out_path, const char *type,
+                           wanc_quantize_progress_fn progress, void *user);
 
 /* Write a random Wan2.1 DiT (released key names and shapes, `num_heads` in
  * __metadata__) to DIR/diffusion_pytorch_model.safetensors, streamed tensor by

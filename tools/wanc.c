@@ -216,6 +216,8 @@ static int usage(FILE *f)
             "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape); a LoRA file\n"
             "                         also gets its dialect, rank(s), alpha(s), modules and layer count\n"
+            "  wanc quantize --type Q8_0|Q6_K|Q5_K|Q4_K|Q4_0|... IN OUT.gguf\n"
+            "                         a Wan DiT as a GGUF file in city96's layout (wanc quantize --help)\n"
             "  wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out FILE.safetensors]\n"
             "                     [--dtype bf16|f32] [--threads N]\n"
             "                         UMT5 prompt embedding prompt_emb [1,512,dim] (--ids: print the token ids)\n"
@@ -245,6 +247,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "encode-prompt")) return cmd_encode_prompt(argc - 2, argv + 2);
     if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "quantize")) return wanc_cmd_quantize(argc - 2, argv + 2);
     fprintf(stderr, "wanc: unknown command '%s'\n", argv[1]);
     return usage(stderr);
 }

@@ -122,6 +122,7 @@ struct wanc_pipeline {
     wanc_clip *clip;
     pipeline_recipe recipe;
     char *dit_config;     /* the stated DiT config (JSON), or NULL; every expert opens with it */
+    double vram_limit;    /* GB, 0 = none (wanc_pipeline_options.vram_limit) */
     char description[384];
     char lora_summary[2048];
 };
