@@ -115,6 +115,7 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     double boundary = p->switch_dit_boundary, cfg_high = p->cfg_scale_high, cfg_low = p->cfg_scale_low;
     bool tiled = false, no_tiled = false;
     const char *lora_mode = "fused";
+    double vram_limit = a->popt.vram_limit;
     a->out = "output.mp4";
     a->files.loras = a->loras;
     int rc = take_lora_flags(a, &argc, argv, msg, cap);
@@ -139,6 +140,7 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
         {"--frames", 's', &frames_dir},            {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},              {"--quiet", 'b', &a->quiet},
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
+        {"--max-memory", 'f', &vram_limit},        {"--verbose", 'b', &a->verbose},
         {"--dit2", 's', &a->files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
         {"--cfg-scale-high", 'f', &cfg_high},      {"--cfg-scale-low", 'f', &cfg_low},
     };
@@ -149,6 +151,11 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
         return 2;
     }
     a->popt.lora_mode = strcmp(lora_mode, "runtime") ? WANC_LORA_FUSED : WANC_LORA_RUNTIME;
+    if (!(vram_limit >= 0)) {
+        snprintf(msg, cap, "wanc generate: --max-memory %g: expected a size in GB (0 = no limit)", vram_limit);
+        return 2;
+    }
+    a->popt.vram_limit = vram_limit;
     if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
         snprintf(msg, cap, "wanc generate: --dtype %s: expected bf16 or f32", dtype);
         return 2;

@@ -29,7 +29,7 @@ typedef struct {
     const char *input_video, *input_image, *end_image;
     double fps;
     int quality;
-    bool quiet, help;
+    bool quiet, help, verbose;
     char frames_path[PATH_MAX];
     wanc_lora_spec loras[32]; /* --lora / --lora-high-noise / --lora-low-noise; files.loras points here */
 } generate_args;
