@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_conds.h"
 #include "commands.h"
 #include "io/image_io.h"
 #include "wanc.h"
@@ -153,6 +154,10 @@ static const char generate_help[] =
     "                           (0 = off; e.g. 0.05..0.3, higher is faster and less exact)\n"
     "  --tea-cache-model-id ID  its coefficients, required with a threshold: Wan2.1-T2V-1.3B,\n"
     "                           Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P\n"
+    "speed control (Wan2.1-T2V-1.3B + DiffSynth-Studio/Wan2.1-1.3b-speedcontrol-v1):\n"
+    "  --motion-bucket-id N     motion_bucket_id (None: off); higher is faster motion (e.g. 0..100)\n"
+    "  --motion-controller FILE its model.safetensors (default: found in --model-dir as\n"
+    "                           Wan2.1-1.3b-speedcontrol-v1/model.safetensors)\n"
     "  --tiled / --no-tiled     VAE tiling (tiled)\n"
     "  --tile-size H,W          (30,52) latent pixels\n"
     "  --tile-stride H,W        (15,26)\n"
@@ -227,7 +232,10 @@ int wanc_cmd_generate(int argc, char **argv)
     double tea_thresh = p.tea_cache_l1_thresh;
     const char *tea_model = p.tea_cache_model_id;
     bool tiled = false, no_tiled = false, quiet = false;
+    cli_conds cc;
+    cli_conds_init(&cc);
     const flag flags[] = {
+        {"--motion-bucket-id", 'f', &cc.motion_bucket_id}, {"--motion-controller", 's', &files.motion_controller},
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
         {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
         {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},
@@ -300,7 +308,12 @@ int wanc_cmd_generate(int argc, char **argv)
         if (err) rc = fail("generate", wanc_error_context(err, "--end-image"));
         p.end_image = end;
     }
+    if (!rc) {
+        wanc_err err = cli_conds_build(&cc, &p);
+        if (err) rc = fail("generate", err);
+    }
     if (!rc) rc = run_and_save("generate", &files, &popt, &p, out, fps, (int)quality, quiet);
+    cli_conds_free(&cc);
     free(video);
     free(image);
     free(end);

@@ -64,5 +64,8 @@ wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir)
                   "give it with --tokenizer", dir);
     static const char *const clip[] = {WANC_CLIP_RELEASE_NAME ".pth", WANC_CLIP_RELEASE_NAME ".safetensors", NULL};
     if (!find_first(out->clip, sizeof out->clip, dir, clip, false)) out->clip[0] = 0;
+    static const char *const motion[] = {WANC_MOTION_CONTROLLER_RELEASE_NAME, NULL};
+    if (!find_first(out->motion_controller, sizeof out->motion_controller, dir, motion, false))
+        out->motion_controller[0] = 0;
     return NULL;
 }

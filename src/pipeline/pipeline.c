@@ -29,6 +29,7 @@
 #include "dit/wan_dit.h"
 #include "io/read_file.h"
 #include "io/video_out.h"
+#include "pipeline/conds.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_units.h"
 #include "pipeline/shape_check.h"
@@ -54,6 +55,8 @@ struct wanc_pipeline {
     wanc_vae21 *vae;
     wanc_weights *clip_w; /* image-to-video DiTs only */
     wanc_clip *clip;
+    wanc_weights *motion_w; /* speed control, when its file is given or found */
+    wanc_motion_controller *motion;
     char description[320];
 };
 
@@ -170,6 +173,7 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     err = wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT%s%s", dit_config ? " with config " : "",
                              dit_config ? o->dit_config : "");
     free(dit_config);
+    dopt.config_json = NULL;
     if (err) goto fail;
     TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE"));
 
@@ -211,6 +215,18 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
         }
         snprintf(clip_desc, sizeof clip_desc, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
     }
+    const char *motion = files->motion_controller ? files->motion_controller : found.motion_controller;
+    if (motion[0]) { /* speed control: WanMotionControllerModel, used when a motion_bucket_id is given */
+        TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->motion_w, motion), "motion controller"));
+        TRY_GOTO(err, fail, wanc_error_context(wanc_motion_controller_load(&p->motion, p->be, p->motion_w, &dopt),
+                                               "motion controller %s", motion));
+        if (wanc_motion_controller_out_dim(p->motion) != 6 * dc->dim) {
+            err = wanc_error(WANC_ESHAPE, "motion controller %s gives %d values, DiT %s takes 6 x dim = %d", motion,
+                             wanc_motion_controller_out_dim(p->motion), dit, 6 * dc->dim);
+            goto fail;
+        }
+        strncat(clip_desc, ", speed control", sizeof clip_desc - strlen(clip_desc) - 1);
+    }
     snprintf(p->description, sizeof p->description,
              "Wan2.1 %s DiT dim %d x %d layers (%d heads), UMT5 %lld layers, VAE 2.1 (base %d)%s, %s compute",
              !dc->has_image_input ? "T2V" : dc->has_image_pos_emb ? "FLF2V" : "I2V", dc->dim, dc->num_layers,
@@ -232,6 +248,8 @@ void wanc_pipeline_free(wanc_pipeline *p)
     wanc_vae21_free(p->vae);
     wanc_clip_free(p->clip);
     wanc_weights_close(p->clip_w);
+    wanc_motion_controller_free(p->motion);
+    wanc_weights_close(p->motion_w);
     free(p);
 }
 
@@ -274,6 +292,22 @@ static wanc_err check_images(const wanc_pipeline *p, const wanc_gen_params *prm)
     if (dc->has_image_pos_emb && !prm->end_image)
         WANC_FAIL(WANC_EINVAL, "the DiT is a first-last-frame model (FLF2V, img_emb.emb_pos): it needs --end-image "
                   "as well as --input-image");
+    return NULL;
+}
+
+/* Which conditioning inputs this pipeline's models can take: named errors
+ * before any work. */
+static wanc_err check_conds(const wanc_pipeline *p, const wanc_run_conds *rc)
+{
+    if (rc->motion_bucket_id && !p->motion)
+        WANC_FAIL(WANC_EINVAL, "--motion-bucket-id needs the speed-control motion controller: give it with "
+                  "--motion-controller, or put it in --model-dir as " WANC_MOTION_CONTROLLER_RELEASE_NAME);
+    const wanc_cond *later[] = {rc->control_video, rc->reference_image, rc->camera, rc->vace_video, rc->vace_mask,
+                                rc->vace_scale, rc->n_vace_refs ? rc->vace_refs[0] : NULL};
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
+        if (later[i])
+            WANC_FAIL(WANC_EINVAL, "%s: this conditioning input is not supported by wanc yet",
+                      wanc_cond_flag(later[i]->kind));
     return NULL;
 }
 
@@ -349,6 +383,9 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     int n_notices;
     TRY(wanc_gen_params_check(&prm, notices, &n_notices));
     TRY(check_images(p, &prm));
+    wanc_run_conds rc;
+    TRY(wanc_conds_gather(&rc, &prm));
+    TRY(check_conds(p, &rc));
     const bool bf16 = p->precision == WANC_PRECISION_BF16;
     const bool cfg = prm.cfg_scale != 1.0f;
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
@@ -370,7 +407,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
     float *y = y_c ? malloc(sizeof(float) * (size_t)(y_c * F * h * w)) : NULL;
     float *clip_feature = clip_len ? malloc(sizeof(float) * (size_t)(clip_len * WANC_DIT_CLIP_DIM)) : NULL;
-    float *video = NULL;
+    float *video = NULL, *motion_emb = NULL;
     wanc_err err = NULL;
     if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (y_c && !y) || (clip_len && !clip_feature)) {
         err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)n);
@@ -404,23 +441,33 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     memcpy(vo.tile_size, prm.tile_size, sizeof vo.tile_size);
     memcpy(vo.tile_stride, prm.tile_stride, sizeof vo.tile_stride);
     vo.bf16 = bf16;
-    if (prm.input_video) TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n));
+    int n_encodes = 0; /* VAE encode calls of the units, in DiffSynth's unit order */
+    if (prm.input_video)
+        TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n, &n_encodes));
     else memcpy(latents, noise, sizeof(float) * (size_t)lat_n);
 
     if (y_c) { /* ImageEmbedderVAE, ImageEmbedderCLIP */
         t0 = wanc_now_seconds();
         if (prm.progress && prm.progress(prm.progress_user, "image", 0, 1, 0)) goto cancelled;
-        TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y));
+        TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y, &n_encodes));
         observe(&prm, "y", y, y_c * F * h * w);
         TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
         observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
         out->seconds_image = wanc_now_seconds() - t0;
     }
 
+    if (rc.motion_bucket_id) { /* SpeedControl: motion_bucket_id in the pipeline dtype; its embedding joins t_mod */
+        float id = bf16 ? wanc_round_bf16(rc.motion_bucket_id->value) : rc.motion_bucket_id->value;
+        observe(&prm, "dit_in.motion_bucket_id", &id, 1);
+        motion_emb = malloc(sizeof(float) * (size_t)wanc_motion_controller_out_dim(p->motion));
+        if (!motion_emb) TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "motion embedding"));
+        TRY_GOTO(err, done, wanc_motion_controller_forward(p->motion, id, motion_emb));
+    }
+
     /* The denoising loop. */
     t0 = wanc_now_seconds();
     wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
-                          .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len};
+                          .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len, .t_mod_add = motion_emb};
     for (int k = 0; k < sched.num_steps; k++) {
         double ts = wanc_now_seconds();
         char name[64];
@@ -500,6 +547,7 @@ done:
     free(y);
     free(clip_feature);
     free(video);
+    free(motion_emb);
     return err;
 }
 
