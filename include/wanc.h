@@ -67,6 +67,7 @@ typedef struct wanc_pipeline_options {
     wanc_precision precision; /* default bf16 */
     int dit_heads;            /* 0: from the checkpoint's metadata, else dim/128 */
     int threads;              /* 0: $WANC_THREADS, else every CPU */
+    int clip_heads;           /* CLIP image encoder heads: 0 = width / 80 (the released 16) */
     /* What a DiT checkpoint cannot carry, stated with DiffSynth's config field
      * names (`--dit-config FILE.json`): num_heads, VACE's vace_layers when not
      * a released pattern ({"vace_layers": [0, 1, 3]}); flat or as

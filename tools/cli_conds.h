@@ -16,11 +16,14 @@ typedef struct {
 
 typedef struct {
     double motion_bucket_id;         /* NAN: not given */
-    const char *motion_controller;   /* the file, or NULL */
+    const char *control_video, *reference_image; /* files, or NULL */
+    const char *camera_direction, *camera_origin; /* NULL: none / DiffSynth's default */
+    double camera_speed;             /* DiffSynth's 1/54 */
     /* built */
     wanc_cond conds[CLI_MAX_CONDS];
     int n;
     uint8_t *owned[CLI_MAX_CONDS];   /* decoded media */
+    float origin[19];
 } cli_conds;
 
 void cli_conds_init(cli_conds *cc);

@@ -132,6 +132,7 @@ static const char generate_help[] =
     "  --tokenizer DIR|FILE     google/umt5-xxl/ (spiece.model or tokenizer.json)\n"
     "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors)\n"
     "  --dit-heads N            DiT attention heads (default: checkpoint metadata, else dim/128)\n"
+    "  --clip-heads N           CLIP image encoder heads (default: width/80, the released 16)\n"
     "  --dit-config FILE.json   what the DiT's weights cannot carry, in DiffSynth's config field names:\n"
     "                           num_heads, VACE's vace_layers (e.g. {\"vace_layers\": [0, 1, 3]}); flat or\n"
     "                           {\"dit\": {...}, \"vace\": {...}}; stated shapes must match the weights\n"
@@ -154,6 +155,14 @@ static const char generate_help[] =
     "                           (0 = off; e.g. 0.05..0.3, higher is faster and less exact)\n"
     "  --tea-cache-model-id ID  its coefficients, required with a threshold: Wan2.1-T2V-1.3B,\n"
     "                           Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P\n"
+    "Fun control / camera (Wan2.1-Fun[-V1.1]-*-Control[-Camera]; DiffSynth's names):\n"
+    "  --control-video FILE     control_video (Fun control: depth/pose/... video, resized as --input-video)\n"
+    "  --reference-image FILE   reference_image (Fun V1.1 control: ref_conv tokens, and its CLIP tokens)\n"
+    "  --camera-direction D     camera_control_direction: Left, Right, Up, Down, LeftUp, LeftDown, RightUp,\n"
+    "                           RightDown (Fun Control-Camera, with --input-image)\n"
+    "  --camera-speed X         camera_control_speed (1/54)\n"
+    "  --camera-origin V,...    camera_control_origin: 19 comma-separated values (DiffSynth's default\n"
+    "                           0,0.532139961,0.946026558,0.5,0.5,0,0,1,0,0,0,0,1,0,0,0,0,1,0)\n"
     "speed control (Wan2.1-T2V-1.3B + DiffSynth-Studio/Wan2.1-1.3b-speedcontrol-v1):\n"
     "  --motion-bucket-id N     motion_bucket_id (None: off); higher is faster motion (e.g. 0..100)\n"
     "  --motion-controller FILE its model.safetensors (default: found in --model-dir as\n"
@@ -227,7 +236,7 @@ int wanc_cmd_generate(int argc, char **argv)
     const char *out = "output.mp4", *frames_dir = NULL, *dtype = "bf16", *input_video = NULL;
     const char *prompt = "", *negative = "", *input_image = NULL, *end_image = NULL;
     long long seed = -1, height = p.height, width = p.width, num_frames = p.num_frames,
-              steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5;
+              steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5, clip_heads = 0;
     double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
     double tea_thresh = p.tea_cache_l1_thresh;
     const char *tea_model = p.tea_cache_model_id;
@@ -236,6 +245,9 @@ int wanc_cmd_generate(int argc, char **argv)
     cli_conds_init(&cc);
     const flag flags[] = {
         {"--motion-bucket-id", 'f', &cc.motion_bucket_id}, {"--motion-controller", 's', &files.motion_controller},
+        {"--control-video", 's', &cc.control_video},       {"--reference-image", 's', &cc.reference_image},
+        {"--camera-direction", 's', &cc.camera_direction}, {"--camera-speed", 'f', &cc.camera_speed},
+        {"--camera-origin", 's', &cc.camera_origin},       {"--clip-heads", 'i', &clip_heads},
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
         {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
         {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},
@@ -271,6 +283,7 @@ int wanc_cmd_generate(int argc, char **argv)
     }
     popt.precision = strcmp(dtype, "f32") ? WANC_PRECISION_BF16 : WANC_PRECISION_FP32;
     popt.dit_heads = (int)heads;
+    popt.clip_heads = (int)clip_heads;
     popt.threads = (int)threads;
     p.prompt = prompt;
     p.negative_prompt = negative;

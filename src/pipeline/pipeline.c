@@ -30,6 +30,8 @@
 #include "io/read_file.h"
 #include "io/video_out.h"
 #include "pipeline/conds.h"
+#include "pipeline/control_units.h"
+#include "pipeline/image_cond.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_units.h"
 #include "pipeline/shape_check.h"
@@ -184,13 +186,15 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
                          t5, (long long)tc->dim, dit, dc->text_dim);
         goto fail;
     }
-    /* the DiT's input is cat(latents[z], y[4 + z]) for an image model */
-    const int z = wanc_vae21_config_of(p->vae)->z_dim, want_in = dc->has_image_input ? 2 * z + 4 : z;
-    if (dc->in_dim != want_in) {
+    /* the DiT's input is cat(latents[z], y): which units can make that y */
+    const int z = wanc_vae21_config_of(p->vae)->z_dim, y_c = dc->in_dim - z;
+    if (!(y_c == 0 || (dc->has_image_input && y_c == 4 + z) || y_c == 2 * z || y_c == 2 * z + 4 ||
+          (dc->has_control_adapter && (y_c == z || y_c == 4 + z)))) {
         err = wanc_error(WANC_ESHAPE, "VAE %s has %d latent channels but DiT %s (%s image input) takes in_dim %d: "
-                         "wanc runs in_dim %d (T2V) and, with image input, %d (I2V, FLF2V, Fun-InP); other layouts "
-                         "(Wan2.2 I2V, Fun-Control) are not supported yet", vae, z, dit,
-                         dc->has_image_input ? "with" : "no", dc->in_dim, z, 2 * z + 4);
+                         "wanc runs in_dim %d (T2V, VACE), with image input %d (I2V, FLF2V, Fun-InP), %d or %d "
+                         "(Fun control) and, with a camera adapter, %d or %d (Fun camera); other layouts (Wan2.2 "
+                         "I2V) are not supported yet", vae, z, dit, dc->has_image_input ? "with" : "no", dc->in_dim,
+                         z, 2 * z + 4, 3 * z, 3 * z + 4, 2 * z, 2 * z + 4);
         goto fail;
     }
     char clip_desc[96] = "";
@@ -204,13 +208,13 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
             goto fail;
         }
         TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder"));
-        TRY_GOTO(err, fail, wanc_error_context(wanc_clip_load(&p->clip, p->clip_w, 0), "CLIP image encoder %s", clip));
+        TRY_GOTO(err, fail, wanc_error_context(wanc_clip_load(&p->clip, p->clip_w, o->clip_heads), "CLIP image encoder %s", clip));
         wanc_clip_set_bf16(p->clip, bf16);
         const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
-        if (cc->width != WANC_DIT_CLIP_DIM || cc->tokens != WANC_DIT_CLIP_TOKENS) {
+        if (cc->width != dc->clip_dim || cc->tokens != WANC_DIT_CLIP_TOKENS) {
             err = wanc_error(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d "
-                             "tokens of width %d", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS,
-                             WANC_DIT_CLIP_DIM);
+                             "tokens of width %d (img_emb)", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS,
+                             dc->clip_dim);
             goto fail;
         }
         snprintf(clip_desc, sizeof clip_desc, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
@@ -278,37 +282,135 @@ static wanc_err encode_prompt(wanc_pipeline *p, const char *prompt, float *emb)
     return wanc_umt5_encode(p->t5, emb, ids, mask, WANC_WAN_TEXT_LEN, &o);
 }
 
-/* What the DiT of this pipeline needs from the run's images: named errors
- * before any work, naming the flag to give or drop. */
-static wanc_err check_images(const wanc_pipeline *p, const wanc_gen_params *prm)
+/* What the DiT of this pipeline needs from the run's images and
+ * conditioning inputs: named errors before any work, naming the flag to give
+ * or drop. The DiT's y channels (in_dim − z) say which units make its y. */
+static wanc_err check_inputs(const wanc_pipeline *p, const wanc_gen_params *prm, const wanc_run_conds *rc)
 {
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
+    const int z = wanc_vae21_config_of(p->vae)->z_dim, y_c = dc->in_dim - z;
+    const bool camera_model = dc->has_control_adapter, control_model = !camera_model && (y_c == 2 * z || y_c == 2 * z + 4);
     if (!dc->has_image_input && (prm->input_image || prm->end_image))
         WANC_FAIL(WANC_EINVAL, "%s given, but the DiT is a text-to-video model (in_dim %d, no image input): "
-                  "use an image-to-video model (I2V, FLF2V, Fun-InP) or drop the image",
+                  "use an image-to-video model (I2V, FLF2V, Fun-InP, Fun control/camera) or drop the image",
                   prm->input_image ? "--input-image" : "--end-image", dc->in_dim);
-    if (dc->has_image_input && !prm->input_image)
+    if (dc->has_image_input && !control_model && !prm->input_image)
         WANC_FAIL(WANC_EINVAL, "the DiT is an image-to-video model (in_dim %d): it needs --input-image", dc->in_dim);
     if (dc->has_image_pos_emb && !prm->end_image)
         WANC_FAIL(WANC_EINVAL, "the DiT is a first-last-frame model (FLF2V, img_emb.emb_pos): it needs --end-image "
                   "as well as --input-image");
-    return NULL;
-}
-
-/* Which conditioning inputs this pipeline's models can take: named errors
- * before any work. */
-static wanc_err check_conds(const wanc_pipeline *p, const wanc_run_conds *rc)
-{
     if (rc->motion_bucket_id && !p->motion)
         WANC_FAIL(WANC_EINVAL, "--motion-bucket-id needs the speed-control motion controller: give it with "
                   "--motion-controller, or put it in --model-dir as " WANC_MOTION_CONTROLLER_RELEASE_NAME);
-    const wanc_cond *later[] = {rc->control_video, rc->reference_image, rc->camera, rc->vace_video, rc->vace_mask,
-                                rc->vace_scale, rc->n_vace_refs ? rc->vace_refs[0] : NULL};
+    if (control_model && !rc->control_video)
+        WANC_FAIL(WANC_EINVAL, "the DiT is a Fun control model (in_dim %d): it needs --control-video", dc->in_dim);
+    if (rc->control_video && !control_model)
+        WANC_FAIL(WANC_EINVAL, "--control-video given, but the DiT is not a Fun control model (in_dim %d, expected "
+                  "%d or %d without a camera adapter)", dc->in_dim, 3 * z, 3 * z + 4);
+    if (rc->reference_image && !dc->has_ref_conv)
+        WANC_FAIL(WANC_EINVAL, "--reference-image given, but the DiT has no ref_conv (a Fun V1.1 control model has)");
+    if (camera_model && !rc->camera)
+        WANC_FAIL(WANC_EINVAL, "the DiT is a Fun camera model (control_adapter): it needs --camera-direction");
+    if (rc->camera && !camera_model)
+        WANC_FAIL(WANC_EINVAL, "--camera-direction given, but the DiT has no camera adapter (control_adapter.*)");
+    const wanc_cond *later[] = {rc->vace_video, rc->vace_mask, rc->vace_scale, rc->n_vace_refs ? rc->vace_refs[0] : NULL};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (later[i])
             WANC_FAIL(WANC_EINVAL, "%s: this conditioning input is not supported by wanc yet",
                       wanc_cond_flag(later[i]->kind));
     return NULL;
+}
+
+/* The DiT inputs the image and control units make (ImageEmbedderVAE,
+ * ImageEmbedderCLIP, FunControl, FunReference, FunCameraControl in
+ * DiffSynth's order); NULL where the run has none. */
+typedef struct {
+    float *y, *clip, *reference, *camera;
+    int64_t y_c, clip_len;
+} cond_tensors;
+
+static void cond_tensors_free(cond_tensors *t)
+{
+    free(t->y), free(t->clip), free(t->reference), free(t->camera);
+}
+
+static wanc_err observe_clip(const wanc_gen_params *prm, int *n_clip, const float *x, int64_t n)
+{
+    char name[32];
+    snprintf(name, sizeof name, "clip_encode.%d", (*n_clip)++);
+    observe(prm, name, x, n);
+    return NULL;
+}
+
+static wanc_err build_conds(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_run_conds *rc,
+                            const wanc_vae_opts *vo, bool bf16, int *n_encodes, cond_tensors *t)
+{
+    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
+    const int z = wanc_vae21_config_of(p->vae)->z_dim;
+    const int64_t T = prm->num_frames, F = (T - 1) / 4 + 1, h = prm->height / VAE_FACTOR, w = prm->width / VAE_FACTOR,
+                  lat = F * h * w, cd = dc->clip_dim;
+    t->y_c = dc->in_dim - z;
+    t->clip_len = p->clip ? wanc_unit_clip_tokens(p->clip, prm, dc->has_image_pos_emb) : 0;
+    if (!t->y_c && !t->clip_len) return NULL;
+    float *y_i2v = NULL, *plucker = NULL;
+    t->y = t->y_c ? calloc((size_t)(t->y_c * lat), sizeof(float)) : NULL;
+    t->clip = t->clip_len ? calloc((size_t)(t->clip_len * cd), sizeof(float)) : NULL; /* zeros unless encoded */
+    if ((t->y_c && !t->y) || (t->clip_len && !t->clip)) WANC_FAIL(WANC_ENOMEM, "conditioning buffers");
+    wanc_err err = NULL;
+    int n_clip = 0;
+    if (prm->input_image && dc->has_image_input) { /* ImageEmbedderVAE: into y, or kept for FunControl */
+        const bool direct = t->y_c == 4 + z;
+        if (!direct && !(y_i2v = malloc(sizeof(float) * (size_t)((4 + z) * lat))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "image y"));
+        TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, prm, vo, direct ? t->y : y_i2v, n_encodes));
+    }
+    if (prm->input_image && p->clip) { /* ImageEmbedderCLIP */
+        TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, prm, t->clip));
+        for (int64_t k = 0; k < t->clip_len / WANC_DIT_CLIP_TOKENS; k++)
+            observe_clip(prm, &n_clip, t->clip + k * WANC_DIT_CLIP_TOKENS * cd, WANC_DIT_CLIP_TOKENS * cd);
+    }
+    if (rc->control_video) { /* FunControl */
+        bool zero_clip;
+        TRY_GOTO(err, done, wanc_unit_fun_control(p->vae, bf16, prm, vo, &rc->control_video->media, y_i2v, 4 + z,
+                                                  t->y_c, t->y, &zero_clip, n_encodes));
+        /* DiffSynth's zero placeholder is hard-coded 1280 wide; wanc sizes it to img_emb (clip_dim) */
+        if (zero_clip && t->clip) memset(t->clip, 0, sizeof(float) * (size_t)(t->clip_len * cd));
+    }
+    if (rc->reference_image) { /* FunReference: reference latents, and the CLIP tokens of the reference */
+        if (!(t->reference = malloc(sizeof(float) * (size_t)(z * h * w))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "reference latents"));
+        const wanc_media *m = &rc->reference_image->media;
+        TRY_GOTO(err, done, wanc_unit_fun_reference(p->vae, bf16, prm, vo, m, t->reference, n_encodes));
+        observe(prm, "dit_in.reference_latents", t->reference, z * h * w);
+        if (p->clip) {
+            TRY_GOTO(err, done, wanc_i2v_clip_feature(t->clip, p->clip, p->be, m->rgb, m->height, m->width,
+                                                      prm->height, prm->width, bf16));
+            round_if(bf16, t->clip, t->clip_len * cd);
+            observe_clip(prm, &n_clip, t->clip, WANC_DIT_CLIP_TOKENS * cd);
+        }
+    }
+    if (rc->camera) { /* FunCameraControl: the Plücker input and its own y */
+        const int64_t pix = T * prm->height * prm->width;
+        plucker = malloc(sizeof(float) * (size_t)(6 * pix));
+        if (!plucker || !(t->camera = malloc(sizeof(float) * (size_t)(24 * F * prm->height * prm->width))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "camera buffers"));
+        TRY_GOTO(err, done, wanc_unit_camera(p->vae, bf16, prm, vo, rc->camera, t->y_c, plucker, t->camera, t->y,
+                                             n_encodes));
+        observe(prm, "camera.plucker", plucker, 6 * pix);
+        observe(prm, "dit_in.control_camera_latents_input", t->camera, 24 * F * prm->height * prm->width);
+    }
+    if (t->y) {
+        observe(prm, "y", t->y, t->y_c * lat);
+        observe(prm, "dit_in.y", t->y, t->y_c * lat);
+    }
+    if (t->clip) {
+        observe(prm, "clip_feature", t->clip, t->clip_len * cd);
+        observe(prm, "dit_in.clip_feature", t->clip, t->clip_len * cd);
+    }
+done:
+    free(y_i2v);
+    free(plucker);
+    return err;
 }
 
 static uint64_t random_seed(void)
@@ -382,20 +484,18 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     char notices[3][128];
     int n_notices;
     TRY(wanc_gen_params_check(&prm, notices, &n_notices));
-    TRY(check_images(p, &prm));
     wanc_run_conds rc;
     TRY(wanc_conds_gather(&rc, &prm));
-    TRY(check_conds(p, &rc));
+    TRY(check_inputs(p, &prm, &rc));
     const bool bf16 = p->precision == WANC_PRECISION_BF16;
     const bool cfg = prm.cfg_scale != 1.0f;
     const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
     const int64_t C = dc->in_dim, F = (prm.num_frames - 1) / 4 + 1, h = prm.height / VAE_FACTOR,
                   w = prm.width / VAE_FACTOR, n = C * F * h * w;
     const int64_t ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
-    /* image models: latents are z = in_dim − (4 + z) channels, y the other 4 + z */
-    const int64_t z = p->clip ? wanc_vae21_config_of(p->vae)->z_dim : C, lat_n = z * F * h * w,
-                  y_c = p->clip ? 4 + z : 0;
-    const int64_t clip_len = p->clip ? wanc_unit_clip_tokens(p->clip, &prm, dc->has_image_pos_emb) : 0;
+    /* latents are the VAE's z channels; the DiT's other in_dim − z are y (cond_tensors) */
+    const int64_t z = wanc_vae21_config_of(p->vae)->z_dim, lat_n = z * F * h * w;
+    cond_tensors ct = {0};
     out->seed = prm.seed >= 0 ? (uint64_t)prm.seed : random_seed();
 
     wanc_flow_sched sched = {0};
@@ -405,11 +505,9 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     float *noise = malloc(sizeof(float) * (size_t)lat_n), *latents = malloc(sizeof(float) * (size_t)lat_n);
     float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
-    float *y = y_c ? malloc(sizeof(float) * (size_t)(y_c * F * h * w)) : NULL;
-    float *clip_feature = clip_len ? malloc(sizeof(float) * (size_t)(clip_len * WANC_DIT_CLIP_DIM)) : NULL;
     float *video = NULL, *motion_emb = NULL;
     wanc_err err = NULL;
-    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (y_c && !y) || (clip_len && !clip_feature)) {
+    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega) {
         err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)n);
         goto done;
     }
@@ -446,13 +544,10 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n, &n_encodes));
     else memcpy(latents, noise, sizeof(float) * (size_t)lat_n);
 
-    if (y_c) { /* ImageEmbedderVAE, ImageEmbedderCLIP */
+    if (C != z || p->clip) { /* ImageEmbedderVAE, ImageEmbedderCLIP, FunControl, FunReference, FunCameraControl */
         t0 = wanc_now_seconds();
         if (prm.progress && prm.progress(prm.progress_user, "image", 0, 1, 0)) goto cancelled;
-        TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y, &n_encodes));
-        observe(&prm, "y", y, y_c * F * h * w);
-        TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
-        observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
+        TRY_GOTO(err, done, build_conds(p, &prm, &rc, &vo, bf16, &n_encodes, &ct));
         out->seconds_image = wanc_now_seconds() - t0;
     }
 
@@ -467,7 +562,9 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     /* The denoising loop. */
     t0 = wanc_now_seconds();
     wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
-                          .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len, .t_mod_add = motion_emb};
+                          .y = ct.y, .y_c = ct.y_c, .clip = ct.clip, .clip_len = ct.clip_len,
+                          .t_mod_add = motion_emb, .reference = ct.reference, .ref_c = ct.reference ? z : 0,
+                          .camera = ct.camera, .camera_c = ct.camera ? 24 : 0};
     for (int k = 0; k < sched.num_steps; k++) {
         double ts = wanc_now_seconds();
         char name[64];
@@ -544,8 +641,7 @@ done:
     free(nega);
     free(ctx_posi);
     free(ctx_nega);
-    free(y);
-    free(clip_feature);
+    cond_tensors_free(&ct);
     free(video);
     free(motion_emb);
     return err;
