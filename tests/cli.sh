@@ -128,6 +128,8 @@ expect_error "--motion-bucket-id without a motion controller" "motion controller
     --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --motion-bucket-id 50 --out "$tmp/x.mp4"
 expect_error "--control-video to a T2V model" "not a Fun control model" --model-dir "$tmp/m" --dit-heads 2 \
     --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --control-video "$picture" --out "$tmp/x.mp4"
+expect_error "--vace-video to a DiT without VACE blocks" "no VACE blocks" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --vace-video "$picture" --out "$tmp/x.mp4"
 expect_error "--camera-origin with 3 values" "19 comma-separated" --model-dir "$tmp/m" --dit-heads 2 \
     --height 32 --width 48 --num-frames 5 --camera-direction Left --camera-origin 1,2,3 --out "$tmp/x.mp4"
 expect_error "an I2V model without its CLIP file" "--clip" --dit "$img/mi/diffusion_pytorch_model.safetensors" \

@@ -10,6 +10,7 @@ void cli_conds_init(cli_conds *cc)
     memset(cc, 0, sizeof *cc);
     cc->motion_bucket_id = NAN;
     cc->camera_speed = 1.0 / 54;
+    cc->vace_scale = NAN;
 }
 
 static wanc_err add(cli_conds *cc, wanc_cond c)
@@ -36,6 +37,11 @@ wanc_err cli_conds_build(cli_conds *cc, wanc_gen_params *p)
 {
     TRY(add_media(cc, WANC_COND_CONTROL_VIDEO, cc->control_video, "--control-video"));
     TRY(add_media(cc, WANC_COND_REFERENCE_IMAGE, cc->reference_image, "--reference-image"));
+    TRY(add_media(cc, WANC_COND_VACE_VIDEO, cc->vace_video, "--vace-video"));
+    TRY(add_media(cc, WANC_COND_VACE_MASK, cc->vace_mask, "--vace-mask"));
+    for (int i = 0; i < cc->vace_refs.n; i++)
+        TRY(add_media(cc, WANC_COND_VACE_REFERENCE_IMAGE, cc->vace_refs.v[i], "--vace-reference-image"));
+    if (!isnan(cc->vace_scale)) TRY(add(cc, (wanc_cond){.kind = WANC_COND_VACE_SCALE, .value = (float)cc->vace_scale}));
     if (cc->camera_origin && !cc->camera_direction)
         WANC_FAIL(WANC_EINVAL, "--camera-origin without --camera-direction");
     if (cc->camera_direction) {

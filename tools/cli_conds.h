@@ -19,6 +19,9 @@ typedef struct {
     const char *control_video, *reference_image; /* files, or NULL */
     const char *camera_direction, *camera_origin; /* NULL: none / DiffSynth's default */
     double camera_speed;             /* DiffSynth's 1/54 */
+    const char *vace_video, *vace_mask;
+    cli_list vace_refs;
+    double vace_scale;               /* NAN: not given (DiffSynth's 1.0) */
     /* built */
     wanc_cond conds[CLI_MAX_CONDS];
     int n;

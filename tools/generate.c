@@ -73,7 +73,7 @@ static wanc_err check_output_writable(const char *path, bool is_dir)
 
 typedef struct {
     const char *name;
-    int kind; /* 's' string, 'i' int, 'f' float, 'p' int pair, 'b' flag (no value) */
+    int kind; /* 's' string, 'i' int, 'f' float, 'p' int pair, 'b' flag (no value), 'm' repeatable string */
     void *dst;
 } flag;
 
@@ -99,6 +99,15 @@ static int parse_flags(const char *cmd, int argc, char **argv, const flag *flags
         char *end = NULL;
         switch (f->kind) {
         case 's': *(const char **)f->dst = v; break;
+        case 'm': {
+            cli_list *l = f->dst;
+            if (l->n == (int)(sizeof l->v / sizeof l->v[0])) {
+                fprintf(stderr, "wanc %s: %s given more than %d times\n", cmd, f->name, l->n);
+                return 2;
+            }
+            l->v[l->n++] = v;
+            break;
+        }
         case 'i': *(long long *)f->dst = strtoll(v, &end, 10); break;
         case 'f': *(double *)f->dst = strtod(v, &end); break;
         case 'p': {
@@ -163,6 +172,12 @@ static const char generate_help[] =
     "  --camera-speed X         camera_control_speed (1/54)\n"
     "  --camera-origin V,...    camera_control_origin: 19 comma-separated values (DiffSynth's default\n"
     "                           0,0.532139961,0.946026558,0.5,0.5,0,0,1,0,0,0,0,1,0,0,0,0,1,0)\n"
+    "VACE (Wan2.1-VACE-1.3B / -14B; DiffSynth's names):\n"
+    "  --vace-video FILE        vace_video: control video (depth, pose, ...), resized as --input-video\n"
+    "  --vace-mask FILE         vace_video_mask: white = generate, black = keep (default: all white)\n"
+    "  --vace-reference-image FILE  vace_reference_image, repeatable (reference-to-video; resized to\n"
+    "                           height x width)\n"
+    "  --vace-scale X           vace_scale (1.0)\n"
     "speed control (Wan2.1-T2V-1.3B + DiffSynth-Studio/Wan2.1-1.3b-speedcontrol-v1):\n"
     "  --motion-bucket-id N     motion_bucket_id (None: off); higher is faster motion (e.g. 0..100)\n"
     "  --motion-controller FILE its model.safetensors (default: found in --model-dir as\n"
@@ -248,6 +263,8 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--control-video", 's', &cc.control_video},       {"--reference-image", 's', &cc.reference_image},
         {"--camera-direction", 's', &cc.camera_direction}, {"--camera-speed", 'f', &cc.camera_speed},
         {"--camera-origin", 's', &cc.camera_origin},       {"--clip-heads", 'i', &clip_heads},
+        {"--vace-video", 's', &cc.vace_video},             {"--vace-mask", 's', &cc.vace_mask},
+        {"--vace-reference-image", 'm', &cc.vace_refs},    {"--vace-scale", 'f', &cc.vace_scale},
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
         {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
         {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},

@@ -10,7 +10,9 @@
 #include "pipeline/pipeline_units.h"
 #include "vision/resample.h"
 
-wanc_err wanc_unit_video_tensor(float *out, const wanc_media *m, int T, int H, int W, bool bf16, const char *what)
+/* preprocess_video with (min, max) = (-1, 1), or (0, 1) for a mask. */
+static wanc_err media_tensor(float *out, const wanc_media *m, int T, int H, int W, bool bf16, bool unit_range,
+                             const char *what)
 {
     if (!m->rgb || m->height < 1 || m->width < 1)
         WANC_FAIL(WANC_EINVAL, "%s: no frames (%dx%d)", what, m->width, m->height);
@@ -19,7 +21,10 @@ wanc_err wanc_unit_video_tensor(float *out, const wanc_media *m, int T, int H, i
     uint8_t *frame = malloc(plane * 3);
     if (!frame) WANC_FAIL(WANC_ENOMEM, "%s: a %dx%d frame", what, W, H);
     float lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = wanc_pixel_to_float((uint8_t)v, bf16);
+    for (int v = 0; v < 256; v++) {
+        float u = (float)v * (float)(1.0 / 255.0); /* v · (max − min)/255 + min, min = 0 */
+        lut[v] = unit_range ? (bf16 ? wanc_round_bf16(u) : u) : wanc_pixel_to_float((uint8_t)v, bf16);
+    }
     wanc_err err = NULL;
     for (int t = 0; t < T && !err; t++) {
         err = wanc_crop_and_resize(frame, H, W, m->rgb + in_frame * (size_t)t, m->height, m->width);
@@ -28,6 +33,11 @@ wanc_err wanc_unit_video_tensor(float *out, const wanc_media *m, int T, int H, i
     }
     free(frame);
     return err ? wanc_error_context(err, "%s", what) : NULL;
+}
+
+wanc_err wanc_unit_video_tensor(float *out, const wanc_media *m, int T, int H, int W, bool bf16, const char *what)
+{
+    return media_tensor(out, m, T, H, W, bf16, false, what);
 }
 
 /* VAE-encode video[3, T, H, W] into lat[z, F, h, w], observed, in the pipeline dtype. */
@@ -116,4 +126,61 @@ wanc_err wanc_unit_camera(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm
         return wanc_unit_image_vae(vae, bf16, &start, vo, y, n_encodes);
     }
     WANC_FAIL(WANC_EINVAL, "Fun camera: the DiT takes %lld y channels, expected %d or %d", (long long)y_c, z, 4 + z);
+}
+
+wanc_err wanc_unit_vace(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+                        const wanc_media *video, const wanc_media *mask, const wanc_media *const *refs, int n_refs,
+                        float *ctx, int *n_encodes)
+{
+    const int T = prm->num_frames, H = prm->height, W = prm->width, z = wanc_vae21_config_of(vae)->z_dim;
+    const int F = wanc_i2v_latent_frames(T), h = H / 8, w = W / 8, Fc = n_refs + F;
+    const size_t pix = (size_t)T * H * W, plane = (size_t)h * w;
+    if (z * 2 + 64 != WANC_VACE_CHANNELS)
+        WANC_FAIL(WANC_EINVAL, "VACE: a VAE of %d latent channels gives %d context channels, VACE takes %d", z,
+                  2 * z + 64, WANC_VACE_CHANNELS);
+    float *v = calloc(3 * pix, sizeof(float)), *k = malloc(sizeof(float) * 3 * pix), *x = malloc(sizeof(float) * 3 * pix);
+    float *lat = malloc(sizeof(float) * (size_t)z * F * plane), *img = malloc(sizeof(float) * 3 * (size_t)H * W);
+    wanc_err err = v && k && x && lat && img ? NULL : wanc_error(WANC_ENOMEM, "VACE buffers (%d frames of %dx%d)", T, W, H);
+    if (!err && video) err = media_tensor(v, video, T, H, W, bf16, false, "--vace-video");
+    if (!err && mask) err = media_tensor(k, mask, T, H, W, bf16, true, "--vace-mask");
+    else if (!err) for (size_t i = 0; i < 3 * pix; i++) k[i] = 1.0f;
+    memset(ctx, 0, sizeof(float) * WANC_VACE_CHANNELS * Fc * plane);
+    /* inactive = V·(1 − K) (+ 0·K), reactive = V·K (+ 0·(1 − K)), each op in the pipeline dtype */
+    for (int part = 0; part < 2 && !err; part++) {
+        for (size_t i = 0; i < 3 * pix; i++) {
+            float m = part ? k[i] : 1.0f - k[i];
+            if (bf16) m = wanc_round_bf16(m);
+            float y = v[i] * m;
+            x[i] = bf16 ? wanc_round_bf16(y) : y;
+        }
+        err = encode(vae, bf16, prm, vo, lat, x, T, H, W, n_encodes);
+        for (int c = 0; !err && c < z; c++)
+            memcpy(ctx + ((size_t)(part * z + c) * Fc + n_refs) * plane, lat + (size_t)c * F * plane,
+                   sizeof(float) * F * plane);
+    }
+    /* mask latents: channel 0 of K, 8x8 blocks unfolded (channel 8·row + col), time nearest-exact */
+    for (int f = 0; !err && f < F; f++) {
+        int src = (int)((f + 0.5) * ((double)T / F));
+        if (src > T - 1) src = T - 1;
+        const float *k0 = k + (size_t)src * H * W;
+        for (int p = 0; p < 8; p++)
+            for (int q = 0; q < 8; q++) {
+                float *o = ctx + ((size_t)(2 * z + 8 * p + q) * Fc + n_refs + f) * plane;
+                for (int r = 0; r < h; r++)
+                    for (int c = 0; c < w; c++) o[r * w + c] = k0[(size_t)(8 * r + p) * W + 8 * c + q];
+            }
+    }
+    /* reference images: a prepended frame each (their mask and reactive channels zero) */
+    for (int j = 0; !err && j < n_refs; j++) {
+        wanc_vae_opts ro = *vo;
+        /* DiffSynth's encode loop multiplies the tile size by 8 again for each further video of one call */
+        for (int e = 0; e < j && ro.tile_size[0] < (1 << 20); e++)
+            for (int a = 0; a < 2; a++) ro.tile_size[a] *= 8, ro.tile_stride[a] *= 8;
+        err = wanc_i2v_image_tensor(img, refs[j]->rgb, refs[j]->height, refs[j]->width, H, W, bf16);
+        if (!err) err = encode(vae, bf16, prm, &ro, lat, img, 1, H, W, n_encodes);
+        for (int c = 0; !err && c < z; c++)
+            memcpy(ctx + ((size_t)c * Fc + j) * plane, lat + (size_t)c * plane, sizeof(float) * plane);
+    }
+    free(v), free(k), free(x), free(lat), free(img);
+    return err ? wanc_error_context(err, "VACE") : NULL;
 }

@@ -42,4 +42,15 @@ wanc_err wanc_unit_fun_reference(wanc_vae21 *vae, bool bf16, const wanc_gen_para
 wanc_err wanc_unit_camera(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                           const wanc_cond *cam, int64_t y_c, float *plucker, float *camera, float *y, int *n_encodes);
 
+/* VACE: ctx[96, n_refs + F, h, w] = cat(VAE(video·(1−mask)), VAE(video·mask),
+ * mask channel 0 unshuffled 8x8 into 64 channels, its time axis resampled
+ * nearest-exact to F frames); each reference image (resized to width x
+ * height) prepended as a frame of its latent, 16 zero channels and a zero
+ * mask. video NULL: zeros; mask NULL: all ones. The encodes are observed in
+ * DiffSynth's order: inactive, reactive, then each reference. */
+#define WANC_VACE_CHANNELS 96
+wanc_err wanc_unit_vace(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+                        const wanc_media *video, const wanc_media *mask, const wanc_media *const *refs, int n_refs,
+                        float *ctx, int *n_encodes);
+
 #endif

@@ -313,11 +313,14 @@ static wanc_err check_inputs(const wanc_pipeline *p, const wanc_gen_params *prm,
         WANC_FAIL(WANC_EINVAL, "the DiT is a Fun camera model (control_adapter): it needs --camera-direction");
     if (rc->camera && !camera_model)
         WANC_FAIL(WANC_EINVAL, "--camera-direction given, but the DiT has no camera adapter (control_adapter.*)");
-    const wanc_cond *later[] = {rc->vace_video, rc->vace_mask, rc->vace_scale, rc->n_vace_refs ? rc->vace_refs[0] : NULL};
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        if (later[i])
-            WANC_FAIL(WANC_EINVAL, "%s: this conditioning input is not supported by wanc yet",
-                      wanc_cond_flag(later[i]->kind));
+    const wanc_cond *vace = rc->vace_video ? rc->vace_video : rc->vace_mask ? rc->vace_mask
+                          : rc->n_vace_refs ? rc->vace_refs[0] : rc->vace_scale;
+    if (vace && !dc->vace_num_blocks)
+        WANC_FAIL(WANC_EINVAL, "%s given, but the DiT has no VACE blocks (vace_blocks.*: a Wan2.1-VACE model has)",
+                  wanc_cond_flag(vace->kind));
+    if (rc->n_vace_refs && (prm->input_video || y_c))
+        WANC_FAIL(WANC_EINVAL, "--vace-reference-image with %s is not supported by wanc yet",
+                  prm->input_video ? "--input-video" : "an image-conditioned DiT");
     return NULL;
 }
 
@@ -494,7 +497,9 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
                   w = prm.width / VAE_FACTOR, n = C * F * h * w;
     const int64_t ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
     /* latents are the VAE's z channels; the DiT's other in_dim − z are y (cond_tensors) */
-    const int64_t z = wanc_vae21_config_of(p->vae)->z_dim, lat_n = z * F * h * w;
+    /* VACE reference images: one extra latent frame each, in front, dropped before decoding */
+    const int64_t f_ref = rc.n_vace_refs, Fd = F + f_ref;
+    const int64_t z = wanc_vae21_config_of(p->vae)->z_dim, lat_n = z * Fd * h * w, plane = h * w;
     cond_tensors ct = {0};
     out->seed = prm.seed >= 0 ? (uint64_t)prm.seed : random_seed();
 
@@ -505,7 +510,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     float *noise = malloc(sizeof(float) * (size_t)lat_n), *latents = malloc(sizeof(float) * (size_t)lat_n);
     float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
-    float *video = NULL, *motion_emb = NULL;
+    float *video = NULL, *motion_emb = NULL, *vace_ctx = NULL;
     wanc_err err = NULL;
     if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega) {
         err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)n);
@@ -522,6 +527,13 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     TRY_GOTO(err, done, wanc_torch_randn(noise, lat_n, out->seed, WANC_RANDN_AVX2));
     round_if(bf16, noise, lat_n);
     observe(&prm, "noise", noise, lat_n);
+    if (f_ref) /* NoiseInitializer with VACE references: the last f_ref frames move to the front */
+        for (int64_t c = 0; c < z; c++) {
+            float *ch = noise + c * Fd * plane;
+            memcpy(posi, ch + F * plane, sizeof(float) * (size_t)(f_ref * plane));
+            memmove(ch + f_ref * plane, ch, sizeof(float) * (size_t)(F * plane));
+            memcpy(ch, posi, sizeof(float) * (size_t)(f_ref * plane));
+        }
 
     double t0 = wanc_now_seconds();
     if (prm.progress && prm.progress(prm.progress_user, "text", 0, cfg ? 2 : 1, 0)) goto cancelled;
@@ -561,10 +573,23 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
 
     /* The denoising loop. */
     t0 = wanc_now_seconds();
-    wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
+    if (rc.vace_video || rc.vace_mask || f_ref) { /* VACE */
+        const wanc_media *refs[WANC_MAX_VACE_REFS];
+        for (int j = 0; j < f_ref; j++) refs[j] = &rc.vace_refs[j]->media;
+        if (!(vace_ctx = malloc(sizeof(float) * (size_t)(WANC_VACE_CHANNELS * Fd * plane))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "vace_context"));
+        TRY_GOTO(err, done, wanc_unit_vace(p->vae, bf16, &prm, &vo, rc.vace_video ? &rc.vace_video->media : NULL,
+                                           rc.vace_mask ? &rc.vace_mask->media : NULL, refs, (int)f_ref, vace_ctx,
+                                           &n_encodes));
+        observe(&prm, "dit_in.vace_context", vace_ctx, WANC_VACE_CHANNELS * Fd * plane);
+    }
+
+    wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = Fd, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
                           .y = ct.y, .y_c = ct.y_c, .clip = ct.clip, .clip_len = ct.clip_len,
                           .t_mod_add = motion_emb, .reference = ct.reference, .ref_c = ct.reference ? z : 0,
-                          .camera = ct.camera, .camera_c = ct.camera ? 24 : 0};
+                          .camera = ct.camera, .camera_c = ct.camera ? 24 : 0, .vace_context = vace_ctx,
+                          .vace_c = vace_ctx ? WANC_VACE_CHANNELS : 0,
+                          .vace_scale = rc.vace_scale ? rc.vace_scale->value : 1.0f /* DiffSynth's default */};
     for (int k = 0; k < sched.num_steps; k++) {
         double ts = wanc_now_seconds();
         char name[64];
@@ -606,7 +631,10 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
             goto cancelled;
     }
     out->seconds_denoise = wanc_now_seconds() - t0;
-    observe(&prm, "final_latents", latents, lat_n);
+    if (f_ref) /* drop the reference frames: latents[:, :, f_ref:] */
+        for (int64_t c = 0; c < z; c++)
+            memmove(latents + c * F * plane, latents + (c * Fd + f_ref) * plane, sizeof(float) * (size_t)(F * plane));
+    observe(&prm, "final_latents", latents, z * F * plane);
 
     /* Decode and convert. */
     t0 = wanc_now_seconds();
@@ -644,6 +672,7 @@ done:
     cond_tensors_free(&ct);
     free(video);
     free(motion_emb);
+    free(vace_ctx);
     return err;
 }
 
