@@ -195,6 +195,14 @@ typedef struct wanc_gen_params {
      * skipped} per call (rel_l1, rescaled NaN on calls that always compute). */
     float tea_cache_l1_thresh;
     const char *tea_cache_model_id;
+    /* Sliding windows (DiffSynth's sliding_window_size / _stride, in latent
+     * frames; 0 = off, both or neither): the DiT runs on overlapping temporal
+     * windows of the latents, blended with linear ramps over the overlap, so
+     * its memory is bounded by the window. Observers see
+     * "step<k>.<posi|nega>.window<w>.latents_in" / ".noise_pred". Unlike
+     * DiffSynth, every per-frame input (y, the camera input, VACE context) is
+     * sliced per window; TeaCache is not combined with windows. */
+    int sliding_window_size, sliding_window_stride;
     /* Conditioning inputs of the control models (see wanc_cond_kind); NULL/0: none. */
     const wanc_cond *conds;
     int n_conds;

@@ -182,6 +182,9 @@ static const char generate_help[] =
     "  --motion-bucket-id N     motion_bucket_id (None: off); higher is faster motion (e.g. 0..100)\n"
     "  --motion-controller FILE its model.safetensors (default: found in --model-dir as\n"
     "                           Wan2.1-1.3b-speedcontrol-v1/model.safetensors)\n"
+    "  --sliding-window-size N  sliding_window_size: the DiT on windows of N latent frames, blended\n"
+    "                           (None: off; bounds the DiT's memory for long videos)\n"
+    "  --sliding-window-stride M  sliding_window_stride: window step in latent frames (1..N)\n"
     "  --tiled / --no-tiled     VAE tiling (tiled)\n"
     "  --tile-size H,W          (30,52) latent pixels\n"
     "  --tile-stride H,W        (15,26)\n"
@@ -251,7 +254,8 @@ int wanc_cmd_generate(int argc, char **argv)
     const char *out = "output.mp4", *frames_dir = NULL, *dtype = "bf16", *input_video = NULL;
     const char *prompt = "", *negative = "", *input_image = NULL, *end_image = NULL;
     long long seed = -1, height = p.height, width = p.width, num_frames = p.num_frames,
-              steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5, clip_heads = 0;
+              steps = p.num_inference_steps, heads = 0, threads = 0, quality = 5, clip_heads = 0,
+              win_size = 0, win_stride = 0;
     double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
     double tea_thresh = p.tea_cache_l1_thresh;
     const char *tea_model = p.tea_cache_model_id;
@@ -265,6 +269,7 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--camera-origin", 's', &cc.camera_origin},       {"--clip-heads", 'i', &clip_heads},
         {"--vace-video", 's', &cc.vace_video},             {"--vace-mask", 's', &cc.vace_mask},
         {"--vace-reference-image", 'm', &cc.vace_refs},    {"--vace-scale", 'f', &cc.vace_scale},
+        {"--sliding-window-size", 'i', &win_size},          {"--sliding-window-stride", 'i', &win_stride},
         {"--model-dir", 's', &files.model_dir}, {"--dit", 's', &files.dit},
         {"--t5", 's', &files.t5},               {"--vae", 's', &files.vae},
         {"--tokenizer", 's', &files.tokenizer}, {"--dit-heads", 'i', &heads},
@@ -314,6 +319,8 @@ int wanc_cmd_generate(int argc, char **argv)
     p.denoising_strength = (float)strength;
     p.tea_cache_l1_thresh = (float)tea_thresh;
     p.tea_cache_model_id = tea_model;
+    p.sliding_window_size = (int)win_size;
+    p.sliding_window_stride = (int)win_stride;
     p.tiled = !no_tiled;
     char frames_path[PATH_MAX];
     if (frames_dir) {

@@ -108,6 +108,13 @@ wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_
                      p->tile_stride[1] > p->tile_size[1]))
         WANC_FAIL(WANC_EINVAL, "tile_size (%d, %d) / tile_stride (%d, %d): expected positive sizes with "
                   "stride <= size", p->tile_size[0], p->tile_size[1], p->tile_stride[0], p->tile_stride[1]);
+    if ((p->sliding_window_size > 0) != (p->sliding_window_stride > 0) || p->sliding_window_size < 0 ||
+        p->sliding_window_stride < 0 || p->sliding_window_stride > p->sliding_window_size)
+        WANC_FAIL(WANC_EINVAL, "sliding_window_size %d / sliding_window_stride %d: expected both (latent frames, "
+                  "1 <= stride <= size) or neither", p->sliding_window_size, p->sliding_window_stride);
+    if (p->sliding_window_size > 0 && p->tea_cache_l1_thresh > 0)
+        WANC_FAIL(WANC_EINVAL, "sliding windows with TeaCache are not supported (DiffSynth shares one cache across "
+                  "the windows)");
     if (!(p->tea_cache_l1_thresh >= 0) || !isfinite(p->tea_cache_l1_thresh))
         WANC_FAIL(WANC_EINVAL, "tea_cache_l1_thresh %g: expected 0 (off) or a positive threshold",
                   p->tea_cache_l1_thresh);
@@ -480,6 +487,102 @@ static wanc_err model_call(wanc_pipeline *p, const wanc_gen_params *prm, const w
     return wanc_error_context(prm->velocity_override(prm->velocity_user, &call, out), "velocity override");
 }
 
+/* Sliding windows (DiffSynth's TemporalTiler_BCTHW in model_fn_wan_video):
+ * the DiT on latents[:, t:t'] for t = 0, stride, ... (a window whose
+ * predecessor already reached the end is skipped), each output weighted by a
+ * ramp (j + 0.5)/(size − stride) on its inner edges (the falling ramp written
+ * last), summed, and divided by the summed weights; in the pipeline dtype.
+ * Per-frame inputs are sliced with the latents. */
+typedef struct {
+    int size, stride;
+    float *lat, *y, *camera, *vace, *out, *value, *weight;
+} windows;
+
+static void windows_free(windows *w)
+{
+    free(w->lat), free(w->y), free(w->camera), free(w->vace), free(w->out), free(w->value), free(w->weight);
+}
+
+static wanc_err windows_init(windows *w, const wanc_gen_params *prm, const wanc_dit_inputs *in)
+{
+    w->size = prm->sliding_window_size;
+    w->stride = prm->sliding_window_stride;
+    if (!w->size) return NULL;
+    const size_t hw = (size_t)in->H * in->W, n = (size_t)(w->size < in->F ? w->size : in->F);
+    w->lat = malloc(sizeof(float) * (size_t)in->lat_c * n * hw);
+    w->out = malloc(sizeof(float) * (size_t)in->lat_c * n * hw);
+    w->value = malloc(sizeof(float) * (size_t)in->lat_c * (size_t)in->F * hw);
+    w->weight = malloc(sizeof(float) * (size_t)in->F);
+    w->y = in->y ? malloc(sizeof(float) * (size_t)in->y_c * n * hw) : NULL;
+    w->camera = in->camera ? malloc(sizeof(float) * (size_t)in->camera_c * n * hw * 64) : NULL;
+    w->vace = in->vace_context ? malloc(sizeof(float) * (size_t)in->vace_c * n * hw) : NULL;
+    if (!w->lat || !w->out || !w->value || !w->weight || (in->y && !w->y) || (in->camera && !w->camera) ||
+        (in->vace_context && !w->vace))
+        WANC_FAIL(WANC_ENOMEM, "sliding-window buffers (window %d of %lld frames)", w->size, (long long)in->F);
+    return NULL;
+}
+
+/* dst[C, n, plane] = src[C, F, plane][:, t:t + n] */
+static void slice_frames(float *dst, const float *src, int64_t C, int64_t F, int64_t t, int64_t n, size_t plane)
+{
+    for (int64_t c = 0; c < C; c++)
+        memcpy(dst + (size_t)(c * n) * plane, src + (size_t)(c * F + t) * plane, sizeof(float) * (size_t)n * plane);
+}
+
+static wanc_err model_call(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
+                           float *out);
+
+static wanc_err model_windows(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
+                              windows *win, int k, bool bf16, float *out)
+{
+    const int64_t T = in->F, C = in->lat_c, border = win->size - win->stride;
+    const size_t hw = (size_t)in->H * in->W;
+    memset(win->value, 0, sizeof(float) * (size_t)C * T * hw);
+    memset(win->weight, 0, sizeof(float) * (size_t)T);
+    for (int64_t t = 0, wi = 0; t < T; t += win->stride) {
+        if (t - win->stride >= 0 && t - win->stride + win->size >= T) continue;
+        const int64_t t2 = t + win->size < T ? t + win->size : T, n = t2 - t;
+        wanc_dit_inputs sub = *in;
+        sub.F = n;
+        slice_frames(win->lat, in->latents, C, T, t, n, hw);
+        sub.latents = win->lat;
+        if (in->y) slice_frames(win->y, in->y, in->y_c, T, t, n, hw), sub.y = win->y;
+        if (in->camera) slice_frames(win->camera, in->camera, in->camera_c, T, t, n, hw * 64), sub.camera = win->camera;
+        if (in->vace_context) slice_frames(win->vace, in->vace_context, in->vace_c, T, t, n, hw), sub.vace_context = win->vace;
+        TRY(model_call(p, prm, &sub, negative, win->out));
+        char name[96];
+        snprintf(name, sizeof name, "step%d.%s.window%lld.latents_in", k, negative ? "nega" : "posi", (long long)wi);
+        observe(prm, name, win->lat, C * n * (int64_t)hw);
+        snprintf(name, sizeof name, "step%d.%s.window%lld.noise_pred", k, negative ? "nega" : "posi", (long long)wi);
+        observe(prm, name, win->out, C * n * (int64_t)hw);
+        wi++;
+        for (int64_t j = 0; j < n; j++) {
+            float m = 1.0f; /* the rising ramp on the left edge, then the falling one on the right */
+            if (border > 0 && t != 0 && j < border) m = ((float)j + 0.5f) / (float)border;
+            if (border > 0 && t2 != T && j >= n - border) m = ((float)(n - 1 - j) + 0.5f) / (float)border;
+            if (bf16) m = wanc_round_bf16(m);
+            float wsum = win->weight[t + j] + m;
+            win->weight[t + j] = bf16 ? wanc_round_bf16(wsum) : wsum;
+            for (int64_t c = 0; c < C; c++) {
+                float *v = win->value + ((size_t)(c * T + t + j)) * hw;
+                const float *o = win->out + ((size_t)(c * n + j)) * hw;
+                for (size_t i = 0; i < hw; i++) {
+                    float x = o[i] * m;
+                    if (bf16) x = wanc_round_bf16(x);
+                    v[i] = bf16 ? wanc_round_bf16(v[i] + x) : v[i] + x;
+                }
+            }
+        }
+    }
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t f = 0; f < T; f++) {
+            const float *v = win->value + ((size_t)(c * T + f)) * hw;
+            float *o = out + ((size_t)(c * T + f)) * hw;
+            for (size_t i = 0; i < hw; i++) o[i] = bf16 ? wanc_round_bf16(v[i] / win->weight[f]) : v[i] / win->weight[f];
+        }
+    return NULL;
+}
+
 wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_video *out)
 {
     memset(out, 0, sizeof *out);
@@ -511,6 +614,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
     float *video = NULL, *motion_emb = NULL, *vace_ctx = NULL;
+    windows win = {0};
     wanc_err err = NULL;
     if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega) {
         err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)n);
@@ -590,6 +694,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
                           .camera = ct.camera, .camera_c = ct.camera ? 24 : 0, .vace_context = vace_ctx,
                           .vace_c = vace_ctx ? WANC_VACE_CHANNELS : 0,
                           .vace_scale = rc.vace_scale ? rc.vace_scale->value : 1.0f /* DiffSynth's default */};
+    TRY_GOTO(err, done, windows_init(&win, &prm, &in));
     for (int k = 0; k < sched.num_steps; k++) {
         double ts = wanc_now_seconds();
         char name[64];
@@ -602,14 +707,16 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
 
         in.context = ctx_posi;
         in.cache = tea ? &tea_posi.hook : NULL;
-        TRY_GOTO(err, done, model_call(p, &prm, &in, 0, posi));
+        TRY_GOTO(err, done, win.size ? model_windows(p, &prm, &in, 0, &win, k, bf16, posi)
+                                     : model_call(p, &prm, &in, 0, posi));
         if (tea) observe_tea(&prm, &tea_posi, k, "posi");
         snprintf(name, sizeof name, "step%d.noise_pred_posi", k);
         observe(&prm, name, posi, lat_n);
         if (cfg) {
             in.context = ctx_nega;
             in.cache = tea ? &tea_nega.hook : NULL;
-            TRY_GOTO(err, done, model_call(p, &prm, &in, 1, nega));
+            TRY_GOTO(err, done, win.size ? model_windows(p, &prm, &in, 1, &win, k, bf16, nega)
+                                         : model_call(p, &prm, &in, 1, nega));
             if (tea) observe_tea(&prm, &tea_nega, k, "nega");
             snprintf(name, sizeof name, "step%d.noise_pred_nega", k);
             observe(&prm, name, nega, lat_n);
@@ -673,6 +780,7 @@ done:
     free(video);
     free(motion_emb);
     free(vace_ctx);
+    windows_free(&win);
     return err;
 }
 
