@@ -56,6 +56,9 @@ typedef struct wanc_pipeline_files {
     const char *motion_controller; /* speed control: WanMotionControllerModel (DiffSynth-Studio/
                               Wan2.1-1.3b-speedcontrol-v1's model.safetensors, keys linear.{0,2,4}.*);
                               else found in model_dir as Wan2.1-1.3b-speedcontrol-v1/model.safetensors */
+    const char *dit2;      /* Wan2.2 A14B: the low-noise expert (DiffSynth's dit2); `dit` is then the
+                              high-noise one. A model_dir with high_noise_model/ and low_noise_model/
+                              gives both. */
 } wanc_pipeline_files;
 
 typedef enum wanc_precision {
@@ -80,13 +83,21 @@ typedef struct wanc_pipeline_options {
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);
-/* Load tokenizer, text encoder, DiT and VAE, and the CLIP image encoder when
- * the DiT takes an image (I2V, FLF2V, Fun-InP: has_image_input). A missing file is named with
- * the pattern that was looked for; a file that is the wrong model for its
- * slot (a VAE given as the DiT) is a named error. */
+/* Load tokenizer, text encoder, DiT(s) and VAE (Wan2.1 or Wan2.2, told apart by
+ * its layout), and the CLIP image encoder when the DiT takes CLIP tokens
+ * (Wan2.1 I2V, FLF2V, Fun-InP: has_image_input). The family is detected from
+ * the weights: Wan2.1 T2V / I2V / FLF2V, Wan2.2 A14B T2V / I2V (two experts,
+ * in_dim 36 without CLIP for I2V), Wan2.2 TI2V-5B (Wan2.2 VAE). A missing
+ * file is named with the pattern that was looked for; a file that is the
+ * wrong model for its slot (a VAE given as the DiT) or a pairing that cannot
+ * work (a TI2V-5B DiT with the Wan2.1 VAE, experts of different shapes) is a
+ * named error before any compute. Of two experts only the one in use is
+ * kept open: the other's weights are unmapped. */
 wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *files, const wanc_pipeline_options *o);
 void wanc_pipeline_free(wanc_pipeline *p);
-/* One line: "Wan2.1 T2V DiT dim 1536 × 30 layers (bf16), UMT5 24 layers, VAE 2.1". */
+/* One line, the detected family first: "Wan2.2 A14B T2V, 2 experts, boundary
+ * 0.875: DiT dim 5120 x 40 layers (40 heads), UMT5 24 layers, Wan2.1 VAE (z 16,
+ * 8x), bf16 compute"; "Wan2.2 TI2V-5B: ..."; "Wan2.1 T2V: ...". */
 const char *wanc_pipeline_describe(const wanc_pipeline *p);
 
 /* Progress: called after every denoising step; return non-zero to cancel
@@ -96,7 +107,9 @@ typedef int (*wanc_progress_fn)(void *user, const char *stage, int step, int tot
  * "context_posi", "context_nega", "step<k>.latents_in", "step<k>.timestep_dit",
  * "y" (image-to-video: [4 + z, F, h, w]), "clip_feature" ([257 or 514, 1280]),
  * "step<k>.noise_pred_posi", "step<k>.noise_pred_nega", "step<k>.noise_pred",
- * "step<k>.latents_out", "final_latents", "video". Float32, n values. */
+ * "step<k>.latents_out", "final_latents", "video"; "step<k>.expert" (the
+ * expert of the step: 0 high-noise / the only DiT, 1 low-noise);
+ * "first_frame_latents" (TI2V-5B image-to-video). Float32, n values. */
 typedef void (*wanc_observe_fn)(void *user, const char *name, const float *data, int64_t n);
 
 /* One model evaluation of the denoising loop, as the DiT would receive it
@@ -110,6 +123,8 @@ typedef struct wanc_dit_call {
     int64_t clip_len;
     float timestep;           /* as the DiT gets it (bf16-rounded in bf16 runs) */
     int negative;             /* 0: the prompt's branch, 1: the negative prompt's */
+    int expert;               /* 0: the high-noise expert (or the only DiT), 1: the low-noise one */
+    bool zero_first_frame;    /* TI2V-5B image-to-video: latent frame 0 is the image's, timestep 0 there */
 } wanc_dit_call;
 /* Writes velocity[lat_c, F, H, W]; an error stops the run. */
 typedef wanc_err (*wanc_velocity_fn)(void *user, const wanc_dit_call *call, float *velocity);
@@ -206,6 +221,16 @@ typedef struct wanc_gen_params {
     /* Conditioning inputs of the control models (see wanc_cond_kind); NULL/0: none. */
     const wanc_cond *conds;
     int n_conds;
+    /* Wan2.2 A14B (two experts): the high-noise expert runs while the step's
+     * timestep >= switch_dit_boundary * 1000, the low-noise one from the first
+     * step below (DiffSynth's switch_DiT_boundary). NAN (the default) = the
+     * model's: 0.875 for T2V-A14B (DiffSynth's default), 0.9 for I2V-A14B (its
+     * I2V example, the release's value). Ignored with one DiT. */
+    float switch_dit_boundary;
+    /* CFG scale while each expert runs; NAN (the default) = cfg_scale.
+     * (DiffSynth has one scale; the official Wan2.2 code uses 4.0 / 3.0 for
+     * T2V-A14B and 3.5 / 3.5 for I2V-A14B.) */
+    float cfg_scale_high, cfg_scale_low;
 } wanc_gen_params;
 
 void wanc_gen_params_default(wanc_gen_params *p);
@@ -215,6 +240,11 @@ void wanc_gen_params_default(wanc_gen_params *p);
  * one-line notices ("height 481 is not a multiple of 16: rounded up to 496").
  * Nonsense (0, negative, more than the machine could hold) is a named error. */
 wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices);
+/* The same once the models are known: height and width rounded to multiples of
+ * 2 x the VAE's scale (16 with the Wan2.1 VAE, 32 with the Wan2.2 VAE), and
+ * what the model needs from the run (an image for I2V, none for T2V). */
+wanc_err wanc_pipeline_check_params(const wanc_pipeline *pipe, wanc_gen_params *p, char notices[3][128],
+                                    int *n_notices);
 
 typedef struct wanc_video {
     uint8_t *frames; /* [T, H, W, 3] RGB */

@@ -129,15 +129,19 @@ static const char generate_help[] =
     "usage: wanc generate --prompt TEXT (--model-dir DIR | --dit F --t5 F --vae F --tokenizer DIR) [options]\n"
     "\n"
     "Text-to-video (and video-to-video) with a Wan2.1 T2V model, image-to-video with an I2V,\n"
-    "FLF2V or Fun-InP model (--input-image, --end-image), as DiffSynth's WanVideoPipeline.\n"
+    "FLF2V or Fun-InP model (--input-image, --end-image), as DiffSynth's WanVideoPipeline; Wan2.2:\n"
+    "the A14B T2V / I2V models (two experts) and TI2V-5B (text- or image-to-video, Wan2.2 VAE).\n"
+    "The detected family is printed first (\"Wan2.2 A14B T2V, 2 experts, boundary 0.875: ...\").\n"
     "\n"
     "models:\n"
     "  --model-dir DIR          release folder: diffusion_pytorch_model*.safetensors,\n"
     "                           models_t5_umt5-xxl-enc-bf16.pth, Wan2.1_VAE.pth, google/umt5-xxl/\n"
-    "                           (image models also models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth)\n"
-    "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder)\n"
+    "                           (image models also models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth;\n"
+    "                           Wan2.2 A14B: high_noise_model/ and low_noise_model/; TI2V-5B: Wan2.2_VAE.pth)\n"
+    "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder); with --dit2, the high-noise expert\n"
+    "  --dit2 FILE|GLOB|INDEX   Wan2.2 A14B: the low-noise expert\n"
     "  --t5 FILE                the UMT5 text encoder (.pth or .safetensors)\n"
-    "  --vae FILE               the Wan2.1 VAE (.pth or .safetensors)\n"
+    "  --vae FILE               the VAE: Wan2.1_VAE or, for TI2V-5B, Wan2.2_VAE (.pth or .safetensors)\n"
     "  --tokenizer DIR|FILE     google/umt5-xxl/ (spiece.model or tokenizer.json)\n"
     "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors)\n"
     "  --dit-heads N            DiT attention heads (default: checkpoint metadata, else dim/128)\n"
@@ -150,15 +154,22 @@ static const char generate_help[] =
     "  --prompt TEXT            (\"\")\n"
     "  --negative-prompt TEXT   (\"\")\n"
     "  --cfg-scale X            (5.0; 1 skips the negative branch)\n"
+    "  --cfg-scale-high X       Wan2.2 A14B: the scale while the high-noise expert runs (--cfg-scale)\n"
+    "  --cfg-scale-low X        ... and while the low-noise expert runs (--cfg-scale); the official\n"
+    "                           Wan2.2 code uses 4.0 / 3.0 for T2V-A14B, 3.5 / 3.5 for I2V-A14B\n"
+    "  --switch-dit-boundary X  Wan2.2 A14B: the high-noise expert runs while timestep >= X * 1000\n"
+    "                           (0.875 for T2V-A14B as DiffSynth, 0.9 for I2V-A14B as its I2V example)\n"
     "  --seed N                 (random, printed)\n"
-    "  --height N --width N     (480, 832; rounded up to multiples of 16)\n"
+    "  --height N --width N     (480, 832; rounded up to multiples of 16, of 32 with the Wan2.2 VAE;\n"
+    "                           TI2V-5B's release size is 704x1280 with 121 frames)\n"
     "  --num-frames N           (81; rounded up to 4k+1)\n"
     "  --num-inference-steps N  (50)\n"
     "  --sigma-shift X          (5.0)\n"
     "  --denoising-strength X   (1.0; < 1 with --input-video)\n"
     "  --input-video FILE       video-to-video: centre-cropped and resized to height x width\n"
     "  --input-image FILE       image-to-video: the first frame (PNG, JPEG, ...; resized to height x width);\n"
-    "                           required by an I2V / FLF2V / Fun-InP model, refused by a T2V one\n"
+    "                           required by an I2V / FLF2V / Fun-InP model, optional for TI2V-5B (its\n"
+    "                           latents become latent frame 0 and stay fixed), refused by a T2V one\n"
     "  --end-image FILE         the last frame: required by FLF2V, optional for I2V / Fun-InP\n"
     "  --tea-cache-l1-thresh X  TeaCache: skip DiT blocks on steps whose time modulation barely changed\n"
     "                           (0 = off; e.g. 0.05..0.3, higher is faster and less exact)\n"
@@ -215,6 +226,12 @@ static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const
     if (!quiet) fprintf(stderr, "loading models...\n");
     if ((err = wanc_pipeline_load(&pipe, files, popt))) return fail(cmd, err);
     if (!quiet) fprintf(stderr, "%s\n", wanc_pipeline_describe(pipe));
+    /* the model's own shape rules (the Wan2.2 VAE's 32-pixel grid) and needs */
+    if ((err = wanc_pipeline_check_params(pipe, p, notices, &n_notices))) {
+        wanc_pipeline_free(pipe);
+        return fail(cmd, err);
+    }
+    for (int i = 0; i < n_notices; i++) fprintf(stderr, "wanc %s: %s\n", cmd, notices[i]);
     progress_state ps = {.quiet = quiet};
     p->progress = progress;
     p->progress_user = &ps;
@@ -258,6 +275,7 @@ int wanc_cmd_generate(int argc, char **argv)
               win_size = 0, win_stride = 0;
     double cfg = p.cfg_scale, shift = p.sigma_shift, strength = p.denoising_strength, fps = 15;
     double tea_thresh = p.tea_cache_l1_thresh;
+    double boundary = p.switch_dit_boundary, cfg_high = p.cfg_scale_high, cfg_low = p.cfg_scale_low;
     const char *tea_model = p.tea_cache_model_id;
     bool tiled = false, no_tiled = false, quiet = false;
     cli_conds cc;
@@ -288,6 +306,8 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--frames", 's', &frames_dir},         {"--fps", 'f', &fps},
         {"--quality", 'i', &quality},           {"--quiet", 'b', &quiet},
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
+        {"--dit2", 's', &files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
+        {"--cfg-scale-high", 'f', &cfg_high},   {"--cfg-scale-low", 'f', &cfg_low},
     };
     int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
@@ -321,6 +341,9 @@ int wanc_cmd_generate(int argc, char **argv)
     p.tea_cache_model_id = tea_model;
     p.sliding_window_size = (int)win_size;
     p.sliding_window_stride = (int)win_stride;
+    p.switch_dit_boundary = (float)boundary;
+    p.cfg_scale_high = (float)cfg_high;
+    p.cfg_scale_low = (float)cfg_low;
     p.tiled = !no_tiled;
     char frames_path[PATH_MAX];
     if (frames_dir) {

@@ -144,16 +144,70 @@ struct wanc_backend {
     /* out[n] = max(x[n], 0) (NaN stays NaN, -0 becomes +0 as torch's relu
      * gives 0 for x <= 0). In place ok. */
     wanc_err (*relu)(const wanc_backend *be, float *out, const float *x, int64_t n);
+
+    /* ---- training: backward ops (and the forwards that save for them) ----
+     * Each takes the gradient of its forward's output (dy) and the forward's
+     * inputs, and writes the gradients of the inputs. A NULL gradient output
+     * is not computed (a frozen weight gets no dW). `accumulate` != 0 adds
+     * into the gradient outputs instead of overwriting them (parameters
+     * shared by several uses, gradient accumulation). Parameter gradients
+     * are float32 whatever the weight's stored dtype. Reductions over rows
+     * go through fixed row chunks summed in order: same bits at any thread
+     * count. A backend may leave these NULL (inference only); training code
+     * checks with wanc_backend_check_training. */
+    /* linear: dx[M,K] = dy[M,N]·w[N,K] (w read as stored: F32/BF16/F16);
+     * dw[N,K] = dyᵀ·x[M,K]; db[N] = Σ_m dy. */
+    wanc_err (*linear_backward)(const wanc_backend *be, float *dx, float *dw, float *db, const float *dy,
+                                const float *x, const wanc_tensor *w, int64_t M, int accumulate);
+    /* layer_norm (statistics recomputed from x in double, as the forward):
+     * dx[rows,dim], dweight/dbias [dim] (weight NULL: no affine, dweight and
+     * dbias must be NULL). */
+    wanc_err (*layer_norm_backward)(const wanc_backend *be, float *dx, float *dweight, float *dbias, const float *dy,
+                                    const float *x, const float *weight, int64_t rows, int64_t dim, float eps,
+                                    int accumulate);
+    /* rms_norm: dx[rows,dim], dweight [dim] (weight NULL: none). */
+    wanc_err (*rms_norm_backward)(const wanc_backend *be, float *dx, float *dweight, const float *dy, const float *x,
+                                  const float *weight, int64_t rows, int64_t dim, float eps, int accumulate);
+    /* modulate (out = x·(1 + scale) + shift): dx[rows,dim], dshift/dscale [dim]. */
+    wanc_err (*modulate_backward)(const wanc_backend *be, float *dx, float *dshift, float *dscale, const float *dy,
+                                  const float *x, const float *scale, int64_t rows, int64_t dim, int accumulate);
+    /* mul_rows (out = x·w[d], a gate): dx[rows,dim], dw [dim]. */
+    wanc_err (*mul_rows_backward)(const wanc_backend *be, float *dx, float *dw, const float *dy, const float *x,
+                                  const float *w, int64_t rows, int64_t dim, int accumulate);
+    /* dx[n] (+)= dy · f'(x) for gelu_tanh and silu. */
+    wanc_err (*gelu_tanh_backward)(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
+                                   int accumulate);
+    wanc_err (*silu_backward)(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
+                              int accumulate);
+    /* rope: the gradient through the rotation (the inverse rotation), in
+     * place on dx[L, H·D], same cos_sin as the forward. */
+    wanc_err (*rope_backward)(const wanc_backend *be, float *dx, const double *cos_sin, int64_t L, int64_t H,
+                              int64_t D);
+    /* attention (no bias, no mask) that also saves lse[H, Lq], the
+     * log-sum-exp of each query row's scaled logits: same out bits as
+     * attention. */
+    wanc_err (*attention_lse)(const wanc_backend *be, float *out, float *lse, const float *q, const float *k,
+                              const float *v, int64_t Lq, int64_t Lk, int64_t H, int64_t D, float scale);
+    /* Flash-style backward: recomputes the probabilities tile by tile from
+     * q, k and lse (memory O(L), never Lq×Lk); out is the forward's output.
+     * dq[Lq,H·D], dk/dv[Lk,H·D] (overwritten, or added to with accumulate). */
+    wanc_err (*attention_backward)(const wanc_backend *be, float *dq, float *dk, float *dv, const float *dout,
+                                   const float *q, const float *k, const float *v, const float *out, const float *lse,
+                                   int64_t Lq, int64_t Lk, int64_t H, int64_t D, float scale, int accumulate);
 };
 
 /* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */
 const wanc_backend *wanc_backend_cpu(void);
 
-/* Ok when every op of the table is filled in; otherwise a named error
+/* Ok when every inference op of the table (everything before the training
+ * ops) is filled in; otherwise a named error
  * ("backend cuda:0: op relu is missing"). Each backend's tests (and the
  * CUDA backend's init) call it, so an op appended to the struct cannot be
  * forgotten in one table. (backend_select.c) */
 wanc_err wanc_backend_check_complete(const wanc_backend *be);
+/* Ok when every training (backward) op is filled in; otherwise a named
+ * error ("backend cuda:0 cannot train: op attention_backward is missing"). */
+wanc_err wanc_backend_check_training(const wanc_backend *be);
 
 /* A backend by name: "cpu", "cuda" (device 0) or "cuda:N". Named errors
  * for an unknown name, a build without CUDA ("this build has no CUDA

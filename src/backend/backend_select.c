@@ -59,10 +59,11 @@ typedef void (*backend_fn)(void);
 
 #define ENTRY(op) {#op, offsetof(wanc_backend, op)}
 /* Every function pointer of struct wanc_backend, in order. */
-static const struct {
+struct entry {
     const char *name;
     size_t offset;
-} backend_entries[] = {
+};
+static const struct entry backend_entries[] = {
     ENTRY(alloc),      ENTRY(free),       ENTRY(upload),      ENTRY(download),
     ENTRY(linear),     ENTRY(gemm),       ENTRY(layer_norm),  ENTRY(rms_norm),
     ENTRY(softmax),    ENTRY(gelu_tanh),  ENTRY(gelu_erf),    ENTRY(silu),
@@ -71,23 +72,44 @@ static const struct {
     ENTRY(conv3d),     ENTRY(channel_rms_norm), ENTRY(upsample_nearest2x), ENTRY(copy_strided),
     ENTRY(fill),       ENTRY(conv3d_hist), ENTRY(mul_rows),   ENTRY(relu),
 };
+/* The training ops (optional for a backend: inference needs none of them). */
+static const struct entry training_entries[] = {
+    ENTRY(linear_backward),    ENTRY(layer_norm_backward), ENTRY(rms_norm_backward), ENTRY(modulate_backward),
+    ENTRY(mul_rows_backward),  ENTRY(gelu_tanh_backward),  ENTRY(silu_backward),     ENTRY(rope_backward),
+    ENTRY(attention_lse),      ENTRY(attention_backward),
+};
 #undef ENTRY
 
-/* An op appended to the struct but not to the list above fails the build
- * here, so the check below always covers the whole table. */
-_Static_assert(sizeof backend_entries / sizeof backend_entries[0] ==
+/* An op appended to the struct but not to one of the lists above fails the
+ * build here, so the checks below always cover the whole table. */
+_Static_assert(sizeof backend_entries / sizeof backend_entries[0] +
+                       sizeof training_entries / sizeof training_entries[0] ==
                    (sizeof(wanc_backend) - offsetof(wanc_backend, alloc)) / sizeof(backend_fn),
-               "backend_entries must list every op of struct wanc_backend");
+               "backend_entries and training_entries must list every op of struct wanc_backend");
+
+/* The first of `n` entries that is NULL in be's table, as a named error. */
+static wanc_err check_entries(const wanc_backend *be, const struct entry *e, size_t n, wanc_errcode code,
+                              const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        backend_fn fn;
+        memcpy(&fn, (const char *)be + e[i].offset, sizeof fn);
+        if (!fn)
+            WANC_FAIL(code, "backend %s%s: op %s is missing (NULL in its function table)",
+                      be->name ? be->name : "(unnamed)", what, e[i].name);
+    }
+    return NULL;
+}
 
 wanc_err wanc_backend_check_complete(const wanc_backend *be)
 {
     if (!be) WANC_FAIL(WANC_EINVAL, "wanc_backend_check_complete: NULL backend");
-    for (size_t i = 0; i < sizeof backend_entries / sizeof backend_entries[0]; i++) {
-        backend_fn fn;
-        memcpy(&fn, (const char *)be + backend_entries[i].offset, sizeof fn);
-        if (!fn)
-            WANC_FAIL(WANC_EINTERNAL, "backend %s: op %s is missing (NULL in its function table)",
-                      be->name ? be->name : "(unnamed)", backend_entries[i].name);
-    }
-    return NULL;
+    return check_entries(be, backend_entries, sizeof backend_entries / sizeof backend_entries[0], WANC_EINTERNAL, "");
+}
+
+wanc_err wanc_backend_check_training(const wanc_backend *be)
+{
+    if (!be) WANC_FAIL(WANC_EINVAL, "wanc_backend_check_training: NULL backend");
+    return check_entries(be, training_entries, sizeof training_entries / sizeof training_entries[0],
+                         WANC_EUNSUPPORTED, " cannot train");
 }

@@ -41,21 +41,21 @@ wanc_err wanc_unit_video_tensor(float *out, const wanc_media *m, int T, int H, i
 }
 
 /* VAE-encode video[3, T, H, W] into lat[z, F, h, w], observed, in the pipeline dtype. */
-static wanc_err encode(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo, float *lat,
+static wanc_err encode(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo, float *lat,
                        const float *video, int T, int H, int W, int *n_encodes)
 {
-    TRY(wanc_vae21_encode(vae, lat, video, T, H, W, vo));
-    int64_t n = (int64_t)wanc_vae21_config_of(vae)->z_dim * wanc_i2v_latent_frames(T) * (H / 8) * (W / 8);
+    TRY(wanc_vae_encode(vae, lat, video, T, H, W, vo));
+    int64_t n = (int64_t)wanc_vae_z_dim(vae) * wanc_i2v_latent_frames(T) * (H / 8) * (W / 8);
     wanc_unit_observe_encode(prm, n_encodes, lat, n);
     if (bf16) wanc_round_bf16_inplace(lat, (size_t)n);
     return NULL;
 }
 
-wanc_err wanc_unit_fun_control(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_fun_control(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                                const wanc_media *control, const float *y_i2v, int64_t y_i2v_c, int64_t y_c,
                                float *y, bool *zero_clip, int *n_encodes)
 {
-    const int T = prm->num_frames, H = prm->height, W = prm->width, z = wanc_vae21_config_of(vae)->z_dim;
+    const int T = prm->num_frames, H = prm->height, W = prm->width, z = wanc_vae_z_dim(vae);
     const int64_t lat = (int64_t)wanc_i2v_latent_frames(T) * (H / 8) * (W / 8), tail = y_c - z;
     if (tail < 0 || (y_i2v && tail > y_i2v_c))
         WANC_FAIL(WANC_EINVAL, "Fun control: y has %lld channels, the control latents %d and the image's %lld",
@@ -74,7 +74,7 @@ wanc_err wanc_unit_fun_control(wanc_vae21 *vae, bool bf16, const wanc_gen_params
 }
 
 /* The image resized to width x height as a 1-frame video, VAE-encoded untiled. */
-static wanc_err encode_image(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+static wanc_err encode_image(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                              const uint8_t *rgb, int h0, int w0, float *lat, int *n_encodes, const char *what)
 {
     const int H = prm->height, W = prm->width;
@@ -88,17 +88,17 @@ static wanc_err encode_image(wanc_vae21 *vae, bool bf16, const wanc_gen_params *
     return err ? wanc_error_context(err, "%s", what) : NULL;
 }
 
-wanc_err wanc_unit_fun_reference(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_fun_reference(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                                  const wanc_media *image, float *latents, int *n_encodes)
 {
     return encode_image(vae, bf16, prm, vo, image->rgb, image->height, image->width, latents, n_encodes,
                         "--reference-image");
 }
 
-wanc_err wanc_unit_camera(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_camera(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                           const wanc_cond *cam, int64_t y_c, float *plucker, float *camera, float *y, int *n_encodes)
 {
-    const int T = prm->num_frames, H = prm->height, W = prm->width, z = wanc_vae21_config_of(vae)->z_dim;
+    const int T = prm->num_frames, H = prm->height, W = prm->width, z = wanc_vae_z_dim(vae);
     const int64_t lat = (int64_t)wanc_i2v_latent_frames(T) * (H / 8) * (W / 8);
     if (cam->n_values && cam->n_values != WANC_CAMERA_ORIGIN_LEN)
         WANC_FAIL(WANC_EINVAL, "--camera-origin: %d values, expected %d", cam->n_values, WANC_CAMERA_ORIGIN_LEN);
@@ -128,11 +128,11 @@ wanc_err wanc_unit_camera(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm
     WANC_FAIL(WANC_EINVAL, "Fun camera: the DiT takes %lld y channels, expected %d or %d", (long long)y_c, z, 4 + z);
 }
 
-wanc_err wanc_unit_vace(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_vace(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                         const wanc_media *video, const wanc_media *mask, const wanc_media *const *refs, int n_refs,
                         float *ctx, int *n_encodes)
 {
-    const int T = prm->num_frames, H = prm->height, W = prm->width, z = wanc_vae21_config_of(vae)->z_dim;
+    const int T = prm->num_frames, H = prm->height, W = prm->width, z = wanc_vae_z_dim(vae);
     const int F = wanc_i2v_latent_frames(T), h = H / 8, w = W / 8, Fc = n_refs + F;
     const size_t pix = (size_t)T * H * W, plane = (size_t)h * w;
     if (z * 2 + 64 != WANC_VACE_CHANNELS)

@@ -26,12 +26,12 @@ wanc_err wanc_unit_video_tensor(float *out, const wanc_media *m, int T, int H, i
  * is the last y_c − z channels of y_i2v[y_i2v_c, F, h, w] (ImageEmbedderVAE's
  * y, when an input image gave one) or zeros (then DiffSynth also zeroes the
  * CLIP feature: *zero_clip = true). */
-wanc_err wanc_unit_fun_control(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_fun_control(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                                const wanc_media *control, const float *y_i2v, int64_t y_i2v_c, int64_t y_c,
                                float *y, bool *zero_clip, int *n_encodes);
 
 /* FunReference: latents[z, 1, h, w] = VAE(image resized to width x height), untiled. */
-wanc_err wanc_unit_fun_reference(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_fun_reference(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                                  const wanc_media *image, float *latents, int *n_encodes);
 
 /* FunCameraControl for cam (WANC_COND_CAMERA) and prm->input_image:
@@ -39,7 +39,7 @@ wanc_err wanc_unit_fun_reference(wanc_vae21 *vae, bool bf16, const wanc_gen_para
  * (control_camera_latents_input), y[y_c, F, h, w]: y_c = z: zeros with latent
  * frame 0 = VAE(image, untiled); y_c = 4 + z: the I2V y (mask + VAE(image,
  * zeros..), tiled). */
-wanc_err wanc_unit_camera(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_camera(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                           const wanc_cond *cam, int64_t y_c, float *plucker, float *camera, float *y, int *n_encodes);
 
 /* VACE: ctx[96, n_refs + F, h, w] = cat(VAE(video·(1−mask)), VAE(video·mask),
@@ -49,7 +49,7 @@ wanc_err wanc_unit_camera(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm
  * mask. video NULL: zeros; mask NULL: all ones. The encodes are observed in
  * DiffSynth's order: inactive, reactive, then each reference. */
 #define WANC_VACE_CHANNELS 96
-wanc_err wanc_unit_vace(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_vace(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                         const wanc_media *video, const wanc_media *mask, const wanc_media *const *refs, int n_refs,
                         float *ctx, int *n_encodes);
 

@@ -14,7 +14,9 @@
 #define WANC_MOTION_CONTROLLER_RELEASE_NAME "Wan2.1-1.3b-speedcontrol-v1/model.safetensors"
 
 typedef struct wanc_model_paths {
-    char dit[PATH_MAX];       /* a file, an index.json or a glob pattern */
+    char dit[PATH_MAX];       /* a file, an index.json or a glob pattern; the high-noise expert of a
+                                 Wan2.2 A14B release (high_noise_model/) */
+    char dit2[PATH_MAX];      /* the low-noise expert (low_noise_model/), "" for a one-DiT release */
     char t5[PATH_MAX];
     char vae[PATH_MAX];
     char tokenizer[PATH_MAX]; /* a folder */
@@ -22,7 +24,10 @@ typedef struct wanc_model_paths {
     char motion_controller[PATH_MAX]; /* speed control, "" when the folder has none */
 } wanc_model_paths;
 
-/* Each missing file is a WANC_ENOTFOUND error naming the pattern looked for.
+/* A Wan2.2 A14B release keeps its two experts in high_noise_model/ and
+ * low_noise_model/ (each sharded with an index); a Wan2.2 TI2V-5B release has
+ * Wan2.2_VAE.pth in place of Wan2.1_VAE.pth.
+ * Each missing file is a WANC_ENOTFOUND error naming the pattern looked for.
  * The CLIP file is optional here (a T2V release has none): the pipeline
  * requires it when the DiT takes an image. */
 wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir);

@@ -1,13 +1,20 @@
 /* The Wan text-to-video / video-to-video / image-to-video pipeline:
- * WanVideoPipeline.__call__.
+ * WanVideoPipeline.__call__, for every family recipe.c knows (Wan2.1 T2V /
+ * I2V / FLF2V, Wan2.2 A14B T2V / I2V with two experts, Wan2.2 TI2V-5B).
  *
- * Units in DiffSynth's order:
+ * Units in DiffSynth's order (the recipe says which run):
  *   ShapeChecker → NoiseInitializer → PromptEmbedder (posi, nega when cfg ≠ 1)
  *   → InputVideoEmbedder (V2V: VAE-encode, (1−σ₀)x₀ + σ₀ε)
- *   → ImageEmbedderVAE, ImageEmbedderCLIP (a DiT with has_image_input: I2V,
- *     FLF2V, Fun-InP; y and clip are shared by both CFG branches)
- *   → for each timestep: pred = nega + cfg·(posi − nega); x = step(pred, t, x)
+ *   → ImageEmbedderVAE (y), ImageEmbedderCLIP (clip), ImageEmbedderFused
+ *     (TI2V-5B: the image's latents become frame 0), FunControl, FunReference,
+ *     FunCameraControl (control_units.c), SpeedControl, VACE (its reference
+ *     images add latent frames in front, dropped before decoding); shared by
+ *     both CFG branches; the conditioning inputs come as a tagged list (conds.c)
+ *   → the sampler: for each timestep pick the expert (the boundary rule),
+ *     pred = nega + cfg·(posi − nega) (the DiT whole or on sliding windows);
+ *     x = step(pred, t, x); re-impose a fused first frame
  *   → VAE decode (tiled by default) → uint8 frames.
+ * Latent channels and the spatial scale come from the VAE.
  *
  * Precision: with bf16 (DiffSynth's default torch_dtype) every tensor the
  * pipeline keeps is bf16: the noise is cast, the DiT gets the timestep as a
@@ -33,6 +40,7 @@
 #include "pipeline/control_units.h"
 #include "pipeline/image_cond.h"
 #include "pipeline/model_files.h"
+#include "pipeline/pipeline_internal.h"
 #include "pipeline/pipeline_units.h"
 #include "pipeline/shape_check.h"
 #include "sched/flow_match.h"
@@ -42,25 +50,11 @@
 #include "vae/wan_vae.h"
 #include "vision/clip.h"
 
-#define VAE_FACTOR 8       /* Wan2.1 VAE: 8× space */
-#define SHAPE_DIVISION 16  /* ShapeChecker: 2 × the VAE's upsampling factor */
+#define VAE21_SCALE 8       /* the Wan2.1 VAE: the Fun and VACE units are built on it */
+#define DEFAULT_VAE_SCALE 8 /* before the models are known: the Wan2.1 VAE's 8x (ShapeChecker: 16) */
 /* The largest DiT token count wanc accepts (≈ 720P × 161 frames): beyond it
  * the activations alone exceed any machine this runs on. */
 #define MAX_DIT_TOKENS (1 << 20)
-
-struct wanc_pipeline {
-    const wanc_backend *be;
-    wanc_precision precision;
-    wanc_tokenizer *tok;
-    wanc_umt5 *t5;
-    wanc_dit *dit;
-    wanc_vae21 *vae;
-    wanc_weights *clip_w; /* image-to-video DiTs only */
-    wanc_clip *clip;
-    wanc_weights *motion_w; /* speed control, when its file is given or found */
-    wanc_motion_controller *motion;
-    char description[320];
-};
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o)
 {
@@ -88,9 +82,13 @@ void wanc_gen_params_default(wanc_gen_params *p)
     p->tile_stride[1] = 26;
     p->tea_cache_l1_thresh = 0;   /* off */
     p->tea_cache_model_id = "";
+    p->switch_dit_boundary = NAN; /* the model's */
+    p->cfg_scale_high = NAN;      /* cfg_scale */
+    p->cfg_scale_low = NAN;
 }
 
-wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices)
+/* The checks of wanc_gen_params_check for a VAE of spatial scale vae_scale. */
+static wanc_err check_params(wanc_gen_params *p, char notices[3][128], int *n_notices, int vae_scale)
 {
     *n_notices = 0;
     if (p->num_inference_steps <= 0 || p->num_inference_steps > 10000)
@@ -124,9 +122,17 @@ wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_
             WANC_FAIL(WANC_EINVAL, "tea_cache_model_id '%s' is not a supported TeaCache model id (Wan2.1-T2V-1.3B, "
                       "Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P)", id);
     }
+    if (!isnan(p->switch_dit_boundary) && !(p->switch_dit_boundary >= 0 && p->switch_dit_boundary <= 1))
+        WANC_FAIL(WANC_EINVAL, "switch_dit_boundary %g: expected a value in [0, 1] (timestep / 1000)",
+                  p->switch_dit_boundary);
+    if (isinf(p->cfg_scale_high) || isinf(p->cfg_scale_low))
+        WANC_FAIL(WANC_EINVAL, "cfg_scale_high %g / cfg_scale_low %g: expected finite scales", p->cfg_scale_high,
+                  p->cfg_scale_low);
     wanc_video_shape shape;
-    TRY(wanc_check_resize_hwt(&shape, p->height, p->width, p->num_frames, SHAPE_DIVISION));
-    int64_t tokens = (int64_t)((shape.num_frames - 1) / 4 + 1) * (shape.height / 16) * (shape.width / 16);
+    /* ShapeChecker: multiples of 2 x the VAE's scale (the DiT's 2x2 patches) */
+    TRY(wanc_check_resize_hwt(&shape, p->height, p->width, p->num_frames, 2 * vae_scale));
+    const int cell = 2 * vae_scale; /* pixels per DiT token side */
+    int64_t tokens = (int64_t)((shape.num_frames - 1) / 4 + 1) * (shape.height / cell) * (shape.width / cell);
     if (tokens > MAX_DIT_TOKENS)
         WANC_FAIL(WANC_EINVAL, "%dx%d with %d frames is %lld DiT tokens: more than wanc can hold (%d)",
                   shape.height, shape.width, shape.num_frames, (long long)tokens, MAX_DIT_TOKENS);
@@ -138,7 +144,50 @@ wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_
     return NULL;
 }
 
+wanc_err wanc_gen_params_check(wanc_gen_params *p, char notices[3][128], int *n_notices)
+{
+    return check_params(p, notices, n_notices, DEFAULT_VAE_SCALE);
+}
+
 /* ---- loading --------------------------------------------------------------- */
+
+/* The description line: family first, then the components. */
+static void describe(wanc_pipeline *p, const wanc_umt5_config *tc, const char *clip_desc)
+{
+    const pipeline_recipe *r = &p->recipe;
+    const wanc_dit_config *dc = &p->experts.cfg;
+    char family[96];
+    if (r->experts == 2)
+        snprintf(family, sizeof family, "%s, 2 experts, boundary %g", r->name, r->default_boundary);
+    else if (r->family == FAMILY_WAN22_A14B_I2V)
+        snprintf(family, sizeof family, "%s, 1 expert", r->name);
+    else snprintf(family, sizeof family, "%s", r->name);
+    const wanc_vae_config *vc = wanc_vae_config_of(p->vae);
+    snprintf(p->description, sizeof p->description,
+             "%s: DiT dim %d x %d layers (%d heads), UMT5 %lld layers, %s (z %d, %dx, base %d)%s, %s compute",
+             family, dc->dim, dc->num_layers, dc->num_heads, (long long)tc->num_layers, wanc_vae_family(p->vae),
+             vc->z_dim, wanc_vae_scale(p->vae), vc->dim, clip_desc,
+             p->precision == WANC_PRECISION_BF16 ? "bf16" : "fp32");
+}
+
+/* ImageEmbedderCLIP's model, for the families that use it. */
+static wanc_err load_clip(wanc_pipeline *p, const char *clip, const char *dit, int heads, char *desc, size_t cap)
+{
+    if (!clip[0])
+        WANC_FAIL(WANC_EINVAL, "DiT %s is an image-to-video model with CLIP input (img_emb): it needs the CLIP "
+                  "image encoder " WANC_CLIP_RELEASE_NAME ".pth: give it with --clip, or --model-dir with a folder "
+                  "that has it", dit);
+    TRYC(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder");
+    TRYC(wanc_clip_load(&p->clip, p->clip_w, heads), "CLIP image encoder %s", clip);
+    wanc_clip_set_bf16(p->clip, p->precision == WANC_PRECISION_BF16);
+    const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
+    if (cc->width != p->experts.cfg.clip_dim || cc->tokens != WANC_DIT_CLIP_TOKENS)
+        WANC_FAIL(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d tokens of "
+                  "width %d (img_emb)", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS,
+                  p->experts.cfg.clip_dim);
+    snprintf(desc, cap, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
+    return NULL;
+}
 
 wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *files, const wanc_pipeline_options *o)
 {
@@ -154,6 +203,8 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     memset(&found, 0, sizeof found);
     if (files->model_dir) TRY(wanc_find_model_files(&found, files->model_dir));
     const char *dit = files->dit ? files->dit : found.dit;
+    /* an explicit --dit is one model unless --dit2 joins it */
+    const char *dit2 = files->dit2 ? files->dit2 : files->dit ? "" : found.dit2;
     const char *t5 = files->t5 ? files->t5 : found.t5;
     const char *vae = files->vae ? files->vae : found.vae;
     const char *tok = files->tokenizer ? files->tokenizer : found.tokenizer;
@@ -169,63 +220,37 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     wanc_err err = NULL;
     TRY_GOTO(err, fail, wanc_error_context(wanc_tokenizer_load(&p->tok, tok), "tokenizer"));
     TRY_GOTO(err, fail, wanc_error_context(wanc_umt5_open(&p->t5, t5, p->be), "text encoder"));
-    char *dit_config = NULL;
     size_t dit_config_len;
     if (o->dit_config && o->dit_config_json) {
         err = wanc_error(WANC_EINVAL, "a DiT config given both as a file (%s) and as text", o->dit_config);
         goto fail;
     }
-    if (o->dit_config) TRY_GOTO(err, fail, wanc_read_file(o->dit_config, 1 << 20, "not a DiT config (JSON)",
-                                                          &dit_config, &dit_config_len));
+    /* kept for the pipeline's life: an expert is opened again at each switch */
+    if (o->dit_config) TRY_GOTO(err, fail, wanc_error_context(wanc_read_file(o->dit_config, 1 << 20,
+                                                             "not a DiT config (JSON)", &p->dit_config,
+                                                             &dit_config_len), "DiT config %s", o->dit_config));
+    else if (o->dit_config_json && !(p->dit_config = strdup(o->dit_config_json))) {
+        err = wanc_error(WANC_ENOMEM, "DiT config");
+        goto fail;
+    }
     wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
-                             .config_json = dit_config ? dit_config : o->dit_config_json};
-    err = wanc_error_context(wanc_dit_open(&p->dit, p->be, dit, &dopt), "DiT%s%s", dit_config ? " with config " : "",
-                             dit_config ? o->dit_config : "");
-    free(dit_config);
-    dopt.config_json = NULL;
-    if (err) goto fail;
-    TRY_GOTO(err, fail, wanc_error_context(wanc_vae21_open(&p->vae, vae, p->be), "VAE"));
+                             .config_json = p->dit_config};
+    const char *dits[2] = {dit, dit2};
+    TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, p->be, &dopt, dits, dit2[0] ? 2 : 1));
+    TRY_GOTO(err, fail, wanc_error_context(wanc_vae_open(&p->vae, vae, p->be), "VAE"));
 
-    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
+    const wanc_dit_config *dc = &p->experts.cfg;
     const wanc_umt5_config *tc = wanc_umt5_get_config(p->t5);
     if (dc->text_dim != tc->dim) {
         err = wanc_error(WANC_ESHAPE, "text encoder %s gives %lld-wide embeddings but DiT %s takes text_dim %d",
                          t5, (long long)tc->dim, dit, dc->text_dim);
         goto fail;
     }
-    /* the DiT's input is cat(latents[z], y): which units can make that y */
-    const int z = wanc_vae21_config_of(p->vae)->z_dim, y_c = dc->in_dim - z;
-    if (!(y_c == 0 || (dc->has_image_input && y_c == 4 + z) || y_c == 2 * z || y_c == 2 * z + 4 ||
-          (dc->has_control_adapter && (y_c == z || y_c == 4 + z)))) {
-        err = wanc_error(WANC_ESHAPE, "VAE %s has %d latent channels but DiT %s (%s image input) takes in_dim %d: "
-                         "wanc runs in_dim %d (T2V, VACE), with image input %d (I2V, FLF2V, Fun-InP), %d or %d "
-                         "(Fun control) and, with a camera adapter, %d or %d (Fun camera); other layouts (Wan2.2 "
-                         "I2V) are not supported yet", vae, z, dit, dc->has_image_input ? "with" : "no", dc->in_dim,
-                         z, 2 * z + 4, 3 * z, 3 * z + 4, 2 * z, 2 * z + 4);
-        goto fail;
-    }
+    TRY_GOTO(err, fail, pipeline_recipe_detect(&p->recipe, dc, p->experts.n, p->vae, dit, vae));
     char clip_desc[96] = "";
-    if (dc->has_image_input) {
-        /* ImageEmbedderCLIP: an image model's cross-attention needs the CLIP tokens */
-        const char *clip = files->clip ? files->clip : found.clip;
-        if (!clip[0]) {
-            err = wanc_error(WANC_EINVAL, "DiT %s is an image-to-video model (in_dim %d): it needs the CLIP image "
-                             "encoder " WANC_CLIP_RELEASE_NAME ".pth: give it with --clip, or --model-dir with a "
-                             "folder that has it", dit, dc->in_dim);
-            goto fail;
-        }
-        TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder"));
-        TRY_GOTO(err, fail, wanc_error_context(wanc_clip_load(&p->clip, p->clip_w, o->clip_heads), "CLIP image encoder %s", clip));
-        wanc_clip_set_bf16(p->clip, bf16);
-        const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
-        if (cc->width != dc->clip_dim || cc->tokens != WANC_DIT_CLIP_TOKENS) {
-            err = wanc_error(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d "
-                             "tokens of width %d (img_emb)", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS,
-                             dc->clip_dim);
-            goto fail;
-        }
-        snprintf(clip_desc, sizeof clip_desc, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
-    }
+    if (p->recipe.image_clip)
+        TRY_GOTO(err, fail, load_clip(p, files->clip ? files->clip : found.clip, dit, o->clip_heads, clip_desc,
+                                      sizeof clip_desc));
     const char *motion = files->motion_controller ? files->motion_controller : found.motion_controller;
     if (motion[0]) { /* speed control: WanMotionControllerModel, used when a motion_bucket_id is given */
         TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->motion_w, motion), "motion controller"));
@@ -238,11 +263,7 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
         }
         strncat(clip_desc, ", speed control", sizeof clip_desc - strlen(clip_desc) - 1);
     }
-    snprintf(p->description, sizeof p->description,
-             "Wan2.1 %s DiT dim %d x %d layers (%d heads), UMT5 %lld layers, VAE 2.1 (base %d)%s, %s compute",
-             !dc->has_image_input ? "T2V" : dc->has_image_pos_emb ? "FLF2V" : "I2V", dc->dim, dc->num_layers,
-             dc->num_heads, (long long)tc->num_layers, wanc_vae21_config_of(p->vae)->dim, clip_desc,
-             bf16 ? "bf16" : "fp32");
+    describe(p, tc, clip_desc);
     *out = p;
     return NULL;
 fail:
@@ -255,12 +276,13 @@ void wanc_pipeline_free(wanc_pipeline *p)
     if (!p) return;
     wanc_tokenizer_free(p->tok);
     wanc_umt5_free(p->t5);
-    wanc_dit_free(p->dit);
-    wanc_vae21_free(p->vae);
+    pipeline_experts_free(&p->experts);
+    wanc_vae_free(p->vae);
     wanc_clip_free(p->clip);
     wanc_weights_close(p->clip_w);
     wanc_motion_controller_free(p->motion);
     wanc_weights_close(p->motion_w);
+    free(p->dit_config);
     free(p);
 }
 
@@ -289,23 +311,35 @@ static wanc_err encode_prompt(wanc_pipeline *p, const char *prompt, float *emb)
     return wanc_umt5_encode(p->t5, emb, ids, mask, WANC_WAN_TEXT_LEN, &o);
 }
 
-/* What the DiT of this pipeline needs from the run's images and
- * conditioning inputs: named errors before any work, naming the flag to give
- * or drop. The DiT's y channels (in_dim − z) say which units make its y. */
-static wanc_err check_inputs(const wanc_pipeline *p, const wanc_gen_params *prm, const wanc_run_conds *rc)
+/* What the model family needs from the run's images: named errors before
+ * any work, naming the flag to give or drop. */
+static wanc_err check_images(const wanc_pipeline *p, const wanc_gen_params *prm)
 {
-    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
-    const int z = wanc_vae21_config_of(p->vae)->z_dim, y_c = dc->in_dim - z;
-    const bool camera_model = dc->has_control_adapter, control_model = !camera_model && (y_c == 2 * z || y_c == 2 * z + 4);
-    if (!dc->has_image_input && (prm->input_image || prm->end_image))
-        WANC_FAIL(WANC_EINVAL, "%s given, but the DiT is a text-to-video model (in_dim %d, no image input): "
-                  "use an image-to-video model (I2V, FLF2V, Fun-InP, Fun control/camera) or drop the image",
-                  prm->input_image ? "--input-image" : "--end-image", dc->in_dim);
-    if (dc->has_image_input && !control_model && !prm->input_image)
-        WANC_FAIL(WANC_EINVAL, "the DiT is an image-to-video model (in_dim %d): it needs --input-image", dc->in_dim);
-    if (dc->has_image_pos_emb && !prm->end_image)
+    const pipeline_recipe *r = &p->recipe;
+    const int in_dim = p->experts.cfg.in_dim;
+    if (!r->image_allowed && (prm->input_image || prm->end_image))
+        WANC_FAIL(WANC_EINVAL, "%s given, but the model (%s, in_dim %d) is a text-to-video model: use an "
+                  "image-to-video model (I2V, FLF2V, Fun-InP, TI2V-5B) or drop the image",
+                  prm->input_image ? "--input-image" : "--end-image", r->name, in_dim);
+    if (prm->end_image && !r->image_y)
+        WANC_FAIL(WANC_EINVAL, "--end-image given, but the model (%s) takes only a first frame", r->name);
+    if (r->image_required && !prm->input_image)
+        WANC_FAIL(WANC_EINVAL, "the model (%s, in_dim %d) is an image-to-video model: it needs --input-image",
+                  r->name, in_dim);
+    if (r->end_image_required && !prm->end_image)
         WANC_FAIL(WANC_EINVAL, "the DiT is a first-last-frame model (FLF2V, img_emb.emb_pos): it needs --end-image "
                   "as well as --input-image");
+    return NULL;
+}
+
+/* What the models need from the run's conditioning inputs (the tagged list):
+ * named errors before any work, naming the flag to give or drop. The DiT's y
+ * channels (in_dim − z) say which units make its y. */
+static wanc_err check_conds(const wanc_pipeline *p, const wanc_gen_params *prm, const wanc_run_conds *rc)
+{
+    const wanc_dit_config *dc = &p->experts.cfg;
+    const int z = wanc_vae_z_dim(p->vae), y_c = dc->in_dim - z;
+    const bool camera_model = dc->has_control_adapter, control_model = !camera_model && (y_c == 2 * z || y_c == 2 * z + 4);
     if (rc->motion_bucket_id && !p->motion)
         WANC_FAIL(WANC_EINVAL, "--motion-bucket-id needs the speed-control motion controller: give it with "
                   "--motion-controller, or put it in --model-dir as " WANC_MOTION_CONTROLLER_RELEASE_NAME);
@@ -355,12 +389,15 @@ static wanc_err observe_clip(const wanc_gen_params *prm, int *n_clip, const floa
 static wanc_err build_conds(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_run_conds *rc,
                             const wanc_vae_opts *vo, bool bf16, int *n_encodes, cond_tensors *t)
 {
-    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
-    const int z = wanc_vae21_config_of(p->vae)->z_dim;
-    const int64_t T = prm->num_frames, F = (T - 1) / 4 + 1, h = prm->height / VAE_FACTOR, w = prm->width / VAE_FACTOR,
+    const wanc_dit_config *dc = &p->experts.cfg;
+    const int z = wanc_vae_z_dim(p->vae);
+    const int64_t T = prm->num_frames, F = (T - 1) / 4 + 1, h = prm->height / VAE21_SCALE, w = prm->width / VAE21_SCALE,
                   lat = F * h * w, cd = dc->clip_dim;
     t->y_c = dc->in_dim - z;
     t->clip_len = p->clip ? wanc_unit_clip_tokens(p->clip, prm, dc->has_image_pos_emb) : 0;
+    if (wanc_vae_scale(p->vae) != VAE21_SCALE && (t->y_c || t->clip_len))
+        WANC_FAIL(WANC_EUNSUPPORTED, "image and control conditioning need the Wan2.1 VAE, not the %s",
+                  wanc_vae_family(p->vae));
     if (!t->y_c && !t->clip_len) return NULL;
     float *y_i2v = NULL, *plucker = NULL;
     t->y = t->y_c ? calloc((size_t)(t->y_c * lat), sizeof(float)) : NULL;
@@ -368,7 +405,7 @@ static wanc_err build_conds(wanc_pipeline *p, const wanc_gen_params *prm, const 
     if ((t->y_c && !t->y) || (t->clip_len && !t->clip)) WANC_FAIL(WANC_ENOMEM, "conditioning buffers");
     wanc_err err = NULL;
     int n_clip = 0;
-    if (prm->input_image && dc->has_image_input) { /* ImageEmbedderVAE: into y, or kept for FunControl */
+    if (prm->input_image && !p->recipe.fused_first_frame && t->y_c) { /* ImageEmbedderVAE: y, or kept for FunControl */
         const bool direct = t->y_c == 4 + z;
         if (!direct && !(y_i2v = malloc(sizeof(float) * (size_t)((4 + z) * lat))))
             TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "image y"));
@@ -421,6 +458,16 @@ done:
     free(y_i2v);
     free(plucker);
     return err;
+}
+
+wanc_err wanc_pipeline_check_params(const wanc_pipeline *pipe, wanc_gen_params *p, char notices[3][128],
+                                    int *n_notices)
+{
+    TRY(check_params(p, notices, n_notices, wanc_vae_scale(pipe->vae)));
+    TRY(check_images(pipe, p));
+    wanc_run_conds rc;
+    TRY(wanc_conds_gather(&rc, p));
+    return check_conds(pipe, p, &rc);
 }
 
 static uint64_t random_seed(void)
@@ -476,16 +523,37 @@ static void observe_tea(const wanc_gen_params *prm, const tea_branch *b, int k, 
     prm->observe(prm->observe_user, name, v, 4);
 }
 
-/* One model evaluation: the DiT, or the caller's test hook in its place. */
-static wanc_err model_call(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
-                           float *out)
+/* One model evaluation: the expert's DiT, or the caller's test hook in its place. */
+static wanc_err model_call(wanc_dit *dit, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
+                           int expert, float *out)
 {
-    if (!prm->velocity_override) return wanc_dit_forward(p->dit, in, out);
+    if (!prm->velocity_override) return wanc_dit_forward(dit, in, out);
     wanc_dit_call call = {.latents = in->latents, .lat_c = in->lat_c, .F = in->F, .H = in->H, .W = in->W,
                           .y = in->y, .y_c = in->y_c, .clip = in->clip, .clip_len = in->clip_len,
-                          .timestep = in->timestep, .negative = negative};
+                          .timestep = in->timestep, .negative = negative, .expert = expert,
+                          .zero_first_frame = in->zero_first_frame};
     return wanc_error_context(prm->velocity_override(prm->velocity_user, &call, out), "velocity override");
 }
+
+/* noise_pred = nega + cfg·(posi − nega) into posi, each op in the pipeline dtype. */
+static void cfg_combine(float *posi, const float *nega, int64_t n, float cfg, bool bf16)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = posi[i] - nega[i];
+        if (bf16) d = wanc_round_bf16(d);
+        float m = cfg * d;
+        if (bf16) m = wanc_round_bf16(m);
+        posi[i] = bf16 ? wanc_round_bf16(nega[i] + m) : nega[i] + m;
+    }
+}
+
+/* latents[:, 0] = first[:, 0]: the fused first frame, held fixed (TI2V-5B). */
+static void impose_first_frame(float *latents, const float *first, int64_t z, int64_t F, int64_t plane)
+{
+    for (int64_t c = 0; c < z; c++) memcpy(latents + c * F * plane, first + c * plane, sizeof(float) * (size_t)plane);
+}
+
+static float or_default(float v, float dflt) { return isnan(v) ? dflt : v; }
 
 /* Sliding windows (DiffSynth's TemporalTiler_BCTHW in model_fn_wan_video):
  * the DiT on latents[:, t:t'] for t = 0, stride, ... (a window whose
@@ -529,12 +597,11 @@ static void slice_frames(float *dst, const float *src, int64_t C, int64_t F, int
         memcpy(dst + (size_t)(c * n) * plane, src + (size_t)(c * F + t) * plane, sizeof(float) * (size_t)n * plane);
 }
 
-static wanc_err model_call(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
-                           float *out);
-
-static wanc_err model_windows(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
-                              windows *win, int k, bool bf16, float *out)
+/* One DiT evaluation of the sampler: on the whole latents, or window by window. */
+static wanc_err model_eval(wanc_dit *dit, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
+                           int expert, windows *win, int k, bool bf16, float *out)
 {
+    if (!win->size) return model_call(dit, prm, in, negative, expert, out);
     const int64_t T = in->F, C = in->lat_c, border = win->size - win->stride;
     const size_t hw = (size_t)in->H * in->W;
     memset(win->value, 0, sizeof(float) * (size_t)C * T * hw);
@@ -549,7 +616,7 @@ static wanc_err model_windows(wanc_pipeline *p, const wanc_gen_params *prm, cons
         if (in->y) slice_frames(win->y, in->y, in->y_c, T, t, n, hw), sub.y = win->y;
         if (in->camera) slice_frames(win->camera, in->camera, in->camera_c, T, t, n, hw * 64), sub.camera = win->camera;
         if (in->vace_context) slice_frames(win->vace, in->vace_context, in->vace_c, T, t, n, hw), sub.vace_context = win->vace;
-        TRY(model_call(p, prm, &sub, negative, win->out));
+        TRY(model_call(dit, prm, &sub, negative, expert, win->out));
         char name[96];
         snprintf(name, sizeof name, "step%d.%s.window%lld.latents_in", k, negative ? "nega" : "posi", (long long)wi);
         observe(prm, name, win->lat, C * n * (int64_t)hw);
@@ -589,21 +656,25 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     wanc_gen_params prm = *params;
     char notices[3][128];
     int n_notices;
-    TRY(wanc_gen_params_check(&prm, notices, &n_notices));
+    TRY(wanc_pipeline_check_params(p, &prm, notices, &n_notices));
     wanc_run_conds rc;
     TRY(wanc_conds_gather(&rc, &prm));
-    TRY(check_inputs(p, &prm, &rc));
+    const pipeline_recipe *r = &p->recipe;
     const bool bf16 = p->precision == WANC_PRECISION_BF16;
-    const bool cfg = prm.cfg_scale != 1.0f;
-    const wanc_dit_config *dc = wanc_dit_get_config(p->dit);
-    const int64_t C = dc->in_dim, F = (prm.num_frames - 1) / 4 + 1, h = prm.height / VAE_FACTOR,
-                  w = prm.width / VAE_FACTOR, n = C * F * h * w;
-    const int64_t ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
-    /* latents are the VAE's z channels; the DiT's other in_dim − z are y (cond_tensors) */
+    const wanc_dit_config *dc = &p->experts.cfg;
+    /* Latent channels and scale from the VAE: z 16 / 8x (Wan2.1), z 48 / 16x (Wan2.2). */
+    const int64_t z = wanc_vae_z_dim(p->vae), scale = wanc_vae_scale(p->vae);
+    const int64_t F = (prm.num_frames - 1) / 4 + 1, h = prm.height / scale, w = prm.width / scale, plane = h * w;
     /* VACE reference images: one extra latent frame each, in front, dropped before decoding */
     const int64_t f_ref = rc.n_vace_refs, Fd = F + f_ref;
-    const int64_t z = wanc_vae21_config_of(p->vae)->z_dim, lat_n = z * Fd * h * w, plane = h * w;
-    cond_tensors ct = {0};
+    const int64_t lat_n = z * Fd * plane, ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
+    const bool fused = r->fused_first_frame && prm.input_image;
+    cond_tensors ct = {0}; /* y, CLIP tokens, reference latents, camera input */
+    const int n_experts = p->experts.n;
+    const double boundary = or_default(prm.switch_dit_boundary, r->default_boundary);
+    const float cfg_of[2] = {n_experts == 2 ? or_default(prm.cfg_scale_high, prm.cfg_scale) : prm.cfg_scale,
+                             n_experts == 2 ? or_default(prm.cfg_scale_low, prm.cfg_scale) : prm.cfg_scale};
+    const bool any_cfg = cfg_of[0] != 1.0f || cfg_of[1] != 1.0f;
     out->seed = prm.seed >= 0 ? (uint64_t)prm.seed : random_seed();
 
     wanc_flow_sched sched = {0};
@@ -613,11 +684,12 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     float *noise = malloc(sizeof(float) * (size_t)lat_n), *latents = malloc(sizeof(float) * (size_t)lat_n);
     float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
+    float *first = fused ? malloc(sizeof(float) * (size_t)(z * plane)) : NULL;
     float *video = NULL, *motion_emb = NULL, *vace_ctx = NULL;
     windows win = {0};
     wanc_err err = NULL;
-    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega) {
-        err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)n);
+    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (fused && !first)) {
+        err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)lat_n);
         goto done;
     }
     TRY_GOTO(err, done, wanc_flow_sched_init(&sched, prm.num_inference_steps, prm.denoising_strength,
@@ -640,10 +712,10 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         }
 
     double t0 = wanc_now_seconds();
-    if (prm.progress && prm.progress(prm.progress_user, "text", 0, cfg ? 2 : 1, 0)) goto cancelled;
+    if (prm.progress && prm.progress(prm.progress_user, "text", 0, any_cfg ? 2 : 1, 0)) goto cancelled;
     TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.prompt, ctx_posi), "prompt"));
     observe(&prm, "context_posi", ctx_posi, ctx_n);
-    if (cfg) {
+    if (any_cfg) {
         TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.negative_prompt, ctx_nega), "negative prompt"));
         observe(&prm, "context_nega", ctx_nega, ctx_n);
     }
@@ -660,10 +732,15 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n, &n_encodes));
     else memcpy(latents, noise, sizeof(float) * (size_t)lat_n);
 
-    if (C != z || p->clip) { /* ImageEmbedderVAE, ImageEmbedderCLIP, FunControl, FunReference, FunCameraControl */
+    if (dc->in_dim != z || p->clip || fused) {
+        /* ImageEmbedderVAE, ImageEmbedderCLIP, FunControl, FunReference, FunCameraControl; ImageEmbedderFused */
         t0 = wanc_now_seconds();
         if (prm.progress && prm.progress(prm.progress_user, "image", 0, 1, 0)) goto cancelled;
         TRY_GOTO(err, done, build_conds(p, &prm, &rc, &vo, bf16, &n_encodes, &ct));
+        if (fused) {
+            TRY_GOTO(err, done, wanc_unit_image_fused(p->vae, bf16, &prm, &vo, latents, F, first));
+            observe(&prm, "first_frame_latents", first, z * plane);
+        }
         out->seconds_image = wanc_now_seconds() - t0;
     }
 
@@ -674,9 +751,6 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         if (!motion_emb) TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "motion embedding"));
         TRY_GOTO(err, done, wanc_motion_controller_forward(p->motion, id, motion_emb));
     }
-
-    /* The denoising loop. */
-    t0 = wanc_now_seconds();
     if (rc.vace_video || rc.vace_mask || f_ref) { /* VACE */
         const wanc_media *refs[WANC_MAX_VACE_REFS];
         for (int j = 0; j < f_ref; j++) refs[j] = &rc.vace_refs[j]->media;
@@ -688,17 +762,29 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         observe(&prm, "dit_in.vace_context", vace_ctx, WANC_VACE_CHANNELS * Fd * plane);
     }
 
+    /* The sampler. */
+    t0 = wanc_now_seconds();
     wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = Fd, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
                           .y = ct.y, .y_c = ct.y_c, .clip = ct.clip, .clip_len = ct.clip_len,
-                          .t_mod_add = motion_emb, .reference = ct.reference, .ref_c = ct.reference ? z : 0,
-                          .camera = ct.camera, .camera_c = ct.camera ? 24 : 0, .vace_context = vace_ctx,
-                          .vace_c = vace_ctx ? WANC_VACE_CHANNELS : 0,
+                          .zero_first_frame = fused, .t_mod_add = motion_emb, .reference = ct.reference,
+                          .ref_c = ct.reference ? z : 0, .camera = ct.camera, .camera_c = ct.camera ? 24 : 0,
+                          .vace_context = vace_ctx, .vace_c = vace_ctx ? WANC_VACE_CHANNELS : 0,
                           .vace_scale = rc.vace_scale ? rc.vace_scale->value : 1.0f /* DiffSynth's default */};
     TRY_GOTO(err, done, windows_init(&win, &prm, &in));
+    int expert = 0;
+    wanc_dit *dit = NULL;
     for (int k = 0; k < sched.num_steps; k++) {
         double ts = wanc_now_seconds();
         char name[64];
         const float t = sched.timesteps[k];
+        /* the expert, chosen on the float32 timestep before the step's calls */
+        const int e = pipeline_expert_for_step(n_experts, expert, t, boundary);
+        if (!dit || e != expert) TRY_GOTO(err, done, pipeline_experts_acquire(&p->experts, e, &dit));
+        expert = e;
+        const float cfg_scale = cfg_of[e];
+        const float expert_f = (float)e;
+        snprintf(name, sizeof name, "step%d.expert", k);
+        observe(&prm, name, &expert_f, 1);
         in.timestep = bf16 ? wanc_round_bf16(t) : t; /* timestep.to(torch_dtype) */
         snprintf(name, sizeof name, "step%d.latents_in", k);
         observe(&prm, name, latents, lat_n);
@@ -707,33 +793,25 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
 
         in.context = ctx_posi;
         in.cache = tea ? &tea_posi.hook : NULL;
-        TRY_GOTO(err, done, win.size ? model_windows(p, &prm, &in, 0, &win, k, bf16, posi)
-                                     : model_call(p, &prm, &in, 0, posi));
+        TRY_GOTO(err, done, model_eval(dit, &prm, &in, 0, e, &win, k, bf16, posi));
         if (tea) observe_tea(&prm, &tea_posi, k, "posi");
         snprintf(name, sizeof name, "step%d.noise_pred_posi", k);
         observe(&prm, name, posi, lat_n);
-        if (cfg) {
+        if (cfg_scale != 1.0f) {
             in.context = ctx_nega;
             in.cache = tea ? &tea_nega.hook : NULL;
-            TRY_GOTO(err, done, win.size ? model_windows(p, &prm, &in, 1, &win, k, bf16, nega)
-                                         : model_call(p, &prm, &in, 1, nega));
+            TRY_GOTO(err, done, model_eval(dit, &prm, &in, 1, e, &win, k, bf16, nega));
             if (tea) observe_tea(&prm, &tea_nega, k, "nega");
             snprintf(name, sizeof name, "step%d.noise_pred_nega", k);
             observe(&prm, name, nega, lat_n);
-            /* noise_pred = nega + cfg·(posi − nega), each op in the pipeline dtype */
-            for (int64_t i = 0; i < lat_n; i++) {
-                float d = posi[i] - nega[i];
-                if (bf16) d = wanc_round_bf16(d);
-                float m = prm.cfg_scale * d;
-                if (bf16) m = wanc_round_bf16(m);
-                posi[i] = bf16 ? wanc_round_bf16(nega[i] + m) : nega[i] + m;
-            }
+            cfg_combine(posi, nega, lat_n, cfg_scale, bf16);
         }
         snprintf(name, sizeof name, "step%d.noise_pred", k);
         observe(&prm, name, posi, lat_n);
         TRY_GOTO(err, done, wanc_flow_sched_step(&sched, latents, posi, lat_n, t, bf16));
         snprintf(name, sizeof name, "step%d.latents_out", k);
         observe(&prm, name, latents, lat_n);
+        if (fused) impose_first_frame(latents, first, z, F, plane);
         if (prm.progress && prm.progress(prm.progress_user, "denoise", k + 1, sched.num_steps, wanc_now_seconds() - ts))
             goto cancelled;
     }
@@ -754,7 +832,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         goto done;
     }
     if (prm.progress && prm.progress(prm.progress_user, "decode", 0, 1, 0)) goto cancelled;
-    TRY_GOTO(err, done, wanc_vae21_decode(p->vae, video, latents, z, F, h, w, &vo));
+    TRY_GOTO(err, done, wanc_vae_decode(p->vae, video, latents, F, h, w, &vo));
     observe(&prm, "video", video, video_n);
     TRY_GOTO(err, done, wanc_video_to_u8(out->frames, video, 1, 3, (int)T, (int)H, (int)W, bf16));
     out->T = (int)T;
@@ -777,6 +855,7 @@ done:
     free(ctx_posi);
     free(ctx_nega);
     cond_tensors_free(&ct);
+    free(first);
     free(video);
     free(motion_emb);
     free(vace_ctx);

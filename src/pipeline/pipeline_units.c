@@ -17,7 +17,7 @@ void wanc_unit_observe_encode(const wanc_gen_params *prm, int *n_encodes, const 
     if (prm->observe) prm->observe(prm->observe_user, name, x, n);
 }
 
-wanc_err wanc_unit_input_video(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_flow_sched *s,
+wanc_err wanc_unit_input_video(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_flow_sched *s,
                                const wanc_vae_opts *vo, float *latents, const float *noise, int64_t n, int *n_encodes)
 {
     int T = prm->num_frames, H = prm->height, W = prm->width;
@@ -44,7 +44,7 @@ wanc_err wanc_unit_input_video(wanc_vae21 *vae, bool bf16, const wanc_gen_params
             for (int c = 0; c < 3; c++)
                 video[((size_t)c * T + t) * plane + i] = wanc_pixel_to_float(frame[i * 3 + c], bf16);
     }
-    TRY_GOTO(err, done, wanc_vae21_encode(vae, x0, video, T, H, W, vo));
+    TRY_GOTO(err, done, wanc_vae_encode(vae, x0, video, T, H, W, vo));
     wanc_unit_observe_encode(prm, n_encodes, x0, n);
     if (bf16) wanc_round_bf16_inplace(x0, (size_t)n); /* input_latents in the pipeline dtype */
     TRY_GOTO(err, done, wanc_flow_sched_add_noise(s, latents, x0, noise, n, s->timesteps[0], bf16));
@@ -62,10 +62,14 @@ static wanc_err check_image(const uint8_t *rgb, int h, int w, const char *flag)
     return NULL;
 }
 
-wanc_err wanc_unit_image_vae(wanc_vae21 *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+wanc_err wanc_unit_image_vae(wanc_vae *any_vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
                              float *y, int *n_encodes)
 {
     int H = prm->height, W = prm->width, T = prm->num_frames;
+    wanc_vae21 *vae = wanc_vae_as21(any_vae);
+    if (!vae)
+        WANC_FAIL(WANC_EUNSUPPORTED, "image conditioning y (mask + VAE latents) needs the Wan2.1 VAE, not the %s",
+                  wanc_vae_family(any_vae));
     TRY(check_image(prm->input_image, prm->input_image_height, prm->input_image_width, "--input-image"));
     if (prm->end_image)
         TRY(check_image(prm->end_image, prm->end_image_height, prm->end_image_width, "--end-image"));
@@ -91,6 +95,25 @@ wanc_err wanc_unit_image_vae(wanc_vae21 *vae, bool bf16, const wanc_gen_params *
     free(img);
     free(end);
     return err ? wanc_error_context(err, "image conditioning (VAE)") : NULL;
+}
+
+wanc_err wanc_unit_image_fused(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
+                               float *latents, int64_t T, float *first)
+{
+    const int H = prm->height, W = prm->width;
+    wanc_vae22 *v22 = wanc_vae_as22(vae);
+    if (!v22)
+        WANC_FAIL(WANC_EUNSUPPORTED, "first-frame conditioning (TI2V-5B) needs the Wan2.2 VAE, not the %s",
+                  wanc_vae_family(vae));
+    TRY(check_image(prm->input_image, prm->input_image_height, prm->input_image_width, "--input-image"));
+    float *img = malloc(3 * (size_t)H * W * sizeof(float));
+    if (!img) WANC_FAIL(WANC_ENOMEM, "image buffer (%dx%d)", W, H);
+    /* input_image.resize((width, height)) then preprocess_image, as one frame */
+    wanc_err err = wanc_i2v_image_tensor(img, prm->input_image, prm->input_image_height, prm->input_image_width, H,
+                                         W, bf16);
+    if (!err) err = wanc_vae22_fuse_first_frame(v22, latents, T, first, img, H, W, vo);
+    free(img);
+    return err ? wanc_error_context(err, "first-frame conditioning (VAE)") : NULL;
 }
 
 int64_t wanc_unit_clip_tokens(const wanc_clip *clip, const wanc_gen_params *prm, bool has_image_pos_emb)

@@ -118,6 +118,29 @@ wanc_err wanc_vae22_decode(wanc_vae22 *m, float *video, const float *latents, in
 wanc_err wanc_vae22_fuse_first_frame(wanc_vae22 *m, float *latents, int64_t T, float *first, const float *image,
                                      int64_t H, int64_t W, const wanc_vae_opts *o);
 
+/* ---- either VAE (src/vae/wan_vae_any.c) -------------------------------------
+ * What the pipeline holds: a Wan2.1 or Wan2.2 VAE, told apart by its layout
+ * (the Wan2.2 VAE's grouped stages), with its latent channels and spatial
+ * scale read from the model rather than assumed. */
+typedef struct wanc_vae wanc_vae;
+
+/* Open a checkpoint of either VAE; the handle owns the store. */
+wanc_err wanc_vae_open(wanc_vae **out, const char *path, const wanc_backend *be);
+void wanc_vae_free(wanc_vae *v);
+const wanc_vae_config *wanc_vae_config_of(const wanc_vae *v);
+int wanc_vae_z_dim(const wanc_vae *v);     /* latent channels: 16, 48 */
+int wanc_vae_scale(const wanc_vae *v);     /* pixels per latent pixel: 8, 16 */
+const char *wanc_vae_family(const wanc_vae *v); /* "Wan2.1 VAE", "Wan2.2 VAE" */
+/* The model as its own type, or NULL when it is the other VAE. */
+wanc_vae21 *wanc_vae_as21(wanc_vae *v);
+wanc_vae22 *wanc_vae_as22(wanc_vae *v);
+/* latents[z, 1+(F-1)/4, H/s, W/s] = encode(video[3, F, H, W]), s = wanc_vae_scale. */
+wanc_err wanc_vae_encode(wanc_vae *v, float *latents, const float *video, int64_t F, int64_t H, int64_t W,
+                         const wanc_vae_opts *o);
+/* video[3, 1+4(T-1), s*h, s*w] = decode(latents[z, T, h, w]), clamped to [-1, 1]. */
+wanc_err wanc_vae_decode(wanc_vae *v, float *video, const float *latents, int64_t T, int64_t h, int64_t w,
+                         const wanc_vae_opts *o);
+
 /* ---- tiling (src/vae/vae_tiling.c) ---------------------------------------- */
 
 /* One tile: rows [h0, h1), columns [w0, w1), end-exclusive, cut at the border. */

@@ -905,6 +905,10 @@ void vae_model_free(vae_model *m)
 
 const wanc_vae_config *vae_model_config(const vae_model *m) { return &m->cfg; }
 
+int vae_model_scale(const vae_model *m) { return m->sf; }
+
+const char *vae_model_family(const vae_model *m) { return m->var.family; }
+
 double vae_model_flops(const vae_model *m) { return m->flops; }
 
 /* ---- encode / decode ---------------------------------------------------------- */

@@ -29,6 +29,10 @@ wanc_err vae_model_open(vae_model **out, const char *path, const wanc_backend *b
 void vae_model_free(vae_model *m);
 const wanc_vae_config *vae_model_config(const vae_model *m);
 double vae_model_flops(const vae_model *m);
+/* Pixels per latent pixel in space: 8 (Wan2.1), 16 (Wan2.2). */
+int vae_model_scale(const vae_model *m);
+/* "Wan2.1 VAE" / "Wan2.2 VAE". */
+const char *vae_model_family(const vae_model *m);
 
 /* latents[z, 1+(F-1)/4, H/sf, W/sf] = encode(video[3, F, H, W]); sf = 8 * patch. */
 wanc_err vae_model_encode(vae_model *m, float *latents, const float *video, int64_t F, int64_t H, int64_t W,

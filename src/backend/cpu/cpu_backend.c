@@ -133,6 +133,16 @@ static const wanc_backend cpu_table = {
     .conv3d_hist = cpu_conv3d_hist,
     .mul_rows = cpu_mul_rows,
     .relu = cpu_relu,
+    .linear_backward = cpu_linear_backward,
+    .layer_norm_backward = cpu_layer_norm_backward,
+    .rms_norm_backward = cpu_rms_norm_backward,
+    .modulate_backward = cpu_modulate_backward,
+    .mul_rows_backward = cpu_mul_rows_backward,
+    .gelu_tanh_backward = cpu_gelu_tanh_backward,
+    .silu_backward = cpu_silu_backward,
+    .rope_backward = cpu_rope_backward,
+    .attention_lse = cpu_attention_lse,
+    .attention_backward = cpu_attention_backward,
 };
 
 const wanc_backend *wanc_backend_cpu(void)

@@ -21,6 +21,7 @@
 #ifndef WANC_BACKEND_CPU_INTERNAL_H
 #define WANC_BACKEND_CPU_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,10 @@ int cpu_weight_dtype_ok(wanc_dtype dt);
 /* out[n] = silu(x[n]), exactly as the silu op computes each element (for
  * ops that fuse a SiLU). In place ok. */
 void cpu_silu_span(float *out, const float *x, int64_t n);
+
+/* GELU's tanh approximation: 0.5·x·(1 + tanh(β·(x + κ·x³))) (forward and backward). */
+#define GELU_BETA ((float)(M_SQRT2 * M_2_SQRTPI * 0.5)) /* √(2/π) */
+#define GELU_KAPPA 0.044715f
 
 /* ---- op entries (signatures as in backend.h) ---- */
 wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
@@ -95,5 +100,28 @@ wanc_err cpu_conv3d(const wanc_backend *be, float *out, const float *x, const wa
 wanc_err cpu_conv3d_hist(const wanc_backend *be, float *out, const float *hist, int64_t Th, const float *x,
                          const wanc_tensor *w, const wanc_tensor *bias, int64_t Cin, int64_t T, int64_t H, int64_t W,
                          const int stride[3], const int pad[3]);
+
+/* training (backward.c, attention.c) */
+wanc_err cpu_linear_backward(const wanc_backend *be, float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const wanc_tensor *w, int64_t M, int accumulate);
+wanc_err cpu_layer_norm_backward(const wanc_backend *be, float *dx, float *dweight, float *dbias, const float *dy,
+                                 const float *x, const float *weight, int64_t rows, int64_t dim, float eps,
+                                 int accumulate);
+wanc_err cpu_rms_norm_backward(const wanc_backend *be, float *dx, float *dweight, const float *dy, const float *x,
+                               const float *weight, int64_t rows, int64_t dim, float eps, int accumulate);
+wanc_err cpu_modulate_backward(const wanc_backend *be, float *dx, float *dshift, float *dscale, const float *dy,
+                               const float *x, const float *scale, int64_t rows, int64_t dim, int accumulate);
+wanc_err cpu_mul_rows_backward(const wanc_backend *be, float *dx, float *dw, const float *dy, const float *x,
+                               const float *w, int64_t rows, int64_t dim, int accumulate);
+wanc_err cpu_gelu_tanh_backward(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
+                                int accumulate);
+wanc_err cpu_silu_backward(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
+                           int accumulate);
+wanc_err cpu_rope_backward(const wanc_backend *be, float *dx, const double *cos_sin, int64_t L, int64_t H, int64_t D);
+wanc_err cpu_attention_lse(const wanc_backend *be, float *out, float *lse, const float *q, const float *k,
+                           const float *v, int64_t Lq, int64_t Lk, int64_t H, int64_t D, float scale);
+wanc_err cpu_attention_backward(const wanc_backend *be, float *dq, float *dk, float *dv, const float *dout,
+                                const float *q, const float *k, const float *v, const float *out, const float *lse,
+                                int64_t Lq, int64_t Lk, int64_t H, int64_t D, float scale, int accumulate);
 
 #endif

@@ -21,8 +21,6 @@ typedef struct {
     float alpha, beta;
 } ew_job;
 
-#define GELU_BETA ((float)(M_SQRT2 * M_2_SQRTPI * 0.5)) /* √(2/π) */
-#define GELU_KAPPA 0.044715f
 
 /* The transcendental ops, term by term as torch's float kernels:
  *   gelu_tanh = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
