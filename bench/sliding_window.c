@@ -1,12 +1,13 @@
 /* bench_sliding_window: the DiT stage's resident memory with and without
  * sliding windows as the frame count doubles.
  *
- *   bench_sliding_window [--height 128 --width 224 --frames 81 --window 5 --stride 4]
+ *   bench_sliding_window [--height 128 --width 224 --frames 41 --window 5 --stride 4]
  *
- * The demo's tiny tokenizer/UMT5/VAE with a 2-layer DiT of the 1.3B width
+ * The demo's tiny tokenizer/UMT5/VAE with a 1-layer DiT of the 1.3B width
  * (dim 1536, ffn 8960, 12 heads, bf16 weights), one denoising step, no CFG.
- * Each run is a child process; its RSS is sampled after every denoising step
- * (the DiT keeps its activation arena, so that is the stage's peak). With
+ * Each run is a child process; its peak RSS (VmHWM) is read after the
+ * denoising steps, before the VAE decodes: the tiny text stage aside, that is
+ * the DiT stage's peak (weights touched + activations). With
  * windows the DiT only ever sees `window` latent frames: doubling the frames
  * must leave the stage's RSS flat (limit 1.15x), while without windows it
  * grows with the token count. Last line:
@@ -23,37 +24,39 @@
 #include "backend/backend.h"
 #include "core/clock.h"
 #include "dit/dit_random.h"
+#include "dit/wan_dit.h"
 #include "wanc.h"
 
 typedef struct {
     double max_rss_mb;
 } sampler;
 
-static double rss_mb(void)
+/* The process's peak resident set so far (VmHWM), MiB. */
+static double peak_rss_mb(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        fclose(f);
-    }
-    return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    if (f) fclose(f);
+    return kb / 1024.0;
 }
 
 static int progress(void *user, const char *stage, int step, int total, double seconds)
 {
     (void)total, (void)seconds;
     sampler *s = user;
-    if (!strcmp(stage, "denoise") && step > 0) {
-        double r = rss_mb();
+    if (!strcmp(stage, "denoise") && step > 0) { /* nothing but the tiny text stage ran before */
+        double r = peak_rss_mb();
         if (r > s->max_rss_mb) s->max_rss_mb = r;
     }
     return 0;
 }
 
 /* One run in a child: writes "rss seconds" to the pipe. */
-static int run(const wanc_pipeline_files *files, int heads, int H, int W, int frames, int window, int stride,
-               double *rss, double *seconds)
+static int run(const wanc_pipeline_files *files, int H, int W, int frames, int window, int stride, double *rss,
+               double *seconds)
 {
     int fd[2];
     if (pipe(fd)) return 1;
@@ -62,7 +65,6 @@ static int run(const wanc_pipeline_files *files, int heads, int H, int W, int fr
         close(fd[0]);
         wanc_pipeline_options o;
         wanc_pipeline_options_default(&o);
-        o.dit_heads = heads;
         wanc_pipeline *pipe_ = NULL;
         wanc_err err = wanc_pipeline_load(&pipe_, files, &o);
         sampler s = {0};
@@ -97,7 +99,7 @@ static int run(const wanc_pipeline_files *files, int heads, int H, int W, int fr
 
 int main(int argc, char **argv)
 {
-    int H = 128, W = 224, frames = 81, window = 5, stride = 4;
+    int H = 128, W = 224, frames = 41, window = 5, stride = 4;
     for (int i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--height")) H = v;
@@ -115,35 +117,36 @@ int main(int argc, char **argv)
         perror("bench_sliding_window: temporary folder");
         return 1;
     }
-    wanc_pipeline_files files;
-    int heads = 0;
-    wanc_err err = wanc_demo_write_models(dir, &files, &heads);
-    /* the demo's DiT replaced by 2 layers of the 1.3B width, on the demo's text width */
-    wanc_dit_config c;
-    if (!err) err = wanc_dit_arch_config(&c, "wan2.1-t2v-1.3b");
-    char dit[600];
-    snprintf(dit, sizeof dit, "%s", files.dit);
-    if (!err) {
-        wanc_dit_config demo_cfg;
+    /* the models are written in a child: the parent starts no threads before it forks the runs */
+    pid_t pid = fork();
+    if (pid == 0) {
+        wanc_pipeline_files demo;
+        int heads = 0;
+        wanc_err err = wanc_demo_write_models(dir, &demo, &heads);
+        /* the demo's DiT replaced by 1 layer of the 1.3B width, on the demo's text width */
+        wanc_dit_config c;
         wanc_dit *d = NULL;
-        err = wanc_dit_open(&d, wanc_backend_cpu(), dit, &(wanc_dit_options){.num_heads = heads});
-        if (!err) demo_cfg = *wanc_dit_get_config(d);
+        if (!err) err = wanc_dit_arch_config(&c, "wan2.1-t2v-1.3b");
+        if (!err) err = wanc_dit_open(&d, wanc_backend_cpu(), demo.dit, &(wanc_dit_options){.num_heads = heads});
+        if (!err) c.text_dim = wanc_dit_get_config(d)->text_dim;
         wanc_dit_free(d);
-        c.num_layers = 2;
-        if (!err) c.text_dim = demo_cfg.text_dim;
+        c.num_layers = 1;
+        if (!err) err = wanc_dit_random_write(demo.dit, &c, WANC_BF16, 7); /* num_heads in its metadata */
+        if (err) fprintf(stderr, "bench_sliding_window: %s\n", wanc_error_message(err));
+        _exit(err ? 1 : 0);
     }
-    if (!err) err = wanc_dit_random_write(dit, &c, WANC_BF16, 7);
-    files.dit = dit;
-    if (err) {
-        fprintf(stderr, "bench_sliding_window: %s\n", wanc_error_message(err));
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+        fprintf(stderr, "bench_sliding_window: writing the models failed\n");
         return 1;
     }
+    wanc_pipeline_files files = {.model_dir = dir};
     const int f2 = 2 * (frames - 1) + 1;
-    double sgemm = wanc_sgemm_gflops(1024, 3), rw[2], rf[2], sw[2], sf[2];
-    int status = run(&files, c.num_heads, H, W, frames, window, stride, &rw[0], &sw[0]) ||
-                 run(&files, c.num_heads, H, W, f2, window, stride, &rw[1], &sw[1]) ||
-                 run(&files, c.num_heads, H, W, frames, 0, 0, &rf[0], &sf[0]) ||
-                 run(&files, c.num_heads, H, W, f2, 0, 0, &rf[1], &sf[1]);
+    double rw[2], rf[2], sw[2], sf[2];
+    int status = run(&files, H, W, frames, window, stride, &rw[0], &sw[0]) ||
+                 run(&files, H, W, f2, window, stride, &rw[1], &sw[1]) ||
+                 run(&files, H, W, frames, 0, 0, &rf[0], &sf[0]) || run(&files, H, W, f2, 0, 0, &rf[1], &sf[1]);
+    double sgemm = wanc_sgemm_gflops(1024, 3); /* after the forks: it starts the thread pool */
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) fprintf(stderr, "bench_sliding_window: could not remove %s\n", dir);
