@@ -216,7 +216,8 @@ typedef struct wanc_gen_params {
      * its memory is bounded by the window. Observers see
      * "step<k>.<posi|nega>.window<w>.latents_in" / ".noise_pred". Unlike
      * DiffSynth, every per-frame input (y, the camera input, VACE context) is
-     * sliced per window; TeaCache is not combined with windows. */
+     * sliced per window and TI2V's fused first frame keeps timestep 0 in the
+     * window that holds it; TeaCache is not combined with windows. */
     int sliding_window_size, sliding_window_stride;
     /* Conditioning inputs of the control models (see wanc_cond_kind); NULL/0: none. */
     const wanc_cond *conds;

@@ -611,6 +611,7 @@ static wanc_err model_eval(wanc_dit *dit, const wanc_gen_params *prm, const wanc
         const int64_t t2 = t + win->size < T ? t + win->size : T, n = t2 - t;
         wanc_dit_inputs sub = *in;
         sub.F = n;
+        sub.zero_first_frame = in->zero_first_frame && t == 0; /* TI2V: only the window holding frame 0 */
         slice_frames(win->lat, in->latents, C, T, t, n, hw);
         sub.latents = win->lat;
         if (in->y) slice_frames(win->y, in->y, in->y_c, T, t, n, hw), sub.y = win->y;
