@@ -40,6 +40,28 @@
 
 typedef struct wanc_pipeline wanc_pipeline;
 
+/* A LoRA applied to the DiT (DiffSynth's `pipe.load_lora(pipe.dit, path, alpha)`):
+ * the diffsynth/peft, kohya/ComfyUI and diffusers key dialects, low-rank
+ * layers with or without `alpha`, and `.diff` / `.diff_b` full differences. */
+typedef enum wanc_lora_target {
+    WANC_LORA_ALL_EXPERTS = 0, /* the DiT; on a Wan2.2 A14B model both experts */
+    WANC_LORA_HIGH_NOISE = 1,  /* Wan2.2 A14B: the high-noise expert only (DiffSynth's `dit`) */
+    WANC_LORA_LOW_NOISE = 2,   /* Wan2.2 A14B: the low-noise expert only (`dit2`) */
+} wanc_lora_target;
+
+typedef struct wanc_lora_spec {
+    const char *path;        /* .safetensors (or .pth) */
+    float strength;          /* the multiplier of the LoRA's change (DiffSynth's alpha; 1.0 usual) */
+    wanc_lora_target target;
+} wanc_lora_spec;
+
+typedef enum wanc_lora_mode {
+    WANC_LORA_FUSED = 0,   /* merged into the weights at load (float32 merge, rounded once to the
+                              checkpoint's dtype; only the touched weights are copied) */
+    WANC_LORA_RUNTIME = 1, /* y += s·B(A x) next to each frozen linear; base weights stay mmapped
+                              (`.diff` / `.diff_b` and non-linear targets are still fused) */
+} wanc_lora_mode;
+
 /* Where the model files are: either `model_dir` (a release folder: files are
  * found by their released names) or each file explicitly (an explicit file
  * wins over the folder). */
@@ -59,6 +81,8 @@ typedef struct wanc_pipeline_files {
     const char *dit2;      /* Wan2.2 A14B: the low-noise expert (DiffSynth's dit2); `dit` is then the
                               high-noise one. A model_dir with high_noise_model/ and low_noise_model/
                               gives both. */
+    const wanc_lora_spec *loras; /* applied in order (several may touch one weight: they add up) */
+    int n_loras;
 } wanc_pipeline_files;
 
 typedef enum wanc_precision {
@@ -71,6 +95,9 @@ typedef struct wanc_pipeline_options {
     int dit_heads;            /* 0: from the checkpoint's metadata, else dim/128 */
     int threads;              /* 0: $WANC_THREADS, else every CPU */
     int clip_heads;           /* CLIP image encoder heads: 0 = width / 80 (the released 16) */
+    wanc_lora_mode lora_mode; /* default fused */
+    bool lora_allow_unmatched; /* LoRA keys that match no DiT parameter: ignored and counted in
+                                  wanc_pipeline_lora_summary, instead of a named error */
     /* What a DiT checkpoint cannot carry, stated with DiffSynth's config field
      * names (`--dit-config FILE.json`): num_heads, VACE's vace_layers when not
      * a released pattern ({"vace_layers": [0, 1, 3]}); flat or as
@@ -99,6 +126,9 @@ void wanc_pipeline_free(wanc_pipeline *p);
  * 0.875: DiT dim 5120 x 40 layers (40 heads), UMT5 24 layers, Wan2.1 VAE (z 16,
  * 8x), bf16 compute"; "Wan2.2 TI2V-5B: ..."; "Wan2.1 T2V: ...". */
 const char *wanc_pipeline_describe(const wanc_pipeline *p);
+/* One line per LoRA loaded ("" without LoRAs): file, dialect, layers, strength, mode, and a
+ * "warning: N keys matched no DiT parameter" when lora_allow_unmatched let some through. */
+const char *wanc_pipeline_lora_summary(const wanc_pipeline *p);
 
 /* Progress: called after every denoising step; return non-zero to cancel
  * (wanc_generate then returns WANC_ECANCELLED). */
@@ -282,7 +312,8 @@ void wanc_demo_image(uint8_t *rgb, int H, int W, bool second);
 /* ---- inspection and tools ---------------------------------------------- */
 
 /* Print every tensor of a checkpoint as `name<TAB>dtype<TAB>shape`, sorted by
- * name, then `tensors: N`. */
+ * name, then `tensors: N`; for a LoRA file also `lora:` lines naming its
+ * dialect, rank(s), alpha(s), the modules it touches and its layer count. */
 wanc_err wanc_info_print(FILE *out, const char *path);
 
 /* Write a random Wan2.1 DiT (released key names and shapes, `num_heads` in
@@ -291,6 +322,11 @@ wanc_err wanc_info_print(FILE *out, const char *path);
  * dtype "bf16" (default when NULL) or "f32". */
 wanc_err wanc_random_model_dit(const char *arch, const char *out_dir, int layers, const char *dtype,
                                unsigned long long seed);
+
+/* Write a random LoRA for the DiT checkpoint `base` (`wanc random-model --arch lora
+ * --base FILE`): a low-rank pair on every 2-D weight of the blocks, in the
+ * diffsynth dialect (`<module>.lora_A.default.weight`), dtype "bf16" or "f32". */
+wanc_err wanc_random_lora(const char *base, const char *path, int rank, const char *dtype, unsigned long long seed);
 
 /* `wanc bench dit [options]` (argv after "dit"); results printed to out, last line
  * `dit forward_s=... gflop=... gflops=... sgemm_gflops=... ratio=... peak_rss_mb=...`. */

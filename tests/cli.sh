@@ -135,6 +135,56 @@ expect_error "--camera-origin with 3 values" "19 comma-separated" --model-dir "$
 expect_error "an I2V model without its CLIP file" "--clip" --dit "$img/mi/diffusion_pytorch_model.safetensors" \
     --t5 "$img/mi/models_t5_umt5-xxl-enc-bf16.safetensors" --vae "$img/mi/Wan2.1_VAE.safetensors" \
     --tokenizer "$img/mi/google/umt5-xxl" $small --input-image "$picture" --out "$tmp/x.mp4"
+# 5b. LoRA: a random one for the demo DiT, fused and at run time, FILE:STRENGTH, wanc info,
+# the named errors (keys for another model, an expert target on a one-DiT model)
+lora="$img/lora.safetensors"
+"$wanc" random-model --arch lora --base "$tmp/m/diffusion_pytorch_model.safetensors" --rank 4 --out "$lora" \
+    >/dev/null 2>&1
+if "$wanc" info "$lora" >"$log/log" 2>&1 && grep -q "lora: dialect diffsynth" "$log/log" &&
+   grep -q "lora: layers 20 " "$log/log" && grep -q "lora: rank 4 (20 layers)" "$log/log" &&
+   grep -q "blocks.N.self_attn.q x2" "$log/log"
+then ok "info on a LoRA names its dialect, rank, modules and layer count"; else bad "info on a LoRA"; cat "$log/log"; fi
+lg="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 3 --dtype f32 --quiet"
+"$wanc" generate $lg --out "$img/base.safetensors" >/dev/null 2>&1
+"$wanc" generate $lg --lora "$lora:0" --out "$img/zero.safetensors" >/dev/null 2>&1
+"$wanc" generate $lg --lora "$lora:10" --out "$img/fused.safetensors" >/dev/null 2>&1
+"$wanc" generate $lg --lora "$lora:10" --lora-mode runtime --out "$img/rt.safetensors" >/dev/null 2>&1
+if [ -s "$img/zero.safetensors" ] && cmp -s "$img/base.safetensors" "$img/zero.safetensors"
+then ok "--lora FILE:0 gives the frames of no LoRA"; else bad "--lora FILE:0"; fi
+changed=$(cmp -l "$img/base.safetensors" "$img/fused.safetensors" 2>/dev/null | wc -l)
+modes=$(cmp -l "$img/fused.safetensors" "$img/rt.safetensors" 2>/dev/null | wc -l)
+if [ -s "$img/rt.safetensors" ] && [ "$changed" -gt 1000 ] && [ $((modes * 20)) -lt "$changed" ]
+then ok "--lora changes the video; --lora-mode runtime agrees with fused ($modes vs $changed bytes differ)"
+else bad "--lora fused / runtime ($changed bytes changed by the LoRA, $modes between the modes)"; fi
+rm -f "$img/base.safetensors" "$img/zero.safetensors" "$img/fused.safetensors" "$img/rt.safetensors"
+"$wanc" random-model --arch lora --base "$img/mi/diffusion_pytorch_model.safetensors" --rank 2 \
+    --out "$img/lora_i2v.safetensors" >/dev/null 2>&1
+expect_error "a LoRA for another model (unmatched keys)" "match no parameter" $lg --lora "$img/lora_i2v.safetensors" \
+    --out "$tmp/x.safetensors"
+if "$wanc" generate $lg --lora "$img/lora_i2v.safetensors" --lora-allow-unmatched --out "$img/u.safetensors" \
+     >"$log/log" 2>&1 && grep -q "warning: 8 keys matched no DiT parameter" "$log/log"
+then ok "--lora-allow-unmatched runs and warns with the count"; else bad "--lora-allow-unmatched"; cat "$log/log"; fi
+rm -f "$img/u.safetensors"
+expect_error "--lora-high-noise on a one-DiT model" "one DiT" $lg --lora-high-noise "$lora" --out "$tmp/x.safetensors"
+expect_error "--lora-mode other" "lora-mode" $lg --lora "$lora" --lora-mode other --out "$tmp/x.safetensors"
+expect_error "--lora on a missing file" "nope.safetensors" $lg --lora "$img/nope.safetensors:0.5" --out "$tmp/x.safetensors"
+# two experts (the demo DiT as both): a LoRA on the high- or low-noise expert changes the frames, and
+# on both it equals the two given separately
+two="$lg --dit2 $tmp/m/diffusion_pytorch_model.safetensors --num-inference-steps 3"
+"$wanc" generate $two --out "$img/a.safetensors" >/dev/null 2>&1
+"$wanc" generate $two --lora-high-noise "$lora:10" --out "$img/h.safetensors" >"$log/log" 2>&1
+"$wanc" generate $two --lora-low-noise "$lora:10" --out "$img/l.safetensors" >/dev/null 2>&1
+"$wanc" generate $two --lora "$lora:10" --out "$img/b.safetensors" >/dev/null 2>&1
+"$wanc" generate $two --lora-high-noise "$lora:10" --lora-low-noise "$lora:10" --out "$img/hl.safetensors" >/dev/null 2>&1
+if [ -s "$img/hl.safetensors" ] && ! cmp -s "$img/a.safetensors" "$img/h.safetensors" &&
+   ! cmp -s "$img/a.safetensors" "$img/l.safetensors" && ! cmp -s "$img/h.safetensors" "$img/l.safetensors" &&
+   cmp -s "$img/b.safetensors" "$img/hl.safetensors"
+then ok "--lora-high-noise / --lora-low-noise apply to one expert, --lora to both"
+else bad "--lora-high-noise / --lora-low-noise"; cat "$log/log"; fi
+rm -f "$img/a.safetensors" "$img/h.safetensors" "$img/l.safetensors" "$img/b.safetensors" "$img/hl.safetensors"
+if "$wanc" generate --help | grep -q -e "--lora FILE\[:STRENGTH\]" && "$wanc" generate --help | grep -q -e "--lora-mode"
+then ok "generate --help lists --lora, --lora-mode"; else bad "generate --help LoRA flags"; fi
+
 echo "not an image" > "$log/notimage.txt"
 expect_error "a text file as --input-image" "input-image" --model-dir "$img/mi" $small \
     --input-image "$log/notimage.txt" --out "$tmp/x.mp4"

@@ -125,6 +125,47 @@ static int parse_flags(const char *cmd, int argc, char **argv, const flag *flags
     return 0;
 }
 
+/* The LoRA flags, repeatable: --lora FILE[:STRENGTH], --lora-high-noise …, --lora-low-noise …
+ * are taken out of argv (the rest goes to parse_flags). */
+typedef struct {
+    wanc_lora_spec spec[32];
+    int n;
+} lora_flags;
+
+static int take_lora_flags(lora_flags *lf, int *argc, char **argv)
+{
+    int kept = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *f = argv[i];
+        wanc_lora_target target = !strcmp(f, "--lora")              ? WANC_LORA_ALL_EXPERTS
+                                  : !strcmp(f, "--lora-high-noise") ? WANC_LORA_HIGH_NOISE
+                                  : !strcmp(f, "--lora-low-noise")  ? WANC_LORA_LOW_NOISE
+                                                                    : (wanc_lora_target)-1;
+        if ((int)target < 0) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "wanc generate: %s needs FILE[:STRENGTH]\n", f);
+            return 2;
+        }
+        if (lf->n == 32) {
+            fprintf(stderr, "wanc generate: at most 32 LoRAs\n");
+            return 2;
+        }
+        char *path = argv[++i]; /* argv strings are ours to cut at the ':' */
+        float strength = 1.0f;
+        char *colon = strrchr(path, ':'), *end = NULL;
+        if (colon && colon[1]) { /* FILE:STRENGTH when what follows the last ':' is a number */
+            double v = strtod(colon + 1, &end);
+            if (!*end) strength = (float)v, *colon = 0;
+        }
+        lf->spec[lf->n++] = (wanc_lora_spec){path, strength, target};
+    }
+    *argc = kept;
+    return 0;
+}
+
 static const char generate_help[] =
     "usage: wanc generate --prompt TEXT (--model-dir DIR | --dit F --t5 F --vae F --tokenizer DIR) [options]\n"
     "\n"
@@ -149,6 +190,17 @@ static const char generate_help[] =
     "  --dit-config FILE.json   what the DiT's weights cannot carry, in DiffSynth's config field names:\n"
     "                           num_heads, VACE's vace_layers (e.g. {\"vace_layers\": [0, 1, 3]}); flat or\n"
     "                           {\"dit\": {...}, \"vace\": {...}}; stated shapes must match the weights\n"
+    "\n"
+    "LoRA (DiffSynth's load_lora; diffsynth/peft, kohya/ComfyUI and diffusers key names, .alpha,\n"
+    ".diff/.diff_b; see wanc info FILE):\n"
+    "  --lora FILE[:STRENGTH]   apply a LoRA to the DiT (strength 1.0); repeatable, they add up\n"
+    "  --lora-high-noise FILE[:STRENGTH], --lora-low-noise FILE[:STRENGTH]\n"
+    "                           Wan2.2 A14B: the high- / low-noise expert only (--lora: both); refused\n"
+    "                           by a one-DiT model\n"
+    "  --lora-mode fused|runtime  fused (default): merged into the weights at load, float32 merge\n"
+    "                           rounded once to the checkpoint's dtype, only touched weights copied;\n"
+    "                           runtime: y += s*B(A x) beside each frozen linear, base weights untouched\n"
+    "  --lora-allow-unmatched   keys matching no DiT parameter: a warning with their count, not an error\n"
     "\n"
     "generation (DiffSynth's names and defaults):\n"
     "  --prompt TEXT            (\"\")\n"
@@ -228,6 +280,8 @@ static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const
     if (!quiet) fprintf(stderr, "loading models...\n");
     if ((err = wanc_pipeline_load(&pipe, files, popt))) return fail(cmd, err);
     if (!quiet) fprintf(stderr, "%s\n", wanc_pipeline_describe(pipe));
+    const char *loras = wanc_pipeline_lora_summary(pipe);
+    if (loras[0] && (!quiet || strstr(loras, "warning"))) fprintf(stderr, "%s\n", loras);
     /* the model's own shape rules (the Wan2.2 VAE's 32-pixel grid) and needs */
     if ((err = wanc_pipeline_check_params(pipe, p, notices, &n_notices))) {
         wanc_pipeline_free(pipe);
@@ -280,9 +334,13 @@ int wanc_cmd_generate(int argc, char **argv)
     double boundary = p.switch_dit_boundary, cfg_high = p.cfg_scale_high, cfg_low = p.cfg_scale_low;
     const char *tea_model = p.tea_cache_model_id;
     bool tiled = false, no_tiled = false, quiet = false;
+    const char *lora_mode = "fused";
+    lora_flags lf = {0};
+    int rc = take_lora_flags(&lf, &argc, argv);
     cli_conds cc;
     cli_conds_init(&cc);
     const flag flags[] = {
+        {"--lora-mode", 's', &lora_mode},       {"--lora-allow-unmatched", 'b', &popt.lora_allow_unmatched},
         {"--motion-bucket-id", 'f', &cc.motion_bucket_id}, {"--motion-controller", 's', &files.motion_controller},
         {"--control-video", 's', &cc.control_video},       {"--reference-image", 's', &cc.reference_image},
         {"--camera-direction", 's', &cc.camera_direction}, {"--camera-speed", 'f', &cc.camera_speed},
@@ -311,8 +369,15 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--dit2", 's', &files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
         {"--cfg-scale-high", 'f', &cfg_high},   {"--cfg-scale-low", 'f', &cfg_low},
     };
-    int rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
+    if (!rc) rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
+    if (strcmp(lora_mode, "fused") && strcmp(lora_mode, "runtime")) {
+        fprintf(stderr, "wanc generate: --lora-mode %s: expected fused or runtime\n", lora_mode);
+        return 2;
+    }
+    files.loras = lf.spec;
+    files.n_loras = lf.n;
+    popt.lora_mode = strcmp(lora_mode, "runtime") ? WANC_LORA_FUSED : WANC_LORA_RUNTIME;
     if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
         fprintf(stderr, "wanc generate: --dtype %s: expected bf16 or f32\n", dtype);
         return 2;

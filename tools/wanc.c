@@ -50,9 +50,16 @@ static int parse_i64(const char *cmd, const char *flag, const char *v, int64_t *
 /* wanc random-model --arch A --out PATH [--seed N] [--dtype bf16|f32] [size options]:
  * each arch maps to the library function that writes that component. */
 typedef struct {
-    const char *arch, *out;
+    const char *arch, *out, *base; /* base: the DiT a LoRA is made for */
+    int64_t rank;
     wanc_random_model_opts o;
 } random_model_args;
+
+static wanc_err random_lora(const random_model_args *a)
+{
+    if (!a->base) return wanc_error(WANC_EINVAL, "--arch lora needs --base DIT_FILE");
+    return wanc_random_lora(a->base, a->out, a->rank ? (int)a->rank : 16, a->o.dtype, a->o.seed);
+}
 
 static wanc_err random_dit(const random_model_args *a)
 {
@@ -88,6 +95,7 @@ static const struct {
     {"wan2.1-vae", random_vae21, "VAE: FILE (--width N, 96 = release)"},
     {"wan2.2-vae", random_vae22, "Wan2.2 VAE: FILE (--width N, 160 = release; decoder 1.6x)"},
     {"clip-vit-h-14", random_clip, "CLIP image tower: FILE (--width N --layers N)"},
+    {"lora", random_lora, "LoRA for a DiT: FILE (--base DIT_FILE, --rank N (16); diffsynth dialect)"},
 };
 
 static int cmd_random_model(int argc, char **argv)
@@ -100,6 +108,8 @@ static int cmd_random_model(int argc, char **argv)
         if (!strcmp(f, "--arch")) a.arch = v;
         else if (!strcmp(f, "--out")) a.out = v;
         else if (!strcmp(f, "--dtype")) a.o.dtype = v;
+        else if (!strcmp(f, "--base")) a.base = v;
+        else if (!strcmp(f, "--rank")) ok = parse_i64("random-model", f, v, &a.rank);
         else if (!strcmp(f, "--seed")) ok = parse_i64("random-model", f, v, &seed);
         else if (!strcmp(f, "--layers")) ok = parse_i64("random-model", f, v, &a.o.layers);
         else if (!strcmp(f, "--width")) ok = parse_i64("random-model", f, v, &a.o.width);
@@ -194,16 +204,19 @@ static int usage(FILE *f)
             "  wanc generate --prompt TEXT --model-dir DIR [options]\n"
             "                         text-to-video (or video-to-video); wanc generate --help lists every option\n"
             "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
-            "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape)\n"
+            "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape); a LoRA file\n"
+            "                         also gets its dialect, rank(s), alpha(s), modules and layer count\n"
             "  wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out FILE.safetensors]\n"
             "                     [--dtype bf16|f32] [--threads N]\n"
             "                         UMT5 prompt embedding prompt_emb [1,512,dim] (--ids: print the token ids)\n"
             "  wanc random-model --arch ARCH --out PATH [--seed N] [--dtype bf16|f32] [--layers N] [--width N]\n"
-            "                    [--vocab N --dim N --ffn N --heads N]\n"
+            "                    [--vocab N --dim N --ffn N --heads N] [--base DIT --rank N]\n"
             "                         random weights with the released names and shapes; archs: wan2.1-t2v-1.3b,\n"
-            "                         wan2.1-t2v-14b, wan2.1-i2v-14b (DIR), umt5-xxl, wan2.1-vae, clip-vit-h-14 (FILE)\n"
+            "                         wan2.1-t2v-14b, wan2.1-i2v-14b (DIR), umt5-xxl, wan2.1-vae, clip-vit-h-14,\n"
+            "                         lora (a LoRA for the DiT file --base) (FILE)\n"
             "  wanc bench dit [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--dtype f32|bf16]\n"
-            "                 [--compute fp32|bf16] [--threads N]   time one DiT forward\n",
+            "                 [--compute fp32|bf16] [--threads N] [--lora-rank R [--lora-mode fused|runtime]]\n"
+            "                         time one DiT forward (with a random rank-R LoRA: its load time, peak RSS)\n",
             WANC_VERSION);
     return f == stdout ? 0 : 2;
 }

@@ -2,7 +2,10 @@
  *
  *   wanc bench dit [--arch wan2.1-t2v-1.3b] [--layers 2] [--latent 16x5x32x32]
  *                  [--context 512] [--dtype f32|bf16] [--compute fp32|bf16] [--threads N]
+ *                  [--lora-rank R [--lora-mode fused|runtime]]
  *
+ * --lora-rank R applies a random rank-R LoRA on every 2-D block weight (fused
+ * by default), to measure what a LoRA costs in time and peak memory.
  * The random checkpoint is streamed to a temporary file and mmapped, exactly
  * as a real one is loaded (bf16 weights stay bf16). The last line is
  *   dit forward_s=<median of 3> gflop=<count> gflops=<rate>
@@ -18,19 +21,20 @@
 
 #include "core/threads.h"
 #include "core/clock.h"
+#include "dit/dit_lora.h"
 #include "dit/dit_random.h"
 #include "dit/wan_dit.h"
 #include "wanc.h"
 
 typedef struct {
-    const char *arch, *dtype, *compute;
-    int layers, threads;
+    const char *arch, *dtype, *compute, *lora_mode;
+    int layers, threads, lora_rank;
     int64_t lat[4], ctx;
 } bench_args;
 
 static wanc_err parse(bench_args *a, int argc, char **argv)
 {
-    *a = (bench_args){.arch = "wan2.1-t2v-1.3b", .dtype = "f32", .compute = "fp32", .layers = 2,
+    *a = (bench_args){.arch = "wan2.1-t2v-1.3b", .dtype = "f32", .compute = "fp32", .lora_mode = "fused", .layers = 2,
                       .lat = {16, 5, 32, 32}, .ctx = 512};
     for (int i = 0; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -41,6 +45,8 @@ static wanc_err parse(bench_args *a, int argc, char **argv)
         else if (!strcmp(k, "--compute")) a->compute = v;
         else if (!strcmp(k, "--layers")) a->layers = atoi(v);
         else if (!strcmp(k, "--threads")) a->threads = atoi(v);
+        else if (!strcmp(k, "--lora-rank")) a->lora_rank = atoi(v);
+        else if (!strcmp(k, "--lora-mode")) a->lora_mode = v;
         else if (!strcmp(k, "--context")) a->ctx = atoll(v);
         else if (!strcmp(k, "--latent")) {
             long long c, f, h, w;
@@ -54,6 +60,8 @@ static wanc_err parse(bench_args *a, int argc, char **argv)
         WANC_FAIL(WANC_EINVAL, "bench dit: --dtype must be f32 or bf16, not '%s'", a->dtype);
     if (strcmp(a->compute, "fp32") && strcmp(a->compute, "bf16"))
         WANC_FAIL(WANC_EINVAL, "bench dit: --compute must be fp32 or bf16, not '%s'", a->compute);
+    if ((strcmp(a->lora_mode, "fused") && strcmp(a->lora_mode, "runtime")) || a->lora_rank < 0)
+        WANC_FAIL(WANC_EINVAL, "bench dit: --lora-mode must be fused or runtime and --lora-rank >= 0");
     return NULL;
 }
 
@@ -78,11 +86,24 @@ wanc_err wanc_bench_dit(FILE *out, int argc, char **argv)
     snprintf(path, sizeof path, "%s/wanc_bench_dit_%d.safetensors", tmpdir && *tmpdir ? tmpdir : "/tmp",
              (int)getpid());
     TRY(wanc_dit_random_write(path, &cfg, strcmp(a.dtype, "bf16") ? WANC_F32 : WANC_BF16, 1));
-    wanc_dit *dit = NULL;
+    char lora_path[4200];
+    snprintf(lora_path, sizeof lora_path, "%s.lora.safetensors", path);
+    wanc_lora_spec spec = {lora_path, 1.0f, WANC_LORA_ALL_EXPERTS};
+    wanc_err err = a.lora_rank ? wanc_random_lora(path, lora_path, a.lora_rank, a.dtype, 2) : NULL;
+    dit_with_lora dl = {0};
     wanc_dit_options opt = {.precision = strcmp(a.compute, "bf16") ? WANC_DIT_FP32 : WANC_DIT_BF16};
-    wanc_err err = wanc_dit_open(&dit, wanc_backend_cpu(), path, &opt);
+    char summary[512] = "";
+    double load0 = wanc_now_seconds();
+    if (!err)
+        err = dit_lora_open(&dl, wanc_backend_cpu(), path, &opt, &spec, a.lora_rank ? 1 : 0,
+                            strcmp(a.lora_mode, "runtime") ? WANC_LORA_FUSED : WANC_LORA_RUNTIME, false, 0, 1,
+                            summary, sizeof summary);
+    double load_s = wanc_now_seconds() - load0;
+    double load_rss = wanc_peak_rss_mb();
     remove(path); /* the mapping stays valid */
+    remove(lora_path);
     if (err) return err;
+    wanc_dit *dit = dl.dit;
 
     int64_t C = a.lat[0], F = a.lat[1], H = a.lat[2], W = a.lat[3];
     int64_t yc = cfg.in_dim - C, clip_len = cfg.has_image_input ? WANC_DIT_CLIP_TOKENS : 0;
@@ -111,10 +132,17 @@ wanc_err wanc_bench_dit(FILE *out, int argc, char **argv)
     double median = wanc_median(t, 3);
     double gflop = wanc_dit_flops(&cfg, F, H, W, a.ctx, clip_len) * 1e-9;
     double sg = wanc_sgemm_gflops(2048, 3);
-    fprintf(out, "dit arch=%s layers=%d dim=%d ffn=%d heads=%d tokens=%lld context=%lld dtype=%s compute=%s threads=%d\n",
+    double weight_mb = 0; /* the checkpoint's tensor bytes */
+    for (int i = 0; i < wanc_weights_count(dl.store); i++)
+        weight_mb += (double)wanc_tensor_nbytes(wanc_weights_tensor(dl.store, i)) / (1024.0 * 1024.0);
+    fprintf(out, "dit arch=%s layers=%d dim=%d ffn=%d heads=%d tokens=%lld context=%lld dtype=%s compute=%s threads=%d "
+            "weights_mb=%.0f\n",
             a.arch, cfg.num_layers, cfg.dim, cfg.ffn_dim, cfg.num_heads,
             (long long)((F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2])), (long long)a.ctx, a.dtype,
-            a.compute, wanc_threads_get());
+            a.compute, wanc_threads_get(), weight_mb);
+    if (a.lora_rank)
+        fprintf(out, "dit lora rank=%d mode=%s load_s=%.2f peak_rss_after_load_mb=%.0f (%s)\n", a.lora_rank,
+                a.lora_mode, load_s, load_rss, summary);
     fprintf(out, "dit forward_s=%.4f gflop=%.1f gflops=%.1f sgemm_gflops=%.1f ratio=%.3f peak_rss_mb=%.0f\n", median,
             gflop, gflop / median, sg, sg > 0 ? gflop / median / sg : 0.0, wanc_peak_rss_mb());
 done:
@@ -123,7 +151,7 @@ done:
     free(ctx);
     free(clip);
     free(res);
-    wanc_dit_free(dit);
+    dit_lora_free(&dl);
     return err;
 }
 

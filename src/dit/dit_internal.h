@@ -5,10 +5,18 @@
 
 #include "core/arena.h"
 #include "dit/wan_dit.h"
+#include "lora/lora.h"
 
 typedef struct {
     const wanc_tensor *w, *b; /* w [N, K] (or a conv weight [N, ...]), b [N] or NULL */
+    const wanc_lora_delta *lora; /* run-time LoRA terms (wanc_dit_set_lora), or NULL */
 } dit_linear;
+
+/* A linear by its weight's name, for attaching run-time LoRAs. */
+typedef struct {
+    char *name; /* "blocks.0.self_attn.q.weight" */
+    dit_linear *l;
+} dit_named_linear;
 
 typedef struct {
     dit_linear q, k, v, o;               /* self-attention */
@@ -45,6 +53,8 @@ struct wanc_dit {
     int nbufs, capbufs;
     wanc_tensor **conv; /* each one allocated: views point at them across reallocs */
     int nconv, capconv;
+    dit_named_linear *linears; /* every dit_get_linear, for wanc_dit_set_lora */
+    int nlinears, caplinears;
     wanc_arena arena;
     bool arena_primed;
     wanc_arena_mark arena_base;

@@ -196,8 +196,39 @@ wanc_err dit_get_linear(wanc_dit *d, dit_linear *l, int64_t n, int64_t k, const 
     va_end(ap);
     snprintf(name, sizeof name, "%s.weight", prefix);
     TRY(dit_view_weight(d, &l->w, 2, (int64_t[]){n, k}, name));
+    if (d->nlinears == d->caplinears) {
+        int cap = d->caplinears ? 2 * d->caplinears : 64;
+        dit_named_linear *nl = realloc(d->linears, (size_t)cap * sizeof *nl);
+        if (!nl) WANC_FAIL(WANC_ENOMEM, "DiT: out of memory");
+        d->linears = nl;
+        d->caplinears = cap;
+    }
+    d->linears[d->nlinears] = (dit_named_linear){strdup(name), l};
+    if (!d->linears[d->nlinears].name) WANC_FAIL(WANC_ENOMEM, "DiT: out of memory");
+    d->nlinears++;
     snprintf(name, sizeof name, "%s.bias", prefix);
     TRY(dit_view_weight(d, &l->b, 1, (int64_t[]){n}, name));
+    return NULL;
+}
+
+wanc_err wanc_dit_set_lora(wanc_dit *d, const wanc_lora_runtime *rt)
+{
+    int attached = 0;
+    for (int i = 0; i < d->nlinears; i++) {
+        d->linears[i].l->lora = wanc_lora_runtime_find(rt, d->linears[i].name);
+        attached += d->linears[i].l->lora != NULL;
+    }
+    if (attached == wanc_lora_runtime_count(rt)) return NULL;
+    for (int t = 0; t < wanc_lora_runtime_count(rt); t++) {
+        const char *name = wanc_lora_runtime_target(rt, t);
+        bool found = false;
+        for (int i = 0; i < d->nlinears && !found; i++) found = !strcmp(d->linears[i].name, name);
+        if (!found) {
+            for (int i = 0; i < d->nlinears; i++) d->linears[i].l->lora = NULL;
+            WANC_FAIL(WANC_EUNSUPPORTED, "run-time LoRA: %s is not a linear layer this DiT runs; fuse it instead",
+                      name);
+        }
+    }
     return NULL;
 }
 
@@ -319,6 +350,8 @@ void wanc_dit_free(wanc_dit *d)
         free(d->conv[i]);
     }
     free(d->conv);
+    for (int i = 0; i < d->nlinears; i++) free(d->linears[i].name);
+    free(d->linears);
     free(d->blocks);
     free(d->vace_blocks);
     free(d->vace_after);
@@ -338,6 +371,7 @@ wanc_err dit_rnd(const fwd *f, float *x, int64_t n) { return f->bf16 ? f->be->ro
 wanc_err dit_lin(const fwd *f, float *out, const float *x, const dit_linear *l, int64_t M)
 {
     TRY(f->be->linear(f->be, out, x, l->w, l->b, M));
+    if (l->lora) TRY(wanc_lora_delta_apply(f->be, out, x, M, l->lora));
     return dit_rnd(f, out, M * l->w->shape[0]);
 }
 

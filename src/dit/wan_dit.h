@@ -135,6 +135,11 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
 /* Open `path` (file, index.json or glob) and load; the model owns the store. */
 wanc_err wanc_dit_open(wanc_dit **out, const wanc_backend *be, const char *path, const wanc_dit_options *opt);
 void wanc_dit_free(wanc_dit *dit);
+/* Attach run-time LoRA terms (src/lora) to the linears they name, replacing
+ * any attached before; NULL detaches all. The runtime must outlive its use.
+ * Named error when a term targets a weight that is no linear of this DiT. */
+struct wanc_lora_runtime;
+wanc_err wanc_dit_set_lora(wanc_dit *dit, const struct wanc_lora_runtime *rt);
 const wanc_dit_config *wanc_dit_get_config(const wanc_dit *dit);
 
 /* out[out_dim, F, H, W] = model_fn_wan_video(latents, timestep, context, clip, y,

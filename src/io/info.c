@@ -1,7 +1,10 @@
-/* `wanc info`: list a checkpoint's tensors, one `name<TAB>dtype<TAB>shape` line each. */
+/* `wanc info`: list a checkpoint's tensors, one `name<TAB>dtype<TAB>shape` line each;
+ * a LoRA file also gets the LoRA reader's summary (the one place io reaches up
+ * to src/lora: this is the CLI's inspection tool, not a loader). */
 #include <stdio.h>
 
 #include "io/weights.h"
+#include "lora/lora.h"
 #include "wanc.h"
 
 wanc_err wanc_info_print(FILE *out, const char *path)
@@ -16,7 +19,14 @@ wanc_err wanc_info_print(FILE *out, const char *path)
                 wanc_shape_str(s, sizeof s, t->ndim, t->shape));
     }
     fprintf(out, "tensors: %d\n", n);
+    bool is_lora = wanc_lora_is_lora(w);
     wanc_weights_close(w);
+    if (is_lora) {
+        wanc_lora *l;
+        TRY(wanc_lora_open(&l, path));
+        wanc_lora_describe(out, l);
+        wanc_lora_close(l);
+    }
     if (ferror(out)) WANC_FAIL(WANC_EIO, "%s: writing the listing failed", path);
     return NULL;
 }

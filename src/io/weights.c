@@ -441,6 +441,41 @@ wanc_err wanc_weights_load_f32(const wanc_weights *w, const char *name, float **
     return NULL;
 }
 
+void wanc_weights_release_pages(wanc_weights *w, const char *name, size_t offset, size_t nbytes)
+{
+    int i = find_index(w, name);
+    if (i < 0) return;
+    const wanc_weight_entry *e = &w->entries[i];
+    const wanc_mapped_file *f = &w->files[e->file];
+    const unsigned char *p = e->t.data;
+    if (e->t.owned || p < f->base || p >= f->base + f->size) return;
+    /* whole pages inside the tensor's bytes; neighbours' pages stay */
+    size_t size = wanc_tensor_nbytes(&e->t);
+    if (offset >= size) return;
+    if (nbytes > size - offset) nbytes = size - offset;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + offset + page - 1) & ~(page - 1), hi = ((uintptr_t)p + offset + nbytes) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+wanc_err wanc_weights_replace(wanc_weights *w, const char *name, wanc_tensor *t)
+{
+    int i = find_index(w, name);
+    if (i < 0) WANC_FAIL(WANC_ENOTFOUND, "%s: no tensor %s to replace", wanc_weights_describe(w), name);
+    wanc_weight_entry *e = &w->entries[i];
+    if (!t->owned || !wanc_tensor_shape_is(&e->t, t->ndim, t->shape) || t->ndim != e->t.ndim) {
+        char a[64], b[64];
+        WANC_FAIL(WANC_ESHAPE, "%s: replacing %s %s by %s%s", wanc_weights_describe(w), name,
+                  wanc_shape_str(a, sizeof a, e->t.ndim, e->t.shape), wanc_shape_str(b, sizeof b, t->ndim, t->shape),
+                  t->owned ? "" : " (not an owned tensor)");
+    }
+    wanc_weights_release_pages(w, name, 0, SIZE_MAX);
+    wanc_tensor_free(&e->t);
+    e->t = *t;
+    memset(t, 0, sizeof *t);
+    return NULL;
+}
+
 const char *wanc_weights_metadata(const wanc_weights *w, const char *key)
 {
     if (!w || !key) return NULL;

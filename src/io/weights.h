@@ -60,6 +60,17 @@ wanc_err wanc_weights_getf(const wanc_weights *w, const wanc_tensor **out, int n
  * (for small tensors: norms, biases, embeddings). Caller frees `*out`. */
 wanc_err wanc_weights_load_f32(const wanc_weights *w, const char *name, float **out, int ndim, const int64_t *shape);
 
+/* Put an owned tensor `t` (same shape as the stored one, any dtype) in place
+ * of tensor `name`; the store takes over t's buffer (*t is zeroed). The bytes
+ * of the mapped file that held the old data are handed back to the kernel
+ * (madvise DONTNEED): a weight replaced by a merged copy stops counting in
+ * the process's resident memory. Named error when absent or the shape differs. */
+wanc_err wanc_weights_replace(wanc_weights *w, const char *name, wanc_tensor *t);
+/* Drop the whole mapped pages inside bytes [offset, offset + nbytes) of tensor
+ * `name` (nbytes SIZE_MAX: to its end) from resident memory; they are read back
+ * from the file if touched again. No effect on owned (copied) tensors. */
+void wanc_weights_release_pages(wanc_weights *w, const char *name, size_t offset, size_t nbytes);
+
 /* safetensors `__metadata__` value, NULL when absent (always NULL for .pth). */
 const char *wanc_weights_metadata(const wanc_weights *w, const char *key);
 

@@ -8,20 +8,44 @@
  * the pages are only read by the forward that uses them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/pipeline_internal.h"
 
+wanc_err pipeline_experts_set_loras(pipeline_experts *x, const wanc_lora_spec *specs, int n, wanc_lora_mode mode,
+                                    bool allow_unmatched, char *summary, size_t cap)
+{
+    x->loras = n > 0 ? calloc((size_t)n, sizeof *x->loras) : NULL;
+    if (n > 0 && !x->loras) WANC_FAIL(WANC_ENOMEM, "LoRA list");
+    for (int i = 0; i < n; i++) {
+        x->loras[i] = specs[i];
+        x->loras[i].path = strdup(specs[i].path ? specs[i].path : "");
+        x->n_loras = i + 1;
+        if (!x->loras[i].path) WANC_FAIL(WANC_ENOMEM, "LoRA list");
+    }
+    x->lora_mode = mode;
+    x->lora_allow_unmatched = allow_unmatched;
+    x->lora_summary = summary;
+    x->lora_summary_cap = cap;
+    return NULL;
+}
+
+/* Open expert k with the LoRAs that target it (fused into its weights or
+ * attached to its linears), as DiffSynth fuses them into each DiT at load. */
 static wanc_err open_one(pipeline_experts *x, int k)
 {
     pipeline_expert *e = &x->e[k];
-    TRYC(wanc_dit_open(&e->dit, x->be, e->path, &x->opt), "%s DiT %s",
-         x->n == 1 ? "the" : k == 0 ? "the high-noise" : "the low-noise", e->path);
+    TRYC(dit_lora_open(&e->dl, x->be, e->path, &x->opt, x->loras, x->n_loras, x->lora_mode, x->lora_allow_unmatched, k,
+                       x->n, e->summarized ? NULL : x->lora_summary, x->lora_summary_cap),
+         "%s DiT %s", x->n == 1 ? "the" : k == 0 ? "the high-noise" : "the low-noise", e->path);
+    e->dit = e->dl.dit;
+    e->summarized = true;
     x->opens++;
     if (x->hook) {
         wanc_err err = x->hook(x->hook_user, k, e->dit);
         if (err) {
-            wanc_dit_free(e->dit);
+            dit_lora_free(&e->dl);
             e->dit = NULL;
             return err;
         }
@@ -31,7 +55,7 @@ static wanc_err open_one(pipeline_experts *x, int k)
 
 static void release(pipeline_experts *x, int k)
 {
-    wanc_dit_free(x->e[k].dit);
+    dit_lora_free(&x->e[k].dl); /* the DiT, its store (fused copies) and its run-time terms */
     x->e[k].dit = NULL;
 }
 
@@ -72,6 +96,10 @@ wanc_err pipeline_experts_open(pipeline_experts *x, const wanc_backend *be, cons
 void pipeline_experts_free(pipeline_experts *x)
 {
     for (int k = 0; k < WANC_MAX_EXPERTS; k++) release(x, k);
+    for (int i = 0; i < x->n_loras; i++) free((char *)x->loras[i].path);
+    free(x->loras);
+    x->loras = NULL;
+    x->n_loras = 0;
 }
 
 wanc_err pipeline_experts_acquire(pipeline_experts *x, int k, wanc_dit **out)

@@ -236,6 +236,8 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
                              .config_json = p->dit_config};
     const char *dits[2] = {dit, dit2};
+    TRY_GOTO(err, fail, pipeline_experts_set_loras(&p->experts, files->loras, files->n_loras, o->lora_mode,
+                                                   o->lora_allow_unmatched, p->lora_summary, sizeof p->lora_summary));
     TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, p->be, &dopt, dits, dit2[0] ? 2 : 1));
     TRY_GOTO(err, fail, wanc_error_context(wanc_vae_open(&p->vae, vae, p->be), "VAE"));
 
@@ -287,6 +289,7 @@ void wanc_pipeline_free(wanc_pipeline *p)
 }
 
 const char *wanc_pipeline_describe(const wanc_pipeline *p) { return p->description; }
+const char *wanc_pipeline_lora_summary(const wanc_pipeline *p) { return p->lora_summary; }
 
 /* ---- the units ---------------------------------------------------------------- */
 

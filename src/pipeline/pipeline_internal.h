@@ -14,6 +14,7 @@
 
 #include "wanc.h"
 #include "backend/backend.h"
+#include "dit/dit_lora.h"
 #include "dit/wan_dit.h"
 #include "text/tokenizer.h"
 #include "text/umt5.h"
@@ -63,7 +64,9 @@ typedef wanc_err (*pipeline_expert_hook)(void *user, int expert, wanc_dit *dit);
 
 typedef struct pipeline_expert {
     char path[PATH_MAX];
-    wanc_dit *dit; /* NULL while released */
+    wanc_dit *dit; /* NULL while released (= dl.dit) */
+    dit_with_lora dl; /* the DiT with its store (fused LoRAs live there) and run-time LoRA terms */
+    bool summarized;  /* its LoRA lines are in the summary */
 } pipeline_expert;
 
 typedef struct pipeline_experts {
@@ -75,7 +78,18 @@ typedef struct pipeline_experts {
     pipeline_expert_hook hook;
     void *hook_user;
     int opens;           /* how many times an expert was opened (for tests) */
+    /* LoRAs (pipeline_experts_set_loras): each expert is opened with those that target it */
+    wanc_lora_spec *loras; /* owned copies (paths included): experts reopen after the call */
+    int n_loras;
+    wanc_lora_mode lora_mode;
+    bool lora_allow_unmatched;
+    char *lora_summary;    /* one line per LoRA per expert, the first time it opens */
+    size_t lora_summary_cap;
 } pipeline_experts;
+
+/* Before pipeline_experts_open: the LoRAs every expert opens with (copied). */
+wanc_err pipeline_experts_set_loras(pipeline_experts *x, const wanc_lora_spec *specs, int n, wanc_lora_mode mode,
+                                    bool allow_unmatched, char *summary, size_t cap);
 
 /* Open each path once to read and compare the configs, keep expert 0 open. */
 wanc_err pipeline_experts_open(pipeline_experts *x, const wanc_backend *be, const wanc_dit_options *opt,
@@ -106,6 +120,7 @@ struct wanc_pipeline {
     pipeline_recipe recipe;
     char *dit_config;     /* the stated DiT config (JSON), or NULL; every expert opens with it */
     char description[384];
+    char lora_summary[2048];
 };
 
 #endif
