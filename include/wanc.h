@@ -331,6 +331,10 @@ wanc_err wanc_random_lora(const char *base, const char *path, int rank, const ch
 /* `wanc bench dit [options]` (argv after "dit"); results printed to out, last line
  * `dit forward_s=... gflop=... gflops=... sgemm_gflops=... ratio=... peak_rss_mb=...`. */
 wanc_err wanc_bench_dit(FILE *out, int argc, char **argv);
+/* `wanc bench train [options]` (argv after "train"): one training step (loss, backward with
+ * per-block checkpointing, AdamW; --mode lora|full); last line
+ * `train step_s=... gflop=... gflops=... sgemm_gflops=... ratio=... peak_rss_mb=...`. */
+wanc_err wanc_bench_train(FILE *out, int argc, char **argv);
 /* Write a random-weight CLIP image tower (`wanc random-model --arch clip-vit-h-14`):
  * the visual.* keys of models_clip_open-clip-xlm-roberta-large-vit-huge-14 with
  * their real names and shapes, as .safetensors. width/layers 0 = the real 1280 / 32

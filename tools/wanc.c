@@ -186,13 +186,14 @@ static const struct {
     wanc_err (*fn)(FILE *out, int argc, char **argv);
 } benches[] = {
     {"dit", wanc_bench_dit},
+    {"train", wanc_bench_train},
 };
 
 static int cmd_bench(int argc, char **argv)
 {
     for (size_t i = 0; argc > 0 && i < sizeof benches / sizeof benches[0]; i++)
         if (!strcmp(benches[i].name, argv[0])) return report("bench", benches[i].fn(stdout, argc - 1, argv + 1));
-    fprintf(stderr, "wanc bench: unknown or missing component (known: dit)\n");
+    fprintf(stderr, "wanc bench: unknown or missing component (known: dit, train)\n");
     return 2;
 }
 
@@ -216,7 +217,10 @@ static int usage(FILE *f)
             "                         lora (a LoRA for the DiT file --base) (FILE)\n"
             "  wanc bench dit [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--dtype f32|bf16]\n"
             "                 [--compute fp32|bf16] [--threads N] [--lora-rank R [--lora-mode fused|runtime]]\n"
-            "                         time one DiT forward (with a random rank-R LoRA: its load time, peak RSS)\n",
+            "                         time one DiT forward (with a random rank-R LoRA: its load time, peak RSS)\n"
+            "  wanc bench train [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--mode lora|full]\n"
+            "                   [--rank R] [--dtype f32|bf16] [--threads N]\n"
+            "                         time one training step (loss, checkpointed backward, AdamW; fp32 compute)\n",
             WANC_VERSION);
     return f == stdout ? 0 : 2;
 }

@@ -76,6 +76,7 @@ struct wanc_dit_trainer {
     float seg_t[2];
     wanc_dit_observe_fn observe;
     void *observe_user;
+    bool want_ctx; /* this backward needs d context (full grads, or asked for) */
     /* forward state */
     float *ctx_in, *text_h, *text_g, *ctx;              /* [Lt, text_dim], [Lt, D] x3 */
     float *tf, *te_h, *te_s, *e, *e_s, *t_mod;          /* per segment: [2, freq], [2, D] ... [2, 6D] */
@@ -85,6 +86,7 @@ struct wanc_dit_trainer {
     double *rope;
     bool no_checkpointing; /* keep every block's tape instead of re-running blocks in backward */
     tape *tapes;           /* one tape (checkpointing) or one per block */
+    int tape_block;        /* checkpointing: the block whose activations the tape holds (-1: none) */
     /* backward scratch */
     float *gx, *gb1, *gb2, *gb3, *gbig, *gbig2, *gctx, *gctx2, *dctx_emb, *dt_mod, *de, *dmod, *du, *dsmall;
 };
@@ -262,6 +264,7 @@ static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t 
     free(t->tapes);
     t->tapes = NULL;
     t->have_forward = false;
+    t->tape_block = -1;
     t->F = F, t->H = H, t->W = W, t->Lt = Lt;
     t->Fp = F / pt, t->Hp = H / ph, t->Wp = W / pw;
     t->S = t->Fp * t->Hp * t->Wp;
@@ -382,6 +385,7 @@ static wanc_err block_fwd(wanc_dit_trainer *t, int i, const float *x0, float *x_
     tape *p = &t->tapes[t->no_checkpointing ? i : 0];
     const int64_t S = t->S, D = t->D, Lt = t->Lt, Hh = t->d->cfg.num_heads, hd = t->hd;
     const float eps = t->d->cfg.eps, sc = 1.0f / sqrtf((float)hd);
+    t->tape_block = i;
     SEG TRY(be->add(be, MOD(p->mod, 0), b->modulation, t->t_mod + sg * 6 * D, 6 * D));
 
     /* self-attention */
@@ -448,9 +452,10 @@ static wanc_err block_bwd(wanc_dit_trainer *t, int i, const float *x0, float *gx
     TRY(lin_bwd(t, g1, 0, gx, p->ca, &b->co, &bt->lin[LCO], lora_of(bt, LCO), p->u[LCO], S));
     TRY(be->attention_backward(be, g2, t->gctx, t->gctx2, g1, p->cq1, p->ck1, p->cv, p->ca, p->lse2, S, Lt, Hh, hd,
                                sc, 0));
-    TRY(lin_bwd(t, t->dctx_emb, 1, t->gctx2, t->ctx, &b->cv, &bt->lin[LCV], lora_of(bt, LCV), p->u[LCV], Lt));
+    float *dctx_emb = t->want_ctx ? t->dctx_emb : NULL; /* the context's gradient only when someone needs it */
+    TRY(lin_bwd(t, dctx_emb, 1, t->gctx2, t->ctx, &b->cv, &bt->lin[LCV], lora_of(bt, LCV), p->u[LCV], Lt));
     TRY(be->rms_norm_backward(be, t->gctx2, bt->cnorm_k, t->gctx, p->ckpre, b->cnorm_k, Lt, D, eps, 0));
-    TRY(lin_bwd(t, t->dctx_emb, 1, t->gctx2, t->ctx, &b->ck, &bt->lin[LCK], lora_of(bt, LCK), p->u[LCK], Lt));
+    TRY(lin_bwd(t, dctx_emb, 1, t->gctx2, t->ctx, &b->ck, &bt->lin[LCK], lora_of(bt, LCK), p->u[LCK], Lt));
     TRY(be->rms_norm_backward(be, g1, bt->cnorm_q, g2, p->cqpre, b->cnorm_q, S, D, eps, 0));
     TRY(lin_bwd(t, g2, 0, g1, p->n3, &b->cq, &bt->lin[LCQ], lora_of(bt, LCQ), p->u[LCQ], S));
     TRY(be->layer_norm_backward(be, gx, bt->norm3_w, bt->norm3_b, g2, p->x1, b->norm3_w, S, D, eps, 1));
@@ -582,6 +587,7 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
     memset(t->dt_mod, 0, (size_t)(2 * 6 * D) * sizeof(float));
     memset(t->de, 0, (size_t)(2 * D) * sizeof(float));
     memset(t->dctx_emb, 0, (size_t)(Lt * D) * sizeof(float));
+    t->want_ctx = t->full || dctx; /* LoRA-only training without d context skips the text path's backward */
 
     /* head: patchify dpred into the head's rows */
     float *dhead = t->gbig;
@@ -612,8 +618,9 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
         snprintf(name, sizeof name, "grad:block_out.%d", i);
         observe(t, name, t->gx, 3, (int64_t[]){1, S, D});
         /* checkpointing: re-run the block onto the tape (its output, already
-         * kept as the next block's input, goes to scratch) */
-        if (!t->no_checkpointing) TRY(block_fwd(t, i, t->x_in[i], t->gb3));
+         * kept as the next block's input, goes to scratch); the last block's
+         * activations are still there from the forward */
+        if (!t->no_checkpointing && t->tape_block != i) TRY(block_fwd(t, i, t->x_in[i], t->gb3));
         TRY(block_bwd(t, i, t->x_in[i], t->gx));
     }
 
@@ -652,6 +659,7 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
     }
 
     /* text embedding */
+    if (!t->want_ctx) return NULL;
     observe(t, "grad:text_embedding", t->dctx_emb, 3, (int64_t[]){1, Lt, D});
     TRY(lin_bwd(t, t->gbig2, 0, t->dctx_emb, t->text_g, &d->text2, &t->text2, NULL, NULL, Lt));
     TRY(be->gelu_tanh_backward(be, t->gctx, t->gbig2, t->text_h, Lt * D, 0));

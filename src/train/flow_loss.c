@@ -48,7 +48,8 @@ wanc_err wanc_sft_step(wanc_dit_trainer *tr, const wanc_train_sched *ts, const w
         for (int64_t i = 0; i < FHW; i++)
             dpred[c * FHW + i] = i < f0 * HW ? 0.0f : k * (pred[c * FHW + i] - target[c * FHW + i]);
     float *dxt = x_t; /* x_t is no longer needed */
-    TRY_GOTO(err, done, wanc_dit_trainer_backward(tr, dpred, dxt, out->d_context));
+    bool want_dx = out->d_x_t || out->d_x0 || out->d_first_frame;
+    TRY_GOTO(err, done, wanc_dit_trainer_backward(tr, dpred, want_dx ? dxt : NULL, out->d_context));
     if (out->d_x_t) memcpy(out->d_x_t, dxt, (size_t)n * sizeof(float));
     if (out->d_first_frame)
         for (int64_t c = 0; c < in->C; c++) memcpy(out->d_first_frame + c * HW, dxt + c * FHW, (size_t)HW * sizeof(float));
