@@ -335,6 +335,9 @@ static wanc_err lin_fwd(const wanc_dit_trainer *t, float *y, const float *x, con
                         const wanc_dit_lora *lo, float *u, int64_t M)
 {
     const wanc_backend *be = t->be;
+    if (l->lora)
+        WANC_FAIL(WANC_EUNSUPPORTED, "DiT training: a run-time LoRA (wanc_dit_set_lora) is attached to a Linear; "
+                                     "train on the base DiT (or a fused one) with the trainer's own LoRA");
     TRY(be->linear(be, y, x, l->w, l->b, M));
     if (lo) {
         int64_t N = l->w->shape[0], K = wanc_tensor_numel(l->w) / N, r = lo->rank;

@@ -11,8 +11,8 @@
  * trainable tensors (LoRA rank --rank on q,k,v,o,ffn.0,ffn.2, or every DiT
  * parameter for --mode full; there the update runs on float32 copies of the
  * weights, as the mmapped checkpoint is read-only). --dtype is the stored
- * weight dtype (read as stored; compute is float32). The same run also times
- * one inference forward of the same DiT. Lines:
+ * weight dtype (read as stored; compute is float32). Each step is followed
+ * by one inference forward of the same DiT (same machine load). Lines:
  *   train forward_s=<inference forward> step_over_forward=<ratio>
  *   train step_s=<median of 3> gflop=<GEMM-work FLOPs of a step> gflops=<rate>
  *         sgemm_gflops=<same-run sgemm> ratio=<gflops/sgemm> peak_rss_mb=<n>
@@ -224,10 +224,13 @@ wanc_err wanc_bench_train(FILE *out, int argc, char **argv)
     }
 #undef NEW_TENSOR
 
-    /* the steps */
+    /* the steps, each followed by one inference forward of the same DiT, so
+     * that both see the same machine load (the ratio is what is compared) */
     wanc_adamw opt;
     wanc_adamw_init(&opt, 1e-4, 0.01);
-    double t[3];
+    wanc_dit_inputs fin = {.latents = x0, .lat_c = C, .F = F, .H = H, .W = W, .timestep = 500.0f, .context = ctx,
+                           .ctx_len = a.ctx};
+    double t[3], tf[3];
     float loss = 0;
     for (int r = 0; r < 3; r++) {
         double t0 = wanc_now_seconds();
@@ -243,26 +246,21 @@ wanc_err wanc_bench_train(FILE *out, int argc, char **argv)
         for (int i = 0; i < ntrain; i++) wanc_adamw_update(&opt, p[i], g[i], m[i], v[i], len[i]);
         wanc_adamw_end_step(&opt);
         t[r] = wanc_now_seconds() - t0;
-    }
-    double step = wanc_median(t, 3);
-
-    /* the same DiT's inference forward, same run */
-    wanc_dit_inputs fin = {.latents = x0, .lat_c = C, .F = F, .H = H, .W = W, .timestep = 500.0f, .context = ctx,
-                           .ctx_len = a.ctx};
-    double tf[3];
-    for (int r = 0; r < 3; r++) {
-        double t0 = wanc_now_seconds();
+        t0 = wanc_now_seconds();
         TRY_GOTO(err, done, wanc_dit_forward(dit, &fin, pred));
         tf[r] = wanc_now_seconds() - t0;
     }
-    double fwd = wanc_median(tf, 3);
+    double ratio[3];
+    for (int r = 0; r < 3; r++) ratio[r] = t[r] / tf[r];
+    double step = wanc_median(t, 3), fwd = wanc_median(tf, 3), step_over_forward = wanc_median(ratio, 3);
     double gflop = step_flops(&cfg, S, a.ctx, full, a.rank) * 1e-9;
     double sg = wanc_sgemm_gflops(2048, 3);
     fprintf(out, "train arch=%s layers=%d dim=%d ffn=%d heads=%d tokens=%lld context=%lld mode=%s rank=%d dtype=%s "
                  "threads=%d loss=%.4g trainable=%d tensors\n",
             a.arch, cfg.num_layers, cfg.dim, cfg.ffn_dim, cfg.num_heads, (long long)S, (long long)a.ctx, a.mode,
             full ? 0 : a.rank, a.dtype, wanc_threads_get(), loss, ntrain);
-    fprintf(out, "train forward_s=%.4f step_over_forward=%.2f\n", fwd, step / fwd);
+    fprintf(out, "train forward_s=%.4f step_over_forward=%.2f (median of the 3 step/forward pairs)\n", fwd,
+            step_over_forward);
     fprintf(out, "train step_s=%.4f gflop=%.1f gflops=%.1f sgemm_gflops=%.1f ratio=%.3f peak_rss_mb=%.0f\n", step,
             gflop, gflop / step, sg, sg > 0 ? gflop / step / sg : 0.0, wanc_peak_rss_mb());
 done:

@@ -403,3 +403,77 @@ TEST(backward_cpu_table_complete)
     CHECK_ERR(wanc_backend_check_training(&partial), WANC_EUNSUPPORTED, "attention_backward");
     CHECK_OK(wanc_backend_check_complete(&partial)); /* inference still complete */
 }
+
+/* ---- the DiT's training backward: same bits at 1 and 2 threads ----------------------------------- */
+
+#include <unistd.h>
+
+#include "dit/dit_random.h"
+#include "dit/dit_train.h"
+
+TEST(backward_dit_step_bit_identical_at_1_and_2_threads)
+{
+    /* a random DiT big enough that the ops split into several tasks */
+    wanc_dit_config cfg = {.dim = 96, .in_dim = 16, .out_dim = 16, .ffn_dim = 192, .text_dim = 32, .freq_dim = 32,
+                           .num_heads = 4, .num_layers = 2, .patch = {1, 2, 2}, .eps = 1e-6f};
+    char dir[512], path[600];
+    if (!test_make_tmpdir(dir, sizeof dir, "dit-train")) {
+        CHECK(0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/dit.safetensors", dir);
+    CHECK_OK(wanc_dit_random_write(path, &cfg, WANC_BF16, 11)); /* bf16 weights: read as stored */
+    wanc_dit *dit = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 4}));
+    enum { C = 16, F = 3, H = 16, W = 10, L = 11, N = C * F * H * W };
+    rng_state = 99;
+    float *x = rnd(N, 1), *ctx = rnd(L * 32, 1), *dpred = rnd(N, 1);
+    float *pred[2] = {zeros(N), zeros(N)}, *dx[2] = {zeros(N), zeros(N)}, *dctx[2] = {zeros(L * 32), zeros(L * 32)};
+    float *g[2] = {NULL, NULL};
+    int64_t gn = 0;
+    int saved = wanc_threads_get();
+    for (int k = 0; dit && k < 2; k++) {
+        wanc_threads_set(k + 1);
+        wanc_dit_trainer *tr = NULL;
+        CHECK_OK(wanc_dit_trainer_new(&tr, dit, true));
+        if (!tr) break;
+        wanc_dit_train_inputs in = {.latents = x, .F = F, .H = H, .W = W, .timestep = 700.0f, .context = ctx,
+                                    .ctx_len = L, .zero_first_frame = true};
+        CHECK_OK(wanc_dit_trainer_forward(tr, &in, pred[k]));
+        CHECK_OK(wanc_dit_trainer_backward(tr, dpred, dx[k], dctx[k]));
+        float *gw = wanc_dit_trainer_grad(tr, "blocks.1.ffn.0.weight", &gn);
+        if (gw) {
+            g[k] = malloc((size_t)gn * sizeof(float));
+            memcpy(g[k], gw, (size_t)gn * sizeof(float));
+        }
+        wanc_dit_trainer_free(tr);
+    }
+    wanc_threads_set(saved);
+    CHECK(!memcmp(pred[0], pred[1], N * sizeof(float)));
+    CHECK(!memcmp(dx[0], dx[1], N * sizeof(float)));
+    CHECK(!memcmp(dctx[0], dctx[1], L * 32 * sizeof(float)));
+    CHECK(g[0] && g[1] && !memcmp(g[0], g[1], (size_t)gn * sizeof(float)));
+    wanc_dit_free(dit);
+    test_rm_tree(dir);
+    free(x), free(ctx), free(dpred), free(pred[0]), free(pred[1]), free(dx[0]), free(dx[1]), free(dctx[0]);
+    free(dctx[1]), free(g[0]), free(g[1]);
+}
+
+TEST(backward_dit_trainer_refuses_what_it_does_not_train)
+{
+    wanc_dit_config cfg = {.dim = 48, .in_dim = 36, .out_dim = 16, .ffn_dim = 96, .text_dim = 32, .freq_dim = 32,
+                           .num_heads = 2, .num_layers = 1, .patch = {1, 2, 2}, .eps = 1e-6f, .has_image_input = true};
+    char dir[512], path[600];
+    if (!test_make_tmpdir(dir, sizeof dir, "dit-train-i2v")) {
+        CHECK(0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/dit.safetensors", dir);
+    CHECK_OK(wanc_dit_random_write(path, &cfg, WANC_F32, 1));
+    wanc_dit *dit = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 2}));
+    wanc_dit_trainer *tr = NULL;
+    if (dit) CHECK_ERR(wanc_dit_trainer_new(&tr, dit, true), WANC_EUNSUPPORTED, "image input");
+    wanc_dit_free(dit);
+    test_rm_tree(dir);
+}
