@@ -14,6 +14,9 @@ set -e
 # Training: one LoRA step (rank 32, checkpointed backward, AdamW) on the same 1.3B-size layers, with
 # the same DiT's inference forward timed in the same run (step_over_forward)
 "$build/bench_train" --arch wan2.1-t2v-1.3b --layers 2 --latent 16x5x32x32 --context 512 --mode lora --dtype f32 --threads 2
+# Wan2.2 A14B: peak RSS of a two-expert run within 1.15x of a one-expert run (random experts
+# of the real 14B widths, 2 layers each, bf16; ~2.2 GB of temporary files)
+"$build/bench_experts" --layers 2
 # UMT5: the real UMT5-XXL when $WANC_BENCH_UMT5 names it (e.g. a file made once with
 # `wanc random-model --arch umt5-xxl`, 11 GB, or the released .pth), else the real widths
 # (dim 4096, ffn 10240, 64 heads) with 2 of the 24 layers and a small vocabulary.

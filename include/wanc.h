@@ -107,6 +107,13 @@ typedef struct wanc_pipeline_options {
      * both). dit_heads above wins over a stated num_heads. */
     const char *dit_config;
     const char *dit_config_json;
+    /* Memory limit in GB (DiffSynth's vram_limit; `--max-memory`), 0 = none.
+     * With a limit each component's weight pages are dropped once its stage
+     * is done (UMT5 after encoding, CLIP after conditioning, the DiT before
+     * VAE decoding), and a DiT larger than 60 % of the limit is streamed
+     * block by block with read-ahead. The weights stay mapped: a later
+     * wanc_generate reads them again from the page cache or disk. */
+    double vram_limit;
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);
@@ -215,6 +222,11 @@ typedef struct wanc_gen_params {
     void *progress_user;
     wanc_observe_fn observe;     /* may be NULL */
     void *observe_user;
+    /* Memory per stage (may be NULL): stage "text", "image", "denoise",
+     * "decode" with the resident set at its end and its peak (bytes), then
+     * "<stage> released" after a limit (vram_limit) dropped its weights. */
+    void (*memory)(void *user, const char *stage, size_t rss, size_t peak);
+    void *memory_user;
     /* image-to-video (a DiT with has_image_input: I2V, FLF2V, Fun-InP): uint8
      * RGB [H, W, 3] of any size, resized to height x width (PIL bicubic) as
      * DiffSynth's `input_image.resize((width, height))`. The DiT's `y` is
@@ -312,9 +324,22 @@ void wanc_demo_image(uint8_t *rgb, int H, int W, bool second);
 /* ---- inspection and tools ---------------------------------------------- */
 
 /* Print every tensor of a checkpoint as `name<TAB>dtype<TAB>shape`, sorted by
- * name, then `tensors: N`; for a LoRA file also `lora:` lines naming its
- * dialect, rank(s), alpha(s), the modules it touches and its layer count. */
+ * name, then `tensors: N`, the container/quantization (`format: GGUF v3, ...,
+ * file type Q4_K_S` / `format: ComfyUI scaled fp8 ...`), the count per tensor
+ * type and the detected key layout (`layout: ...`); for a LoRA file also
+ * `lora:` lines naming its dialect, rank(s), alpha(s), the modules it touches
+ * and its layer count. */
 wanc_err wanc_info_print(FILE *out, const char *path);
+
+/* Called after each tensor written; non-zero stops (WANC_ECANCELLED). */
+typedef int (*wanc_quantize_progress_fn)(void *user, int done, int total);
+/* Write a Wan DiT checkpoint (any layout and dtype wanc reads) as a GGUF file
+ * with the layout and tensor-type rules of city96's published Wan GGUFs
+ * (ComfyUI-GGUF, stable-diffusion.cpp). type: F16, Q8_0, Q6_K, Q5_K_S,
+ * Q5_K_M (= Q5_K), Q4_K_S, Q4_K_M (= Q4_K), Q5_0, Q4_0. Streams tensor by
+ * tensor; written under a temporary name and renamed when complete. */
+wanc_err wanc_quantize_dit(const char *in_path, const char *out_path, const char *type,
+                           wanc_quantize_progress_fn progress, void *user);
 
 /* Write a random Wan2.1 DiT (released key names and shapes, `num_heads` in
  * __metadata__) to DIR/diffusion_pytorch_model.safetensors, streamed tensor by
@@ -373,7 +398,79 @@ typedef struct wanc_random_model_opts {
     int64_t width;     /* VAE / CLIP base width (0: the release's) */
     const char *dtype; /* "bf16" / "f32"; NULL: the release's */
 } wanc_random_model_opts;
+/* --arch wan2.2-t2v-a14b | wan2.2-i2v-a14b | wan2.2-ti2v-5b: a release folder out_dir
+ * that `wanc generate --model-dir` runs: the DiT(s) with the release's shapes
+ * (o->layers, 0 = all) and shards + index (A14B: high_noise_model/ and
+ * low_noise_model/, 6 each; TI2V-5B: 3), bf16 unless o->dtype is "f32"; the VAE
+ * (Wan2.1 for A14B, Wan2.2 for TI2V-5B) at width o->width (0 = the release's);
+ * and a small stand-in text encoder (width 4096, 2 layers) with the demo's
+ * tokenizer, since the real UMT5 (11 GB) and tokenizer cannot be made up. */
+wanc_err wanc_random_model_release(const char *arch, const char *out_dir, const wanc_random_model_opts *o);
 /* --arch umt5-xxl: models_t5_umt5-xxl-enc-bf16 (bf16, ~5.7B parameters at full size). */
 wanc_err wanc_random_model_umt5(const char *path, const wanc_random_model_opts *o);
+
+/* ---- training (`wanc train`, src/train) ------------------------------------ */
+
+/* The arguments of DiffSynth's examples/wanvideo/model_training/train.py, by
+ * its names and with its defaults (wanc_train_options_default). */
+typedef struct wanc_train_options {
+    /* dataset */
+    const char *dataset_base_path;     /* folder the metadata's file names are relative to; with
+                                          task "sft:train", the cache folder data_process wrote */
+    const char *dataset_metadata_path; /* .csv / .json / .jsonl (columns video or image, prompt) */
+    int dataset_repeat;                /* 1 */
+    const char *data_file_keys;        /* "image,video" */
+    int height, width;                 /* 0: dynamic resolution under max_pixels */
+    long long max_pixels;              /* 1024*1024 */
+    int num_frames;                    /* 81 (shorter videos: their largest 4k+1) */
+    /* models */
+    const char *model_paths;           /* JSON list of files (DiffSynth's --model_paths) */
+    const char *model_dir;             /* or a release folder, as `wanc generate --model-dir` */
+    const char *tokenizer_path;        /* google/umt5-xxl folder; NULL: the model folder's */
+    int dit_heads;                     /* 0: the checkpoint's metadata, else dim/128 */
+    wanc_precision precision;          /* bf16 (DiffSynth trains in bfloat16) */
+    /* training */
+    const char *task;                  /* "sft" | "sft:data_process" | "sft:train" */
+    double learning_rate;              /* 1e-4 */
+    double weight_decay;               /* 0.01 */
+    int num_epochs;                    /* 1 */
+    const char *trainable_models;      /* "dit" for full fine-tuning, NULL otherwise */
+    const char *lora_base_model;       /* "dit" for LoRA */
+    const char *lora_target_modules;   /* "q,k,v,o,ffn.0,ffn.2" */
+    int lora_rank;                     /* 32 */
+    const char *lora_checkpoint;       /* continue this LoRA */
+    const char *preset_lora_path;      /* fused into the base model first */
+    int gradient_accumulation_steps;   /* 1 */
+    const char *extra_inputs;          /* "input_image", "end_image" (comma-separated) or NULL */
+    double max_timestep_boundary;      /* 1.0 */
+    double min_timestep_boundary;      /* 0.0 */
+    long long seed;                    /* 0 */
+    int threads;                       /* 0: $WANC_THREADS, else every CPU */
+    /* output */
+    const char *output_path;           /* "./models" */
+    const char *remove_prefix_in_ckpt; /* "pipe.dit." */
+    int save_steps;                    /* 0: once per epoch */
+    const char *resume_from_checkpoint;
+} wanc_train_options;
+
+void wanc_train_options_default(wanc_train_options *o);
+
+/* What a progress callback sees: stage "data" (data_process: item done of
+ * total) or "train" (step done of total, with the loss). */
+typedef struct wanc_train_status {
+    const char *stage;
+    long long step, total;
+    int epoch;
+    double loss, loss_smoothed, lr, seconds_per_step;
+} wanc_train_status;
+/* Return non-zero to stop: training saves a checkpoint and returns WANC_ECANCELLED. */
+typedef int (*wanc_train_progress_fn)(void *user, const wanc_train_status *s);
+
+/* Run a training task. "sft:data_process" encodes every item (UMT5 prompt
+ * embedding, VAE latents of the clip) once into output_path/0/N.safetensors;
+ * "sft:train" trains from such a folder (dataset_base_path, no metadata)
+ * without loading UMT5 or the VAE; "sft" does both in one run. Bad data is a
+ * named error (metadata file, row, data file) before anything is written. */
+wanc_err wanc_train(const wanc_train_options *o, wanc_train_progress_fn progress, void *user);
 
 #endif

@@ -199,7 +199,9 @@ then ok "generate --help lists --input-image, --end-image, --clip"; else bad "ge
     --num-inference-steps 500 --quiet --out "$tmp/x.mp4" >/dev/null 2>"$log/int.txt" &
 pid=$!
 sleep 2
-kill -INT $pid 2>/dev/null
+# a SIGINT that arrives before wanc installs its handler is ignored (a background job of a
+# non-interactive shell starts with SIGINT ignored), so on a loaded machine repeat it until it exits
+for i in 1 2 3 4 5 6 7 8 9 10; do kill -INT $pid 2>/dev/null || break; sleep 1; done
 if wait $pid; then bad "Ctrl-C (exit status 0)"
 elif ! only_models "$tmp"; then bad "Ctrl-C left files: $(ls -A "$tmp" | tr '\n' ' ')"
 else ok "Ctrl-C leaves no partial file"; fi
@@ -222,6 +224,53 @@ if [ -n "$e2e" ]; then
 else
     echo "note: no e2e_t2v_tiny case under $fixtures or tests/data/fixtures; the fixture-file CLI run is not made"
 fi
+
+# 8. --model-dir on the other layouts: a diffusers folder (heads from transformer/config.json), and a
+#    ComfyUI-style folder (GGUF DiT, scaled-fp8 HF-named UMT5, ComfyUI VAE) with --tokenizer
+dl=$(grep -l '"case": "diffusers_layout"' "$fixtures"/*/case.json tests/data/fixtures/*/case.json 2>/dev/null | head -n 1)
+gg=$(grep -l '"case": "gguf_dit"' "$fixtures"/*/case.json tests/data/fixtures/*/case.json 2>/dev/null | head -n 1)
+f8=$(grep -l '"case": "fp8_scaled"' "$fixtures"/*/case.json tests/data/fixtures/*/case.json 2>/dev/null | head -n 1)
+if [ -n "$dl" ] && [ -n "$gg" ] && [ -n "$f8" ]; then
+    d=$(dirname "$dl")
+    if "$wanc" generate --model-dir "$d" --prompt "a test" --height 32 --width 48 --num-frames 5 \
+         --num-inference-steps 2 --quiet --out "$tmp/dl.mp4" >"$log/log" 2>&1 && probe "$tmp/dl.mp4" 5 48 32
+    then ok "generate --model-dir on a diffusers folder"; else bad "generate --model-dir diffusers"; cat "$log/log"; fi
+    # a tiny limit: every stage releases its weights and the DiT streams; the same video
+    if "$wanc" generate --model-dir "$d" --prompt "a test" --height 32 --width 48 --num-frames 5 --seed 3 \
+         --num-inference-steps 2 --quiet --out "$tmp/m0.safetensors" >/dev/null 2>&1 &&
+       "$wanc" generate --model-dir "$d" --prompt "a test" --height 32 --width 48 --num-frames 5 --seed 3 \
+         --num-inference-steps 2 --quiet --max-memory 0.001 --verbose --out "$tmp/m1.safetensors" >/dev/null 2>"$log/log" &&
+       grep -q "memory: text released" "$log/log" && grep -q "memory: denoise released" "$log/log" &&
+       cmp -s "$tmp/m0.safetensors" "$tmp/m1.safetensors"
+    then ok "generate --max-memory --verbose releases each stage and gives the same frames"
+    else bad "generate --max-memory"; cat "$log/log"; fi
+    rm -f "$tmp/m0.safetensors" "$tmp/m1.safetensors"
+    mkdir -p "$tmp/comfy/diffusion_models" "$tmp/comfy/text_encoders" "$tmp/comfy/vae"
+    ln -s "$(cd "$(dirname "$gg")" && pwd)/$(ls "$(dirname "$gg")" | grep 'Q4_K_S\.gguf$' | head -n 1)" "$tmp/comfy/diffusion_models/"
+    ln -s "$(cd "$(dirname "$f8")" && pwd)/$(ls "$(dirname "$f8")" | grep '^umt5.*scaled\.safetensors$' | head -n 1)" "$tmp/comfy/text_encoders/"
+    cp "$d/vae/diffusion_pytorch_model.safetensors" "$tmp/comfy/vae/wan_2.1_vae_test.safetensors"
+    if "$wanc" generate --model-dir "$tmp/comfy" --tokenizer "$d/tokenizer" --dit-heads 2 --prompt "a test" \
+         --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet --out "$tmp/c.mp4" >"$log/log" 2>&1 &&
+       probe "$tmp/c.mp4" 5 48 32
+    then ok "generate --model-dir on a ComfyUI-style folder (GGUF DiT, scaled-fp8 UMT5)"
+    else bad "generate --model-dir ComfyUI"; cat "$log/log"; fi
+    # wanc quantize: the diffusers DiT (F32) to a Q8_0 GGUF that generate reads back
+    if "$wanc" quantize --quiet --type Q8_0 "$d/transformer/diffusion_pytorch_model.safetensors" "$tmp/q.gguf" \
+         >"$log/log" 2>&1 && "$wanc" info "$tmp/q.gguf" | grep -q "file type Q8_0" &&
+       "$wanc" info "$tmp/q.gguf" | grep -q "^blocks.0.self_attn.q.weight	Q8_0	64x64$" &&
+       "$wanc" generate --dit "$tmp/q.gguf" --t5 "$d/text_encoder/model.safetensors" \
+         --vae "$d/vae/diffusion_pytorch_model.safetensors" --tokenizer "$d/tokenizer" --dit-heads 2 --prompt "a test" \
+         --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet --out "$tmp/q.mp4" >>"$log/log" 2>&1 &&
+       probe "$tmp/q.mp4" 5 48 32 && ! "$wanc" quantize --type Q3_K_X "$tmp/q.gguf" "$tmp/r.gguf" 2>/dev/null &&
+       [ ! -e "$tmp/r.gguf" ]
+    then ok "quantize --type Q8_0 writes a GGUF that info and generate read"; else bad "quantize"; cat "$log/log"; fi
+    rm -rf "$tmp/comfy" "$tmp/dl.mp4" "$tmp/c.mp4" "$tmp/q.gguf" "$tmp/q.mp4"
+else
+    echo "note: no diffusers_layout/gguf_dit/fp8_scaled cases; the layout CLI runs are not made"
+fi
+
+# 9. wanc train (tests/cli_train.sh)
+. "$(dirname "$0")/cli_train.sh"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -3,6 +3,8 @@
 #define WANC_TOOLS_COMMANDS_H
 
 int wanc_cmd_generate(int argc, char **argv);
+int wanc_cmd_quantize(int argc, char **argv); /* quantize.c */
 int wanc_cmd_demo(int argc, char **argv);
+int wanc_cmd_train(int argc, char **argv);
 
 #endif

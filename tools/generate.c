@@ -178,13 +178,20 @@ static const char generate_help[] =
     "  --model-dir DIR          release folder: diffusion_pytorch_model*.safetensors,\n"
     "                           models_t5_umt5-xxl-enc-bf16.pth, Wan2.1_VAE.pth, google/umt5-xxl/\n"
     "                           (image models also models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth;\n"
-    "                           Wan2.2 A14B: high_noise_model/ and low_noise_model/; TI2V-5B: Wan2.2_VAE.pth)\n"
-    "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder); with --dit2, the high-noise expert\n"
+    "                           Wan2.2 A14B: high_noise_model/ and low_noise_model/; TI2V-5B: Wan2.2_VAE.pth);\n"
+    "                           or a diffusers folder (transformer/ text_encoder/ vae/ tokenizer/), or\n"
+    "                           ComfyUI files (diffusion_models/ or unet/*.gguf or *.gguf, text_encoders/umt5*,\n"
+    "                           vae/wan_2.1_vae*, clip_vision/clip_vision_h*; give --tokenizer)\n"
+    "  --dit FILE|GLOB|INDEX    the DiT (overrides the folder); with --dit2, the high-noise expert:\n"
+    "                           safetensors (also fp8, scaled fp8, ComfyUI prefix, diffusers names) or\n"
+    "                           GGUF (kept quantized, decoded in the GEMM)\n"
     "  --dit2 FILE|GLOB|INDEX   Wan2.2 A14B: the low-noise expert\n"
-    "  --t5 FILE                the UMT5 text encoder (.pth or .safetensors)\n"
-    "  --vae FILE               the VAE: Wan2.1_VAE or, for TI2V-5B, Wan2.2_VAE (.pth or .safetensors)\n"
+    "  --t5 FILE                the UMT5 text encoder (.pth, .safetensors: Wan or Hugging Face T5 names)\n"
+    "  --vae FILE               the VAE: Wan2.1_VAE or, for TI2V-5B, Wan2.2_VAE (.pth or .safetensors;\n"
+    "                           Wan or, for 2.1, diffusers names)\n"
     "  --tokenizer DIR|FILE     google/umt5-xxl/ (spiece.model or tokenizer.json)\n"
-    "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors)\n"
+    "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors:\n"
+    "                           open-clip or Hugging Face names, e.g. ComfyUI's clip_vision_h)\n"
     "  --dit-heads N            DiT attention heads (default: checkpoint metadata, else dim/128)\n"
     "  --clip-heads N           CLIP image encoder heads (default: width/80, the released 16)\n"
     "  --dit-config FILE.json   what the DiT's weights cannot carry, in DiffSynth's config field names:\n"
@@ -255,6 +262,9 @@ static const char generate_help[] =
     "  --tile-stride H,W        (15,26)\n"
     "  --dtype bf16|f32         compute precision (bf16, as DiffSynth)\n"
     "  --threads N              CPU threads (all; or $WANC_THREADS)\n"
+    "  --max-memory GB          memory limit (DiffSynth's vram_limit; 0 = none): each model's weights are\n"
+    "                           dropped from memory after its stage, a DiT over 60 % of it streams its blocks\n"
+    "  --verbose                memory per stage (resident set and peak, and after each release)\n"
     "\n"
     "output:\n"
     "  --out FILE               output.mp4 (H.264); FILE.safetensors writes the raw uint8 frames\n"
@@ -262,6 +272,13 @@ static const char generate_help[] =
     "  --fps N                  (15)\n"
     "  --quality Q              0..10 (5), as DiffSynth's save_video\n"
     "  --quiet                  no progress bar\n";
+
+/* --verbose: the resident set at the end of each stage and the stage's peak. */
+static void print_memory(void *user, const char *stage, size_t rss, size_t peak)
+{
+    (void)user;
+    fprintf(stderr, "  memory: %-18s rss %6.2f GB, peak %6.2f GB\n", stage, rss / 1e9, peak / 1e9);
+}
 
 /* Shared by generate and demo: run and save. */
 static int run_and_save(const char *cmd, const wanc_pipeline_files *files, const wanc_pipeline_options *popt,
@@ -333,7 +350,7 @@ int wanc_cmd_generate(int argc, char **argv)
     double tea_thresh = p.tea_cache_l1_thresh;
     double boundary = p.switch_dit_boundary, cfg_high = p.cfg_scale_high, cfg_low = p.cfg_scale_low;
     const char *tea_model = p.tea_cache_model_id;
-    bool tiled = false, no_tiled = false, quiet = false;
+    bool tiled = false, no_tiled = false, quiet = false, verbose = false;
     const char *lora_mode = "fused";
     lora_flags lf = {0};
     int rc = take_lora_flags(&lf, &argc, argv);
@@ -368,6 +385,7 @@ int wanc_cmd_generate(int argc, char **argv)
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
         {"--dit2", 's', &files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
         {"--cfg-scale-high", 'f', &cfg_high},   {"--cfg-scale-low", 'f', &cfg_low},
+        {"--max-memory", 'f', &popt.vram_limit}, {"--verbose", 'b', &verbose},
     };
     if (!rc) rc = parse_flags("generate", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
     if (rc) return rc;
@@ -435,6 +453,11 @@ int wanc_cmd_generate(int argc, char **argv)
         if (err) rc = fail("generate", wanc_error_context(err, "--end-image"));
         p.end_image = end;
     }
+    if (popt.vram_limit < 0) {
+        fprintf(stderr, "wanc generate: --max-memory %g: expected a size in GB (0 = no limit)\n", popt.vram_limit);
+        return 2;
+    }
+    if (verbose) p.memory = print_memory;
     if (!rc) {
         wanc_err err = cli_conds_build(&cc, &p);
         if (err) rc = fail("generate", err);

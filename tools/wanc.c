@@ -83,6 +83,8 @@ static wanc_err random_clip(const random_model_args *a)
 
 static wanc_err random_umt5(const random_model_args *a) { return wanc_random_model_umt5(a->out, &a->o); }
 
+static wanc_err random_release(const random_model_args *a) { return wanc_random_model_release(a->arch, a->out, &a->o); }
+
 static const struct {
     const char *arch;
     wanc_err (*fn)(const random_model_args *a);
@@ -91,6 +93,11 @@ static const struct {
     {"wan2.1-t2v-1.3b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
     {"wan2.1-t2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
     {"wan2.1-i2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
+    {"wan2.2-t2v-a14b", random_release, "release folder DIR: high_noise_model/ + low_noise_model/ (6 shards +\n"
+     "                   index each), Wan2.1 VAE (--width), small text encoder + tokenizer (--layers N)"},
+    {"wan2.2-i2v-a14b", random_release, "the same with in_dim-36 experts (image-to-video, no CLIP)"},
+    {"wan2.2-ti2v-5b", random_release, "release folder DIR: 3 shards + index, Wan2.2 VAE (--width), small text\n"
+     "                   encoder + tokenizer (--layers N)"},
     {"umt5-xxl", random_umt5, "text encoder: FILE (--layers --vocab --dim --ffn --heads shrink it)"},
     {"wan2.1-vae", random_vae21, "VAE: FILE (--width N, 96 = release)"},
     {"wan2.2-vae", random_vae22, "Wan2.2 VAE: FILE (--width N, 160 = release; decoder 1.6x)"},
@@ -204,9 +211,13 @@ static int usage(FILE *f)
             "usage:\n"
             "  wanc generate --prompt TEXT --model-dir DIR [options]\n"
             "                         text-to-video (or video-to-video); wanc generate --help lists every option\n"
+            "  wanc train --dataset_base_path DIR --dataset_metadata_path FILE --model_dir DIR [options]\n"
+            "                         LoRA training with DiffSynth's train.py arguments; wanc train --help lists them\n"
             "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape); a LoRA file\n"
             "                         also gets its dialect, rank(s), alpha(s), modules and layer count\n"
+            "  wanc quantize --type Q8_0|Q6_K|Q5_K|Q4_K|Q4_0|... IN OUT.gguf\n"
+            "                         a Wan DiT as a GGUF file in city96's layout (wanc quantize --help)\n"
             "  wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out FILE.safetensors]\n"
             "                     [--dtype bf16|f32] [--threads N]\n"
             "                         UMT5 prompt embedding prompt_emb [1,512,dim] (--ids: print the token ids)\n"
@@ -231,10 +242,12 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) return usage(stdout);
     if (!strcmp(argv[1], "generate")) return wanc_cmd_generate(argc - 2, argv + 2);
     if (!strcmp(argv[1], "demo")) return wanc_cmd_demo(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "train")) return wanc_cmd_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "encode-prompt")) return cmd_encode_prompt(argc - 2, argv + 2);
     if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "quantize")) return wanc_cmd_quantize(argc - 2, argv + 2);
     fprintf(stderr, "wanc: unknown command '%s'\n", argv[1]);
     return usage(stderr);
 }

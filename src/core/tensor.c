@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <math.h>
+#include "core/quant.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,22 +10,48 @@ static const struct {
     const char *name;
     size_t size;
     bool is_float;
+    int block;          /* elements per block, for the block-quantized types */
+    size_t block_bytes;
 } dtype_info[WANC_DTYPE_COUNT] = {
     [WANC_F64] = {"F64", 8, true},         [WANC_F32] = {"F32", 4, true},
     [WANC_BF16] = {"BF16", 2, true},       [WANC_F16] = {"F16", 2, true},
     [WANC_F8_E4M3] = {"F8_E4M3", 1, true}, [WANC_F8_E5M2] = {"F8_E5M2", 1, true},
     [WANC_I64] = {"I64", 8, false},        [WANC_I32] = {"I32", 4, false},
     [WANC_U8] = {"U8", 1, false},          [WANC_BOOL] = {"BOOL", 1, false},
+    [WANC_Q4_0] = {"Q4_0", 0, true, 32, 18},   [WANC_Q4_1] = {"Q4_1", 0, true, 32, 20},
+    [WANC_Q5_0] = {"Q5_0", 0, true, 32, 22},   [WANC_Q5_1] = {"Q5_1", 0, true, 32, 24},
+    [WANC_Q8_0] = {"Q8_0", 0, true, 32, 34},   [WANC_Q2_K] = {"Q2_K", 0, true, 256, 84},
+    [WANC_Q3_K] = {"Q3_K", 0, true, 256, 110}, [WANC_Q4_K] = {"Q4_K", 0, true, 256, 144},
+    [WANC_Q5_K] = {"Q5_K", 0, true, 256, 176}, [WANC_Q6_K] = {"Q6_K", 0, true, 256, 210},
 };
 
 size_t wanc_dtype_size(wanc_dtype dt) { return dt < WANC_DTYPE_COUNT ? dtype_info[dt].size : 0; }
 bool wanc_dtype_is_float(wanc_dtype dt) { return dt < WANC_DTYPE_COUNT && dtype_info[dt].is_float; }
 const char *wanc_dtype_name(wanc_dtype dt) { return dt < WANC_DTYPE_COUNT ? dtype_info[dt].name : "?"; }
 
+int64_t wanc_dtype_block_elems(wanc_dtype dt)
+{
+    if (dt >= WANC_DTYPE_COUNT) return 0;
+    return dtype_info[dt].block ? dtype_info[dt].block : 1;
+}
+
+size_t wanc_dtype_block_bytes(wanc_dtype dt)
+{
+    if (dt >= WANC_DTYPE_COUNT) return 0;
+    return dtype_info[dt].block ? dtype_info[dt].block_bytes : dtype_info[dt].size;
+}
+
+size_t wanc_dtype_row_bytes(wanc_dtype dt, int64_t n)
+{
+    int64_t be = wanc_dtype_block_elems(dt);
+    if (be <= 0 || n < 0) return 0;
+    return (size_t)((n + be - 1) / be) * wanc_dtype_block_bytes(dt);
+}
+
 bool wanc_dtype_parse(const char *name, wanc_dtype *out)
 {
     for (int i = 0; i < WANC_DTYPE_COUNT; i++)
-        if (strcmp(name, dtype_info[i].name) == 0) {
+        if (!dtype_info[i].block && strcmp(name, dtype_info[i].name) == 0) {
             *out = (wanc_dtype)i;
             return true;
         }
@@ -39,7 +66,7 @@ int64_t wanc_numel(int ndim, const int64_t *shape)
 }
 
 int64_t wanc_tensor_numel(const wanc_tensor *t) { return wanc_numel(t->ndim, t->shape); }
-size_t wanc_tensor_nbytes(const wanc_tensor *t) { return (size_t)wanc_tensor_numel(t) * wanc_dtype_size(t->dtype); }
+size_t wanc_tensor_nbytes(const wanc_tensor *t) { return wanc_dtype_row_bytes(t->dtype, wanc_tensor_numel(t)); }
 
 static void set_contiguous_strides(wanc_tensor *t)
 {
@@ -75,7 +102,7 @@ wanc_err wanc_tensor_alloc(wanc_tensor *t, wanc_dtype dt, int ndim, const int64_
         WANC_FAIL(WANC_EINVAL, "tensor with %d dims (at most %d supported)", ndim, WANC_MAX_DIMS);
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0) WANC_FAIL(WANC_EINVAL, "negative tensor dimension %lld", (long long)shape[i]);
-    size_t bytes = (size_t)wanc_numel(ndim, shape) * wanc_dtype_size(dt);
+    size_t bytes = wanc_dtype_row_bytes(dt, wanc_numel(ndim, shape));
     size_t padded = (bytes + 63) & ~(size_t)63;
     void *p = aligned_alloc(64, padded ? padded : 64);
     if (!p) {
@@ -100,7 +127,7 @@ wanc_tensor wanc_tensor_narrow(const wanc_tensor *t, int dim, int64_t start, int
 {
     wanc_tensor v = *t;
     v.owned = NULL;
-    v.data = (char *)t->data + (size_t)(start * t->stride[dim]) * wanc_dtype_size(t->dtype);
+    v.data = (char *)t->data + wanc_dtype_row_bytes(t->dtype, start * t->stride[dim]);
     v.shape[dim] = len;
     return v;
 }
@@ -250,8 +277,20 @@ wanc_err wanc_convert(void *dst, wanc_dtype dst_dt, const void *src, wanc_dtype 
     if (dst_dt >= WANC_DTYPE_COUNT || src_dt >= WANC_DTYPE_COUNT)
         WANC_FAIL(WANC_EINVAL, "conversion between unknown dtypes %d and %d", (int)src_dt, (int)dst_dt);
     if (dst_dt == src_dt) {
-        memcpy(dst, src, n * wanc_dtype_size(dst_dt));
+        memcpy(dst, src, wanc_dtype_row_bytes(dst_dt, (int64_t)n));
         return NULL;
+    }
+    if (wanc_dtype_is_quant(dst_dt))
+        WANC_FAIL(WANC_EUNSUPPORTED, "conversion to %s: block types are written by wanc_quantize",
+                  wanc_dtype_name(dst_dt));
+    if (wanc_dtype_is_quant(src_dt)) {
+        if (dst_dt == WANC_F32) return wanc_dequantize(dst, src, src_dt, (int64_t)n);
+        float *tmp = malloc(n * sizeof(float) + 1);
+        if (!tmp) WANC_FAIL(WANC_ENOMEM, "conversion buffer for %zu values", n);
+        wanc_err e = wanc_dequantize(tmp, src, src_dt, (int64_t)n);
+        if (!e) e = wanc_convert(dst, dst_dt, tmp, WANC_F32, n);
+        free(tmp);
+        return e;
     }
     /* The hot paths: weights and activations between f32 and bf16/f16. */
     if (dst_dt == WANC_F32 && src_dt == WANC_BF16) {
@@ -275,13 +314,25 @@ wanc_err wanc_convert(void *dst, wanc_dtype dst_dt, const void *src, wanc_dtype 
     return NULL;
 }
 
+static void apply_scale(float *x, size_t n, float scale)
+{
+    if (scale != 0.0f)
+        for (size_t i = 0; i < n; i++) x[i] *= scale;
+}
+
 wanc_err wanc_tensor_to_f32(float *dst, const wanc_tensor *src)
 {
-    if (wanc_tensor_is_contiguous(src)) return wanc_convert(dst, WANC_F32, src->data, src->dtype, (size_t)wanc_tensor_numel(src));
+    size_t n = (size_t)wanc_tensor_numel(src);
+    if (wanc_tensor_is_contiguous(src)) {
+        TRY(wanc_convert(dst, WANC_F32, src->data, src->dtype, n));
+        apply_scale(dst, n, src->scale);
+        return NULL;
+    }
+    if (wanc_dtype_is_quant(src->dtype))
+        WANC_FAIL(WANC_EUNSUPPORTED, "a strided view of a %s tensor cannot be decoded", wanc_dtype_name(src->dtype));
     /* Strided: walk the index space, innermost dim fastest. */
     int64_t idx[WANC_MAX_DIMS] = {0};
-    int64_t n = wanc_tensor_numel(src);
-    for (int64_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
         int64_t off = 0;
         for (int d = 0; d < src->ndim; d++) off += idx[d] * src->stride[d];
         dst[k] = (float)load_as_double(src->data, src->dtype, (size_t)off);
@@ -290,22 +341,45 @@ wanc_err wanc_tensor_to_f32(float *dst, const wanc_tensor *src)
             idx[d] = 0;
         }
     }
+    apply_scale(dst, n, src->scale);
+    return NULL;
+}
+
+wanc_err wanc_weight_rows_to_f32(float *dst, const wanc_tensor *w, int64_t row0, int64_t nrows)
+{
+    if (!w || w->ndim < 1 || !w->data) WANC_FAIL(WANC_EINVAL, "weight rows: no weight");
+    if (!wanc_dtype_is_float(w->dtype))
+        WANC_FAIL(WANC_EUNSUPPORTED, "weight rows: dtype %s is not a weight type", wanc_dtype_name(w->dtype));
+    if (!wanc_tensor_is_contiguous(w)) WANC_FAIL(WANC_EINVAL, "weight rows: weight must be contiguous");
+    int64_t N = w->shape[0], K = N ? wanc_tensor_numel(w) / N : 0;
+    if (row0 < 0 || nrows < 0 || row0 + nrows > N)
+        WANC_FAIL(WANC_EINVAL, "weight rows: rows %lld..%lld outside %lld", (long long)row0,
+                  (long long)(row0 + nrows), (long long)N);
+    if (K % wanc_dtype_block_elems(w->dtype))
+        WANC_FAIL(WANC_ESHAPE, "weight rows: rows of %lld values are not whole %s blocks", (long long)K,
+                  wanc_dtype_name(w->dtype));
+    const char *src = (const char *)w->data + wanc_dtype_row_bytes(w->dtype, K) * (size_t)row0;
+    TRY(wanc_dequantize(dst, src, w->dtype, nrows * K));
+    apply_scale(dst, (size_t)(nrows * K), w->scale);
     return NULL;
 }
 
 wanc_err wanc_tensor_convert(wanc_tensor *out, const wanc_tensor *src, wanc_dtype dt)
 {
     TRY(wanc_tensor_alloc(out, dt, src->ndim, src->shape));
-    if (!wanc_tensor_is_contiguous(src)) {
+    if (!wanc_tensor_is_contiguous(src) || src->scale != 0.0f) {
         float *tmp = malloc((size_t)wanc_tensor_numel(src) * sizeof(float) + 1);
         if (!tmp) {
             wanc_tensor_free(out);
             WANC_FAIL(WANC_ENOMEM, "conversion buffer");
         }
-        wanc_tensor_to_f32(tmp, src);
-        wanc_err e = wanc_convert(out->data, dt, tmp, WANC_F32, (size_t)wanc_tensor_numel(src));
+        wanc_err e = wanc_tensor_to_f32(tmp, src);
+        if (!e) e = wanc_convert(out->data, dt, tmp, WANC_F32, (size_t)wanc_tensor_numel(src));
         free(tmp);
+        if (e) wanc_tensor_free(out);
         return e;
     }
-    return wanc_convert(out->data, dt, src->data, src->dtype, (size_t)wanc_tensor_numel(src));
+    wanc_err e = wanc_convert(out->data, dt, src->data, src->dtype, (size_t)wanc_tensor_numel(src));
+    if (e) wanc_tensor_free(out);
+    return e;
 }

@@ -34,6 +34,7 @@ struct wanc_dit {
     const wanc_backend *be;
     wanc_weights *store;
     bool owns_store, bf16, bf16_weights; /* bf16_weights: f32 weights rounded at load */
+    bool stream_blocks;                  /* wanc_dit_options.stream_blocks */
     dit_linear patch, text0, text2, time0, time2, tproj, head, img1, img3;
     float *img_ln0_w, *img_ln0_b, *img_ln4_w, *img_ln4_b; /* [1280], [1280], [dim], [dim] */
     float *emb_pos;                                       /* [514, 1280] or NULL */

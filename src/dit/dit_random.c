@@ -1,4 +1,4 @@
-/* Random Wan2.1 DiT checkpoints with the released key names and shapes.
+/* Random Wan DiT checkpoints with the released key names and shapes.
  *
  * `wanc random-model --arch wan2.1-t2v-14b` must work on a machine that
  * cannot hold the model, so the file is streamed: the header is built from
@@ -30,6 +30,13 @@ static const arch_entry archs[] = {
     {"wan2.1-i2v-14b", {.dim = 5120, .in_dim = 36, .out_dim = 16, .ffn_dim = 13824, .text_dim = 4096,
                         .freq_dim = 256, .num_heads = 40, .num_layers = 40, .patch = {1, 2, 2}, .eps = 1e-6f,
                         .has_image_input = true}},
+    /* Wan2.2: each A14B expert is a 14B Wan2.1-shaped DiT; I2V-A14B takes y (in_dim 36) without CLIP */
+    {"wan2.2-t2v-a14b", {.dim = 5120, .in_dim = 16, .out_dim = 16, .ffn_dim = 13824, .text_dim = 4096,
+                         .freq_dim = 256, .num_heads = 40, .num_layers = 40, .patch = {1, 2, 2}, .eps = 1e-6f}},
+    {"wan2.2-i2v-a14b", {.dim = 5120, .in_dim = 36, .out_dim = 16, .ffn_dim = 13824, .text_dim = 4096,
+                         .freq_dim = 256, .num_heads = 40, .num_layers = 40, .patch = {1, 2, 2}, .eps = 1e-6f}},
+    {"wan2.2-ti2v-5b", {.dim = 3072, .in_dim = 48, .out_dim = 48, .ffn_dim = 14336, .text_dim = 4096,
+                        .freq_dim = 256, .num_heads = 24, .num_layers = 30, .patch = {1, 2, 2}, .eps = 1e-6f}},
 };
 
 wanc_err wanc_dit_arch_config(wanc_dit_config *cfg, const char *arch)
@@ -39,8 +46,8 @@ wanc_err wanc_dit_arch_config(wanc_dit_config *cfg, const char *arch)
             *cfg = archs[i].cfg;
             return NULL;
         }
-    WANC_FAIL(WANC_ENOTFOUND, "unknown DiT arch '%s' (known: wan2.1-t2v-1.3b, wan2.1-t2v-14b, wan2.1-i2v-14b)",
-              arch);
+    WANC_FAIL(WANC_ENOTFOUND, "unknown DiT arch '%s' (known: wan2.1-t2v-1.3b, wan2.1-t2v-14b, wan2.1-i2v-14b, "
+              "wan2.2-t2v-a14b, wan2.2-i2v-a14b, wan2.2-ti2v-5b)", arch);
 }
 
 /* ---- the tensor list ----------------------------------------------------------- */
@@ -226,22 +233,19 @@ static wanc_err write_tensor(FILE *f, const spec *sp, wanc_dtype dt, uint64_t se
     return NULL;
 }
 
-wanc_err wanc_dit_random_write(const char *path, const wanc_dit_config *cfg, wanc_dtype dt, uint64_t seed)
+/* One .safetensors file holding specs s[0..n) (sorted by name). */
+static wanc_err write_file(const char *path, const spec *s, int n, wanc_dtype dt, uint64_t seed, int num_heads)
 {
-    if (dt != WANC_F32 && dt != WANC_BF16 && dt != WANC_F16)
-        WANC_FAIL(WANC_EINVAL, "random DiT: dtype %s not supported (F32, BF16, F16)", wanc_dtype_name(dt));
-    spec_list l = {0};
-    wanc_err err = build_specs(&l, cfg);
+    spec_list l = {.s = (spec *)s, .n = n, .cap = n};
     char *hdr = NULL, tmp[4096];
     FILE *f = NULL;
+    wanc_err err = NULL;
     const size_t chunk = 1 << 16;
     float *buf = malloc(chunk * sizeof(float));
     void *cbuf = malloc(chunk * sizeof(float));
-    if (!err && (!buf || !cbuf)) err = wanc_error(WANC_ENOMEM, "random DiT: out of memory");
-    if (err) goto done;
-    qsort(l.s, (size_t)l.n, sizeof *l.s, spec_cmp);
+    if (!buf || !cbuf) TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "random DiT: out of memory"));
     char heads[16];
-    snprintf(heads, sizeof heads, "%d", cfg->num_heads);
+    snprintf(heads, sizeof heads, "%d", num_heads);
     const char *meta[] = {"format", "pt", "num_heads", heads, NULL};
     hdr = build_header(&l, dt, meta);
     if (!hdr) TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "random DiT: out of memory"));
@@ -254,7 +258,7 @@ wanc_err wanc_dit_random_write(const char *path, const wanc_dit_config *cfg, wan
     TRY_GOTO(err, done, write_all(f, len8, 8, tmp));
     TRY_GOTO(err, done, write_all(f, hdr, hl, tmp));
     TRY_GOTO(err, done, write_all(f, "        ", padded - hl, tmp));
-    for (int i = 0; i < l.n; i++) TRY_GOTO(err, done, write_tensor(f, &l.s[i], dt, seed, tmp, buf, cbuf, chunk));
+    for (int i = 0; i < n; i++) TRY_GOTO(err, done, write_tensor(f, &s[i], dt, seed, tmp, buf, cbuf, chunk));
     if (fclose(f)) {
         f = NULL;
         TRY_GOTO(err, done, wanc_error(WANC_EIO, "%s: write failed", tmp));
@@ -269,6 +273,69 @@ done:
     free(hdr);
     free(buf);
     free(cbuf);
+    return err;
+}
+
+static wanc_err sorted_specs(spec_list *l, const wanc_dit_config *cfg, wanc_dtype dt)
+{
+    if (dt != WANC_F32 && dt != WANC_BF16 && dt != WANC_F16)
+        WANC_FAIL(WANC_EINVAL, "random DiT: dtype %s not supported (F32, BF16, F16)", wanc_dtype_name(dt));
+    TRY(build_specs(l, cfg));
+    qsort(l->s, (size_t)l->n, sizeof *l->s, spec_cmp);
+    return NULL;
+}
+
+wanc_err wanc_dit_random_write(const char *path, const wanc_dit_config *cfg, wanc_dtype dt, uint64_t seed)
+{
+    spec_list l = {0};
+    wanc_err err = sorted_specs(&l, cfg, dt);
+    if (!err) err = write_file(path, l.s, l.n, dt, seed, cfg->num_heads);
+    free(l.s);
+    return err;
+}
+
+wanc_err wanc_dit_random_write_shards(const char *dir, const wanc_dit_config *cfg, wanc_dtype dt, uint64_t seed,
+                                      int shards)
+{
+    spec_list l = {0};
+    cJSON *index = NULL;
+    char *text = NULL;
+    wanc_err err = sorted_specs(&l, cfg, dt);
+    if (err) goto done;
+    if (shards < 1 || shards > l.n) shards = l.n < 1 ? 1 : l.n;
+    uint64_t total = 0;
+    for (int i = 0; i < l.n; i++) total += (uint64_t)wanc_numel(l.s[i].ndim, l.s[i].shape) * wanc_dtype_size(dt);
+    index = cJSON_CreateObject();
+    cJSON *meta = cJSON_AddObjectToObject(index, "metadata"), *map = cJSON_AddObjectToObject(index, "weight_map");
+    cJSON_AddNumberToObject(meta, "total_size", (double)total);
+    /* consecutive names, about total/shards bytes each, as the release splits them */
+    int begin = 0;
+    uint64_t done_bytes = 0;
+    for (int k = 1; k <= shards; k++) {
+        int end = begin;
+        uint64_t goal = total * (uint64_t)k / (uint64_t)shards;
+        /* every shard gets at least one tensor: leave one for each shard after this one */
+        while (end < l.n - (shards - k) && (end == begin || done_bytes < goal || k == shards)) {
+            done_bytes += (uint64_t)wanc_numel(l.s[end].ndim, l.s[end].shape) * wanc_dtype_size(dt);
+            end++;
+        }
+        char name[96], path[4096];
+        snprintf(name, sizeof name, "diffusion_pytorch_model-%05d-of-%05d.safetensors", k, shards);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (end > begin) TRY_GOTO(err, done, write_file(path, l.s + begin, end - begin, dt, seed, cfg->num_heads));
+        for (int i = begin; i < end; i++) cJSON_AddStringToObject(map, l.s[i].name, name);
+        begin = end;
+    }
+    text = cJSON_Print(index);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors.index.json", dir);
+    FILE *f = text ? fopen(path, "wb") : NULL;
+    bool ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f)) ok = false;
+    if (!ok) err = wanc_error(WANC_EIO, "%s: cannot write the shard index", path);
+done:
+    cJSON_Delete(index);
+    free(text);
     free(l.s);
     return err;
 }

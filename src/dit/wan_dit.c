@@ -161,7 +161,9 @@ wanc_err dit_view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, const i
     TRY(wanc_weights_get(d->store, name, &t, ndim, shape));
     if (!wanc_tensor_is_contiguous(t))
         WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s is not contiguous", wanc_weights_describe(d->store), name);
-    if (d->bf16_weights && t->dtype != WANC_BF16) {
+    /* fp8 and ggml block types stay compact in both modes: linear decodes them block by block */
+    bool compact = wanc_dtype_is_quant(t->dtype) || t->dtype == WANC_F8_E4M3 || t->dtype == WANC_F8_E5M2;
+    if (d->bf16_weights && t->dtype != WANC_BF16 && !compact) {
         if (d->nconv == d->capconv) {
             int cap = d->capconv ? 2 * d->capconv : 64;
             wanc_tensor **nc = realloc(d->conv, (size_t)cap * sizeof *nc);
@@ -178,8 +180,8 @@ wanc_err dit_view_weight(wanc_dit *d, const wanc_tensor **out, int ndim, const i
         }
         d->conv[d->nconv++] = ct;
         t = ct;
-    } else if (t->dtype != WANC_F32 && t->dtype != WANC_BF16 && t->dtype != WANC_F16) {
-        WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s has dtype %s; the DiT reads F32, BF16 or F16",
+    } else if (!wanc_dtype_is_float(t->dtype)) {
+        WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s has dtype %s; the DiT reads float weights (F32, BF16, F16, fp8, GGUF blocks)",
                   wanc_weights_describe(d->store), name, wanc_dtype_name(t->dtype));
     }
     *out = t;
@@ -313,6 +315,7 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
     d->store = w;
     d->bf16 = o.precision == WANC_DIT_BF16;
     d->bf16_weights = d->bf16 || o.bf16_weights;
+    d->stream_blocks = o.stream_blocks;
     wanc_arena_init(&d->arena, 0);
     dit_stated stated;
     wanc_err err = dit_config_parse(&stated, o.config_json);
@@ -326,6 +329,9 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
     *out = d;
     return NULL;
 }
+
+const wanc_weights *wanc_dit_store(const wanc_dit *dit) { return dit ? dit->store : NULL; }
+void wanc_dit_set_streaming(wanc_dit *dit, bool on) { dit->stream_blocks = on; }
 
 wanc_err wanc_dit_open(wanc_dit **out, const wanc_backend *be, const char *path, const wanc_dit_options *opt)
 {
@@ -606,6 +612,17 @@ static wanc_err observe_per_token(const fwd *f, wanc_arena *A, const fwd_bufs *B
     return NULL;
 }
 
+/* Page hints for every weight matrix of a block (streaming, see wanc_dit_options). */
+static void block_advise(const wanc_dit *d, const dit_block *b, bool need)
+{
+    const dit_linear *ls[] = {&b->q, &b->k, &b->v, &b->o, &b->cq, &b->ck, &b->cv, &b->co, &b->ck_img, &b->cv_img,
+                              &b->ffn0, &b->ffn2};
+    for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
+        wanc_weights_advise(d->store, ls[i]->w, need);
+        wanc_weights_advise(d->store, ls[i]->b, need);
+    }
+}
+
 wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
 {
     TRY(check_inputs(d, in));
@@ -788,8 +805,11 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
             TRY_GOTO(err, done, dit_alloc_f(A, &hints, c->vace_num_blocks * S * D));
             TRY_GOTO(err, done, dit_vace_hints(&f, d, &B, A, B.x, hints));
         }
+        if (d->stream_blocks) block_advise(d, &d->blocks[0], true);
         for (int i = 0; i < c->num_layers; i++) {
+            if (d->stream_blocks && i + 1 < c->num_layers) block_advise(d, &d->blocks[i + 1], true); /* read ahead */
             TRY_GOTO(err, done, dit_run_block(&f, d, &d->blocks[i], &B));
+            if (d->stream_blocks) block_advise(d, &d->blocks[i], false);
             if (in->observe) {
                 char name[32];
                 snprintf(name, sizeof name, "block.%d", i);

@@ -71,6 +71,11 @@ typedef struct wanc_dit_options {
      * vace_layers) and must agree with what they do (dim, num_layers, ...).
      * NULL: none. See dit_config.c. */
     const char *config_json;
+    /* Stream the blocks' weights: read block i+1 ahead while block i computes
+     * and drop block i's pages after it (the weights stay mapped, so the
+     * next forward reads them again from the page cache or disk). For a DiT
+     * larger than the memory it may use. */
+    bool stream_blocks;
 } wanc_dit_options;
 
 /* Called at each named point of the forward (see the fixture README's
@@ -135,6 +140,10 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
 /* Open `path` (file, index.json or glob) and load; the model owns the store. */
 wanc_err wanc_dit_open(wanc_dit **out, const wanc_backend *be, const char *path, const wanc_dit_options *opt);
 void wanc_dit_free(wanc_dit *dit);
+/* The weight store the DiT reads (for page hints and sizes). */
+const wanc_weights *wanc_dit_store(const wanc_dit *dit);
+/* Turn block streaming (wanc_dit_options.stream_blocks) on or off. */
+void wanc_dit_set_streaming(wanc_dit *dit, bool on);
 /* Attach run-time LoRA terms (src/lora) to the linears they name, replacing
  * any attached before; NULL detaches all. The runtime must outlive its use.
  * Named error when a term targets a weight that is no linear of this DiT. */

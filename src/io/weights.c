@@ -70,8 +70,8 @@ wanc_err wanc_store_map_file(wanc_weights *w, const char *path, int *index)
 void wanc_store_copy_contiguous(void *dst, const wanc_tensor *src)
 {
     size_t es = wanc_dtype_size(src->dtype), n = (size_t)wanc_tensor_numel(src);
-    if (wanc_tensor_is_contiguous(src)) {
-        memcpy(dst, src->data, n * es);
+    if (wanc_tensor_is_contiguous(src) || !es) { /* block types are always stored contiguous */
+        memcpy(dst, src->data, wanc_tensor_nbytes(src));
         return;
     }
     /* Walk the index space, innermost dim fastest; bytes are copied, so any dtype works. */
@@ -108,7 +108,7 @@ wanc_err wanc_store_add(wanc_weights *w, int file, const char *name, wanc_dtype 
     if (stride)
         for (int i = 0; i < ndim; i++) e->t.stride[i] = stride[i];
     size_t es = wanc_dtype_size(dt);
-    bool aligned = ((uintptr_t)data % es) == 0;
+    bool aligned = !es || ((uintptr_t)data % es) == 0; /* block types are read bytewise */
     if (!aligned || !wanc_tensor_is_contiguous(&e->t)) {
         /* The layout does not allow a view: one contiguous copy in the stored dtype. */
         wanc_tensor src = e->t, dst;
@@ -207,6 +207,7 @@ static wanc_err add_file(wanc_weights *w, const char *path)
     size_t got = 0;
     TRY(sniff(path, m, sizeof m, &got));
     if (got == 9 && m[8] == '{') return wanc_safetensors_read(w, path);
+    if (got >= 4 && !memcmp(m, "GGUF", 4)) return wanc_gguf_read(w, path);
     if (got >= 4 && m[0] == 'P' && m[1] == 'K' && (m[2] == 3 || m[2] == 5) && (m[3] == 4 || m[3] == 6))
         return wanc_pth_read(w, path);
     if (got >= 2 && m[0] == 0x80 && m[1] >= 2 && m[1] <= 5) /* pickle PROTO: torch < 1.6 wrote bare pickles */
@@ -279,6 +280,43 @@ static wanc_err add_path(wanc_weights *w, const char *path)
     return err;
 }
 
+static int find_exact(const wanc_weights *w, const char *prefix, const char *name);
+
+/* ComfyUI "scaled fp8": `<layer>.weight` (fp8) holds w / s and the 0-d
+ * `<layer>.scale_weight` (newer ComfyUI: `.weight_scale`) holds s. The scale
+ * is attached to the weight's tensor, which stays fp8 in memory; every
+ * conversion to float32 multiplies by it. */
+static wanc_err attach_fp8_scales(wanc_weights *w)
+{
+    static const char *const suffixes[] = {".scale_weight", ".weight_scale"};
+    for (int i = 0; i < w->n; i++) {
+        const char *name = w->entries[i].name;
+        for (size_t k = 0; k < sizeof suffixes / sizeof *suffixes; k++) {
+            size_t nl = strlen(name), sl = strlen(suffixes[k]);
+            if (nl <= sl || strcmp(name + nl - sl, suffixes[k])) continue;
+            char wname[1024];
+            if (nl - sl + 8 > sizeof wname) continue;
+            snprintf(wname, sizeof wname, "%.*s.weight", (int)(nl - sl), name);
+            int j = find_exact(w, "", wname);
+            if (j < 0) continue;
+            wanc_tensor *t = &w->entries[j].t;
+            const wanc_tensor *s = &w->entries[i].t;
+            if (t->dtype != WANC_F8_E4M3 && t->dtype != WANC_F8_E5M2) continue; /* only fp8 weights are scaled */
+            float v;
+            if (wanc_tensor_numel(s) != 1 || !wanc_dtype_is_float(s->dtype) || wanc_dtype_is_quant(s->dtype))
+                WANC_FAIL(WANC_EFORMAT, "%s: %s must hold one float (the scale of %s), it is %s with %lld values",
+                          w->files[w->entries[i].file].path, name, wname, wanc_dtype_name(s->dtype),
+                          (long long)wanc_tensor_numel(s));
+            TRY(wanc_tensor_to_f32(&v, s));
+            if (!(v != 0.0f) || v != v)
+                WANC_FAIL(WANC_EFORMAT, "%s: %s is %g, not a usable scale for %s", w->files[w->entries[i].file].path,
+                          name, (double)v, wname);
+            t->scale = v;
+        }
+    }
+    return NULL;
+}
+
 wanc_err wanc_weights_open_files(wanc_weights **out, const char *const *paths, int npaths)
 {
     *out = NULL;
@@ -288,6 +326,7 @@ wanc_err wanc_weights_open_files(wanc_weights **out, const char *const *paths, i
     wanc_err err = NULL;
     for (int i = 0; i < npaths && !err; i++) err = add_path(w, paths[i]);
     if (!err) err = store_finish(w);
+    if (!err) err = attach_fp8_scales(w);
     if (err) {
         wanc_weights_close(w);
         return err;
@@ -518,4 +557,36 @@ wanc_err wanc_weights_rename(wanc_weights *w, wanc_name_map_fn map, void *user)
         return err;
     }
     return fin;
+}
+
+/* ---- memory ------------------------------------------------------------------ */
+
+void wanc_weights_advise(const wanc_weights *w, const wanc_tensor *t, bool need)
+{
+    if (!w || !t || !t->data) return;
+    const unsigned char *p = t->data;
+    size_t n = wanc_tensor_nbytes(t);
+    for (int i = 0; i < w->nfiles; i++) {
+        const wanc_mapped_file *f = &w->files[i];
+        if (p < f->base || p >= f->base + f->size) continue;
+        if (n > (size_t)(f->base + f->size - p)) n = (size_t)(f->base + f->size - p);
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        uintptr_t a = (uintptr_t)p / page * page, b = ((uintptr_t)p + n + page - 1) / page * page;
+        /* file-backed and never written: dropped pages are re-read, never lost */
+        (void)madvise((void *)a, b - a, need ? MADV_WILLNEED : MADV_DONTNEED);
+        return;
+    }
+}
+
+void wanc_weights_release_all(const wanc_weights *w)
+{
+    for (int i = 0; w && i < w->nfiles; i++)
+        (void)madvise((void *)w->files[i].base, w->files[i].size, MADV_DONTNEED);
+}
+
+size_t wanc_weights_bytes(const wanc_weights *w)
+{
+    size_t n = 0;
+    for (int i = 0; w && i < w->n; i++) n += wanc_tensor_nbytes(&w->entries[i].t);
+    return n;
 }

@@ -1,7 +1,7 @@
 /* The weight store: one API over every checkpoint format.
  *
  * A store holds the tensors of one model, gathered from one or more files
- * (safetensors, sharded safetensors, PyTorch zip .pth). Tensor data stays in
+ * (safetensors, sharded safetensors, PyTorch zip .pth, GGUF). Tensor data stays in
  * the mmapped files wherever the layout allows; a tensor's `data` points
  * into the mapping and must not be written. Names are kept as stored; lookup
  * can strip the wrapper prefixes DiffSynth accepts (`model.`,
@@ -25,9 +25,13 @@
 typedef struct wanc_weights wanc_weights;
 
 /* Open a checkpoint. `path` may be:
- *   - a .safetensors file, a .pth/.pt/.ckpt (torch zip) file;
+ *   - a .safetensors file, a .pth/.pt/.ckpt (torch zip) file, a .gguf file
+ *     (its block-quantized tensors stay quantized: dtypes WANC_Q*);
  *   - a `*.safetensors.index.json` (opens every shard it names);
  *   - a glob pattern such as "dir/diffusion_pytorch_model*.safetensors".
+ * ComfyUI scaled-fp8 files: an fp8 `<layer>.weight` gets the value of its
+ * `<layer>.scale_weight` / `.weight_scale` as its tensor's `scale` (it stays
+ * fp8; conversions to float32 multiply by it).
  * Errors name the file and the problem. */
 wanc_err wanc_weights_open(wanc_weights **out, const char *path);
 /* Open several files as one model (their union; a duplicate name is an error). */
@@ -79,6 +83,20 @@ const char *wanc_weights_metadata(const wanc_weights *w, const char *key);
  * drop the tensor. */
 typedef int (*wanc_name_map_fn)(char *dst, size_t cap, const char *src, void *user);
 wanc_err wanc_weights_rename(wanc_weights *w, wanc_name_map_fn map, void *user);
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* Page hints for the part of the file mappings a tensor's data occupies
+ * (nothing for data the store copied into memory of its own):
+ * need = true starts reading it in (read-ahead, MADV_WILLNEED); need = false
+ * drops its pages from this process (MADV_DONTNEED: they stay in the page
+ * cache and fault back in from the file when touched again, so every view
+ * stays valid). For streaming a model through less memory than it takes. */
+void wanc_weights_advise(const wanc_weights *w, const wanc_tensor *t, bool need);
+/* The same for every mapping of the store (a component done with its stage). */
+void wanc_weights_release_all(const wanc_weights *w);
+/* Bytes of all the store's tensors (mapped or copied). */
+size_t wanc_weights_bytes(const wanc_weights *w);
 
 /* ---- writing ----------------------------------------------------------- */
 

@@ -52,5 +52,6 @@ wanc_err wanc_store_add_metadata(wanc_weights *w, const char *key, const char *v
 /* Format readers: add every tensor of the file at `path`. */
 wanc_err wanc_safetensors_read(wanc_weights *w, const char *path);
 wanc_err wanc_pth_read(wanc_weights *w, const char *path);
+wanc_err wanc_gguf_read(wanc_weights *w, const char *path); /* io/gguf.c */
 
 #endif

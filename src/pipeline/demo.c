@@ -19,6 +19,7 @@
 #include "dit/dit_random.h"
 #include "dit/wan_dit.h"
 #include "pipeline/model_files.h"
+#include "pipeline/pipeline_internal.h"
 #include "text/umt5.h"
 #include "vae/wan_vae.h"
 #include "vision/clip.h"
@@ -29,7 +30,7 @@
 
 /* A unigram vocabulary: the three specials, the 256 byte-fallback pieces,
  * "▁" and the printable ASCII characters (alone and after "▁"). */
-static wanc_err write_demo_tokenizer(const char *path)
+wanc_err wanc_demo_write_tokenizer(const char *path)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
@@ -85,7 +86,7 @@ static wanc_err write_demo_tokenizer(const char *path)
     return NULL;
 }
 
-static wanc_err make_dir(const char *dir)
+wanc_err wanc_make_dir(const char *dir)
 {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         WANC_FAIL(WANC_EIO, "%s: cannot create the folder: %s", dir, strerror(errno));
@@ -98,17 +99,17 @@ static wanc_err write_models(const char *dir, int image, wanc_pipeline_files *fi
 {
     static char tok_dir[PATH_MAX], tok[PATH_MAX], t5[PATH_MAX], dit[PATH_MAX], vae[PATH_MAX], clip[PATH_MAX];
     snprintf(tok_dir, sizeof tok_dir, "%s/google", dir);
-    TRY(make_dir(dir));
-    TRY(make_dir(tok_dir));
+    TRY(wanc_make_dir(dir));
+    TRY(wanc_make_dir(tok_dir));
     snprintf(tok_dir, sizeof tok_dir, "%s/google/umt5-xxl", dir);
-    TRY(make_dir(tok_dir));
+    TRY(wanc_make_dir(tok_dir));
     snprintf(tok, sizeof tok, "%s/tokenizer.json", tok_dir);
     snprintf(t5, sizeof t5, "%s/models_t5_umt5-xxl-enc-bf16.safetensors", dir);
     snprintf(dit, sizeof dit, "%s/diffusion_pytorch_model.safetensors", dir);
     snprintf(vae, sizeof vae, "%s/Wan2.1_VAE.safetensors", dir);
     snprintf(clip, sizeof clip, "%s/" WANC_CLIP_RELEASE_NAME ".safetensors", dir);
 
-    TRY(write_demo_tokenizer(tok));
+    TRY(wanc_demo_write_tokenizer(tok));
     wanc_umt5_config tc = {.vocab = 512, .dim = DEMO_TEXT_DIM, .dim_attn = DEMO_TEXT_DIM, .dim_ffn = 64,
                            .num_heads = 4, .num_layers = 2, .num_buckets = 32};
     TRY(wanc_umt5_write_random(t5, &tc, DEMO_SEED));

@@ -22,14 +22,17 @@ typedef struct wanc_model_paths {
     char tokenizer[PATH_MAX]; /* a folder */
     char clip[PATH_MAX];      /* the CLIP image encoder, "" when the folder has none */
     char motion_controller[PATH_MAX]; /* speed control, "" when the folder has none */
+    int dit_heads;            /* diffusers transformer/config.json num_attention_heads, else 0 */
 } wanc_model_paths;
 
-/* A Wan2.2 A14B release keeps its two experts in high_noise_model/ and
- * low_noise_model/ (each sharded with an index); a Wan2.2 TI2V-5B release has
- * Wan2.2_VAE.pth in place of Wan2.1_VAE.pth.
- * Each missing file is a WANC_ENOTFOUND error naming the pattern looked for.
- * The CLIP file is optional here (a T2V release has none): the pipeline
- * requires it when the DiT takes an image. */
+/* Official release names first (a Wan2.2 A14B release keeps its two experts
+ * in high_noise_model/ and low_noise_model/, each sharded with an index; a
+ * Wan2.2 TI2V-5B release has Wan2.2_VAE.pth in place of Wan2.1_VAE.pth),
+ * then the diffusers and ComfyUI layouts (see model_files.c). A missing DiT,
+ * text encoder or VAE is a WANC_ENOTFOUND error naming the patterns looked
+ * for. The tokenizer ("" when absent: ComfyUI folders have none) and the CLIP
+ * file (a T2V release has none) are optional here; the pipeline asks for them
+ * when it needs them. */
 wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir);
 
 #endif

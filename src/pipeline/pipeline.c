@@ -30,6 +30,7 @@
 #include "wanc.h"
 #include "backend/backend.h"
 #include "core/clock.h"
+#include "core/memstat.h"
 #include "core/rng_torch.h"
 #include "core/tensor.h"
 #include "core/threads.h"
@@ -170,6 +171,20 @@ static void describe(wanc_pipeline *p, const wanc_umt5_config *tc, const char *c
              p->precision == WANC_PRECISION_BF16 ? "bf16" : "fp32");
 }
 
+/* A stage is done: report its memory, and under a limit drop its weights'
+ * pages (they stay mapped and fault back in when used again). */
+static void stage_done(const wanc_pipeline *p, const wanc_gen_params *prm, const char *stage, const wanc_weights *w)
+{
+    if (prm->memory) prm->memory(prm->memory_user, stage, wanc_rss_bytes(), wanc_peak_rss_bytes());
+    if (p->vram_limit > 0 && w) {
+        wanc_weights_release_all(w);
+        char name[48];
+        snprintf(name, sizeof name, "%s released", stage);
+        if (prm->memory) prm->memory(prm->memory_user, name, wanc_rss_bytes(), wanc_peak_rss_bytes());
+    }
+    wanc_peak_rss_reset();
+}
+
 /* ImageEmbedderCLIP's model, for the families that use it. */
 static wanc_err load_clip(wanc_pipeline *p, const char *clip, const char *dit, int heads, char *desc, size_t cap)
 {
@@ -178,6 +193,7 @@ static wanc_err load_clip(wanc_pipeline *p, const char *clip, const char *dit, i
                   "image encoder " WANC_CLIP_RELEASE_NAME ".pth: give it with --clip, or --model-dir with a folder "
                   "that has it", dit);
     TRYC(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder");
+    TRY(wanc_clip_adapt_names(p->clip_w));
     TRYC(wanc_clip_load(&p->clip, p->clip_w, heads), "CLIP image encoder %s", clip);
     wanc_clip_set_bf16(p->clip, p->precision == WANC_PRECISION_BF16);
     const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
@@ -210,7 +226,8 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     const char *tok = files->tokenizer ? files->tokenizer : found.tokenizer;
     const char *missing = !dit[0] ? "the DiT (--dit)" : !t5[0] ? "the text encoder (--t5)"
                         : !vae[0] ? "the VAE (--vae)" : !tok[0] ? "the tokenizer (--tokenizer)" : NULL;
-    if (missing) WANC_FAIL(WANC_EINVAL, "no file for %s: give it, or --model-dir with a release folder", missing);
+    if (missing) WANC_FAIL(WANC_EINVAL, "no file for %s: give it, or --model-dir with a release folder (official, "
+                           "diffusers or ComfyUI layout)", missing);
 
     wanc_pipeline *p = calloc(1, sizeof *p);
     if (!p) WANC_FAIL(WANC_ENOMEM, "pipeline");
@@ -233,12 +250,18 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
         err = wanc_error(WANC_ENOMEM, "DiT config");
         goto fail;
     }
-    wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
+    wanc_dit_options dopt = {.num_heads = o->dit_heads ? o->dit_heads : found.dit_heads, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32,
                              .config_json = p->dit_config};
     const char *dits[2] = {dit, dit2};
     TRY_GOTO(err, fail, pipeline_experts_set_loras(&p->experts, files->loras, files->n_loras, o->lora_mode,
                                                    o->lora_allow_unmatched, p->lora_summary, sizeof p->lora_summary));
     TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, p->be, &dopt, dits, dit2[0] ? 2 : 1));
+    p->vram_limit = o->vram_limit;
+    /* a DiT that takes most of the limit streams its blocks (every expert, as each opens) */
+    if (o->vram_limit > 0 && (double)wanc_weights_bytes(wanc_dit_store(p->experts.e[0].dit)) > 0.6 * o->vram_limit * 1e9) {
+        p->experts.opt.stream_blocks = true;
+        wanc_dit_set_streaming(p->experts.e[0].dit, true);
+    }
     TRY_GOTO(err, fail, wanc_error_context(wanc_vae_open(&p->vae, vae, p->be), "VAE"));
 
     const wanc_dit_config *dc = &p->experts.cfg;
@@ -715,6 +738,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
             memcpy(ch, posi, sizeof(float) * (size_t)(f_ref * plane));
         }
 
+    wanc_peak_rss_reset();
     double t0 = wanc_now_seconds();
     if (prm.progress && prm.progress(prm.progress_user, "text", 0, any_cfg ? 2 : 1, 0)) goto cancelled;
     TRY_GOTO(err, done, wanc_error_context(encode_prompt(p, prm.prompt, ctx_posi), "prompt"));
@@ -724,6 +748,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         observe(&prm, "context_nega", ctx_nega, ctx_n);
     }
     out->seconds_text = wanc_now_seconds() - t0;
+    stage_done(p, &prm, "text", wanc_umt5_store(p->t5));
 
     wanc_vae_opts vo;
     wanc_vae_opts_default(&vo);
@@ -746,6 +771,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
             observe(&prm, "first_frame_latents", first, z * plane);
         }
         out->seconds_image = wanc_now_seconds() - t0;
+        stage_done(p, &prm, "image", p->clip_w);
     }
 
     if (rc.motion_bucket_id) { /* SpeedControl: motion_bucket_id in the pipeline dtype; its embedding joins t_mod */
@@ -823,6 +849,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     if (f_ref) /* drop the reference frames: latents[:, :, f_ref:] */
         for (int64_t c = 0; c < z; c++)
             memmove(latents + c * F * plane, latents + (c * Fd + f_ref) * plane, sizeof(float) * (size_t)(F * plane));
+    stage_done(p, &prm, "denoise", dit ? wanc_dit_store(dit) : NULL);
     observe(&prm, "final_latents", latents, z * F * plane);
 
     /* Decode and convert. */
@@ -843,6 +870,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     out->H = (int)H;
     out->W = (int)W;
     out->seconds_decode = wanc_now_seconds() - t0;
+    stage_done(p, &prm, "decode", wanc_vae_store(p->vae));
     if (prm.progress) prm.progress(prm.progress_user, "decode", 1, 1, out->seconds_decode);
     goto done;
 cancelled:

@@ -104,6 +104,13 @@ wanc_err pipeline_experts_acquire(pipeline_experts *x, int k, wanc_dit **out);
  * of the previous step (0 at the first). */
 int pipeline_expert_for_step(int n_experts, int current, float t, double boundary);
 
+/* ---- the demo's pieces (demo.c), shared with random_release.c --------------- */
+
+/* The demo's tokenizer.json: specials, byte fallback, printable ASCII. */
+wanc_err wanc_demo_write_tokenizer(const char *path);
+/* mkdir that accepts an existing folder. */
+wanc_err wanc_make_dir(const char *dir);
+
 /* ---- the pipeline ------------------------------------------------------- */
 
 struct wanc_pipeline {
@@ -119,6 +126,7 @@ struct wanc_pipeline {
     wanc_motion_controller *motion;
     pipeline_recipe recipe;
     char *dit_config;     /* the stated DiT config (JSON), or NULL; every expert opens with it */
+    double vram_limit;    /* GB, 0 = none (wanc_pipeline_options.vram_limit) */
     char description[384];
     char lora_summary[2048];
 };

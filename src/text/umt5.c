@@ -54,8 +54,8 @@ int wanc_umt5_bucket(int64_t rel_pos, int num_buckets, int max_distance)
 
 static wanc_err check_weight_dtype(const wanc_weights *w, const char *name, const wanc_tensor *t)
 {
-    if (t->dtype != WANC_F32 && t->dtype != WANC_BF16 && t->dtype != WANC_F16)
-        WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s has dtype %s (UMT5 weights must be F32, BF16 or F16)",
+    if (!wanc_dtype_is_float(t->dtype))
+        WANC_FAIL(WANC_EUNSUPPORTED, "%s: tensor %s has dtype %s (UMT5 weights must be float: F32, BF16, F16, fp8, GGUF blocks)",
                   wanc_weights_describe(w), name, wanc_dtype_name(t->dtype));
     return NULL;
 }
@@ -189,7 +189,12 @@ wanc_err wanc_umt5_open(wanc_umt5 **out, const char *path, const wanc_backend *b
     *out = NULL;
     wanc_weights *w;
     TRY(wanc_weights_open(&w, path));
-    wanc_err err = wanc_umt5_load(out, w, be);
+    wanc_err err = NULL;
+    if (wanc_umt5_is_hf(w)) {
+        bool has_shared = wanc_weights_has(w, "shared.weight");
+        err = wanc_error_context(wanc_weights_rename(w, wanc_umt5_hf_name, &has_shared), "HF T5 names");
+    }
+    if (!err) err = wanc_umt5_load(out, w, be);
     if (err) {
         wanc_weights_close(w);
         return err;
@@ -197,6 +202,8 @@ wanc_err wanc_umt5_open(wanc_umt5 **out, const char *path, const wanc_backend *b
     (*out)->owned_store = w;
     return NULL;
 }
+
+const wanc_weights *wanc_umt5_store(const wanc_umt5 *m) { return m ? m->store : NULL; }
 
 void wanc_umt5_free(wanc_umt5 *m)
 {

@@ -60,8 +60,18 @@ typedef struct wanc_umt5 wanc_umt5;
 /* Build the encoder on `w` (borrowed: must outlive the model). */
 wanc_err wanc_umt5_load(wanc_umt5 **out, const wanc_weights *w, const wanc_backend *be);
 /* Open a checkpoint file and build the encoder on it (the model owns the store). */
+/* Hugging Face T5EncoderModel names (ComfyUI's umt5_xxl files, diffusers'
+ * text_encoder/) → Wan names, for wanc_weights_rename (user: a bool *, true
+ * when the store has shared.weight, so a tied embed_tokens copy is dropped);
+ * wanc_umt5_open applies it when
+ * wanc_umt5_is_hf. (umt5_keys.c) */
+int wanc_umt5_hf_name(char *dst, size_t cap, const char *src, void *user);
+bool wanc_umt5_is_hf(const wanc_weights *w);
+
 wanc_err wanc_umt5_open(wanc_umt5 **out, const char *path, const wanc_backend *be);
 void wanc_umt5_free(wanc_umt5 *m);
+/* The weight store the encoder reads (for page hints). */
+const wanc_weights *wanc_umt5_store(const wanc_umt5 *m);
 const wanc_umt5_config *wanc_umt5_get_config(const wanc_umt5 *m);
 
 /* Called with intermediate activations: name "embed" or "block.J",

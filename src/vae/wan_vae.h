@@ -73,7 +73,12 @@ void wanc_vae_opts_default(wanc_vae_opts *o);
 wanc_err wanc_vae21_load(wanc_vae21 **out, const wanc_weights *w, const wanc_backend *be);
 /* Open a checkpoint (.pth / .safetensors) and build the model; the model owns the store. */
 wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend *be);
+/* A diffusers AutoencoderKLWan state dict (vae/diffusion_pytorch_model.safetensors)
+ * renamed to the Wan names the loaders read; a store already in Wan layout is
+ * left alone. The *_open functions apply it. (vae_keys.c) */
+wanc_err wanc_vae_adapt_names(wanc_weights *w);
 void wanc_vae21_free(wanc_vae21 *m);
+const wanc_weights *wanc_vae21_store(const wanc_vae21 *m); /* for page hints */
 const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m);
 /* Floating-point operations of the last encode/decode (convs, linears, attention; 2 per MAC). */
 double wanc_vae21_flops(const wanc_vae21 *m);
@@ -131,6 +136,7 @@ const wanc_vae_config *wanc_vae_config_of(const wanc_vae *v);
 int wanc_vae_z_dim(const wanc_vae *v);     /* latent channels: 16, 48 */
 int wanc_vae_scale(const wanc_vae *v);     /* pixels per latent pixel: 8, 16 */
 const char *wanc_vae_family(const wanc_vae *v); /* "Wan2.1 VAE", "Wan2.2 VAE" */
+const wanc_weights *wanc_vae_store(const wanc_vae *v); /* for page hints */
 /* The model as its own type, or NULL when it is the other VAE. */
 wanc_vae21 *wanc_vae_as21(wanc_vae *v);
 wanc_vae22 *wanc_vae_as22(wanc_vae *v);

@@ -37,6 +37,8 @@ wanc_err wanc_vae21_open(wanc_vae21 **out, const char *path, const wanc_backend 
 
 void wanc_vae21_free(wanc_vae21 *m) { vae_model_free(core(m)); }
 
+const wanc_weights *wanc_vae21_store(const wanc_vae21 *m) { return vae_model_store(core(m)); }
+
 const wanc_vae21_config *wanc_vae21_config_of(const wanc_vae21 *m) { return vae_model_config(core(m)); }
 
 double wanc_vae21_flops(const wanc_vae21 *m) { return vae_model_flops(core(m)); }

@@ -18,6 +18,7 @@ wanc_err wanc_vae_open(wanc_vae **out, const char *path, const wanc_backend *be)
     wanc_vae *v = calloc(1, sizeof *v);
     if (!v) WANC_FAIL(WANC_ENOMEM, "VAE %s", path);
     wanc_err err = wanc_weights_open(&v->w, path);
+    if (!err) err = wanc_vae_adapt_names(v->w); /* diffusers AutoencoderKLWan names */
     if (!err) {
         /* the Wan2.2 VAE stores its stages as groups with shortcuts */
         v->v22 = wanc_weights_has(v->w, "encoder.downsamples.0.downsamples.0.residual.0.gamma") ||
@@ -44,6 +45,7 @@ const wanc_vae_config *wanc_vae_config_of(const wanc_vae *v) { return vae_model_
 int wanc_vae_z_dim(const wanc_vae *v) { return vae_model_config(v->m)->z_dim; }
 int wanc_vae_scale(const wanc_vae *v) { return vae_model_scale(v->m); }
 const char *wanc_vae_family(const wanc_vae *v) { return vae_model_family(v->m); }
+const wanc_weights *wanc_vae_store(const wanc_vae *v) { return v ? v->w : NULL; }
 wanc_vae21 *wanc_vae_as21(wanc_vae *v) { return v->v22 ? NULL : (wanc_vae21 *)v->m; }
 wanc_vae22 *wanc_vae_as22(wanc_vae *v) { return v->v22 ? (wanc_vae22 *)v->m : NULL; }
 

@@ -885,7 +885,8 @@ wanc_err vae_model_open(vae_model **out, const char *path, const wanc_backend *b
     wanc_weights *w;
     *out = NULL;
     TRY(wanc_weights_open(&w, path));
-    wanc_err err = vae_model_new(out, w, be, v);
+    wanc_err err = wanc_vae_adapt_names(w);
+    if (!err) err = vae_model_new(out, w, be, v);
     if (err) {
         wanc_weights_close(w);
         return err;
@@ -904,6 +905,8 @@ void vae_model_free(vae_model *m)
 }
 
 const wanc_vae_config *vae_model_config(const vae_model *m) { return &m->cfg; }
+
+const wanc_weights *vae_model_store(const vae_model *m) { return m ? m->w : NULL; }
 
 int vae_model_scale(const vae_model *m) { return m->sf; }
 

@@ -27,6 +27,8 @@ wanc_err vae_model_new(vae_model **out, const wanc_weights *w, const wanc_backen
 /* Open a checkpoint and build the engine over it; the model owns the store. */
 wanc_err vae_model_open(vae_model **out, const char *path, const wanc_backend *be, const vae_variant *v);
 void vae_model_free(vae_model *m);
+/* The store the engine reads (for page hints). */
+const wanc_weights *vae_model_store(const vae_model *m);
 const wanc_vae_config *vae_model_config(const vae_model *m);
 double vae_model_flops(const vae_model *m);
 /* Pixels per latent pixel in space: 8 (Wan2.1), 16 (Wan2.2). */

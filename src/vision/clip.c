@@ -13,7 +13,8 @@ const float wanc_clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 const float wanc_clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 typedef struct clip_block {
-    const wanc_tensor *qkv_w, *qkv_b;  /* [3D, D], [3D]: rows q | k | v */
+    wanc_tensor q_w, k_w, v_w;          /* [D, D] each: the row blocks of open-clip's to_qkv, or HF's q/k/v_proj */
+    wanc_tensor q_b, k_b, v_b;          /* [D] */
     const wanc_tensor *proj_w, *proj_b; /* [D, D], [D] */
     const wanc_tensor *fc1_w, *fc1_b;   /* [mlp, D], [mlp] */
     const wanc_tensor *fc2_w, *fc2_b;   /* [D, mlp], [D] */
@@ -58,8 +59,27 @@ static wanc_err load_f32f(const wanc_weights *w, float **out, int64_t n, const c
 
 static wanc_err load_block(clip_block *b, const wanc_weights *w, int i, int64_t D, int64_t mlp)
 {
-    TRY(wanc_weights_getf(w, &b->qkv_w, 2, (int64_t[]){3 * D, D}, "visual.transformer.%d.attn.to_qkv.weight", i));
-    TRY(wanc_weights_getf(w, &b->qkv_b, 1, (int64_t[]){3 * D}, "visual.transformer.%d.attn.to_qkv.bias", i));
+    char name[96];
+    snprintf(name, sizeof name, "visual.transformer.%d.attn.to_qkv.weight", i);
+    if (wanc_weights_has(w, name)) { /* open-clip: one [3D, D] projection, rows q | k | v */
+        const wanc_tensor *qkv_w, *qkv_b;
+        TRY(wanc_weights_get(w, name, &qkv_w, 2, (int64_t[]){3 * D, D}));
+        TRY(wanc_weights_getf(w, &qkv_b, 1, (int64_t[]){3 * D}, "visual.transformer.%d.attn.to_qkv.bias", i));
+        b->q_w = wanc_tensor_narrow(qkv_w, 0, 0, D), b->k_w = wanc_tensor_narrow(qkv_w, 0, D, D);
+        b->v_w = wanc_tensor_narrow(qkv_w, 0, 2 * D, D);
+        b->q_b = wanc_tensor_narrow(qkv_b, 0, 0, D), b->k_b = wanc_tensor_narrow(qkv_b, 0, D, D);
+        b->v_b = wanc_tensor_narrow(qkv_b, 0, 2 * D, D);
+    } else { /* Hugging Face: three projections (renamed to attn.q/k/v by wanc_clip_hf_name) */
+        const char *part[3] = {"q", "k", "v"};
+        wanc_tensor *wt[3] = {&b->q_w, &b->k_w, &b->v_w}, *bt[3] = {&b->q_b, &b->k_b, &b->v_b};
+        for (int k = 0; k < 3; k++) {
+            const wanc_tensor *t;
+            TRY(wanc_weights_getf(w, &t, 2, (int64_t[]){D, D}, "visual.transformer.%d.attn.%s.weight", i, part[k]));
+            *wt[k] = *t;
+            TRY(wanc_weights_getf(w, &t, 1, (int64_t[]){D}, "visual.transformer.%d.attn.%s.bias", i, part[k]));
+            *bt[k] = *t;
+        }
+    }
     TRY(wanc_weights_getf(w, &b->proj_w, 2, (int64_t[]){D, D}, "visual.transformer.%d.attn.proj.weight", i));
     TRY(wanc_weights_getf(w, &b->proj_b, 1, (int64_t[]){D}, "visual.transformer.%d.attn.proj.bias", i));
     TRY(wanc_weights_getf(w, &b->fc1_w, 2, (int64_t[]){mlp, D}, "visual.transformer.%d.mlp.0.weight", i));
@@ -90,12 +110,14 @@ static wanc_err clip_load(wanc_clip *m, const wanc_weights *w, int heads)
     c->patch = (int)pw->shape[2];
     const wanc_tensor *pos = wanc_weights_find(w, "visual.pos_embedding");
     if (!pos) WANC_FAIL(WANC_ENOTFOUND, "%s: no tensor visual.pos_embedding", src);
-    if (pos->ndim != 3 || pos->shape[0] != 1 || pos->shape[2] != c->width) {
+    /* open-clip [1, tokens, D]; Hugging Face [tokens, D] */
+    if (!(pos->ndim == 3 && pos->shape[0] == 1 && pos->shape[2] == c->width) &&
+        !(pos->ndim == 2 && pos->shape[1] == c->width)) {
         char s[64];
         WANC_FAIL(WANC_ESHAPE, "%s: visual.pos_embedding has shape %s, expected [1, tokens, %d]", src,
                   wanc_shape_str(s, sizeof s, pos->ndim, pos->shape), c->width);
     }
-    c->tokens = (int)pos->shape[1];
+    c->tokens = (int)pos->shape[pos->ndim - 2];
     c->grid = (int)lround(sqrt((double)(c->tokens - 1)));
     if (c->tokens < 2 || (int64_t)c->grid * c->grid != c->tokens - 1)
         WANC_FAIL(WANC_ESHAPE, "%s: visual.pos_embedding has %d tokens, expected 1 + a square number", src,
@@ -124,8 +146,12 @@ static wanc_err clip_load(wanc_clip *m, const wanc_weights *w, int heads)
     c->head_dim = c->width / heads;
 
     int64_t D = c->width;
-    TRY(wanc_weights_load_f32(w, "visual.cls_embedding", &m->cls, 3, (int64_t[]){1, 1, D}));
-    TRY(wanc_weights_load_f32(w, "visual.pos_embedding", &m->pos, 3, (int64_t[]){1, c->tokens, D}));
+    const wanc_tensor *cls = wanc_weights_find(w, "visual.cls_embedding");
+    bool hf_shapes = cls && cls->ndim == 1; /* HF: class_embedding [D], position_embedding [tokens, D] */
+    TRY(wanc_weights_load_f32(w, "visual.cls_embedding", &m->cls, hf_shapes ? 1 : 3,
+                              hf_shapes ? (int64_t[]){D} : (int64_t[]){1, 1, D}));
+    TRY(wanc_weights_load_f32(w, "visual.pos_embedding", &m->pos, pos->ndim,
+                              pos->ndim == 2 ? (int64_t[]){c->tokens, D} : (int64_t[]){1, c->tokens, D}));
     TRY(wanc_weights_load_f32(w, "visual.pre_norm.weight", &m->pre_w, 1, (int64_t[]){D}));
     TRY(wanc_weights_load_f32(w, "visual.pre_norm.bias", &m->pre_b, 1, (int64_t[]){D}));
     m->blocks = calloc((size_t)c->layers, sizeof *m->blocks);
@@ -206,16 +232,12 @@ static wanc_err run_block(const wanc_clip *m, const wanc_backend *be, const clip
     const wanc_clip_config *c = &m->cfg;
     int64_t L = c->tokens, D = c->width;
 #define R(p, n) TRY(maybe_round(m, be, (p), (n)))
-    /* attention: q, k, v come from the three row blocks of to_qkv */
+    /* attention */
     TRY(be->layer_norm(be, s->h, s->x, norms, norms + D, L, D, c->eps));
     R(s->h, L * D);
-    wanc_tensor wq = wanc_tensor_narrow(b->qkv_w, 0, 0, D), wk = wanc_tensor_narrow(b->qkv_w, 0, D, D),
-                wv = wanc_tensor_narrow(b->qkv_w, 0, 2 * D, D);
-    wanc_tensor bq = wanc_tensor_narrow(b->qkv_b, 0, 0, D), bk = wanc_tensor_narrow(b->qkv_b, 0, D, D),
-                bv = wanc_tensor_narrow(b->qkv_b, 0, 2 * D, D);
-    TRY(be->linear(be, s->q, s->h, &wq, &bq, L));
-    TRY(be->linear(be, s->k, s->h, &wk, &bk, L));
-    TRY(be->linear(be, s->v, s->h, &wv, &bv, L));
+    TRY(be->linear(be, s->q, s->h, &b->q_w, &b->q_b, L));
+    TRY(be->linear(be, s->k, s->h, &b->k_w, &b->k_b, L));
+    TRY(be->linear(be, s->v, s->h, &b->v_w, &b->v_b, L));
     R(s->q, 3 * L * D); /* q, k, v are adjacent */
     TRY(be->attention(be, s->a, s->q, s->k, s->v, L, L, c->heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim),
                       NULL, NULL));

@@ -48,6 +48,12 @@ typedef struct wanc_clip wanc_clip;
  * heads = 0 takes head_dim 80 (the real model); the tiny fixture passes its
  * own head count. Errors name the tensor and the expected shape. */
 wanc_err wanc_clip_load(wanc_clip **out, const wanc_weights *w, int heads);
+/* ComfyUI's clip_vision_h.safetensors (Hugging Face CLIPVisionModelWithProjection
+ * names) → the open-clip `visual.*` names the loader reads, with q/k/v_proj as
+ * `attn.q/k/v` (the loader takes them instead of `to_qkv`); the text-free
+ * projection and post-norm stay unused. Renames when the store is in HF
+ * layout, else does nothing. (clip_keys.c) */
+wanc_err wanc_clip_adapt_names(wanc_weights *w);
 void wanc_clip_free(wanc_clip *m);
 const wanc_clip_config *wanc_clip_get_config(const wanc_clip *m);
 

@@ -2,10 +2,11 @@
  *
  * Pillow's algorithm (Resample.c, "convolution" resampling): for each output
  * position along one axis the source centre is (o + 0.5)·scale, the filter
- * support is 2 source pixels scaled by max(scale, 1) (that scaling is the
- * antialiasing when shrinking), the taps are the source pixels whose centres
- * fall within it, the weights are bicubic(a = −0.5) of the distance divided
- * by the support scale, normalised to sum 1 in double and then converted to
+ * support (2 source pixels for bicubic, 1 for bilinear) is scaled by
+ * max(scale, 1) (that scaling is the antialiasing when shrinking), the taps
+ * are the source pixels whose centres fall within it, the weights are the
+ * filter (bicubic a = −0.5, or the triangle) of the distance divided by the
+ * support scale, normalised to sum 1 in double and then converted to
  * 22-bit fixed point. The horizontal pass runs first (only over the source
  * rows the vertical pass will read) into a uint8 image, then the vertical
  * pass; each sum starts at one half and is shifted and clipped to 0..255.
@@ -29,6 +30,12 @@ static double pil_bicubic(double x)
     return 0.0;
 }
 
+static double pil_triangle(double x)
+{
+    if (x < 0.0) x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
 /* Fixed-point taps of one axis: for output o, source pixels
  * bounds[2o] .. bounds[2o] + bounds[2o+1] - 1 with weights k[o·ksize + j]. */
 typedef struct {
@@ -43,9 +50,9 @@ static void pil_taps_free(pil_taps *t)
     free(t->k);
 }
 
-static wanc_err pil_taps_make(pil_taps *t, int in_size, int out_size)
+static wanc_err pil_taps_make(pil_taps *t, int in_size, int out_size, bool bilinear)
 {
-    const double filter_support = 2.0;
+    const double filter_support = bilinear ? 1.0 : 2.0;
     double scale = (double)in_size / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
     double support = filter_support * filterscale;
     int ksize = (int)ceil(support) * 2 + 1;
@@ -65,7 +72,8 @@ static wanc_err pil_taps_make(pil_taps *t, int in_size, int out_size)
         if (xmax > in_size) xmax = in_size;
         xmax -= xmin;
         for (int j = 0; j < xmax; j++) {
-            w[j] = pil_bicubic((j + xmin - center + 0.5) * ss);
+            double d = (j + xmin - center + 0.5) * ss;
+            w[j] = bilinear ? pil_triangle(d) : pil_bicubic(d);
             sum += w[j];
         }
         for (int j = 0; j < xmax; j++) {
@@ -88,8 +96,8 @@ static inline uint8_t pil_clip8(int64_t v)
     return (uint8_t)(v >> PIL_PRECISION_BITS);
 }
 
-wanc_err wanc_resize_pil_bicubic(uint8_t *out, int out_h, int out_w, const uint8_t *in, int in_h, int in_w,
-                                 int64_t in_row_stride)
+static wanc_err resize_pil(uint8_t *out, int out_h, int out_w, const uint8_t *in, int in_h, int in_w,
+                           int64_t in_row_stride, bool bilinear)
 {
     if (out_h <= 0 || out_w <= 0 || in_h <= 0 || in_w <= 0 || in_row_stride < 3 * (int64_t)in_w)
         WANC_FAIL(WANC_EINVAL, "resize: bad sizes %dx%d -> %dx%d (row stride %lld)", in_h, in_w, out_h, out_w,
@@ -102,8 +110,8 @@ wanc_err wanc_resize_pil_bicubic(uint8_t *out, int out_h, int out_w, const uint8
     pil_taps th = {0}, tv = {0};
     wanc_err err = NULL;
     uint8_t *tmp = NULL;
-    TRY_GOTO(err, done, pil_taps_make(&th, in_w, out_w));
-    TRY_GOTO(err, done, pil_taps_make(&tv, in_h, out_h));
+    TRY_GOTO(err, done, pil_taps_make(&th, in_w, out_w, bilinear));
+    TRY_GOTO(err, done, pil_taps_make(&tv, in_h, out_h, bilinear));
 
     /* horizontal pass over the source rows the vertical pass reads */
     const uint8_t *src = in;
@@ -162,6 +170,18 @@ done:
     return err;
 }
 
+wanc_err wanc_resize_pil_bicubic(uint8_t *out, int out_h, int out_w, const uint8_t *in, int in_h, int in_w,
+                                 int64_t in_row_stride)
+{
+    return resize_pil(out, out_h, out_w, in, in_h, in_w, in_row_stride, false);
+}
+
+wanc_err wanc_resize_pil_bilinear(uint8_t *out, int out_h, int out_w, const uint8_t *in, int in_h, int in_w,
+                                  int64_t in_row_stride)
+{
+    return resize_pil(out, out_h, out_w, in, in_h, in_w, in_row_stride, true);
+}
+
 void wanc_crop_for_aspect(int *y0, int *x0, int *ch, int *cw, int in_h, int in_w, int h, int w)
 {
     /* DiffSynth compares the aspect ratios in double and truncates the crop size */
@@ -188,6 +208,35 @@ wanc_err wanc_crop_and_resize(uint8_t *out, int h, int w, const uint8_t *in, int
         WANC_FAIL(WANC_EINVAL, "crop_and_resize: %dx%d image is too small to crop to aspect %d:%d", in_h, in_w, w,
                   h);
     return wanc_resize_pil_bicubic(out, h, w, in + ((int64_t)y0 * in_w + x0) * 3, ch, cw, (int64_t)in_w * 3);
+}
+
+void wanc_cover_size(int *rh, int *rw, int in_h, int in_w, int h, int w)
+{
+    /* scale = max(w / W0, h / H0) in double; Python's round() (half to even) */
+    double scale = fmax((double)w / in_w, (double)h / in_h);
+    *rh = (int)nearbyint(in_h * scale);
+    *rw = (int)nearbyint(in_w * scale);
+}
+
+wanc_err wanc_cover_resize_center_crop(uint8_t *out, int h, int w, const uint8_t *in, int in_h, int in_w)
+{
+    if (h <= 0 || w <= 0 || in_h <= 0 || in_w <= 0)
+        WANC_FAIL(WANC_EINVAL, "cover resize: bad sizes %dx%d -> %dx%d", in_h, in_w, h, w);
+    int rh, rw;
+    wanc_cover_size(&rh, &rw, in_h, in_w, h, w);
+    if (rh < h || rw < w)
+        WANC_FAIL(WANC_EINTERNAL, "cover resize: %dx%d scaled to %dx%d does not cover %dx%d", in_h, in_w, rh, rw, h, w);
+    uint8_t *mid = malloc((size_t)rh * rw * 3);
+    if (!mid) WANC_FAIL(WANC_ENOMEM, "cover resize: out of memory for a %dx%d image", rh, rw);
+    wanc_err err = wanc_resize_pil_bilinear(mid, rh, rw, in, in_h, in_w, (int64_t)in_w * 3);
+    if (!err) {
+        /* center_crop: top = int(round((H - h) / 2)), left likewise (half to even) */
+        int top = (int)nearbyint((rh - h) / 2.0), left = (int)nearbyint((rw - w) / 2.0);
+        for (int y = 0; y < h; y++)
+            memcpy(out + (size_t)y * w * 3, mid + ((size_t)(y + top) * rw + left) * 3, (size_t)w * 3);
+    }
+    free(mid);
+    return err;
 }
 
 float wanc_pixel_to_float(uint8_t v, bool bf16)

@@ -4,6 +4,10 @@
  *   - Pillow's Image.resize((w, h)) with its default filter BICUBIC on RGB
  *     uint8 images (separable, antialiased when shrinking, fixed-point
  *     coefficients), so resized images match Pillow byte for byte;
+ *   - Pillow's Image.resize with BILINEAR (same algorithm, triangle filter
+ *     of support 1), and the training dataset's ImageCropAndResize: resize
+ *     to cover the target (torchvision resize of a PIL image = that Pillow
+ *     call), then torchvision's center_crop;
  *   - DiffSynth's crop_and_resize (centre crop to the target aspect, then
  *     the Pillow resize), what VideoData(..., height, width) yields;
  *   - preprocess_image: float32(pixel) · (2/255) − 1, HWC → CHW;
@@ -25,6 +29,18 @@
  * whole image; larger when `in` points into a crop). */
 wanc_err wanc_resize_pil_bicubic(uint8_t *out, int out_h, int out_w, const uint8_t *in, int in_h, int in_w,
                                  int64_t in_row_stride);
+
+/* The same with Pillow's BILINEAR filter. */
+wanc_err wanc_resize_pil_bilinear(uint8_t *out, int out_h, int out_w, const uint8_t *in, int in_h, int in_w,
+                                  int64_t in_row_stride);
+
+/* ImageCropAndResize.crop_and_resize of DiffSynth's training dataset:
+ * scale = max(w / in_w, h / in_h), Pillow BILINEAR resize to
+ * (round(in_h·scale), round(in_w·scale)) (Python rounding, half to even),
+ * then torchvision center_crop to h x w (offsets round((size − crop) / 2)).
+ * wanc_cover_size gives the intermediate size. out[h, w, 3]. */
+void wanc_cover_size(int *rh, int *rw, int in_h, int in_w, int h, int w);
+wanc_err wanc_cover_resize_center_crop(uint8_t *out, int h, int w, const uint8_t *in, int in_h, int in_w);
 
 /* The crop DiffSynth's crop_and_resize takes before resizing to (h, w):
  * the rectangle [*y0, *y0 + *ch) x [*x0, *x0 + *cw) of an in_h x in_w image. */

@@ -545,7 +545,7 @@ TEST(io_write_read_roundtrip)
         char txt[512] = {0};
         CHECK(fread(txt, 1, sizeof txt - 1, o) > 0);
         fclose(o);
-        CHECK(strcmp(txt, "a.bias\tBF16\t5\nm.step\tI64\t[]\nz.weight\tF32\t2x3\ntensors: 3\n") == 0);
+        CHECK(strcmp(txt, "a.bias\tBF16\t5\nm.step\tI64\t[]\nz.weight\tF32\t2x3\ntensors: 3\ntensor types: F32 1 BF16 1 I64 1\n") == 0);
     }
     for (int i = 0; i < 3; i++) wanc_tensor_free(&t[i]);
     scratch_drop(&s);

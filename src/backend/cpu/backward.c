@@ -98,12 +98,14 @@ wanc_err cpu_linear_backward(const wanc_backend *be, float *dx, float *dw, float
 {
     if (!w || w->ndim < 2 || !w->data) WANC_FAIL(WANC_EINVAL, "linear_backward: weight must be a tensor of >= 2 dims");
     if (!cpu_weight_dtype_ok(w->dtype))
-        WANC_FAIL(WANC_ESHAPE, "linear_backward: weight dtype %s not supported (F32, BF16, F16)",
-                  wanc_dtype_name(w->dtype));
+        WANC_FAIL(WANC_ESHAPE, "linear_backward: weight dtype %s is not a float type", wanc_dtype_name(w->dtype));
     if (!wanc_tensor_is_contiguous(w)) WANC_FAIL(WANC_EINVAL, "linear_backward: weight must be contiguous");
     if (M < 0) WANC_FAIL(WANC_EINVAL, "linear_backward: M = %lld < 0", (long long)M);
     int64_t N = w->shape[0], K = N ? wanc_tensor_numel(w) / N : 0;
     if (N <= 0 || K <= 0) WANC_FAIL(WANC_ESHAPE, "linear_backward: empty weight");
+    if (K % wanc_dtype_block_elems(w->dtype))
+        WANC_FAIL(WANC_ESHAPE, "linear_backward: %s weight rows of %lld values are not whole blocks",
+                  wanc_dtype_name(w->dtype), (long long)K);
     if (M == 0) {
         if (!accumulate) {
             if (dw) memset(dw, 0, (size_t)(N * K) * sizeof(float));
@@ -114,7 +116,7 @@ wanc_err cpu_linear_backward(const wanc_backend *be, float *dx, float *dw, float
     if (!dy || (dw && !x)) WANC_FAIL(WANC_EINVAL, "linear_backward: NULL dy or x");
     float beta = accumulate ? 1.0f : 0.0f;
     if (dx) {
-        if (w->dtype == WANC_F32) {
+        if (w->dtype == WANC_F32 && w->scale == 0.0f) {
             TRY(cpu_gemm(be, dx, dy, w->data, M, K, N, 0, 0, 1.0f, beta, N, K, K));
         } else {
             /* dx = Σ over blocks of w's rows: dy[:, blk] · w[blk, :], in block order */
@@ -122,11 +124,10 @@ wanc_err cpu_linear_backward(const wanc_backend *be, float *dx, float *dw, float
             float *blk = malloc((size_t)(nb * K) * sizeof(float));
             if (!blk) WANC_FAIL(WANC_ENOMEM, "linear_backward: out of memory for a %lld x %lld weight block",
                                 (long long)nb, (long long)K);
-            size_t esz = wanc_dtype_size(w->dtype);
             wanc_err err = NULL;
             for (int64_t n0 = 0; n0 < N && !err; n0 += nb) {
                 int64_t nn = N - n0 < nb ? N - n0 : nb;
-                cpu_to_f32(blk, (const char *)w->data + (size_t)(n0 * K) * esz, w->dtype, (size_t)(nn * K));
+                cpu_weight_rows(blk, w, n0, nn, K); /* any stored dtype: bf16, fp8 (scaled), ggml blocks */
                 err = cpu_gemm(be, dx, dy + n0, blk, M, K, nn, 0, 0, 1.0f, n0 ? 1.0f : beta, N, K, K);
             }
             free(blk);

@@ -211,7 +211,7 @@ static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const floa
     if (!w || !w->data || (w->ndim != 5 && w->ndim != 4))
         WANC_FAIL(WANC_ESHAPE, "conv3d: weight must be [Cout, Cin, kt, kh, kw]");
     if (!cpu_weight_dtype_ok(w->dtype) || !wanc_tensor_is_contiguous(w))
-        WANC_FAIL(WANC_ESHAPE, "conv3d: weight must be contiguous F32/BF16/F16, got %s", wanc_dtype_name(w->dtype));
+        WANC_FAIL(WANC_ESHAPE, "conv3d: weight must be contiguous and of a float dtype, got %s", wanc_dtype_name(w->dtype));
     if (!stride || !pad) WANC_FAIL(WANC_EINVAL, "conv3d: NULL stride or pad");
     int off = w->ndim == 5 ? 0 : 1;
     conv_job j = {.x = x, .hist = hist, .Th = Th, .out = out, .Cin = Cin, .T = T, .H = H, .W = W, .Cout = w->shape[0],
@@ -234,7 +234,7 @@ static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const floa
     j.P = j.To * j.Ho * j.Wo;
     j.Kc = Cin * j.kt * j.kh * j.kw;
     if (bias && (!bias->data || wanc_tensor_numel(bias) != j.Cout || !cpu_weight_dtype_ok(bias->dtype)))
-        WANC_FAIL(WANC_ESHAPE, "conv3d: bias must have %lld F32/BF16/F16 values", (long long)j.Cout);
+        WANC_FAIL(WANC_ESHAPE, "conv3d: bias must have %lld float values", (long long)j.Cout);
     if (j.P > INT32_MAX || j.Kc > INT32_MAX) WANC_FAIL(WANC_EUNSUPPORTED, "conv3d: sizes exceed BLAS int");
     if (!out || !x) WANC_FAIL(WANC_EINVAL, "conv3d: NULL input or output");
     cpu_blas_init();
@@ -243,7 +243,18 @@ static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const floa
     float *wf = NULL, *bf = NULL;
     j.wsrc = w->data;
     j.wdt = w->dtype;
-    if (w->dtype != WANC_F32 && !(shifted && j.Kc != Cin)) { /* the re-layout converts on its own */
+    if (w->scale != 0.0f || (w->dtype != WANC_F32 && w->dtype != WANC_BF16 && w->dtype != WANC_F16)) {
+        /* fp8 / block types / scaled: decode once, then it is an F32 weight */
+        if (j.Kc % wanc_dtype_block_elems(w->dtype))
+            WANC_FAIL(WANC_ESHAPE, "conv3d: %s weight rows of %lld values are not whole blocks",
+                      wanc_dtype_name(w->dtype), (long long)j.Kc);
+        wf = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
+        if (!wf) WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory converting the weight");
+        cpu_weight_rows(wf, w, 0, j.Cout, j.Kc);
+        j.w = wf;
+        j.wsrc = wf;
+        j.wdt = WANC_F32;
+    } else if (w->dtype != WANC_F32 && !(shifted && j.Kc != Cin)) { /* the re-layout converts on its own */
         wf = malloc(sizeof(float) * (size_t)(j.Cout * j.Kc));
         if (!wf) WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory converting the weight");
         cpu_to_f32(wf, w->data, w->dtype, (size_t)(j.Cout * j.Kc));
@@ -257,7 +268,12 @@ static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const floa
             free(wf);
             WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory for the bias");
         }
-        cpu_to_f32(bf, bias->data, bias->dtype, (size_t)j.Cout);
+        wanc_err e = wanc_tensor_to_f32(bf, bias);
+        if (e) {
+            free(wf);
+            free(bf);
+            return e;
+        }
         j.bias = bf;
     }
     atomic_init(&j.failed, 0);

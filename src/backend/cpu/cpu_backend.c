@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "backend/cpu/cpu_internal.h"
+#include "core/quant.h"
 #include "core/threads.h"
 
 /* ---- OpenBLAS -------------------------------------------------------- */
@@ -47,7 +48,19 @@ void *cpu_scratch(int slot, size_t bytes)
 
 /* ---- weight conversion --------------------------------------------------- */
 
-int cpu_weight_dtype_ok(wanc_dtype dt) { return dt == WANC_F32 || dt == WANC_BF16 || dt == WANC_F16; }
+int cpu_weight_dtype_ok(wanc_dtype dt) { return wanc_dtype_is_float(dt); }
+
+void cpu_weight_rows(float *dst, const wanc_tensor *w, int64_t row0, int64_t nrows, int64_t K)
+{
+    if (w->scale == 0.0f && (w->dtype == WANC_F32 || w->dtype == WANC_BF16 || w->dtype == WANC_F16)) {
+        cpu_to_f32(dst, (const char *)w->data + (size_t)(row0 * K) * wanc_dtype_size(w->dtype), w->dtype,
+                   (size_t)(nrows * K));
+        return;
+    }
+    /* fp8, block-quantized, scaled: the shared decoder (checked by the caller) */
+    wanc_err e = wanc_weight_rows_to_f32(dst, w, row0, nrows);
+    wanc_error_free(e);
+}
 
 void cpu_to_f32(float *dst, const void *src, wanc_dtype dt, size_t n)
 {
@@ -73,6 +86,8 @@ void cpu_to_f32(float *dst, const void *src, wanc_dtype dt, size_t n)
             _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
 #endif
         for (; i < n; i++) dst[i] = wanc_f16_to_f32(s[i]);
+    } else {
+        wanc_error_free(wanc_dequantize(dst, src, dt, (int64_t)n));
     }
 }
 

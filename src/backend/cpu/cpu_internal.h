@@ -36,9 +36,15 @@ void cpu_blas_init(void);
 enum { CPU_SCRATCH_WEIGHT, CPU_SCRATCH_WORK, CPU_SCRATCH_WORK2, CPU_SCRATCH_SLOTS };
 void *cpu_scratch(int slot, size_t bytes);
 
-/* Convert n contiguous weight values of dtype dt (F32/BF16/F16) to float32. */
+/* Convert n contiguous values of a float dtype dt to float32 (fast paths
+ * for F32/BF16/F16; fp8 and block types through wanc_dequantize, n whole
+ * blocks). */
 void cpu_to_f32(float *dst, const void *src, wanc_dtype dt, size_t n);
-/* Is dt a weight dtype the CPU ops read directly? */
+/* Rows [row0, row0+nrows) of the contiguous weight w[N, K] as float32, its
+ * per-tensor scale applied (the caller has checked w: a float dtype, K whole
+ * blocks). */
+void cpu_weight_rows(float *dst, const wanc_tensor *w, int64_t row0, int64_t nrows, int64_t K);
+/* Is dt a weight dtype the CPU ops read (any float dtype, fp8 and ggml blocks included)? */
 int cpu_weight_dtype_ok(wanc_dtype dt);
 
 /* out[n] = silu(x[n]), exactly as the silu op computes each element (for

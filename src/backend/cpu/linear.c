@@ -1,4 +1,5 @@
-/* Dense products: linear (x · wᵀ + bias with F32/BF16/F16 weights) and the
+/* Dense products: linear (x · wᵀ + bias with weights of any stored float
+ * dtype: F32/BF16/F16, fp8 (scaled or not), ggml block types) and the
  * general strided float32 gemm.
  *
  * Both cut the output into blocks chosen from the sizes alone and run one
@@ -6,7 +7,7 @@
  * cpu_internal.h for why that makes the bits independent of the thread
  * count).
  *
- * Half-precision weights are never expanded as a whole: a task converts one
+ * Narrow weights are never expanded as a whole: a task converts (dequantizes) one
  * block of NB rows of w (NB × K floats) into its thread's scratch and keeps
  * it while it runs over the M-blocks of that N-block, so the conversion is
  * paid once per (N-block, thread) and amortised over all M rows.
@@ -64,13 +65,12 @@ static _Thread_local struct {
 static void linear_range(void *ctx, int64_t begin, int64_t end)
 {
     linear_job *j = ctx;
-    size_t esz = wanc_dtype_size(j->w->dtype);
     for (int64_t t = begin; t < end; t++) {
         int64_t nbi = t / j->mblocks, mbi = t % j->mblocks;
         int64_t n0 = nbi * j->nb, nn = j->N - n0 < j->nb ? j->N - n0 : j->nb;
         int64_t m0 = mbi * j->mb, mm = j->M - m0 < j->mb ? j->M - m0 : j->mb;
         const float *wblk;
-        if (j->w->dtype == WANC_F32) {
+        if (j->w->dtype == WANC_F32 && j->w->scale == 0.0f) {
             wblk = (const float *)j->w->data + n0 * j->K;
         } else {
             float *buf = cpu_scratch(CPU_SCRATCH_WEIGHT, (size_t)j->nb * (size_t)j->K * sizeof(float));
@@ -79,8 +79,7 @@ static void linear_range(void *ctx, int64_t begin, int64_t end)
                 return;
             }
             if (cached_block.call_id != j->call_id || cached_block.nblock != nbi) {
-                cpu_to_f32(buf, (const char *)j->w->data + (size_t)(n0 * j->K) * esz, j->w->dtype,
-                           (size_t)(nn * j->K));
+                cpu_weight_rows(buf, j->w, n0, nn, j->K);
                 cached_block.call_id = j->call_id;
                 cached_block.nblock = nbi;
             }
@@ -95,24 +94,27 @@ static void linear_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]); w F32/BF16/F16 contiguous, K = numel(w)/N. */
+/* out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]); w any float dtype, contiguous, K = numel(w)/N. */
 wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                     const wanc_tensor *bias, int64_t M)
 {
     (void)be;
     if (!w || w->ndim < 2 || !w->data) WANC_FAIL(WANC_EINVAL, "linear: weight must be a tensor of >= 2 dims");
     if (!cpu_weight_dtype_ok(w->dtype))
-        WANC_FAIL(WANC_ESHAPE, "linear: weight dtype %s not supported (F32, BF16, F16)", wanc_dtype_name(w->dtype));
+        WANC_FAIL(WANC_ESHAPE, "linear: weight dtype %s is not a float type", wanc_dtype_name(w->dtype));
     if (!wanc_tensor_is_contiguous(w)) WANC_FAIL(WANC_EINVAL, "linear: weight must be contiguous");
     if (M < 0) WANC_FAIL(WANC_EINVAL, "linear: M = %lld < 0", (long long)M);
     int64_t N = w->shape[0], K = N ? wanc_tensor_numel(w) / N : 0;
     if (N <= 0 || K <= 0) WANC_FAIL(WANC_ESHAPE, "linear: empty weight");
+    if (K % wanc_dtype_block_elems(w->dtype))
+        WANC_FAIL(WANC_ESHAPE, "linear: %s weight rows of %lld values are not whole %lld-value blocks",
+                  wanc_dtype_name(w->dtype), (long long)K, (long long)wanc_dtype_block_elems(w->dtype));
     if (N > INT32_MAX || K > INT32_MAX || M > INT32_MAX)
         WANC_FAIL(WANC_EUNSUPPORTED, "linear: sizes M=%lld N=%lld K=%lld exceed BLAS int", (long long)M,
                   (long long)N, (long long)K);
     if (bias && (!bias->data || wanc_tensor_numel(bias) != N || !cpu_weight_dtype_ok(bias->dtype) ||
                  !wanc_tensor_is_contiguous(bias)))
-        WANC_FAIL(WANC_ESHAPE, "linear: bias must be a contiguous F32/BF16/F16 tensor of %lld values, got %lld %s",
+        WANC_FAIL(WANC_ESHAPE, "linear: bias must be a contiguous float tensor of %lld values, got %lld %s",
                   (long long)N, (long long)wanc_tensor_numel(bias), wanc_dtype_name(bias->dtype));
     if (M == 0) return NULL;
     if (!out || !x) WANC_FAIL(WANC_EINVAL, "linear: NULL input or output");
@@ -122,7 +124,11 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
     if (bias) {
         bias_f32 = malloc((size_t)N * sizeof(float));
         if (!bias_f32) WANC_FAIL(WANC_ENOMEM, "linear: out of memory for the bias");
-        cpu_to_f32(bias_f32, bias->data, bias->dtype, (size_t)N);
+        wanc_err e = wanc_tensor_to_f32(bias_f32, bias);
+        if (e) {
+            free(bias_f32);
+            return e;
+        }
     }
     linear_job j = {.out = out, .x = x, .w = w, .bias = bias_f32, .M = M, .N = N, .K = K};
     choose_blocks(M, N, K, &j.mb, &j.nb);
