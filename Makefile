@@ -31,7 +31,7 @@ CLI_SRC  := $(sort $(wildcard tools/*.c))
 # `make fuzz` and by the replay of its seeds and crashers in `make test`.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
-FUZZ_DEPS = $(BUILD)/tests/fuzz/support.o $(BUILD)/tools/cli_args.o $(BUILD)/libwanc.a
+FUZZ_DEPS = $(BUILD)/tests/fuzz/support.o $(BUILD)/tools/cli_args.o $(BUILD)/tools/cli_conds.o $(BUILD)/libwanc.a
 
 ifeq ($(CUDA),1)
 # nvcc from PATH, else the default install. sm_90 code (H100/H200) plus

@@ -6,6 +6,8 @@ set -e
 "$build/bench_ops"
 "$build/bench_vae"
 "$build/bench_clip"
+# sliding windows: the DiT stage's RSS as the frame count doubles (flat with windows)
+"$build/bench_sliding_window"
 # DiT forward: 1.3B-size layers (fp32 weights), then 14B-size layers with bf16 weights (peak RSS)
 "$build/bench_dit" --arch wan2.1-t2v-1.3b --layers 2 --latent 16x5x32x32 --context 512 --dtype f32
 "$build/bench_dit" --arch wan2.1-t2v-14b --layers 2 --latent 16x5x32x32 --context 512 --dtype bf16

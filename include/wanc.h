@@ -75,6 +75,9 @@ typedef struct wanc_pipeline_files {
     const char *tokenizer; /* folder with spiece.model / tokenizer.json, or one of those files */
     const char *clip;      /* image-to-video models: models_clip_open-clip-xlm-roberta-large-vit-huge-14
                               (.pth or .safetensors); unused by a text-to-video DiT */
+    const char *motion_controller; /* speed control: WanMotionControllerModel (DiffSynth-Studio/
+                              Wan2.1-1.3b-speedcontrol-v1's model.safetensors, keys linear.{0,2,4}.*);
+                              else found in model_dir as Wan2.1-1.3b-speedcontrol-v1/model.safetensors */
     const char *dit2;      /* Wan2.2 A14B: the low-noise expert (DiffSynth's dit2); `dit` is then the
                               high-noise one. A model_dir with high_noise_model/ and low_noise_model/
                               gives both. */
@@ -91,6 +94,7 @@ typedef struct wanc_pipeline_options {
     wanc_precision precision; /* default bf16 */
     int dit_heads;            /* 0: from the checkpoint's metadata, else dim/128 */
     int threads;              /* 0: $WANC_THREADS, else every CPU */
+    int clip_heads;           /* CLIP image encoder heads: 0 = width / 80 (the released 16) */
     wanc_lora_mode lora_mode; /* default fused */
     bool lora_allow_unmatched; /* LoRA keys that match no DiT parameter: ignored and counted in
                                   wanc_pipeline_lora_summary, instead of a named error */
@@ -162,6 +166,39 @@ typedef struct wanc_dit_call {
 /* Writes velocity[lat_c, F, H, W]; an error stops the run. */
 typedef wanc_err (*wanc_velocity_fn)(void *user, const wanc_dit_call *call, float *velocity);
 
+/* Conditioning inputs beyond the prompt, as a tagged list (wanc_gen_params.conds):
+ * each entry names the WanVideoPipeline.__call__ argument it stands for and
+ * carries a value, a text, and/or media. A new model family adds a kind, not
+ * a struct field. An entry whose model is not loaded is a named error. */
+typedef enum wanc_cond_kind {
+    WANC_COND_MOTION_BUCKET_ID = 1, /* value: speed control (needs the motion controller file) */
+    WANC_COND_CONTROL_VIDEO,        /* media (video): Fun control */
+    WANC_COND_REFERENCE_IMAGE,      /* media (image): Fun V1.1 reference (ref_conv) */
+    WANC_COND_CAMERA,               /* text: camera_control_direction (Left, Right, Up, Down, LeftUp,
+                                       LeftDown, RightUp, RightDown); value: camera_control_speed (0:
+                                       DiffSynth's 1/54); values[19]: camera_control_origin or NULL
+                                       (DiffSynth's default). Fun Control-Camera, with input_image */
+    WANC_COND_VACE_VIDEO,           /* media (video): VACE control video */
+    WANC_COND_VACE_MASK,            /* media (video): VACE mask (white: generate, black: keep) */
+    WANC_COND_VACE_REFERENCE_IMAGE, /* media (image), repeatable: VACE reference images */
+    WANC_COND_VACE_SCALE,           /* value: vace_scale (default 1.0) */
+} wanc_cond_kind;
+
+/* uint8 RGB [frames, height, width, 3]; an image has frames = 1. */
+typedef struct wanc_media {
+    const uint8_t *rgb;
+    int frames, height, width;
+} wanc_media;
+
+typedef struct wanc_cond {
+    wanc_cond_kind kind;
+    float value;
+    const char *text;
+    const float *values;
+    int n_values;
+    wanc_media media;
+} wanc_cond;
+
 /* The parameters of WanVideoPipeline.__call__ that wanc supports, with its
  * defaults (wanc_gen_params_default). */
 typedef struct wanc_gen_params {
@@ -215,6 +252,18 @@ typedef struct wanc_gen_params {
      * skipped} per call (rel_l1, rescaled NaN on calls that always compute). */
     float tea_cache_l1_thresh;
     const char *tea_cache_model_id;
+    /* Sliding windows (DiffSynth's sliding_window_size / _stride, in latent
+     * frames; 0 = off, both or neither): the DiT runs on overlapping temporal
+     * windows of the latents, blended with linear ramps over the overlap, so
+     * its memory is bounded by the window. Observers see
+     * "step<k>.<posi|nega>.window<w>.latents_in" / ".noise_pred". Unlike
+     * DiffSynth, every per-frame input (y, the camera input, VACE context) is
+     * sliced per window and TI2V's fused first frame keeps timestep 0 in the
+     * window that holds it; TeaCache is not combined with windows. */
+    int sliding_window_size, sliding_window_stride;
+    /* Conditioning inputs of the control models (see wanc_cond_kind); NULL/0: none. */
+    const wanc_cond *conds;
+    int n_conds;
     /* Wan2.2 A14B (two experts): the high-noise expert runs while the step's
      * timestep >= switch_dit_boundary * 1000, the low-noise one from the first
      * step below (DiffSynth's switch_DiT_boundary). NAN (the default) = the

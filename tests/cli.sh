@@ -155,6 +155,14 @@ if "$wanc" generate --model-dir "$tmp/m" --dit-config "$log/cfg.json" --height 3
    cmp -s "$tmp/c.safetensors" "$tmp/h.safetensors"
 then ok "--dit-config states num_heads (same frames as --dit-heads)"; else bad "--dit-config num_heads"; cat "$log/log"; fi
 rm -f "$log/cfg.json" "$tmp/c.safetensors" "$tmp/h.safetensors"
+expect_error "--motion-bucket-id without a motion controller" "motion controller" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --motion-bucket-id 50 --out "$tmp/x.mp4"
+expect_error "--control-video to a T2V model" "not a Fun control model" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --control-video "$picture" --out "$tmp/x.mp4"
+expect_error "--vace-video to a DiT without VACE blocks" "no VACE blocks" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --vace-video "$picture" --out "$tmp/x.mp4"
+expect_error "--camera-origin with 3 values" "19 comma-separated" --model-dir "$tmp/m" --dit-heads 2 \
+    --height 32 --width 48 --num-frames 5 --camera-direction Left --camera-origin 1,2,3 --out "$tmp/x.mp4"
 expect_error "an I2V model without its CLIP file" "--clip" --dit "$img/mi/diffusion_pytorch_model.safetensors" \
     --t5 "$img/mi/models_t5_umt5-xxl-enc-bf16.safetensors" --vae "$img/mi/Wan2.1_VAE.safetensors" \
     --tokenizer "$img/mi/google/umt5-xxl" $small --input-image "$picture" --out "$tmp/x.mp4"

@@ -28,6 +28,15 @@ int cli_parse_flags(const char *cmd, int argc, char **argv, const cli_flag *flag
         char *end = NULL;
         switch (f->kind) {
         case 's': *(const char **)f->dst = v; break;
+        case 'm': {
+            cli_list *l = f->dst;
+            if (l->n == (int)(sizeof l->v / sizeof l->v[0])) {
+                snprintf(msg, cap, "wanc %s: %s given more than %d times", cmd, f->name, l->n);
+                return 2;
+            }
+            l->v[l->n++] = v;
+            break;
+        }
         case 'i': *(long long *)f->dst = strtoll(v, &end, 10); break;
         case 'f': *(double *)f->dst = strtod(v, &end); break;
         case 'p': {
@@ -108,7 +117,8 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     const char *frames_dir = NULL, *dtype = "bf16";
     const char *prompt = "", *negative = "";
     long long seed = -1, height = p->height, width = p->width, num_frames = p->num_frames,
-              steps = p->num_inference_steps, heads = 0, threads = 0, quality = 5;
+              steps = p->num_inference_steps, heads = 0, threads = 0, quality = 5, clip_heads = 0,
+              win_size = 0, win_stride = 0;
     double cfg = p->cfg_scale, shift = p->sigma_shift, strength = p->denoising_strength, fps = 15;
     double tea_thresh = p->tea_cache_l1_thresh;
     const char *tea_model = p->tea_cache_model_id;
@@ -118,10 +128,19 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     double vram_limit = a->popt.vram_limit;
     a->out = "output.mp4";
     a->files.loras = a->loras;
+    cli_conds *cc = &a->cc;
+    cli_conds_init(cc);
     int rc = take_lora_flags(a, &argc, argv, msg, cap);
     if (rc) return rc;
     const cli_flag flags[] = {
         {"--lora-mode", 's', &lora_mode},       {"--lora-allow-unmatched", 'b', &a->popt.lora_allow_unmatched},
+        {"--motion-bucket-id", 'f', &cc->motion_bucket_id}, {"--motion-controller", 's', &a->files.motion_controller},
+        {"--control-video", 's', &cc->control_video},       {"--reference-image", 's', &cc->reference_image},
+        {"--camera-direction", 's', &cc->camera_direction}, {"--camera-speed", 'f', &cc->camera_speed},
+        {"--camera-origin", 's', &cc->camera_origin},       {"--clip-heads", 'i', &clip_heads},
+        {"--vace-video", 's', &cc->vace_video},             {"--vace-mask", 's', &cc->vace_mask},
+        {"--vace-reference-image", 'm', &cc->vace_refs},    {"--vace-scale", 'f', &cc->vace_scale},
+        {"--sliding-window-size", 'i', &win_size},           {"--sliding-window-stride", 'i', &win_stride},
         {"--model-dir", 's', &a->files.model_dir}, {"--dit", 's', &a->files.dit},
         {"--t5", 's', &a->files.t5},               {"--vae", 's', &a->files.vae},
         {"--tokenizer", 's', &a->files.tokenizer}, {"--dit-heads", 'i', &heads},
@@ -172,6 +191,9 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     /* ints: their range here, their meaning in wanc_gen_params_check */
     if (to_int(&a->popt.dit_heads, heads, 0, 4096, "--dit-heads", msg, cap) ||
         to_int(&a->popt.threads, threads, 0, 4096, "--threads", msg, cap) ||
+        to_int(&a->popt.clip_heads, clip_heads, 0, 4096, "--clip-heads", msg, cap) ||
+        to_int(&p->sliding_window_size, win_size, INT_MIN, INT_MAX, "--sliding-window-size", msg, cap) ||
+        to_int(&p->sliding_window_stride, win_stride, INT_MIN, INT_MAX, "--sliding-window-stride", msg, cap) ||
         to_int(&p->height, height, INT_MIN, INT_MAX, "--height", msg, cap) ||
         to_int(&p->width, width, INT_MIN, INT_MAX, "--width", msg, cap) ||
         to_int(&p->num_frames, num_frames, INT_MIN, INT_MAX, "--num-frames", msg, cap) ||

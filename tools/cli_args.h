@@ -8,11 +8,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli_conds.h"
 #include "wanc.h"
 
 typedef struct {
     const char *name;
-    int kind; /* 's' string, 'i' int, 'f' float, 'p' int pair, 'b' flag (no value) */
+    int kind; /* 's' string, 'i' int, 'f' float, 'p' int pair, 'b' flag (no value), 'm' repeatable string (cli_list) */
     void *dst;
 } cli_flag;
 
@@ -32,6 +33,7 @@ typedef struct {
     bool quiet, help, verbose;
     char frames_path[PATH_MAX];
     wanc_lora_spec loras[32]; /* --lora / --lora-high-noise / --lora-low-noise; files.loras points here */
+    cli_conds cc; /* the conditioning flags; cli_conds_build reads their files */
 } generate_args;
 
 /* Fill `a` from argv (DiffSynth's defaults for what is not given); 0, or 2

@@ -98,6 +98,7 @@ static const char generate_help[] =
     "  --clip FILE              the CLIP image encoder of an image model (.pth or .safetensors:\n"
     "                           open-clip or Hugging Face names, e.g. ComfyUI's clip_vision_h)\n"
     "  --dit-heads N            DiT attention heads (default: checkpoint metadata, else dim/128)\n"
+    "  --clip-heads N           CLIP image encoder heads (default: width/80, the released 16)\n"
     "  --dit-config FILE.json   what the DiT's weights cannot carry, in DiffSynth's config field names:\n"
     "                           num_heads, VACE's vace_layers (e.g. {\"vace_layers\": [0, 1, 3]}); flat or\n"
     "                           {\"dit\": {...}, \"vace\": {...}}; stated shapes must match the weights\n"
@@ -138,6 +139,29 @@ static const char generate_help[] =
     "                           (0 = off; e.g. 0.05..0.3, higher is faster and less exact)\n"
     "  --tea-cache-model-id ID  its coefficients, required with a threshold: Wan2.1-T2V-1.3B,\n"
     "                           Wan2.1-T2V-14B, Wan2.1-I2V-14B-480P, Wan2.1-I2V-14B-720P\n"
+    "Fun control / camera (Wan2.1-Fun[-V1.1]-*-Control[-Camera]; DiffSynth's names):\n"
+    "  --control-video FILE     control_video (Fun control: depth/pose/... video, resized as --input-video)\n"
+    "  --reference-image FILE   reference_image (Fun V1.1 control: ref_conv tokens, and its CLIP tokens)\n"
+    "  --camera-direction D     camera_control_direction: Left, Right, Up, Down, LeftUp, LeftDown, RightUp,\n"
+    "                           RightDown (Fun Control-Camera, with --input-image)\n"
+    "  --camera-speed X         camera_control_speed (1/54)\n"
+    "  --camera-origin V,...    camera_control_origin: 19 comma-separated values (DiffSynth's default\n"
+    "                           0,0.532139961,0.946026558,0.5,0.5,0,0,1,0,0,0,0,1,0,0,0,0,1,0)\n"
+    "VACE (Wan2.1-VACE-1.3B / -14B; DiffSynth's names):\n"
+    "  --vace-video FILE        vace_video: control video (depth, pose, ...), resized as --input-video\n"
+    "  --vace-mask FILE         vace_video_mask: white = generate, black = keep (default: all white)\n"
+    "  --vace-reference-image FILE  vace_reference_image, repeatable (reference-to-video; resized to\n"
+    "                           height x width)\n"
+    "  --vace-scale X           vace_scale (1.0)\n"
+    "speed control (Wan2.1-T2V-1.3B + DiffSynth-Studio/Wan2.1-1.3b-speedcontrol-v1):\n"
+    "  --motion-bucket-id N     motion_bucket_id (None: off); higher is faster motion (e.g. 0..100)\n"
+    "  --motion-controller FILE its model.safetensors (default: found in --model-dir as\n"
+    "                           Wan2.1-1.3b-speedcontrol-v1/model.safetensors)\n"
+    "  --sliding-window-size N  sliding_window_size: the DiT on windows of N latent frames, blended\n"
+    "                           (None: off; bounds the DiT's memory for long videos)\n"
+    "  --sliding-window-stride M  sliding_window_stride: window step in latent frames (1..N); y, the camera\n"
+    "                           input and the VACE context are sliced per window (DiffSynth drops the\n"
+    "                           camera input and fails on VACE there); not with TeaCache\n"
     "  --tiled / --no-tiled     VAE tiling (tiled)\n"
     "  --tile-size H,W          (30,52) latent pixels\n"
     "  --tile-stride H,W        (15,26)\n"
@@ -244,7 +268,12 @@ int wanc_cmd_generate(int argc, char **argv)
         p.end_image = end;
     }
     if (a.verbose) p.memory = print_memory;
+    if (!rc) {
+        wanc_err err = cli_conds_build(&a.cc, &p);
+        if (err) rc = fail("generate", err);
+    }
     if (!rc) rc = run_and_save("generate", &a.files, &a.popt, &p, a.out, a.fps, a.quality, a.quiet);
+    cli_conds_free(&a.cc);
     free(video);
     free(image);
     free(end);

@@ -75,6 +75,13 @@ static wanc_err infer_config(wanc_dit_config *cfg, const wanc_weights *w, int nu
         WANC_FAIL(WANC_EFORMAT, "%s: unknown DiT layout: blocks.0.cross_attn.k_img %s but img_emb.proj.1 %s",
                   wanc_weights_describe(w), cfg->has_image_input ? "present" : "absent",
                   cfg->has_image_input ? "absent" : "present");
+    if (cfg->has_image_input) { /* img_emb's input width: 1280 released, the tiny CLIP's in fixtures */
+        const wanc_tensor *ln = wanc_weights_find(w, "img_emb.proj.0.weight");
+        if (!ln || ln->ndim != 1 || ln->shape[0] < 1)
+            WANC_FAIL(WANC_EFORMAT, "%s: unknown DiT layout: img_emb.proj.0.weight missing or not 1-D",
+                      wanc_weights_describe(w));
+        cfg->clip_dim = (int)ln->shape[0];
+    }
     if (cfg->has_image_pos_emb && !cfg->has_image_input)
         WANC_FAIL(WANC_EFORMAT, "%s: unknown DiT layout: img_emb.emb_pos without image cross-attention",
                   wanc_weights_describe(w));
@@ -273,15 +280,15 @@ static wanc_err load_all(wanc_dit *d)
     TRY(dit_get_linear(d, &d->head, c->out_dim * pp, D, "head.head"));
     TRY(dit_get_vec(d, &d->head_mod, 3, (int64_t[]){1, 2, D}, "head.modulation"));
     if (c->has_image_input) {
-        const int64_t ci[1] = {WANC_DIT_CLIP_DIM}, cd[1] = {D};
+        const int64_t ci[1] = {c->clip_dim}, cd[1] = {D};
         TRY(dit_get_vec(d, &d->img_ln0_w, 1, ci, "img_emb.proj.0.weight"));
         TRY(dit_get_vec(d, &d->img_ln0_b, 1, ci, "img_emb.proj.0.bias"));
-        TRY(dit_get_linear(d, &d->img1, WANC_DIT_CLIP_DIM, WANC_DIT_CLIP_DIM, "img_emb.proj.1"));
-        TRY(dit_get_linear(d, &d->img3, D, WANC_DIT_CLIP_DIM, "img_emb.proj.3"));
+        TRY(dit_get_linear(d, &d->img1, c->clip_dim, c->clip_dim, "img_emb.proj.1"));
+        TRY(dit_get_linear(d, &d->img3, D, c->clip_dim, "img_emb.proj.3"));
         TRY(dit_get_vec(d, &d->img_ln4_w, 1, cd, "img_emb.proj.4.weight"));
         TRY(dit_get_vec(d, &d->img_ln4_b, 1, cd, "img_emb.proj.4.bias"));
         if (c->has_image_pos_emb)
-            TRY(dit_get_vec(d, &d->emb_pos, 3, (int64_t[]){1, 2 * WANC_DIT_CLIP_TOKENS, WANC_DIT_CLIP_DIM},
+            TRY(dit_get_vec(d, &d->emb_pos, 3, (int64_t[]){1, 2 * WANC_DIT_CLIP_TOKENS, c->clip_dim},
                         "img_emb.emb_pos"));
     }
     d->blocks = calloc((size_t)c->num_layers, sizeof *d->blocks);
@@ -640,13 +647,13 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     wanc_arena *A = &d->arena;
     wanc_arena_restore(A, d->arena_base);
     fwd f = {.be = be, .bf16 = d->bf16, .in = in};
-    int64_t vmax = D > WANC_DIT_CLIP_DIM ? D : WANC_DIT_CLIP_DIM;
+    int64_t vmax = D > c->clip_dim ? D : c->clip_dim;
     int64_t bign = S * c->ffn_dim;
     if (bign < S * K) bign = S * K;
     if (in->vace_context && bign < Sv * (int64_t)c->vace_in_dim * pt * ph * pw)
         bign = Sv * (int64_t)c->vace_in_dim * pt * ph * pw;
     if (bign < Sr * c->ref_in_dim * ph * pw) bign = Sr * c->ref_in_dim * ph * pw;
-    if (bign < Lc * WANC_DIT_CLIP_DIM) bign = Lc * WANC_DIT_CLIP_DIM;
+    if (bign < Lc * c->clip_dim) bign = Lc * c->clip_dim;
     if (bign < S * D) bign = S * D;
     if (bign < in->ctx_len * D) bign = in->ctx_len * D;
     int64_t kvn = (B.Lt > B.Li ? B.Lt : B.Li) * D;
@@ -662,7 +669,7 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     TRY_GOTO(err, done, dit_alloc_f(A, &B.mod, 2 * 6 * D));
     TRY_GOTO(err, done, dit_alloc_f(A, &ctxin_b, ctxin));
     TRY_GOTO(err, done, dit_alloc_f(A, &B.ctx, L * D));
-    TRY_GOTO(err, done, dit_alloc_f(A, &img_a, Lc * WANC_DIT_CLIP_DIM));
+    TRY_GOTO(err, done, dit_alloc_f(A, &img_a, Lc * c->clip_dim));
     TRY_GOTO(err, done, dit_alloc_f(A, &B.x, S * D));
     TRY_GOTO(err, done, dit_alloc_f(A, &B.h, S * D));
     TRY_GOTO(err, done, dit_alloc_f(A, &B.q, S * D));
@@ -726,7 +733,7 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
         TRY_GOTO(err, done, dit_lin(&f, ctx_emb, B.big, &d->text2, in->ctx_len));
         dit_observe(&f, "context_emb", ctx_emb, 3, (int64_t[]){1, in->ctx_len, D});
         if (in->clip) {
-            int64_t n = Lc * WANC_DIT_CLIP_DIM;
+            int64_t n = Lc * c->clip_dim;
             memcpy(img_a, in->clip, (size_t)n * sizeof(float));
             TRY_GOTO(err, done, dit_rnd(&f, img_a, n));
             if (d->emb_pos) {
@@ -734,7 +741,7 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
                 TRY_GOTO(err, done, dit_rnd(&f, img_a, n));
             }
             /* nn.LayerNorm defaults (eps 1e-5) and exact-erf GELU, unlike the rest of the DiT */
-            TRY_GOTO(err, done, be->layer_norm(be, img_a, img_a, d->img_ln0_w, d->img_ln0_b, Lc, WANC_DIT_CLIP_DIM,
+            TRY_GOTO(err, done, be->layer_norm(be, img_a, img_a, d->img_ln0_w, d->img_ln0_b, Lc, c->clip_dim,
                                                1e-5f));
             TRY_GOTO(err, done, dit_rnd(&f, img_a, n));
             TRY_GOTO(err, done, dit_lin(&f, B.big, img_a, &d->img1, Lc));

@@ -33,7 +33,7 @@
 #include "core/error.h"
 #include "io/weights.h"
 
-#define WANC_DIT_CLIP_DIM 1280     /* CLIP ViT-H feature width (img_emb input) */
+#define WANC_DIT_CLIP_DIM 1280     /* the released CLIP ViT-H feature width (img_emb input; see clip_dim) */
 #define WANC_DIT_CLIP_TOKENS 257   /* image tokens per frame; cross-attn splits here */
 #define WANC_DIT_MAX_VACE 64       /* VACE blocks (released: 15 and 8) */
 #define WANC_DIT_CAMERA_UNSHUFFLE 8 /* the camera adapter's PixelUnshuffle factor */
@@ -44,7 +44,8 @@ typedef struct wanc_dit_config {
     int patch[3];             /* (1, 2, 2) */
     float eps;                /* 1e-6 for every DiT norm */
     bool has_image_input;     /* I2V/FLF2V: img_emb + k_img/v_img */
-    bool has_image_pos_emb;   /* FLF2V: img_emb.emb_pos [1, 514, 1280] */
+    bool has_image_pos_emb;   /* FLF2V: img_emb.emb_pos [1, 514, clip_dim] */
+    int clip_dim;             /* img_emb's CLIP feature width (img_emb.proj.0.weight): 1280 released */
     /* VACE (vace_* tensors in the same store): vace_num_blocks blocks; block j's
      * hint is added after DiT block vace_layers[j] */
     int vace_num_blocks, vace_in_dim;
@@ -106,7 +107,7 @@ typedef struct wanc_dit_inputs {
     float timestep;        /* as the pipeline passes it (bf16 mode rounds it) */
     const float *context;  /* [ctx_len, text_dim] text encoder output */
     int64_t ctx_len;
-    const float *clip;     /* [clip_len, 1280] CLIP tokens (257 or 514), or NULL */
+    const float *clip;     /* [clip_len, clip_dim] CLIP tokens (257 or 514), or NULL */
     int64_t clip_len;
     const float *t_mod_add;  /* [6, dim] added to t_mod (speed control's motion_emb), or NULL */
     bool zero_first_frame;   /* TI2V image-to-video (fuse_vae_embedding_in_latents on a

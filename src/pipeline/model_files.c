@@ -171,5 +171,8 @@ wanc_err wanc_find_model_files(wanc_model_paths *out, const char *dir)
         TRY(find_any(out->clip, sizeof out->clip, dir, clip_other, "--clip", &found));
         if (!found) out->clip[0] = 0;
     }
+    static const char *const motion[] = {WANC_MOTION_CONTROLLER_RELEASE_NAME, NULL};
+    if (!find_first(out->motion_controller, sizeof out->motion_controller, dir, motion, false))
+        out->motion_controller[0] = 0;
     return NULL;
 }

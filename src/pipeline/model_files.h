@@ -10,6 +10,9 @@
 /* The released CLIP file's name without its extension. */
 #define WANC_CLIP_RELEASE_NAME "models_clip_open-clip-xlm-roberta-large-vit-huge-14"
 
+/* Speed control's WanMotionControllerModel as DiffSynth downloads it. */
+#define WANC_MOTION_CONTROLLER_RELEASE_NAME "Wan2.1-1.3b-speedcontrol-v1/model.safetensors"
+
 typedef struct wanc_model_paths {
     char dit[PATH_MAX];       /* a file, an index.json or a glob pattern; the high-noise expert of a
                                  Wan2.2 A14B release (high_noise_model/) */
@@ -18,6 +21,7 @@ typedef struct wanc_model_paths {
     char vae[PATH_MAX];
     char tokenizer[PATH_MAX]; /* a folder */
     char clip[PATH_MAX];      /* the CLIP image encoder, "" when the folder has none */
+    char motion_controller[PATH_MAX]; /* speed control, "" when the folder has none */
     int dit_heads;            /* diffusers transformer/config.json num_attention_heads, else 0 */
 } wanc_model_paths;
 

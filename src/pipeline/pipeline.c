@@ -6,10 +6,13 @@
  *   ShapeChecker → NoiseInitializer → PromptEmbedder (posi, nega when cfg ≠ 1)
  *   → InputVideoEmbedder (V2V: VAE-encode, (1−σ₀)x₀ + σ₀ε)
  *   → ImageEmbedderVAE (y), ImageEmbedderCLIP (clip), ImageEmbedderFused
- *     (TI2V-5B: the image's latents become frame 0); shared by both CFG branches
+ *     (TI2V-5B: the image's latents become frame 0), FunControl, FunReference,
+ *     FunCameraControl (control_units.c), SpeedControl, VACE (its reference
+ *     images add latent frames in front, dropped before decoding); shared by
+ *     both CFG branches; the conditioning inputs come as a tagged list (conds.c)
  *   → the sampler: for each timestep pick the expert (the boundary rule),
- *     pred = nega + cfg·(posi − nega); x = step(pred, t, x); re-impose a fused
- *     first frame
+ *     pred = nega + cfg·(posi − nega) (the DiT whole or on sliding windows);
+ *     x = step(pred, t, x); re-impose a fused first frame
  *   → VAE decode (tiled by default) → uint8 frames.
  * Latent channels and the spatial scale come from the VAE.
  *
@@ -34,6 +37,9 @@
 #include "dit/wan_dit.h"
 #include "io/read_file.h"
 #include "io/video_out.h"
+#include "pipeline/conds.h"
+#include "pipeline/control_units.h"
+#include "pipeline/image_cond.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_internal.h"
 #include "pipeline/pipeline_units.h"
@@ -45,6 +51,7 @@
 #include "vae/wan_vae.h"
 #include "vision/clip.h"
 
+#define VAE21_SCALE 8       /* the Wan2.1 VAE: the Fun and VACE units are built on it */
 #define DEFAULT_VAE_SCALE 8 /* before the models are known: the Wan2.1 VAE's 8x (ShapeChecker: 16) */
 /* The largest DiT token count wanc accepts (≈ 720P × 161 frames): beyond it
  * the activations alone exceed any machine this runs on. */
@@ -100,6 +107,13 @@ static wanc_err check_params(wanc_gen_params *p, char notices[3][128], int *n_no
                      p->tile_stride[1] > p->tile_size[1]))
         WANC_FAIL(WANC_EINVAL, "tile_size (%d, %d) / tile_stride (%d, %d): expected positive sizes with "
                   "stride <= size", p->tile_size[0], p->tile_size[1], p->tile_stride[0], p->tile_stride[1]);
+    if ((p->sliding_window_size > 0) != (p->sliding_window_stride > 0) || p->sliding_window_size < 0 ||
+        p->sliding_window_stride < 0 || p->sliding_window_stride > p->sliding_window_size)
+        WANC_FAIL(WANC_EINVAL, "sliding_window_size %d / sliding_window_stride %d: expected both (latent frames, "
+                  "1 <= stride <= size) or neither", p->sliding_window_size, p->sliding_window_stride);
+    if (p->sliding_window_size > 0 && p->tea_cache_l1_thresh > 0)
+        WANC_FAIL(WANC_EINVAL, "sliding windows with TeaCache are not supported (DiffSynth shares one cache across "
+                  "the windows)");
     if (!(p->tea_cache_l1_thresh >= 0) || !isfinite(p->tea_cache_l1_thresh))
         WANC_FAIL(WANC_EINVAL, "tea_cache_l1_thresh %g: expected 0 (off) or a positive threshold",
                   p->tea_cache_l1_thresh);
@@ -172,7 +186,7 @@ static void stage_done(const wanc_pipeline *p, const wanc_gen_params *prm, const
 }
 
 /* ImageEmbedderCLIP's model, for the families that use it. */
-static wanc_err load_clip(wanc_pipeline *p, const char *clip, const char *dit, char *desc, size_t cap)
+static wanc_err load_clip(wanc_pipeline *p, const char *clip, const char *dit, int heads, char *desc, size_t cap)
 {
     if (!clip[0])
         WANC_FAIL(WANC_EINVAL, "DiT %s is an image-to-video model with CLIP input (img_emb): it needs the CLIP "
@@ -180,12 +194,13 @@ static wanc_err load_clip(wanc_pipeline *p, const char *clip, const char *dit, c
                   "that has it", dit);
     TRYC(wanc_weights_open(&p->clip_w, clip), "CLIP image encoder");
     TRY(wanc_clip_adapt_names(p->clip_w));
-    TRYC(wanc_clip_load(&p->clip, p->clip_w, 0), "CLIP image encoder %s", clip);
+    TRYC(wanc_clip_load(&p->clip, p->clip_w, heads), "CLIP image encoder %s", clip);
     wanc_clip_set_bf16(p->clip, p->precision == WANC_PRECISION_BF16);
     const wanc_clip_config *cc = wanc_clip_get_config(p->clip);
-    if (cc->width != WANC_DIT_CLIP_DIM || cc->tokens != WANC_DIT_CLIP_TOKENS)
+    if (cc->width != p->experts.cfg.clip_dim || cc->tokens != WANC_DIT_CLIP_TOKENS)
         WANC_FAIL(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d tokens of "
-                  "width %d", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS, WANC_DIT_CLIP_DIM);
+                  "width %d (img_emb)", clip, cc->tokens, cc->width, dit, WANC_DIT_CLIP_TOKENS,
+                  p->experts.cfg.clip_dim);
     snprintf(desc, cap, ", CLIP ViT %d x %d blocks", cc->width, cc->layers - 1);
     return NULL;
 }
@@ -259,7 +274,20 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     TRY_GOTO(err, fail, pipeline_recipe_detect(&p->recipe, dc, p->experts.n, p->vae, dit, vae));
     char clip_desc[96] = "";
     if (p->recipe.image_clip)
-        TRY_GOTO(err, fail, load_clip(p, files->clip ? files->clip : found.clip, dit, clip_desc, sizeof clip_desc));
+        TRY_GOTO(err, fail, load_clip(p, files->clip ? files->clip : found.clip, dit, o->clip_heads, clip_desc,
+                                      sizeof clip_desc));
+    const char *motion = files->motion_controller ? files->motion_controller : found.motion_controller;
+    if (motion[0]) { /* speed control: WanMotionControllerModel, used when a motion_bucket_id is given */
+        TRY_GOTO(err, fail, wanc_error_context(wanc_weights_open(&p->motion_w, motion), "motion controller"));
+        TRY_GOTO(err, fail, wanc_error_context(wanc_motion_controller_load(&p->motion, p->be, p->motion_w, &dopt),
+                                               "motion controller %s", motion));
+        if (wanc_motion_controller_out_dim(p->motion) != 6 * dc->dim) {
+            err = wanc_error(WANC_ESHAPE, "motion controller %s gives %d values, DiT %s takes 6 x dim = %d", motion,
+                             wanc_motion_controller_out_dim(p->motion), dit, 6 * dc->dim);
+            goto fail;
+        }
+        strncat(clip_desc, ", speed control", sizeof clip_desc - strlen(clip_desc) - 1);
+    }
     describe(p, tc, clip_desc);
     *out = p;
     return NULL;
@@ -277,6 +305,8 @@ void wanc_pipeline_free(wanc_pipeline *p)
     wanc_vae_free(p->vae);
     wanc_clip_free(p->clip);
     wanc_weights_close(p->clip_w);
+    wanc_motion_controller_free(p->motion);
+    wanc_weights_close(p->motion_w);
     free(p->dit_config);
     free(p);
 }
@@ -328,11 +358,142 @@ static wanc_err check_images(const wanc_pipeline *p, const wanc_gen_params *prm)
     return NULL;
 }
 
+/* What the models need from the run's conditioning inputs (the tagged list):
+ * named errors before any work, naming the flag to give or drop. The DiT's y
+ * channels (in_dim − z) say which units make its y. */
+static wanc_err check_conds(const wanc_pipeline *p, const wanc_gen_params *prm, const wanc_run_conds *rc)
+{
+    const wanc_dit_config *dc = &p->experts.cfg;
+    const int z = wanc_vae_z_dim(p->vae), y_c = dc->in_dim - z;
+    const bool camera_model = dc->has_control_adapter, control_model = !camera_model && (y_c == 2 * z || y_c == 2 * z + 4);
+    if (rc->motion_bucket_id && !p->motion)
+        WANC_FAIL(WANC_EINVAL, "--motion-bucket-id needs the speed-control motion controller: give it with "
+                  "--motion-controller, or put it in --model-dir as " WANC_MOTION_CONTROLLER_RELEASE_NAME);
+    if (control_model && !rc->control_video)
+        WANC_FAIL(WANC_EINVAL, "the DiT is a Fun control model (in_dim %d): it needs --control-video", dc->in_dim);
+    if (rc->control_video && !control_model)
+        WANC_FAIL(WANC_EINVAL, "--control-video given, but the DiT is not a Fun control model (in_dim %d, expected "
+                  "%d or %d without a camera adapter)", dc->in_dim, 3 * z, 3 * z + 4);
+    if (rc->reference_image && !dc->has_ref_conv)
+        WANC_FAIL(WANC_EINVAL, "--reference-image given, but the DiT has no ref_conv (a Fun V1.1 control model has)");
+    if (camera_model && !rc->camera)
+        WANC_FAIL(WANC_EINVAL, "the DiT is a Fun camera model (control_adapter): it needs --camera-direction");
+    if (rc->camera && !camera_model)
+        WANC_FAIL(WANC_EINVAL, "--camera-direction given, but the DiT has no camera adapter (control_adapter.*)");
+    const wanc_cond *vace = rc->vace_video ? rc->vace_video : rc->vace_mask ? rc->vace_mask
+                          : rc->n_vace_refs ? rc->vace_refs[0] : rc->vace_scale;
+    if (vace && !dc->vace_num_blocks)
+        WANC_FAIL(WANC_EINVAL, "%s given, but the DiT has no VACE blocks (vace_blocks.*: a Wan2.1-VACE model has)",
+                  wanc_cond_flag(vace->kind));
+    if (rc->n_vace_refs && (prm->input_video || y_c))
+        WANC_FAIL(WANC_EINVAL, "--vace-reference-image with %s is not supported by wanc yet",
+                  prm->input_video ? "--input-video" : "an image-conditioned DiT");
+    return NULL;
+}
+
+/* The DiT inputs the image and control units make (ImageEmbedderVAE,
+ * ImageEmbedderCLIP, FunControl, FunReference, FunCameraControl in
+ * DiffSynth's order); NULL where the run has none. */
+typedef struct {
+    float *y, *clip, *reference, *camera;
+    int64_t y_c, clip_len;
+} cond_tensors;
+
+static void cond_tensors_free(cond_tensors *t)
+{
+    free(t->y), free(t->clip), free(t->reference), free(t->camera);
+}
+
+static wanc_err observe_clip(const wanc_gen_params *prm, int *n_clip, const float *x, int64_t n)
+{
+    char name[32];
+    snprintf(name, sizeof name, "clip_encode.%d", (*n_clip)++);
+    observe(prm, name, x, n);
+    return NULL;
+}
+
+static wanc_err build_conds(wanc_pipeline *p, const wanc_gen_params *prm, const wanc_run_conds *rc,
+                            const wanc_vae_opts *vo, bool bf16, int *n_encodes, cond_tensors *t)
+{
+    const wanc_dit_config *dc = &p->experts.cfg;
+    const int z = wanc_vae_z_dim(p->vae);
+    const int64_t T = prm->num_frames, F = (T - 1) / 4 + 1, h = prm->height / VAE21_SCALE, w = prm->width / VAE21_SCALE,
+                  lat = F * h * w, cd = dc->clip_dim;
+    t->y_c = dc->in_dim - z;
+    t->clip_len = p->clip ? wanc_unit_clip_tokens(p->clip, prm, dc->has_image_pos_emb) : 0;
+    if (wanc_vae_scale(p->vae) != VAE21_SCALE && (t->y_c || t->clip_len))
+        WANC_FAIL(WANC_EUNSUPPORTED, "image and control conditioning need the Wan2.1 VAE, not the %s",
+                  wanc_vae_family(p->vae));
+    if (!t->y_c && !t->clip_len) return NULL;
+    float *y_i2v = NULL, *plucker = NULL;
+    t->y = t->y_c ? calloc((size_t)(t->y_c * lat), sizeof(float)) : NULL;
+    t->clip = t->clip_len ? calloc((size_t)(t->clip_len * cd), sizeof(float)) : NULL; /* zeros unless encoded */
+    if ((t->y_c && !t->y) || (t->clip_len && !t->clip)) WANC_FAIL(WANC_ENOMEM, "conditioning buffers");
+    wanc_err err = NULL;
+    int n_clip = 0;
+    if (prm->input_image && !p->recipe.fused_first_frame && t->y_c) { /* ImageEmbedderVAE: y, or kept for FunControl */
+        const bool direct = t->y_c == 4 + z;
+        if (!direct && !(y_i2v = malloc(sizeof(float) * (size_t)((4 + z) * lat))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "image y"));
+        TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, prm, vo, direct ? t->y : y_i2v, n_encodes));
+    }
+    if (prm->input_image && p->clip) { /* ImageEmbedderCLIP */
+        TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, prm, t->clip));
+        for (int64_t k = 0; k < t->clip_len / WANC_DIT_CLIP_TOKENS; k++)
+            observe_clip(prm, &n_clip, t->clip + k * WANC_DIT_CLIP_TOKENS * cd, WANC_DIT_CLIP_TOKENS * cd);
+    }
+    if (rc->control_video) { /* FunControl */
+        bool zero_clip;
+        TRY_GOTO(err, done, wanc_unit_fun_control(p->vae, bf16, prm, vo, &rc->control_video->media, y_i2v, 4 + z,
+                                                  t->y_c, t->y, &zero_clip, n_encodes));
+        /* DiffSynth's zero placeholder is hard-coded 1280 wide; wanc sizes it to img_emb (clip_dim) */
+        if (zero_clip && t->clip) memset(t->clip, 0, sizeof(float) * (size_t)(t->clip_len * cd));
+    }
+    if (rc->reference_image) { /* FunReference: reference latents, and the CLIP tokens of the reference */
+        if (!(t->reference = malloc(sizeof(float) * (size_t)(z * h * w))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "reference latents"));
+        const wanc_media *m = &rc->reference_image->media;
+        TRY_GOTO(err, done, wanc_unit_fun_reference(p->vae, bf16, prm, vo, m, t->reference, n_encodes));
+        observe(prm, "dit_in.reference_latents", t->reference, z * h * w);
+        if (p->clip) {
+            TRY_GOTO(err, done, wanc_i2v_clip_feature(t->clip, p->clip, p->be, m->rgb, m->height, m->width,
+                                                      prm->height, prm->width, bf16));
+            round_if(bf16, t->clip, t->clip_len * cd);
+            observe_clip(prm, &n_clip, t->clip, WANC_DIT_CLIP_TOKENS * cd);
+        }
+    }
+    if (rc->camera) { /* FunCameraControl: the Plücker input and its own y */
+        const int64_t pix = T * prm->height * prm->width;
+        plucker = malloc(sizeof(float) * (size_t)(6 * pix));
+        if (!plucker || !(t->camera = malloc(sizeof(float) * (size_t)(24 * F * prm->height * prm->width))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "camera buffers"));
+        TRY_GOTO(err, done, wanc_unit_camera(p->vae, bf16, prm, vo, rc->camera, t->y_c, plucker, t->camera, t->y,
+                                             n_encodes));
+        observe(prm, "camera.plucker", plucker, 6 * pix);
+        observe(prm, "dit_in.control_camera_latents_input", t->camera, 24 * F * prm->height * prm->width);
+    }
+    if (t->y) {
+        observe(prm, "y", t->y, t->y_c * lat);
+        observe(prm, "dit_in.y", t->y, t->y_c * lat);
+    }
+    if (t->clip) {
+        observe(prm, "clip_feature", t->clip, t->clip_len * cd);
+        observe(prm, "dit_in.clip_feature", t->clip, t->clip_len * cd);
+    }
+done:
+    free(y_i2v);
+    free(plucker);
+    return err;
+}
+
 wanc_err wanc_pipeline_check_params(const wanc_pipeline *pipe, wanc_gen_params *p, char notices[3][128],
                                     int *n_notices)
 {
     TRY(check_params(p, notices, n_notices, wanc_vae_scale(pipe->vae)));
-    return check_images(pipe, p);
+    TRY(check_images(pipe, p));
+    wanc_run_conds rc;
+    TRY(wanc_conds_gather(&rc, p));
+    return check_conds(pipe, p, &rc);
 }
 
 static uint64_t random_seed(void)
@@ -420,6 +581,102 @@ static void impose_first_frame(float *latents, const float *first, int64_t z, in
 
 static float or_default(float v, float dflt) { return isnan(v) ? dflt : v; }
 
+/* Sliding windows (DiffSynth's TemporalTiler_BCTHW in model_fn_wan_video):
+ * the DiT on latents[:, t:t'] for t = 0, stride, ... (a window whose
+ * predecessor already reached the end is skipped), each output weighted by a
+ * ramp (j + 0.5)/(size − stride) on its inner edges (the falling ramp written
+ * last), summed, and divided by the summed weights; in the pipeline dtype.
+ * Per-frame inputs are sliced with the latents. */
+typedef struct {
+    int size, stride;
+    float *lat, *y, *camera, *vace, *out, *value, *weight;
+} windows;
+
+static void windows_free(windows *w)
+{
+    free(w->lat), free(w->y), free(w->camera), free(w->vace), free(w->out), free(w->value), free(w->weight);
+}
+
+static wanc_err windows_init(windows *w, const wanc_gen_params *prm, const wanc_dit_inputs *in)
+{
+    w->size = prm->sliding_window_size;
+    w->stride = prm->sliding_window_stride;
+    if (!w->size) return NULL;
+    const size_t hw = (size_t)in->H * in->W, n = (size_t)(w->size < in->F ? w->size : in->F);
+    w->lat = malloc(sizeof(float) * (size_t)in->lat_c * n * hw);
+    w->out = malloc(sizeof(float) * (size_t)in->lat_c * n * hw);
+    w->value = malloc(sizeof(float) * (size_t)in->lat_c * (size_t)in->F * hw);
+    w->weight = malloc(sizeof(float) * (size_t)in->F);
+    w->y = in->y ? malloc(sizeof(float) * (size_t)in->y_c * n * hw) : NULL;
+    w->camera = in->camera ? malloc(sizeof(float) * (size_t)in->camera_c * n * hw * 64) : NULL;
+    w->vace = in->vace_context ? malloc(sizeof(float) * (size_t)in->vace_c * n * hw) : NULL;
+    if (!w->lat || !w->out || !w->value || !w->weight || (in->y && !w->y) || (in->camera && !w->camera) ||
+        (in->vace_context && !w->vace))
+        WANC_FAIL(WANC_ENOMEM, "sliding-window buffers (window %d of %lld frames)", w->size, (long long)in->F);
+    return NULL;
+}
+
+/* dst[C, n, plane] = src[C, F, plane][:, t:t + n] */
+static void slice_frames(float *dst, const float *src, int64_t C, int64_t F, int64_t t, int64_t n, size_t plane)
+{
+    for (int64_t c = 0; c < C; c++)
+        memcpy(dst + (size_t)(c * n) * plane, src + (size_t)(c * F + t) * plane, sizeof(float) * (size_t)n * plane);
+}
+
+/* One DiT evaluation of the sampler: on the whole latents, or window by window. */
+static wanc_err model_eval(wanc_dit *dit, const wanc_gen_params *prm, const wanc_dit_inputs *in, int negative,
+                           int expert, windows *win, int k, bool bf16, float *out)
+{
+    if (!win->size) return model_call(dit, prm, in, negative, expert, out);
+    const int64_t T = in->F, C = in->lat_c, border = win->size - win->stride;
+    const size_t hw = (size_t)in->H * in->W;
+    memset(win->value, 0, sizeof(float) * (size_t)C * T * hw);
+    memset(win->weight, 0, sizeof(float) * (size_t)T);
+    for (int64_t t = 0, wi = 0; t < T; t += win->stride) {
+        if (t - win->stride >= 0 && t - win->stride + win->size >= T) continue;
+        const int64_t t2 = t + win->size < T ? t + win->size : T, n = t2 - t;
+        wanc_dit_inputs sub = *in;
+        sub.F = n;
+        sub.zero_first_frame = in->zero_first_frame && t == 0; /* TI2V: only the window holding frame 0 */
+        slice_frames(win->lat, in->latents, C, T, t, n, hw);
+        sub.latents = win->lat;
+        if (in->y) slice_frames(win->y, in->y, in->y_c, T, t, n, hw), sub.y = win->y;
+        if (in->camera) slice_frames(win->camera, in->camera, in->camera_c, T, t, n, hw * 64), sub.camera = win->camera;
+        if (in->vace_context) slice_frames(win->vace, in->vace_context, in->vace_c, T, t, n, hw), sub.vace_context = win->vace;
+        TRY(model_call(dit, prm, &sub, negative, expert, win->out));
+        char name[96];
+        snprintf(name, sizeof name, "step%d.%s.window%lld.latents_in", k, negative ? "nega" : "posi", (long long)wi);
+        observe(prm, name, win->lat, C * n * (int64_t)hw);
+        snprintf(name, sizeof name, "step%d.%s.window%lld.noise_pred", k, negative ? "nega" : "posi", (long long)wi);
+        observe(prm, name, win->out, C * n * (int64_t)hw);
+        wi++;
+        for (int64_t j = 0; j < n; j++) {
+            float m = 1.0f; /* the rising ramp on the left edge, then the falling one on the right */
+            if (border > 0 && t != 0 && j < border) m = ((float)j + 0.5f) / (float)border;
+            if (border > 0 && t2 != T && j >= n - border) m = ((float)(n - 1 - j) + 0.5f) / (float)border;
+            if (bf16) m = wanc_round_bf16(m);
+            float wsum = win->weight[t + j] + m;
+            win->weight[t + j] = bf16 ? wanc_round_bf16(wsum) : wsum;
+            for (int64_t c = 0; c < C; c++) {
+                float *v = win->value + ((size_t)(c * T + t + j)) * hw;
+                const float *o = win->out + ((size_t)(c * n + j)) * hw;
+                for (size_t i = 0; i < hw; i++) {
+                    float x = o[i] * m;
+                    if (bf16) x = wanc_round_bf16(x);
+                    v[i] = bf16 ? wanc_round_bf16(v[i] + x) : v[i] + x;
+                }
+            }
+        }
+    }
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t f = 0; f < T; f++) {
+            const float *v = win->value + ((size_t)(c * T + f)) * hw;
+            float *o = out + ((size_t)(c * T + f)) * hw;
+            for (size_t i = 0; i < hw; i++) o[i] = bf16 ? wanc_round_bf16(v[i] / win->weight[f]) : v[i] / win->weight[f];
+        }
+    return NULL;
+}
+
 wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_video *out)
 {
     memset(out, 0, sizeof *out);
@@ -427,16 +684,19 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     char notices[3][128];
     int n_notices;
     TRY(wanc_pipeline_check_params(p, &prm, notices, &n_notices));
+    wanc_run_conds rc;
+    TRY(wanc_conds_gather(&rc, &prm));
     const pipeline_recipe *r = &p->recipe;
     const bool bf16 = p->precision == WANC_PRECISION_BF16;
     const wanc_dit_config *dc = &p->experts.cfg;
     /* Latent channels and scale from the VAE: z 16 / 8x (Wan2.1), z 48 / 16x (Wan2.2). */
     const int64_t z = wanc_vae_z_dim(p->vae), scale = wanc_vae_scale(p->vae);
     const int64_t F = (prm.num_frames - 1) / 4 + 1, h = prm.height / scale, w = prm.width / scale, plane = h * w;
-    const int64_t lat_n = z * F * plane, ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
-    const int64_t y_c = r->image_y ? 4 + z : 0;
+    /* VACE reference images: one extra latent frame each, in front, dropped before decoding */
+    const int64_t f_ref = rc.n_vace_refs, Fd = F + f_ref;
+    const int64_t lat_n = z * Fd * plane, ctx_n = (int64_t)WANC_WAN_TEXT_LEN * dc->text_dim;
     const bool fused = r->fused_first_frame && prm.input_image;
-    const int64_t clip_len = p->clip ? wanc_unit_clip_tokens(p->clip, &prm, dc->has_image_pos_emb) : 0;
+    cond_tensors ct = {0}; /* y, CLIP tokens, reference latents, camera input */
     const int n_experts = p->experts.n;
     const double boundary = or_default(prm.switch_dit_boundary, r->default_boundary);
     const float cfg_of[2] = {n_experts == 2 ? or_default(prm.cfg_scale_high, prm.cfg_scale) : prm.cfg_scale,
@@ -451,13 +711,11 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     float *noise = malloc(sizeof(float) * (size_t)lat_n), *latents = malloc(sizeof(float) * (size_t)lat_n);
     float *posi = malloc(sizeof(float) * (size_t)lat_n), *nega = malloc(sizeof(float) * (size_t)lat_n);
     float *ctx_posi = malloc(sizeof(float) * (size_t)ctx_n), *ctx_nega = malloc(sizeof(float) * (size_t)ctx_n);
-    float *y = y_c ? malloc(sizeof(float) * (size_t)(y_c * F * plane)) : NULL;
     float *first = fused ? malloc(sizeof(float) * (size_t)(z * plane)) : NULL;
-    float *clip_feature = clip_len ? malloc(sizeof(float) * (size_t)(clip_len * WANC_DIT_CLIP_DIM)) : NULL;
-    float *video = NULL;
+    float *video = NULL, *motion_emb = NULL, *vace_ctx = NULL;
+    windows win = {0};
     wanc_err err = NULL;
-    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (y_c && !y) || (fused && !first) ||
-        (clip_len && !clip_feature)) {
+    if (!noise || !latents || !posi || !nega || !ctx_posi || !ctx_nega || (fused && !first)) {
         err = wanc_error(WANC_ENOMEM, "latent buffers (%lld values)", (long long)lat_n);
         goto done;
     }
@@ -472,6 +730,13 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     TRY_GOTO(err, done, wanc_torch_randn(noise, lat_n, out->seed, WANC_RANDN_AVX2));
     round_if(bf16, noise, lat_n);
     observe(&prm, "noise", noise, lat_n);
+    if (f_ref) /* NoiseInitializer with VACE references: the last f_ref frames move to the front */
+        for (int64_t c = 0; c < z; c++) {
+            float *ch = noise + c * Fd * plane;
+            memcpy(posi, ch + F * plane, sizeof(float) * (size_t)(f_ref * plane));
+            memmove(ch + f_ref * plane, ch, sizeof(float) * (size_t)(F * plane));
+            memcpy(ch, posi, sizeof(float) * (size_t)(f_ref * plane));
+        }
 
     wanc_peak_rss_reset();
     double t0 = wanc_now_seconds();
@@ -491,20 +756,16 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     memcpy(vo.tile_size, prm.tile_size, sizeof vo.tile_size);
     memcpy(vo.tile_stride, prm.tile_stride, sizeof vo.tile_stride);
     vo.bf16 = bf16;
-    if (prm.input_video) TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n));
+    int n_encodes = 0; /* VAE encode calls of the units, in DiffSynth's unit order */
+    if (prm.input_video)
+        TRY_GOTO(err, done, wanc_unit_input_video(p->vae, bf16, &prm, &sched, &vo, latents, noise, lat_n, &n_encodes));
     else memcpy(latents, noise, sizeof(float) * (size_t)lat_n);
 
-    if (y_c || clip_len || fused) { /* ImageEmbedderVAE, ImageEmbedderCLIP, ImageEmbedderFused */
+    if (dc->in_dim != z || p->clip || fused) {
+        /* ImageEmbedderVAE, ImageEmbedderCLIP, FunControl, FunReference, FunCameraControl; ImageEmbedderFused */
         t0 = wanc_now_seconds();
         if (prm.progress && prm.progress(prm.progress_user, "image", 0, 1, 0)) goto cancelled;
-        if (y_c) {
-            TRY_GOTO(err, done, wanc_unit_image_vae(p->vae, bf16, &prm, &vo, y));
-            observe(&prm, "y", y, y_c * F * plane);
-        }
-        if (clip_len) {
-            TRY_GOTO(err, done, wanc_unit_image_clip(p->clip, p->be, bf16, dc->has_image_pos_emb, &prm, clip_feature));
-            observe(&prm, "clip_feature", clip_feature, clip_len * WANC_DIT_CLIP_DIM);
-        }
+        TRY_GOTO(err, done, build_conds(p, &prm, &rc, &vo, bf16, &n_encodes, &ct));
         if (fused) {
             TRY_GOTO(err, done, wanc_unit_image_fused(p->vae, bf16, &prm, &vo, latents, F, first));
             observe(&prm, "first_frame_latents", first, z * plane);
@@ -513,11 +774,33 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         stage_done(p, &prm, "image", p->clip_w);
     }
 
+    if (rc.motion_bucket_id) { /* SpeedControl: motion_bucket_id in the pipeline dtype; its embedding joins t_mod */
+        float id = bf16 ? wanc_round_bf16(rc.motion_bucket_id->value) : rc.motion_bucket_id->value;
+        observe(&prm, "dit_in.motion_bucket_id", &id, 1);
+        motion_emb = malloc(sizeof(float) * (size_t)wanc_motion_controller_out_dim(p->motion));
+        if (!motion_emb) TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "motion embedding"));
+        TRY_GOTO(err, done, wanc_motion_controller_forward(p->motion, id, motion_emb));
+    }
+    if (rc.vace_video || rc.vace_mask || f_ref) { /* VACE */
+        const wanc_media *refs[WANC_MAX_VACE_REFS];
+        for (int j = 0; j < f_ref; j++) refs[j] = &rc.vace_refs[j]->media;
+        if (!(vace_ctx = malloc(sizeof(float) * (size_t)(WANC_VACE_CHANNELS * Fd * plane))))
+            TRY_GOTO(err, done, wanc_error(WANC_ENOMEM, "vace_context"));
+        TRY_GOTO(err, done, wanc_unit_vace(p->vae, bf16, &prm, &vo, rc.vace_video ? &rc.vace_video->media : NULL,
+                                           rc.vace_mask ? &rc.vace_mask->media : NULL, refs, (int)f_ref, vace_ctx,
+                                           &n_encodes));
+        observe(&prm, "dit_in.vace_context", vace_ctx, WANC_VACE_CHANNELS * Fd * plane);
+    }
+
     /* The sampler. */
     t0 = wanc_now_seconds();
-    wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = F, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
-                          .y = y, .y_c = y_c, .clip = clip_feature, .clip_len = clip_len,
-                          .zero_first_frame = fused};
+    wanc_dit_inputs in = {.latents = latents, .lat_c = z, .F = Fd, .H = h, .W = w, .ctx_len = WANC_WAN_TEXT_LEN,
+                          .y = ct.y, .y_c = ct.y_c, .clip = ct.clip, .clip_len = ct.clip_len,
+                          .zero_first_frame = fused, .t_mod_add = motion_emb, .reference = ct.reference,
+                          .ref_c = ct.reference ? z : 0, .camera = ct.camera, .camera_c = ct.camera ? 24 : 0,
+                          .vace_context = vace_ctx, .vace_c = vace_ctx ? WANC_VACE_CHANNELS : 0,
+                          .vace_scale = rc.vace_scale ? rc.vace_scale->value : 1.0f /* DiffSynth's default */};
+    TRY_GOTO(err, done, windows_init(&win, &prm, &in));
     int expert = 0;
     wanc_dit *dit = NULL;
     for (int k = 0; k < sched.num_steps; k++) {
@@ -540,14 +823,14 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
 
         in.context = ctx_posi;
         in.cache = tea ? &tea_posi.hook : NULL;
-        TRY_GOTO(err, done, model_call(dit, &prm, &in, 0, e, posi));
+        TRY_GOTO(err, done, model_eval(dit, &prm, &in, 0, e, &win, k, bf16, posi));
         if (tea) observe_tea(&prm, &tea_posi, k, "posi");
         snprintf(name, sizeof name, "step%d.noise_pred_posi", k);
         observe(&prm, name, posi, lat_n);
         if (cfg_scale != 1.0f) {
             in.context = ctx_nega;
             in.cache = tea ? &tea_nega.hook : NULL;
-            TRY_GOTO(err, done, model_call(dit, &prm, &in, 1, e, nega));
+            TRY_GOTO(err, done, model_eval(dit, &prm, &in, 1, e, &win, k, bf16, nega));
             if (tea) observe_tea(&prm, &tea_nega, k, "nega");
             snprintf(name, sizeof name, "step%d.noise_pred_nega", k);
             observe(&prm, name, nega, lat_n);
@@ -563,8 +846,11 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
             goto cancelled;
     }
     out->seconds_denoise = wanc_now_seconds() - t0;
+    if (f_ref) /* drop the reference frames: latents[:, :, f_ref:] */
+        for (int64_t c = 0; c < z; c++)
+            memmove(latents + c * F * plane, latents + (c * Fd + f_ref) * plane, sizeof(float) * (size_t)(F * plane));
     stage_done(p, &prm, "denoise", dit ? wanc_dit_store(dit) : NULL);
-    observe(&prm, "final_latents", latents, lat_n);
+    observe(&prm, "final_latents", latents, z * F * plane);
 
     /* Decode and convert. */
     t0 = wanc_now_seconds();
@@ -600,10 +886,12 @@ done:
     free(nega);
     free(ctx_posi);
     free(ctx_nega);
-    free(y);
+    cond_tensors_free(&ct);
     free(first);
-    free(clip_feature);
     free(video);
+    free(motion_emb);
+    free(vace_ctx);
+    windows_free(&win);
     return err;
 }
 

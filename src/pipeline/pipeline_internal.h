@@ -32,6 +32,8 @@ typedef enum pipeline_family {
     FAMILY_WAN22_A14B_T2V, /* two experts */
     FAMILY_WAN22_A14B_I2V, /* two experts, y without CLIP (also Wan2.2 Fun-A14B-InP) */
     FAMILY_WAN22_TI2V_5B,  /* Wan2.2 VAE, fused first frame */
+    FAMILY_FUN_CONTROL,    /* Wan2.1-Fun(-V1.1) Control, Wan2.2-Fun-A14B-Control: y = cat(control, image or 0) */
+    FAMILY_FUN_CAMERA,     /* Fun Control-Camera: control_adapter, y from the first frame */
 } pipeline_family;
 
 /* What a family runs: the conditioning units and the expert rule. */
@@ -120,6 +122,8 @@ struct wanc_pipeline {
     wanc_vae *vae;
     wanc_weights *clip_w; /* CLIP image models only */
     wanc_clip *clip;
+    wanc_weights *motion_w; /* speed control, when its file is given or found */
+    wanc_motion_controller *motion;
     pipeline_recipe recipe;
     char *dit_config;     /* the stated DiT config (JSON), or NULL; every expert opens with it */
     double vram_limit;    /* GB, 0 = none (wanc_pipeline_options.vram_limit) */

@@ -1,6 +1,7 @@
 /* The VAE- and CLIP-dependent pipeline units (see pipeline_units.h). */
 #include "pipeline/pipeline_units.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,16 @@
 #include "pipeline/image_cond.h"
 #include "vision/resample.h"
 
+void wanc_unit_observe_encode(const wanc_gen_params *prm, int *n_encodes, const float *x, int64_t n)
+{
+    if (!n_encodes) return;
+    char name[32];
+    snprintf(name, sizeof name, "vae_encode.%d", (*n_encodes)++);
+    if (prm->observe) prm->observe(prm->observe_user, name, x, n);
+}
+
 wanc_err wanc_unit_input_video(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_flow_sched *s,
-                               const wanc_vae_opts *vo, float *latents, const float *noise, int64_t n)
+                               const wanc_vae_opts *vo, float *latents, const float *noise, int64_t n, int *n_encodes)
 {
     int T = prm->num_frames, H = prm->height, W = prm->width;
     if (!prm->input_video || prm->input_video_height <= 0 || prm->input_video_width <= 0)
@@ -36,6 +45,7 @@ wanc_err wanc_unit_input_video(wanc_vae *vae, bool bf16, const wanc_gen_params *
                 video[((size_t)c * T + t) * plane + i] = wanc_pixel_to_float(frame[i * 3 + c], bf16);
     }
     TRY_GOTO(err, done, wanc_vae_encode(vae, x0, video, T, H, W, vo));
+    wanc_unit_observe_encode(prm, n_encodes, x0, n);
     if (bf16) wanc_round_bf16_inplace(x0, (size_t)n); /* input_latents in the pipeline dtype */
     TRY_GOTO(err, done, wanc_flow_sched_add_noise(s, latents, x0, noise, n, s->timesteps[0], bf16));
 done:
@@ -53,7 +63,7 @@ static wanc_err check_image(const uint8_t *rgb, int h, int w, const char *flag)
 }
 
 wanc_err wanc_unit_image_vae(wanc_vae *any_vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
-                             float *y)
+                             float *y, int *n_encodes)
 {
     int H = prm->height, W = prm->width, T = prm->num_frames;
     wanc_vae21 *vae = wanc_vae_as21(any_vae);
@@ -73,6 +83,10 @@ wanc_err wanc_unit_image_vae(wanc_vae *any_vae, bool bf16, const wanc_gen_params
     if (!err && end)
         err = wanc_i2v_image_tensor(end, prm->end_image, prm->end_image_height, prm->end_image_width, H, W, bf16);
     if (!err) err = wanc_i2v_encode_y(y, vae, img, end, T, H, W, vo);
+    if (!err) { /* the latents after the 4 mask channels are the encode call's output */
+        int64_t lat = (int64_t)wanc_i2v_latent_frames(T) * (H / 8) * (W / 8);
+        wanc_unit_observe_encode(prm, n_encodes, y + 4 * lat, wanc_vae21_config_of(vae)->z_dim * lat);
+    }
     /* y.to(torch_dtype): the mask is 0/1, the latents are rounded */
     if (!err && bf16) {
         int z = wanc_vae21_config_of(vae)->z_dim;

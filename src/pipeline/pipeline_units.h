@@ -22,17 +22,21 @@
 #include "vae/wan_vae.h"
 #include "vision/clip.h"
 
+/* Observers see the output of every VAE encode call the units make, in call
+ * order, as "vae_encode.<i>" (*n_encodes counts them; NULL: not observed). */
+void wanc_unit_observe_encode(const wanc_gen_params *prm, int *n_encodes, const float *x, int64_t n);
+
 /* latents[n] (n = z·F·h·w) from prm->input_video (its first num_frames
  * frames, centre-cropped and resized to height x width) and noise[n], at
  * the schedule's first timestep. */
 wanc_err wanc_unit_input_video(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_flow_sched *s,
-                               const wanc_vae_opts *vo, float *latents, const float *noise, int64_t n);
+                               const wanc_vae_opts *vo, float *latents, const float *noise, int64_t n, int *n_encodes);
 
 /* y[4 + z, F, height/8, width/8] from prm->input_image (and prm->end_image
  * when given), both resized to height x width. The mask's 8 is DiffSynth's
  * constant: the unit needs the Wan2.1 VAE (a named error with another). */
 wanc_err wanc_unit_image_vae(wanc_vae *vae, bool bf16, const wanc_gen_params *prm, const wanc_vae_opts *vo,
-                             float *y);
+                             float *y, int *n_encodes);
 
 /* first[z, 1, height/s, width/s] = VAE(prm->input_image resized to height x
  * width) and frame 0 of latents[z, T, height/s, width/s] replaced by it

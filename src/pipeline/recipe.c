@@ -27,6 +27,9 @@ static const pipeline_recipe k_recipes[] = {
     {FAMILY_WAN22_A14B_T2V, "Wan2.2 A14B T2V", false, false, false, false, false, false, 2, BOUNDARY_T2V_A14B},
     {FAMILY_WAN22_A14B_I2V, "Wan2.2 A14B I2V", true, false, false, true, true, false, 2, BOUNDARY_I2V_A14B},
     {FAMILY_WAN22_TI2V_5B, "Wan2.2 TI2V-5B", false, false, true, false, true, false, 1, 0},
+    /* y and the CLIP tokens come from the Fun units (control_units.c); image_clip is set from img_emb */
+    {FAMILY_FUN_CONTROL, "Fun control", false, false, false, false, true, false, 1, 0},
+    {FAMILY_FUN_CAMERA, "Fun camera", false, false, false, true, true, false, 1, 0},
 };
 
 static const pipeline_recipe *recipe_of(pipeline_family f)
@@ -47,18 +50,23 @@ wanc_err pipeline_recipe_detect(pipeline_recipe *r, const wanc_dit_config *dc, i
                   dc->out_dim == 48 ? "a Wan2.2 TI2V-5B DiT needs the Wan2.2 VAE (Wan2.2_VAE.pth)"
                                     : "this DiT needs the Wan2.1 VAE (Wan2.1_VAE.pth); only TI2V-5B uses the Wan2.2 VAE");
     pipeline_family f;
-    if (dc->in_dim == z && !dc->has_image_input) {
+    if (dc->has_control_adapter && !vae22 && (dc->in_dim == 2 * z || dc->in_dim == 2 * z + 4)) {
+        f = FAMILY_FUN_CAMERA; /* y: the first frame's latent (or the I2V y), the camera input beside it */
+    } else if (!vae22 && (dc->in_dim == 3 * z || dc->in_dim == 3 * z + 4)) {
+        f = FAMILY_FUN_CONTROL; /* y: control latents + the image's (or zeros) */
+    } else if (dc->in_dim == z && !dc->has_image_input) {
         f = vae22 ? FAMILY_WAN22_TI2V_5B : experts == 2 ? FAMILY_WAN22_A14B_T2V : FAMILY_WAN21_T2V;
     } else if (dc->in_dim == 2 * z + 4 && !vae22) {
         if (dc->has_image_input) f = dc->has_image_pos_emb ? FAMILY_WAN21_FLF2V : FAMILY_WAN21_I2V;
         else f = FAMILY_WAN22_A14B_I2V; /* also one expert of it given alone */
     } else {
         WANC_FAIL(WANC_ESHAPE, "VAE %s has %d latent channels but DiT %s (%s CLIP input) takes in_dim %d: wanc runs "
-                  "in_dim %d (T2V, TI2V-5B) and %d (I2V, FLF2V, Fun-InP); other layouts (VACE, Fun-Control) are "
-                  "not supported yet", vae_path, z, dit_path, dc->has_image_input ? "with" : "no", dc->in_dim, z,
-                  2 * z + 4);
+                  "in_dim %d (T2V, TI2V-5B, VACE), %d (I2V, FLF2V, Fun-InP), %d or %d (Fun control) and, with a "
+                  "camera adapter, %d or %d (Fun camera)", vae_path, z, dit_path,
+                  dc->has_image_input ? "with" : "no", dc->in_dim, z, 2 * z + 4, 3 * z, 3 * z + 4, 2 * z, 2 * z + 4);
     }
     *r = *recipe_of(f);
+    if (f == FAMILY_FUN_CONTROL || f == FAMILY_FUN_CAMERA) r->image_clip = dc->has_image_input;
     if (experts == 2 && r->experts != 2)
         WANC_FAIL(WANC_EINVAL, "two DiTs given (--dit2 / low_noise_model/) but %s is a %s model, which has one",
                   dit_path, r->name);
