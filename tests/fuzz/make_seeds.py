@@ -185,6 +185,32 @@ put("dit_config", "sections", json.dumps({
             "eps": 1e-06, "dim": 64, "ffn_dim": 160, "num_heads": 2, "num_layers": 2, "text_dim": 48},
     "vace": {"vace_layers": [0], "vace_in_dim": 96, "num_heads": 2}}).encode())
 
+# ---- GGUF (v3) ----------------------------------------------------------------------
+def gguf(tensors, kv, alignment=32):
+    def s(x):
+        x = x.encode()
+        return struct.pack("<Q", len(x)) + x
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
+    for k, v in kv:
+        out += s(k) + (struct.pack("<I", 8) + s(v) if isinstance(v, str) else struct.pack("<II", 4, v))
+    data, infos = b"", b""
+    for name, gtype, ne, payload in tensors:
+        data += b"\0" * (-len(data) % alignment)
+        infos += s(name) + struct.pack("<I", len(ne)) + struct.pack("<%dQ" % len(ne), *ne)
+        infos += struct.pack("<IQ", gtype, len(data))
+        data += payload
+    out += infos
+    out += b"\0" * (-len(out) % alignment)
+    return out + data
+
+
+# types: 0 F32, 1 F16, 8 Q8_0 (blocks of 32: f16 scale + 32 int8)
+q8 = struct.pack("<e", 0.5) + bytes(range(32))
+put("gguf", "mixed", gguf([("blocks.0.self_attn.q.weight", 0, [3, 2], f32(1, 2, 3, 4, 5, 6)),
+                           ("head.bias", 1, [4], b"\x00\x3c\x00\x40\x00\x3c\x00\x40"),
+                           ("blocks.0.ffn.0.weight", 8, [32, 1], q8)],
+                          [("general.architecture", "wan"), ("general.alignment", 32)]))
+
 # ---- media (the first byte picks: odd = image reader, even = video reader) -------------
 tmp = os.path.join(root, "..", "tmp-media")
 os.makedirs(tmp, exist_ok=True)
