@@ -60,8 +60,14 @@ bool wanc_dtype_parse(const char *name, wanc_dtype *out)
 
 int64_t wanc_numel(int ndim, const int64_t *shape)
 {
+    /* A zero dim makes the count 0 whatever the others are: check first, so a
+     * file's huge dims beside a zero one never overflow the product. Loaders
+     * bound the product of nonzero dims; past INT64_MAX it saturates. */
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) return 0;
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(n, shape[i], &n)) return INT64_MAX;
     return n;
 }
 

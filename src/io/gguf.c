@@ -238,6 +238,14 @@ static wanc_err rd_tensor(cursor *c, wanc_gguf_tensor *t)
     if ((int64_t)ne[0] % be)
         WANC_FAIL(WANC_EFORMAT, "%s: GGUF tensor %s: rows of %" PRIu64 " values are not whole %s blocks of %lld",
                   c->what, t->name, ne[0], wanc_dtype_name(t->dtype), (long long)be);
+    /* the element count must fit int64 too: block types hold fewer bytes than
+     * elements, so the byte guard below does not imply it */
+    uint64_t numel = ne[0];
+    for (uint32_t i = 1; i < nd; i++) {
+        if (ne[i] && numel > (uint64_t)INT64_MAX / ne[i])
+            WANC_FAIL(WANC_EFORMAT, "%s: GGUF tensor %s has more than 2^63 elements", c->what, t->name);
+        numel *= ne[i];
+    }
     /* bytes = row bytes × rows, guarding overflow */
     uint64_t bytes = wanc_dtype_row_bytes(t->dtype, (int64_t)ne[0]);
     for (uint32_t i = 1; i < nd; i++) {

@@ -17,7 +17,9 @@ for name in "$@"; do
     # machine can stall a process for seconds; a real hang still trips it.
     dirs="$build/corpus/$name"
     for d in tests/fuzz/corpus/$name tests/fuzz/regress/$name; do [ -d "$d" ] && dirs="$dirs $d"; done
-    "$build/fuzz_$name" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
+    # -seed: FUZZ_SEED (default 1) makes a pass repeatable for the same
+    # commit and run length; FUZZ_SEED=0 draws a random one.
+    "$build/fuzz_$name" -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=30 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" $dirs >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
