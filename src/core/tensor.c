@@ -60,8 +60,14 @@ bool wanc_dtype_parse(const char *name, wanc_dtype *out)
 
 int64_t wanc_numel(int ndim, const int64_t *shape)
 {
+    /* 0 when any dim is 0 (even if the others' product would not fit), and
+     * INT64_MAX instead of an overflow: a reader's bogus empty tensor
+     * [0, 2^61, 2^50] must not be undefined behaviour here */
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) return 0;
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(n, shape[i], &n)) return INT64_MAX;
     return n;
 }
 
