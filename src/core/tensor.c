@@ -74,21 +74,30 @@ int64_t wanc_numel(int ndim, const int64_t *shape)
 int64_t wanc_tensor_numel(const wanc_tensor *t) { return wanc_numel(t->ndim, t->shape); }
 size_t wanc_tensor_nbytes(const wanc_tensor *t) { return wanc_dtype_row_bytes(t->dtype, wanc_tensor_numel(t)); }
 
+/* a·b, INT64_MAX when it does not fit: only an empty tensor's dims can get
+ * there (a non-empty one fits its file), and its strides are never used */
+static int64_t mul_saturated(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 static void set_contiguous_strides(wanc_tensor *t)
 {
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         t->stride[i] = s;
-        s *= t->shape[i];
+        s = mul_saturated(s, t->shape[i]);
     }
 }
 
 bool wanc_tensor_is_contiguous(const wanc_tensor *t)
 {
+    if (wanc_tensor_numel(t) == 0) return true; /* nothing to lay out */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != s) return false;
-        s *= t->shape[i];
+        s = mul_saturated(s, t->shape[i]);
     }
     return true;
 }

@@ -129,6 +129,14 @@ static double scalar_of(const wanc_tensor *t)
     return v;
 }
 
+/* Move layer i to slot n (n <= i) and clear slot i. */
+static void keep_layer(wanc_lora *l, int n, int i)
+{
+    if (n == i) return;
+    l->layers[n] = l->layers[i];
+    memset(&l->layers[i], 0, sizeof l->layers[i]);
+}
+
 /* Check each layer's tensors and derive rank and scale. */
 static wanc_err finish_layers(wanc_lora *l)
 {
@@ -136,12 +144,16 @@ static wanc_err finish_layers(wanc_lora *l)
     int n = 0;
     for (int i = 0; i < l->nlayers; i++) {
         wanc_lora_layer *ly = &l->layers[i];
+        /* Layers move down over dropped ones; a moved-from or dropped slot is
+         * cleared at once, so an error below leaves every pointer owned by
+         * exactly one slot (wanc_lora_close frees all nlayers of them). */
         if (ly->kind != WANC_LORA_LOWRANK) {
-            l->layers[n++] = *ly;
+            keep_layer(l, n++, i);
             continue;
         }
         if (!ly->a && !ly->b) { /* an alpha alone is no layer */
             free(ly->module);
+            memset(ly, 0, sizeof *ly);
             continue;
         }
         if (!ly->a || !ly->b)
@@ -153,7 +165,9 @@ static wanc_err finish_layers(wanc_lora *l)
         if (ly->a->ndim < 2 || ly->b->ndim < 2 || ly->a->shape[0] <= 0)
             WANC_FAIL(WANC_ESHAPE, "LoRA %s: %s %s / %s %s are not LoRA matrices", path, ly->key_a, sa, ly->key_b, sb);
         ly->rank = ly->a->shape[0];
-        if (ly->b->shape[1] != ly->rank || wanc_tensor_numel(ly->b) != ly->b->shape[0] * ly->rank)
+        int64_t b_numel;
+        if (ly->b->shape[1] != ly->rank || __builtin_mul_overflow(ly->b->shape[0], ly->rank, &b_numel) ||
+            wanc_tensor_numel(ly->b) != b_numel)
             WANC_FAIL(WANC_ESHAPE, "LoRA %s: rank mismatch: %s %s has rank %lld but %s is %s", path, ly->key_a, sa,
                       (long long)ly->rank, ly->key_b, sb);
         if (ly->alpha) {
@@ -161,7 +175,7 @@ static wanc_err finish_layers(wanc_lora *l)
                 WANC_FAIL(WANC_ESHAPE, "LoRA %s: the alpha of %s is not a scalar", path, ly->module);
             ly->scale = scalar_of(ly->alpha) / (double)ly->rank;
         }
-        l->layers[n++] = *ly;
+        keep_layer(l, n++, i);
     }
     l->nlayers = n;
     if (!n) WANC_FAIL(WANC_EFORMAT, "LoRA %s: no LoRA layers (no lora_A/lora_B, lora_down/lora_up or diff keys)", path);
