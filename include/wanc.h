@@ -398,9 +398,11 @@ typedef struct wanc_random_model_opts {
     int64_t width;     /* VAE / CLIP base width (0: the release's) */
     const char *dtype; /* "bf16" / "f32"; NULL: the release's */
 } wanc_random_model_opts;
-/* --arch wan2.2-t2v-a14b | wan2.2-i2v-a14b | wan2.2-ti2v-5b: a release folder out_dir
- * that `wanc generate --model-dir` runs: the DiT(s) with the release's shapes
- * (o->layers, 0 = all) and shards + index (A14B: high_noise_model/ and
+/* --arch wan2.2-t2v-a14b | wan2.2-i2v-a14b | wan2.2-fun-a14b-control |
+ * wan2.2-fun-a14b-control-camera | wan2.2-vace-fun-a14b | wan2.2-ti2v-5b: a release
+ * folder out_dir that `wanc generate --model-dir` runs: the DiT(s) with the
+ * release's shapes (o->layers, 0 = all; o->dim, o->dim_ffn, o->heads shrink
+ * them for tests, 0 = the release's) and shards + index (A14B: high_noise_model/ and
  * low_noise_model/, 6 each; TI2V-5B: 3), bf16 unless o->dtype is "f32"; the VAE
  * (Wan2.1 for A14B, Wan2.2 for TI2V-5B) at width o->width (0 = the release's);
  * and a small stand-in text encoder (width 4096, 2 layers) with the demo's

@@ -225,6 +225,25 @@ if echo "$help" | grep -q -e "--input-image FILE" && echo "$help" | grep -q -e "
    echo "$help" | grep -q -e "--clip FILE"
 then ok "generate --help lists --input-image, --end-image, --clip"; else bad "generate --help image flags"; fi
 
+# 5c. Wan2.2's two-expert control families (random releases shrunk to dim 64): each runs its units
+# through both experts, and the first line names the family, its experts and its boundary
+"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 32 --width 48 --num-frames 5 \
+    --num-inference-steps 1 --seed 4 --quiet --out "$img/ctl.mp4" >/dev/null 2>&1
+for fam in "wan2.2-fun-a14b-control|Wan2.2 Fun-A14B Control|Fun-A14B-Control (one expert)|--control-video $img/ctl.mp4 --reference-image $picture" \
+           "wan2.2-fun-a14b-control-camera|Wan2.2 Fun-A14B Control-Camera|Fun-A14B-Control-Camera (one expert)|--input-image $picture --camera-direction Left" \
+           "wan2.2-vace-fun-a14b|Wan2.2 VACE-Fun-A14B|expert of Wan2.2-VACE-Fun-A14B|--vace-video $img/ctl.mp4 --vace-reference-image $picture"; do
+    arch=${fam%%|*}; rest=${fam#*|}; name=${rest%%|*}; rest=${rest#*|}; info=${rest%%|*}; inputs=${rest#*|}
+    if "$wanc" random-model --arch "$arch" --out "$img/$arch" --layers 2 --dim 64 --ffn 128 --heads 2 --width 8 \
+         >"$log/log" 2>&1 &&
+       "$wanc" generate --model-dir "$img/$arch" $small $inputs --out "$img/c.mp4" >>"$log/log" 2>&1 &&
+       probe "$img/c.mp4" 5 48 32 && grep -q "^$name, 2 experts, boundary 0.875: " "$log/log" &&
+       "$wanc" info "$img/$arch/low_noise_model/diffusion_pytorch_model.safetensors.index.json" | grep "^DiT: " |
+         grep -q -F "$info"
+    then ok "generate runs $name (two experts) on a random release; info names it"; else bad "generate $name"; cat "$log/log"; fi
+    rm -rf "$img/$arch" "$img/c.mp4"
+done
+rm -f "$img/ctl.mp4"
+
 # 6. Ctrl-C while denoising: non-zero exit, no output, no temporary file
 "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 256 --width 256 --num-frames 33 \
     --num-inference-steps 500 --quiet --out "$tmp/x.mp4" >/dev/null 2>"$log/int.txt" &

@@ -94,10 +94,14 @@ static const struct {
     {"wan2.1-t2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
     {"wan2.1-i2v-14b", random_dit, "DiT: DIR/diffusion_pytorch_model.safetensors (--layers N)"},
     {"wan2.2-t2v-a14b", random_release, "release folder DIR: high_noise_model/ + low_noise_model/ (6 shards +\n"
-     "                   index each), Wan2.1 VAE (--width), small text encoder + tokenizer (--layers N)"},
+     "                                 index each), Wan2.1 VAE (--width), small text encoder + tokenizer (--layers N)"},
     {"wan2.2-i2v-a14b", random_release, "the same with in_dim-36 experts (image-to-video, no CLIP)"},
+    {"wan2.2-fun-a14b-control", random_release, "the same with in_dim-52 experts with ref_conv (Fun control)"},
+    {"wan2.2-fun-a14b-control-camera", random_release, "the same with in_dim-36 experts with a camera adapter"},
+    {"wan2.2-vace-fun-a14b", random_release, "the same with T2V experts with 8 VACE blocks (layers 0, 5, .., 35)"},
     {"wan2.2-ti2v-5b", random_release, "release folder DIR: 3 shards + index, Wan2.2 VAE (--width), small text\n"
-     "                   encoder + tokenizer (--layers N)"},
+     "                                 encoder + tokenizer (--layers N); every wan2.2 arch: --dim --ffn --heads\n"
+     "                                 shrink its DiTs"},
     {"umt5-xxl", random_umt5, "text encoder: FILE (--layers --vocab --dim --ffn --heads shrink it)"},
     {"wan2.1-vae", random_vae21, "VAE: FILE (--width N, 96 = release)"},
     {"wan2.2-vae", random_vae22, "Wan2.2 VAE: FILE (--width N, 160 = release; decoder 1.6x)"},
@@ -137,7 +141,7 @@ static int cmd_random_model(int argc, char **argv)
     if (!a.arch || !a.out) {
         fprintf(stderr, "wanc random-model: --arch and --out are required; archs:\n");
         for (size_t k = 0; k < sizeof random_models / sizeof random_models[0]; k++)
-            fprintf(stderr, "  %-16s %s\n", random_models[k].arch, random_models[k].what);
+            fprintf(stderr, "  %-30s %s\n", random_models[k].arch, random_models[k].what);
         return 2;
     }
     for (size_t k = 0; k < sizeof random_models / sizeof random_models[0]; k++)
@@ -215,7 +219,8 @@ static int usage(FILE *f)
             "                         LoRA training with DiffSynth's train.py arguments; wanc train --help lists them\n"
             "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape); a LoRA file\n"
-            "                         also gets its dialect, rank(s), alpha(s), modules and layer count\n"
+            "                         also gets its dialect, rank(s), alpha(s), modules and layer count; a DiT the\n"
+            "                         family its shapes say (Fun control / camera, VACE, I2V, T2V, TI2V-5B)\n"
             "  wanc quantize --type Q8_0|Q6_K|Q5_K|Q4_K|Q4_0|... IN OUT.gguf\n"
             "                         a Wan DiT as a GGUF file in city96's layout (wanc quantize --help)\n"
             "  wanc encode-prompt --t5 FILE --tokenizer DIR --prompt TEXT [--ids] [--out FILE.safetensors]\n"
@@ -224,8 +229,10 @@ static int usage(FILE *f)
             "  wanc random-model --arch ARCH --out PATH [--seed N] [--dtype bf16|f32] [--layers N] [--width N]\n"
             "                    [--vocab N --dim N --ffn N --heads N] [--base DIT --rank N]\n"
             "                         random weights with the released names and shapes; archs: wan2.1-t2v-1.3b,\n"
-            "                         wan2.1-t2v-14b, wan2.1-i2v-14b (DIR), umt5-xxl, wan2.1-vae, clip-vit-h-14,\n"
-            "                         lora (a LoRA for the DiT file --base) (FILE)\n"
+            "                         wan2.1-t2v-14b, wan2.1-i2v-14b (DIR); wan2.2-t2v-a14b, wan2.2-i2v-a14b,\n"
+            "                         wan2.2-fun-a14b-control, wan2.2-fun-a14b-control-camera, wan2.2-vace-fun-a14b,\n"
+            "                         wan2.2-ti2v-5b (a release folder DIR); umt5-xxl, wan2.1-vae, wan2.2-vae,\n"
+            "                         clip-vit-h-14, lora (a LoRA for the DiT file --base) (FILE)\n"
             "  wanc bench dit [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--dtype f32|bf16]\n"
             "                 [--compute fp32|bf16] [--threads N] [--lora-rank R [--lora-mode fused|runtime]]\n"
             "                         time one DiT forward (with a random rank-R LoRA: its load time, peak RSS)\n"

@@ -36,6 +36,18 @@ static const arch_entry archs[] = {
                          .freq_dim = 256, .num_heads = 40, .num_layers = 40, .patch = {1, 2, 2}, .eps = 1e-6f}},
     {"wan2.2-i2v-a14b", {.dim = 5120, .in_dim = 36, .out_dim = 16, .ffn_dim = 13824, .text_dim = 4096,
                          .freq_dim = 256, .num_heads = 40, .num_layers = 40, .patch = {1, 2, 2}, .eps = 1e-6f}},
+    /* Wan2.2 Fun-A14B Control / Control-Camera, VACE-Fun-A14B: each expert (model_configs.py) */
+    {"wan2.2-fun-a14b-control", {.dim = 5120, .in_dim = 52, .out_dim = 16, .ffn_dim = 13824, .text_dim = 4096,
+                                 .freq_dim = 256, .num_heads = 40, .num_layers = 40, .patch = {1, 2, 2},
+                                 .eps = 1e-6f, .has_ref_conv = true, .ref_in_dim = 16}},
+    {"wan2.2-fun-a14b-control-camera", {.dim = 5120, .in_dim = 36, .out_dim = 16, .ffn_dim = 13824,
+                                        .text_dim = 4096, .freq_dim = 256, .num_heads = 40, .num_layers = 40,
+                                        .patch = {1, 2, 2}, .eps = 1e-6f, .has_control_adapter = true,
+                                        .control_in_dim = 24}},
+    /* the Wan2.1-VACE-14B layout: 8 VACE blocks feeding layers 0, 5, .., 35 */
+    {"wan2.2-vace-fun-a14b", {.dim = 5120, .in_dim = 16, .out_dim = 16, .ffn_dim = 13824, .text_dim = 4096,
+                              .freq_dim = 256, .num_heads = 40, .num_layers = 40, .patch = {1, 2, 2}, .eps = 1e-6f,
+                              .vace_num_blocks = 8, .vace_in_dim = 96, .vace_layers = {0, 5, 10, 15, 20, 25, 30, 35}}},
     {"wan2.2-ti2v-5b", {.dim = 3072, .in_dim = 48, .out_dim = 48, .ffn_dim = 14336, .text_dim = 4096,
                         .freq_dim = 256, .num_heads = 24, .num_layers = 30, .patch = {1, 2, 2}, .eps = 1e-6f}},
 };
@@ -48,7 +60,21 @@ wanc_err wanc_dit_arch_config(wanc_dit_config *cfg, const char *arch)
             return NULL;
         }
     WANC_FAIL(WANC_ENOTFOUND, "unknown DiT arch '%s' (known: wan2.1-t2v-1.3b, wan2.1-t2v-14b, wan2.1-i2v-14b, "
-              "wan2.2-t2v-a14b, wan2.2-i2v-a14b, wan2.2-ti2v-5b)", arch);
+              "wan2.2-t2v-a14b, wan2.2-i2v-a14b, wan2.2-fun-a14b-control, wan2.2-fun-a14b-control-camera, "
+              "wan2.2-vace-fun-a14b, wan2.2-ti2v-5b)", arch);
+}
+
+void wanc_dit_config_set_layers(wanc_dit_config *cfg, int layers)
+{
+    if (layers <= 0 || layers == cfg->num_layers) return;
+    if (cfg->vace_num_blocks) { /* keep the release's VACE stride: a block every `stride` layers from 0 */
+        int stride = cfg->vace_num_blocks > 1 ? cfg->vace_layers[1] - cfg->vace_layers[0] : cfg->num_layers;
+        int n = (layers + stride - 1) / stride;
+        if (n > WANC_DIT_MAX_VACE) n = WANC_DIT_MAX_VACE;
+        for (int j = 0; j < n; j++) cfg->vace_layers[j] = j * stride;
+        cfg->vace_num_blocks = n;
+    }
+    cfg->num_layers = layers;
 }
 
 /* ---- the tensor list ----------------------------------------------------------- */
@@ -95,6 +121,37 @@ static wanc_err add_linear(spec_list *l, int64_t n, int64_t k, const char *prefi
     return add(l, INIT_BIAS, 1, (int64_t[]){n}, "%s.bias", prefix);
 }
 
+/* One DiT block `prefix`.i (the DiT's blocks, or VACE's, which are DiT blocks). */
+static wanc_err add_block(spec_list *l, const wanc_dit_config *c, const char *prefix, int i)
+{
+    const int64_t D = c->dim;
+    char p[96];
+    static const char *const attn[] = {"self_attn", "cross_attn"};
+    for (int a = 0; a < 2; a++) {
+        static const char *const proj[] = {"q", "k", "v", "o"};
+        for (int j = 0; j < 4; j++) {
+            snprintf(p, sizeof p, "%s.%d.%s.%s", prefix, i, attn[a], proj[j]);
+            TRY(add_linear(l, D, D, p));
+        }
+        TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "%s.%d.%s.norm_q.weight", prefix, i, attn[a]));
+        TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "%s.%d.%s.norm_k.weight", prefix, i, attn[a]));
+    }
+    if (c->has_image_input) {
+        snprintf(p, sizeof p, "%s.%d.cross_attn.k_img", prefix, i);
+        TRY(add_linear(l, D, D, p));
+        snprintf(p, sizeof p, "%s.%d.cross_attn.v_img", prefix, i);
+        TRY(add_linear(l, D, D, p));
+        TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "%s.%d.cross_attn.norm_k_img.weight", prefix, i));
+    }
+    TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "%s.%d.norm3.weight", prefix, i));
+    TRY(add(l, INIT_ZERO, 1, (int64_t[]){D}, "%s.%d.norm3.bias", prefix, i));
+    snprintf(p, sizeof p, "%s.%d.ffn.0", prefix, i);
+    TRY(add_linear(l, c->ffn_dim, D, p));
+    snprintf(p, sizeof p, "%s.%d.ffn.2", prefix, i);
+    TRY(add_linear(l, D, c->ffn_dim, p));
+    return add(l, INIT_MOD, 3, (int64_t[]){1, 6, D}, "%s.%d.modulation", prefix, i);
+}
+
 static wanc_err build_specs(spec_list *l, const wanc_dit_config *c)
 {
     int64_t D = c->dim;
@@ -118,32 +175,31 @@ static wanc_err build_specs(spec_list *l, const wanc_dit_config *c)
         if (c->has_image_pos_emb)
             TRY(add(l, INIT_BIAS, 3, (int64_t[]){1, 2 * WANC_DIT_CLIP_TOKENS, WANC_DIT_CLIP_DIM}, "img_emb.emb_pos"));
     }
-    char p[96];
-    for (int i = 0; i < c->num_layers; i++) {
-        static const char *const attn[] = {"self_attn", "cross_attn"};
-        for (int a = 0; a < 2; a++) {
-            static const char *const proj[] = {"q", "k", "v", "o"};
-            for (int j = 0; j < 4; j++) {
-                snprintf(p, sizeof p, "blocks.%d.%s.%s", i, attn[a], proj[j]);
-                TRY(add_linear(l, D, D, p));
-            }
-            TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "blocks.%d.%s.norm_q.weight", i, attn[a]));
-            TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "blocks.%d.%s.norm_k.weight", i, attn[a]));
+    for (int i = 0; i < c->num_layers; i++) TRY(add_block(l, c, "blocks", i));
+    if (c->has_ref_conv) { /* Fun V1.1 control: the reference image's tokens */
+        TRY(add(l, INIT_WEIGHT, 4, (int64_t[]){D, c->ref_in_dim, c->patch[1], c->patch[2]}, "ref_conv.weight"));
+        TRY(add(l, INIT_BIAS, 1, (int64_t[]){D}, "ref_conv.bias"));
+    }
+    if (c->has_control_adapter) { /* Fun camera: SimpleAdapter, PixelUnshuffle(8) then conv + one residual block */
+        TRY(add(l, INIT_WEIGHT, 4, (int64_t[]){D, (int64_t)c->control_in_dim * 64, c->patch[1], c->patch[2]},
+                "control_adapter.conv.weight"));
+        TRY(add(l, INIT_BIAS, 1, (int64_t[]){D}, "control_adapter.conv.bias"));
+        for (int k = 1; k <= 2; k++) {
+            TRY(add(l, INIT_WEIGHT, 4, (int64_t[]){D, D, 3, 3}, "control_adapter.residual_blocks.0.conv%d.weight", k));
+            TRY(add(l, INIT_BIAS, 1, (int64_t[]){D}, "control_adapter.residual_blocks.0.conv%d.bias", k));
         }
-        if (c->has_image_input) {
-            snprintf(p, sizeof p, "blocks.%d.cross_attn.k_img", i);
+    }
+    if (c->vace_num_blocks) { /* VACE: its patch embedding and blocks (the layers they feed are not stored) */
+        TRY(add(l, INIT_WEIGHT, 5, (int64_t[]){D, c->vace_in_dim, c->patch[0], c->patch[1], c->patch[2]},
+                "vace_patch_embedding.weight"));
+        TRY(add(l, INIT_BIAS, 1, (int64_t[]){D}, "vace_patch_embedding.bias"));
+        TRY(add_linear(l, D, D, "vace_blocks.0.before_proj"));
+        char p[96];
+        for (int j = 0; j < c->vace_num_blocks; j++) {
+            TRY(add_block(l, c, "vace_blocks", j));
+            snprintf(p, sizeof p, "vace_blocks.%d.after_proj", j);
             TRY(add_linear(l, D, D, p));
-            snprintf(p, sizeof p, "blocks.%d.cross_attn.v_img", i);
-            TRY(add_linear(l, D, D, p));
-            TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "blocks.%d.cross_attn.norm_k_img.weight", i));
         }
-        TRY(add(l, INIT_NORM, 1, (int64_t[]){D}, "blocks.%d.norm3.weight", i));
-        TRY(add(l, INIT_ZERO, 1, (int64_t[]){D}, "blocks.%d.norm3.bias", i));
-        snprintf(p, sizeof p, "blocks.%d.ffn.0", i);
-        TRY(add_linear(l, c->ffn_dim, D, p));
-        snprintf(p, sizeof p, "blocks.%d.ffn.2", i);
-        TRY(add_linear(l, D, c->ffn_dim, p));
-        TRY(add(l, INIT_MOD, 3, (int64_t[]){1, 6, D}, "blocks.%d.modulation", i));
     }
     return NULL;
 }
@@ -344,7 +400,7 @@ wanc_err wanc_dit_random_model(const char *arch, const char *out_dir, int layers
 {
     wanc_dit_config cfg;
     TRY(wanc_dit_arch_config(&cfg, arch));
-    if (layers > 0) cfg.num_layers = layers;
+    wanc_dit_config_set_layers(&cfg, layers);
     struct stat st;
     if (mkdir(out_dir, 0777) && (stat(out_dir, &st) || !S_ISDIR(st.st_mode))) WANC_FAIL(WANC_EIO, "%s: cannot create directory", out_dir);
     char path[4096];

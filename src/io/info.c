@@ -36,6 +36,35 @@ static void print_layout(FILE *out, const wanc_weights *w)
     }
 }
 
+/* "DiT: ..." for a Wan DiT file with its patch embedding: the family its
+ * shapes say (the pipeline tells it again with the VAE and the expert count). */
+static void print_dit_family(FILE *out, const wanc_weights *w)
+{
+    const wanc_tensor *pe = wanc_weights_find(w, "patch_embedding.weight"), *head = wanc_weights_find(w, "head.head.weight");
+    if (!pe || pe->ndim != 5 || !head || head->ndim != 2) return;
+    const int64_t in = pe->shape[1], out_c = head->shape[0] / (pe->shape[2] * pe->shape[3] * pe->shape[4]);
+    const bool clip = wanc_weights_has(w, "img_emb.proj.0.weight"), ref = wanc_weights_has(w, "ref_conv.weight");
+    int vace = 0;
+    char name[48];
+    for (;; vace++) {
+        snprintf(name, sizeof name, "vace_blocks.%d.modulation", vace);
+        if (!wanc_weights_has(w, name)) break;
+    }
+    const char *f = out_c == 48 ? "Wan2.2 TI2V-5B"
+        : wanc_weights_has(w, "control_adapter.conv.weight")
+            ? (clip ? "Wan2.1 Fun Control-Camera" : "Wan2.2 Fun-A14B-Control-Camera (one expert)")
+        : in == 3 * out_c || in == 3 * out_c + 4 ? (clip ? "Wan2.1 Fun Control" : "Wan2.2 Fun-A14B-Control (one expert)")
+        : vace ? "VACE (Wan2.1-VACE, or one expert of Wan2.2-VACE-Fun-A14B)"
+        : in == out_c ? "T2V (Wan2.1 T2V, or one expert of Wan2.2 T2V-A14B)"
+        : in == 2 * out_c + 4 ? (clip ? (wanc_weights_has(w, "img_emb.emb_pos") ? "Wan2.1 FLF2V" : "Wan2.1 I2V / Fun-InP")
+                                      : "Wan2.2 I2V-A14B / Fun-A14B-InP (one expert)")
+        : "unknown";
+    fprintf(out, "DiT: %s; in_dim %lld, dim %lld%s%s", f, (long long)in, (long long)pe->shape[0],
+            clip ? ", CLIP input" : "", ref ? ", ref_conv" : "");
+    if (vace) fprintf(out, ", %d VACE blocks", vace);
+    fprintf(out, "\n");
+}
+
 /* "format: GGUF v3, ..., file type Q4_K_S" / "format: ComfyUI scaled fp8 ..." (nothing
  * for plain files), then the count of tensors per stored type. */
 static void print_format(FILE *out, const wanc_weights *w)
@@ -74,6 +103,7 @@ wanc_err wanc_info_print(FILE *out, const char *path)
     fprintf(out, "tensors: %d\n", n);
     print_format(out, w);
     print_layout(out, w);
+    print_dit_family(out, w);
     bool is_lora = wanc_lora_is_lora(w);
     wanc_weights_close(w);
     if (is_lora) {

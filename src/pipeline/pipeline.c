@@ -160,7 +160,7 @@ static void describe(wanc_pipeline *p, const wanc_umt5_config *tc, const char *c
     char family[96];
     if (r->experts == 2)
         snprintf(family, sizeof family, "%s, 2 experts, boundary %g", r->name, r->default_boundary);
-    else if (r->family == FAMILY_WAN22_A14B_I2V)
+    else if (r->default_boundary > 0) /* one expert of a two-expert release */
         snprintf(family, sizeof family, "%s, 1 expert", r->name);
     else snprintf(family, sizeof family, "%s", r->name);
     const wanc_vae_config *vc = wanc_vae_config_of(p->vae);

@@ -32,8 +32,13 @@ typedef enum pipeline_family {
     FAMILY_WAN22_A14B_T2V, /* two experts */
     FAMILY_WAN22_A14B_I2V, /* two experts, y without CLIP (also Wan2.2 Fun-A14B-InP) */
     FAMILY_WAN22_TI2V_5B,  /* Wan2.2 VAE, fused first frame */
-    FAMILY_FUN_CONTROL,    /* Wan2.1-Fun(-V1.1) Control, Wan2.2-Fun-A14B-Control: y = cat(control, image or 0) */
-    FAMILY_FUN_CAMERA,     /* Fun Control-Camera: control_adapter, y from the first frame */
+    FAMILY_FUN_CONTROL,    /* Wan2.1-Fun(-V1.1) Control: y = cat(control, image or 0) */
+    FAMILY_FUN_CAMERA,     /* Wan2.1-Fun-V1.1 Control-Camera: control_adapter, y from the first frame */
+    FAMILY_WAN21_VACE,     /* a T2V DiT with vace_blocks (VACE 1.3B / 14B) */
+    /* the same units with two experts (each expert alone where its shape tells) */
+    FAMILY_WAN22_FUN_A14B_CONTROL, /* in_dim 52: y = cat(control, mask + image or 0), ref_conv, no CLIP */
+    FAMILY_WAN22_FUN_A14B_CAMERA,  /* in_dim 36 + control_adapter: y = the I2V y, no CLIP */
+    FAMILY_WAN22_VACE_FUN_A14B,    /* two VACE-14B-shaped experts, each with its vace_blocks */
 } pipeline_family;
 
 /* What a family runs: the conditioning units and the expert rule. */
@@ -46,8 +51,9 @@ typedef struct pipeline_recipe {
     bool image_required;     /* --input-image must be given */
     bool image_allowed;      /* --input-image may be given */
     bool end_image_required; /* FLF2V */
-    int experts;             /* 1, or 2 (high-noise, low-noise) */
-    float default_boundary;  /* switch_DiT_boundary when the run gives none */
+    int experts;             /* 1, or 2 (high-noise, low-noise): how many this run has */
+    float default_boundary;  /* switch_DiT_boundary when the run gives none; > 0 only for the
+                              * families released as two experts */
 } pipeline_recipe;
 
 /* The family of a DiT config (the high-noise expert's, as DiffSynth's units

@@ -22,6 +22,9 @@ const test_case *test_get(int i);
 /* A fresh folder $TMPDIR/wanc-<tag>-XXXXXX (false on failure), and its removal. */
 bool test_make_tmpdir(char *buf, size_t cap, const char *tag);
 void test_rm_tree(const char *dir);
+/* The first of `steps` Wan steps (shift 5) whose float32 timestep is below
+ * boundary * 1000: where a two-expert run switches (test_wan22.c). */
+int test_expected_switch(double boundary, int steps);
 
 #define TEST(name)                                                                   \
     static void test_##name(int *test_failed_);                                     \

@@ -108,11 +108,10 @@ static void params(wanc_gen_params *p, call_log *log)
     p->velocity_user = log;
 }
 
-/* The first step whose float32 timestep is below boundary * 1000. */
-static int expected_switch(double boundary)
+int test_expected_switch(double boundary, int steps)
 {
     wanc_flow_sched s = {0};
-    wanc_err err = wanc_flow_sched_init(&s, STEPS, 1.0f, 5.0f);
+    wanc_err err = wanc_flow_sched_init(&s, steps, 1.0f, 5.0f);
     int k = 0;
     while (!err && k < s.num_steps && !((double)s.timesteps[k] < boundary * 1000.0)) k++;
     wanc_error_free(err);
@@ -144,7 +143,7 @@ TEST(wan22_a14b_switches_experts_at_the_boundary_with_one_mapped)
         wanc_video v = {0};
         CHECK_OK(wanc_generate(pipe, &p, &v));
         wanc_video_free(&v);
-        const int sw = expected_switch(isnan(boundaries[b]) ? 0.875 : boundaries[b]);
+        const int sw = test_expected_switch(isnan(boundaries[b]) ? 0.875 : boundaries[b], STEPS);
         CHECK(sw > 0 && sw < STEPS);
         CHECK(log.calls == 2 * STEPS);
         int wrong = 0, both_mapped = 0;
@@ -166,7 +165,7 @@ TEST(wan22_a14b_switches_experts_at_the_boundary_with_one_mapped)
     wanc_video v = {0};
     CHECK_OK(wanc_generate(pipe, &p, &v));
     wanc_video_free(&v);
-    const int sw = expected_switch(0.875);
+    const int sw = test_expected_switch(0.875, STEPS);
     CHECK(log.calls == sw + 2 * (STEPS - sw));
     int neg_high = 0;
     for (int i = 0; i < log.calls && i < 2 * STEPS; i++) neg_high += log.negative[i] && log.expert[i] == 0;
