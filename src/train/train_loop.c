@@ -239,10 +239,8 @@ static wanc_err save_checkpoint(loop *L)
         for (int k = 0; k < per && !err; k++) {
             bool is_a = kind[k][strlen(kind[k]) - 1] == 'A';
             int64_t shp[2] = {is_a ? L->rank : l->out, is_a ? l->in : L->rank};
-            wanc_tensor *x = &t[per * i + k];
-            err = wanc_tensor_alloc(x, WANC_F32, 2, shp);
-            if (!err) memcpy(x->data, src[k], (size_t)(shp[0] * shp[1]) * sizeof(float));
-            if (!err && asprintf(&names[per * i + k], "%s/%s", kind[k], l->module) < 0)
+            t[per * i + k] = wanc_tensor_wrap(src[k], WANC_F32, 2, shp); /* a view: no copy of the run's state */
+            if (asprintf(&names[per * i + k], "%s/%s", kind[k], l->module) < 0)
                 err = wanc_error(WANC_ENOMEM, "checkpoint");
         }
     }
