@@ -441,7 +441,8 @@ typedef struct wanc_train_options {
     const char *lora_target_modules;   /* "q,k,v,o,ffn.0,ffn.2" */
     int lora_rank;                     /* 32 */
     const char *lora_checkpoint;       /* continue this LoRA */
-    const char *preset_lora_path;      /* fused into the base model first */
+    const char *preset_lora_path;      /* fused into the base model first (strength 1) */
+    const char *preset_lora_model;     /* the model it is fused into: "dit" (NULL: dit) */
     int gradient_accumulation_steps;   /* 1 */
     const char *extra_inputs;          /* "input_image", "end_image" (comma-separated) or NULL */
     double max_timestep_boundary;      /* 1.0 */

@@ -143,6 +143,16 @@ if [ $same = 1 ] && [ "$(ls "$tmp/f0" | wc -l)" -gt 4 ] && [ -s "$tmp/f0/step-40
    "$wanc" info "$tmp/f0/step-40.safetensors" | grep -q "^dit.blocks.1.ffn.2.weight	BF16	64x128$"
 then ok "train full: SIGKILL after step $at of 40, resumed: every file bit-identical (--remove_prefix_in_ckpt pipe.)"
 else bad "train full: SIGKILL + resume"; cat "$log/log"; ls "$tmp/f0" "$tmp/f1"; fi
+# 8f''. --preset_lora_path: the LoRA of 8d fused into the DiT first changes the losses; a missing one is named
+pr="$tr --trainable_models dit --dataset_repeat 1 --seed 2 --quiet"
+if "$wanc" train $pr --output_path "$tmp/p0" >"$log/log" 2>&1 &&
+   "$wanc" train $pr --preset_lora_path "$tmp/lora/epoch-0.safetensors" --preset_lora_model dit \
+     --output_path "$tmp/p1" >>"$log/log" 2>&1 &&
+   [ -s "$tmp/p1/epoch-0.safetensors" ] && [ "$(sed -n 2p "$tmp/p0/loss.csv")" != "$(sed -n 2p "$tmp/p1/loss.csv")" ] &&
+   ! "$wanc" train $pr --preset_lora_path "$tmp/nothere.safetensors" --output_path "$tmp/p2" >"$log/log" 2>&1 &&
+   grep -q "preset_lora_path .*nothere.safetensors: cannot open" "$log/log"
+then ok "train --preset_lora_path: the LoRA is fused into the DiT before training; a missing file is named"
+else bad "train --preset_lora_path"; cat "$log/log"; fi
 # 8g. validation: the trained LoRA loads through `wanc generate --lora` and changes the frames
 if "$wanc" generate --help 2>&1 | grep -q -- "--lora FILE"; then
     gen="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
@@ -156,7 +166,7 @@ else
     echo "note: this build's generate has no --lora: the trained LoRA's validation run is not made"
 fi
 rm -rf "$tmp/s1" "$tmp/s2" "$tmp/s3" "$tmp/r0" "$tmp/r1" "$tmp/r2" "$tmp/r3" "$tmp/cut.safetensors" "$tmp/full" \
-    "$tmp/f0" "$tmp/f1"
+    "$tmp/f0" "$tmp/f1" "$tmp/p0" "$tmp/p1" "$tmp/p2"
 if "$wanc" train --dataset_base_path "$ds" --dataset_metadata_path "$ds/metadata.csv" --model_dir "$tmp/m" \
      --num_frames 9 --quiet >"$log/log" 2>&1 || ! grep -q "say what to train" "$log/log" ||
    "$wanc" train --bogus 1 >"$log/log" 2>&1 || ! grep -q "unknown option --bogus" "$log/log"

@@ -51,7 +51,8 @@ static const opt_spec specs[] = {
     {"lora_target_modules", OPT_STR, OFF(lora_target_modules), "q,k,v,o,ffn.0,ffn.2", "layers that get a LoRA"},
     {"lora_rank", OPT_INT, OFF(lora_rank), "32", "LoRA rank (alpha = rank)"},
     {"lora_checkpoint", OPT_STR, OFF(lora_checkpoint), "none", "continue training this LoRA"},
-    {"preset_lora_path", OPT_STR, OFF(preset_lora_path), "none", "a LoRA fused into the base model first (not supported yet)"},
+    {"preset_lora_path", OPT_STR, OFF(preset_lora_path), "none", "a LoRA fused into the base model before training"},
+    {"preset_lora_model", OPT_STR, OFF(preset_lora_model), "none", "the model it is fused into: dit"},
     {"gradient_accumulation_steps", OPT_INT, OFF(gradient_accumulation_steps), "1", "steps per optimizer update"},
     {"use_gradient_checkpointing", OPT_FLAG, LOCAL, "on", "accepted; wanc always recomputes per block"},
     {"extra_inputs", OPT_STR, OFF(extra_inputs), "none", "input_image, end_image (not supported yet)"},
@@ -82,8 +83,9 @@ static void usage(FILE *f)
                "sft:train trains from that folder (--dataset_base_path OUTPUT, no metadata) without UMT5 or\n"
                "the VAE; sft does both. Training is LoRA on the DiT (--lora_base_model dit) or full fine-tuning\n"
                "of every DiT parameter (--trainable_models dit), computed in float32 with the parameters kept in\n"
-               "the pipeline dtype (AdamW moments float32); --preset_lora_path and --extra_inputs are refused as\n"
-               "not supported yet. Output: epoch-E or step-N.safetensors (a LoRA: DiffSynth's LoRA keys; full:\n"
+               "the pipeline dtype (AdamW moments float32). --preset_lora_path fuses a LoRA (any format that\n"
+               "wanc generate --lora reads) into the DiT first; --extra_inputs is refused as not supported yet.\n"
+               "Output: epoch-E or step-N.safetensors (a LoRA: DiffSynth's LoRA keys; full fine-tuning:\n"
                "the DiT in the release's keys, for wanc generate --dit, sharded with an index.json past 5 GB),\n"
                "loss.csv, checkpoint.safetensors (what --resume_from_checkpoint OUTPUT continues from,\n"
                "bit-identically). Ctrl-C saves and stops.\n");

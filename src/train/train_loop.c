@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/rng_torch.h"
 #include "core/tensor.h"
+#include "dit/dit_lora.h"
 #include "dit/dit_train.h"
 #include "dit/wan_dit.h"
 #include "io/weights.h"
@@ -41,7 +42,8 @@ typedef struct {
     const wanc_train_options *o;
     bool bf16;
     bool full;             /* --trainable_models dit: every DiT parameter (fp), else the LoRA layers (l) */
-    wanc_weights *store;   /* full: the DiT's store, whose trained tensors the run owns */
+    dit_with_lora dl;      /* the DiT and its store (a preset LoRA fused in; full: the trained tensors) */
+    wanc_weights *store;
     wanc_full_params fp;
     wanc_dit *dit;
     wanc_dit_trainer *tr;
@@ -195,8 +197,10 @@ static void identity(const loop *L, char *out, size_t cap)
     else
         snprintf(what, sizeof what, "lora rank %lld targets %s", (long long)L->rank,
                  L->o->lora_target_modules ? L->o->lora_target_modules : WANC_LORA_DEFAULT_TARGETS);
-    snprintf(out, cap, "dit dim %d ffn %d layers %d in %d; %s; %lld items per epoch; %s", c->dim, c->ffn_dim,
-             c->num_layers, c->in_dim, what, (long long)L->len, L->bf16 ? "bf16" : "fp32");
+    const char *preset = L->o->preset_lora_path, *base = preset ? strrchr(preset, '/') : NULL;
+    snprintf(out, cap, "dit dim %d ffn %d layers %d in %d; %s; %lld items per epoch; %s%s%s", c->dim, c->ffn_dim,
+             c->num_layers, c->in_dim, what, (long long)L->len, L->bf16 ? "bf16" : "fp32",
+             preset ? "; preset " : "", preset ? (base ? base + 1 : preset) : "");
 }
 
 static wanc_err save_checkpoint(loop *L)
@@ -235,10 +239,8 @@ static wanc_err save_checkpoint(loop *L)
         for (int k = 0; k < per && !err; k++) {
             bool is_a = kind[k][strlen(kind[k]) - 1] == 'A';
             int64_t shp[2] = {is_a ? L->rank : l->out, is_a ? l->in : L->rank};
-            wanc_tensor *x = &t[per * i + k];
-            err = wanc_tensor_alloc(x, WANC_F32, 2, shp);
-            if (!err) memcpy(x->data, src[k], (size_t)(shp[0] * shp[1]) * sizeof(float));
-            if (!err && asprintf(&names[per * i + k], "%s/%s", kind[k], l->module) < 0)
+            t[per * i + k] = wanc_tensor_wrap(src[k], WANC_F32, 2, shp); /* a view: no copy of the run's state */
+            if (asprintf(&names[per * i + k], "%s/%s", kind[k], l->module) < 0)
                 err = wanc_error(WANC_ENOMEM, "checkpoint");
         }
     }
@@ -519,21 +521,28 @@ wanc_err wanc_train_loop(const wanc_train_loop_args *a)
     if (full && o->lora_checkpoint)
         WANC_FAIL(WANC_EINVAL, "--lora_checkpoint continues a LoRA; full fine-tuning (--trainable_models dit) "
                   "starts from the DiT given with the models");
-    if (o->preset_lora_path)
-        WANC_FAIL(WANC_EUNSUPPORTED, "--preset_lora_path: fusing a LoRA into the base model before training is not "
-                  "supported yet");
+    if (o->preset_lora_model && strcmp(o->preset_lora_model, "dit"))
+        WANC_FAIL(WANC_EUNSUPPORTED, "--preset_lora_model %s: wanc fuses a preset LoRA into the DiT only (dit)",
+                  o->preset_lora_model);
     loop L = {.a = a, .o = o, .bf16 = o->precision == WANC_PRECISION_BF16, .full = full, .rank = o->lora_rank,
               .len = a->len};
     L.total = (int64_t)o->num_epochs * a->len;
     wanc_err err = NULL;
     wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = WANC_DIT_FP32};
-    if (full) {
-        /* the trained weights in the pipeline dtype, as DiffSynth loads them (f32 ones cast at load) */
-        dopt.bf16_weights = L.bf16;
-        TRY_GOTO(err, done, wanc_error_context(wanc_weights_open(&L.store, a->dit_path), "DiT"));
-        TRY_GOTO(err, done, wanc_error_context(wanc_dit_load(&L.dit, wanc_backend_cpu(), L.store, &dopt), "DiT"));
-    } else
-        TRY_GOTO(err, done, wanc_error_context(wanc_dit_open(&L.dit, wanc_backend_cpu(), a->dit_path, &dopt), "DiT"));
+    /* full: the trained weights in the pipeline dtype, as DiffSynth loads them (f32 ones cast at load) */
+    dopt.bf16_weights = full && L.bf16;
+    /* --preset_lora_path: DiffSynth's pipe.load_lora(pipe.dit, path) before training, i.e. fused at
+     * strength 1 as wanc generate --lora fuses */
+    wanc_lora_spec preset = {.path = o->preset_lora_path, .strength = 1.0f, .target = WANC_LORA_ALL_EXPERTS};
+    err = dit_lora_open(&L.dl, wanc_backend_cpu(), a->dit_path, &dopt, &preset, o->preset_lora_path ? 1 : 0,
+                        WANC_LORA_FUSED, false, 0, 1, NULL, 0);
+    if (err) {
+        err = o->preset_lora_path ? wanc_error_context(err, "DiT %s with --preset_lora_path %s", a->dit_path,
+                                                       o->preset_lora_path)
+                                  : wanc_error_context(err, "DiT");
+        goto done;
+    }
+    L.dit = L.dl.dit, L.store = L.dl.store;
     TRY_GOTO(err, done, wanc_dit_trainer_new(&L.tr, L.dit, full));
     TRY_GOTO(err, done, wanc_train_sched_init(&L.ts, 5.0));
     TRY_GOTO(err, done, wanc_train_id_range(o->min_timestep_boundary, o->max_timestep_boundary, &L.id_lo, &L.id_hi));
@@ -568,7 +577,6 @@ done:
     wanc_train_sched_free(&L.ts);
     wanc_dit_trainer_free(L.tr);
     wanc_full_params_free(&L.fp);
-    wanc_dit_free(L.dit);
-    wanc_weights_close(L.store);
+    dit_lora_free(&L.dl);
     return err;
 }
