@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/atomic_file.h"
 #include "io/weights_internal.h"
 
 /* ---- types ----------------------------------------------------------------- */
@@ -393,10 +394,10 @@ wanc_err wanc_gguf_write(const char *path, const wanc_gguf_kv *kv, int nkv, cons
             WANC_FAIL(WANC_ESHAPE, "%s: tensor %s: %d dims, rows not whole %s blocks", path, t[i].name, t[i].ndim,
                       wanc_dtype_name(t[i].dtype));
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-    writer w = {fopen(tmp, "wb"), path, 0, NULL};
-    if (!w.f) WANC_FAIL(WANC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    /* a temporary name, fsynced and renamed onto the target: never a partial file */
+    wanc_atomic_file a;
+    TRY(wanc_atomic_open(&a, path));
+    writer w = {a.f, path, 0, NULL};
     w_bytes(&w, "GGUF", 4);
     w_u32(&w, 3);
     w_u64(&w, (uint64_t)n);
@@ -435,8 +436,7 @@ wanc_err wanc_gguf_write(const char *path, const wanc_gguf_kv *kv, int nkv, cons
         w_pad(&w);
     }
     free(buf);
-    if (fclose(w.f) != 0 && !w.err) w.err = wanc_error(WANC_EIO, "%s: close failed: %s", tmp, strerror(errno));
-    if (!w.err && rename(tmp, path) != 0) w.err = wanc_error(WANC_EIO, "%s: cannot rename %s: %s", path, tmp, strerror(errno));
-    if (w.err) remove(tmp);
+    if (w.err) wanc_atomic_abort(&a);
+    else w.err = wanc_atomic_commit(&a);
     return w.err;
 }

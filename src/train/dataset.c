@@ -18,8 +18,16 @@
 #include "vision/resample.h"
 
 #define DIVISION 16                     /* height/width_division_factor of train.py */
+/* Bounds on what a metadata file can make wanc allocate or loop over (a real
+ * one has a few columns and up to thousands of rows). The table holds a slot
+ * per row and column; the cell bound keeps a sparse hostile file (a new
+ * column on every row) from asking for rows x columns slots. */
 #define METADATA_MAX_BYTES (256 << 20)  /* a metadata file larger than this is not one */
 #define MAX_ROWS 10000000
+#define MAX_COLUMNS 1024
+#define MAX_CELLS ((int64_t)1 << 24)    /* rows x allocated column slots: 128 MiB of slots */
+#define MAX_RECORD_VALUES 65536         /* JSON values in one record (cJSON builds a node of each) */
+#define COLUMN_HASH (2 * MAX_COLUMNS)   /* open addressing, at most half full */
 
 typedef struct {
     char **values; /* [n_columns], NULL where absent or empty */
@@ -31,6 +39,7 @@ struct wanc_dataset {
     const char *metadata_name; /* the file's name, for messages */
     int n_columns, cap_columns;
     char **columns;
+    int column_hash[COLUMN_HASH]; /* column index + 1 by name hash, 0: empty */
     int n_rows, cap_rows;
     row_t *rows;
     int file_column;   /* the column holding the data file: video, else image */
@@ -39,18 +48,38 @@ struct wanc_dataset {
 
 /* ---- building the table ------------------------------------------------------ */
 
+/* A JSON record names its columns on every row: a hashed lookup keeps that
+ * linear in the file, whatever the column count. */
+static unsigned column_slot(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
+    return h % COLUMN_HASH;
+}
+
+/* The hash slot holding `name`, or the empty slot where it would go. */
+static unsigned column_find(const wanc_dataset *d, const char *name)
+{
+    unsigned s = column_slot(name);
+    while (d->column_hash[s] && strcmp(d->columns[d->column_hash[s] - 1], name)) s = (s + 1) % COLUMN_HASH;
+    return s;
+}
+
 static int column_index(const wanc_dataset *d, const char *name)
 {
-    for (int i = 0; i < d->n_columns; i++)
-        if (!strcmp(d->columns[i], name)) return i;
-    return -1;
+    return d->column_hash[column_find(d, name)] - 1;
 }
 
 static wanc_err add_column(wanc_dataset *d, const char *name, int *index)
 {
     if ((*index = column_index(d, name)) >= 0) return NULL;
+    if (d->n_columns >= MAX_COLUMNS)
+        WANC_FAIL(WANC_EFORMAT, "%s: more than %d columns", d->metadata_name, MAX_COLUMNS);
     if (d->n_columns == d->cap_columns) {
         int cap = d->cap_columns ? 2 * d->cap_columns : 8;
+        if ((int64_t)d->n_rows * cap > MAX_CELLS)
+            WANC_FAIL(WANC_EFORMAT, "%s: %d rows of %d columns: more than %lld cells", d->metadata_name, d->n_rows,
+                      d->n_columns + 1, (long long)MAX_CELLS);
         char **c = realloc(d->columns, sizeof *c * (size_t)cap);
         if (!c) WANC_FAIL(WANC_ENOMEM, "metadata: out of memory");
         d->columns = c;
@@ -63,6 +92,7 @@ static wanc_err add_column(wanc_dataset *d, const char *name, int *index)
         }
     }
     if (!(d->columns[d->n_columns] = strdup(name))) WANC_FAIL(WANC_ENOMEM, "metadata: out of memory");
+    d->column_hash[column_find(d, name)] = d->n_columns + 1;
     *index = d->n_columns++;
     return NULL;
 }
@@ -70,6 +100,9 @@ static wanc_err add_column(wanc_dataset *d, const char *name, int *index)
 static wanc_err add_row(wanc_dataset *d)
 {
     if (d->n_rows >= MAX_ROWS) WANC_FAIL(WANC_EFORMAT, "%s: more than %d rows", d->metadata_name, MAX_ROWS);
+    if ((int64_t)(d->n_rows + 1) * (d->cap_columns > 0 ? d->cap_columns : 1) > MAX_CELLS)
+        WANC_FAIL(WANC_EFORMAT, "%s: %d rows of %d columns: more than %lld cells", d->metadata_name, d->n_rows + 1,
+                  d->n_columns, (long long)MAX_CELLS);
     if (d->n_rows == d->cap_rows) {
         int cap = d->cap_rows ? 2 * d->cap_rows : 16;
         row_t *r = realloc(d->rows, sizeof *r * (size_t)cap);
@@ -141,6 +174,13 @@ static wanc_err parse_csv(wanc_dataset *d, const char *text, size_t n)
 {
     const char *p = text, *end = text + n;
     if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte order mark */
+    /* values are C strings: a NUL would cut one short (an "empty" prompt past the check) */
+    const char *nul = memchr(p, 0, (size_t)(end - p));
+    if (nul) {
+        int nul_line = 1;
+        for (const char *q = text; q < nul; q++) nul_line += *q == '\n';
+        WANC_FAIL(WANC_EFORMAT, "%s line %d: a NUL byte (not a text file)", d->metadata_name, nul_line);
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int line = 1, header_fields = 0, *map = NULL;
@@ -236,18 +276,83 @@ static wanc_err add_json_record(wanc_dataset *d, const cJSON *obj, int row)
     return NULL;
 }
 
+/* cJSON's whitespace: every byte up to ' ' */
+static const char *json_space(const char *p, const char *end)
+{
+    while (p < end && (unsigned char)*p <= ' ') p++;
+    return p;
+}
+
+/* The end of the JSON value at p (strings and brackets matched, nothing
+ * validated: cJSON does that) and an upper bound on the nodes cJSON makes of
+ * it: every node but the first follows a '[', '{' or ','. */
+static const char *json_extent(const char *p, const char *end, int64_t *nodes)
+{
+    int64_t depth = 0;
+    *nodes = 1;
+    for (; p < end; p++) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                if (*p == '\\' && p + 1 < end) p++;
+            if (p >= end) break;
+        } else if (c == '[' || c == '{') {
+            depth++;
+            (*nodes)++;
+        } else if (c == ']' || c == '}') {
+            if (depth == 0) break;
+            if (--depth == 0) return p + 1;
+        } else if (c == ',') {
+            if (depth == 0) break;
+            (*nodes)++;
+        }
+    }
+    return p;
+}
+
+/* One JSON value at p, at most MAX_RECORD_VALUES nodes (NULL: too large or
+ * not JSON, *too_large says which); *after: the text after it. */
+static cJSON *json_parse_bounded(const char *p, const char *end, const char **after, bool *too_large)
+{
+    int64_t nodes;
+    json_extent(p, end, &nodes);
+    *too_large = nodes > MAX_RECORD_VALUES;
+    if (*too_large) return NULL;
+    return cJSON_ParseWithLengthOpts(p, (size_t)(end - p), after, 0);
+}
+
+/* A list of records, parsed one record at a time (a whole-file tree would
+ * take tens of bytes per byte of input). As cJSON_Parse: a byte order mark
+ * is skipped, the text ends at a NUL, and what follows the list is ignored. */
 static wanc_err parse_json(wanc_dataset *d, const char *text)
 {
-    cJSON *root = cJSON_Parse(text);
-    if (!root) WANC_FAIL(WANC_EFORMAT, "%s: not valid JSON", d->metadata_name);
-    wanc_err err = NULL;
-    if (!cJSON_IsArray(root))
-        err = wanc_error(WANC_EFORMAT, "%s: expected a JSON list of records", d->metadata_name);
-    int row = 0;
-    for (const cJSON *it = root->child; it && !err && cJSON_IsArray(root); it = it->next)
-        err = add_json_record(d, it, ++row);
-    cJSON_Delete(root);
-    return err;
+    const char *p = text, *end = text + strlen(text), *after = NULL;
+    if (end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
+    p = json_space(p, end);
+    bool too_large;
+    if (p >= end || *p != '[') {
+        cJSON *v = p < end ? json_parse_bounded(p, end, &after, &too_large) : NULL;
+        bool json = v || (p < end && too_large);
+        cJSON_Delete(v);
+        if (json) WANC_FAIL(WANC_EFORMAT, "%s: expected a JSON list of records", d->metadata_name);
+        WANC_FAIL(WANC_EFORMAT, "%s: not valid JSON", d->metadata_name);
+    }
+    p = json_space(p + 1, end);
+    if (p < end && *p == ']') return NULL;
+    for (int row = 1;; row++) {
+        cJSON *obj = json_parse_bounded(p, end, &after, &too_large);
+        if (too_large)
+            WANC_FAIL(WANC_EFORMAT, "%s row %d: a record of more than %d JSON values", d->metadata_name, row,
+                      MAX_RECORD_VALUES);
+        if (!obj) WANC_FAIL(WANC_EFORMAT, "%s: not valid JSON (record %d)", d->metadata_name, row);
+        wanc_err err = add_json_record(d, obj, row);
+        cJSON_Delete(obj);
+        if (err) return err;
+        p = json_space(after, end);
+        if (p < end && *p == ']') return NULL;
+        if (p >= end || *p != ',') WANC_FAIL(WANC_EFORMAT, "%s: not valid JSON (after record %d)", d->metadata_name, row);
+        p = json_space(p + 1, end);
+    }
 }
 
 static wanc_err parse_jsonl(wanc_dataset *d, char *text, size_t n)
@@ -262,7 +367,12 @@ static wanc_err parse_jsonl(wanc_dataset *d, char *text, size_t n)
         const char *q = p;
         while (*q && isspace((unsigned char)*q)) q++;
         if (*q) {
-            cJSON *obj = cJSON_Parse(q);
+            const char *after;
+            bool too_large;
+            cJSON *obj = json_parse_bounded(q, q + strlen(q), &after, &too_large);
+            if (too_large)
+                WANC_FAIL(WANC_EFORMAT, "%s line %d: a record of more than %d JSON values", d->metadata_name, line,
+                          MAX_RECORD_VALUES);
             if (!obj) WANC_FAIL(WANC_EFORMAT, "%s line %d: not valid JSON", d->metadata_name, line);
             wanc_err err = add_json_record(d, obj, ++row);
             cJSON_Delete(obj);

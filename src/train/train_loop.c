@@ -17,6 +17,7 @@
 #include "dit/dit_lora.h"
 #include "dit/dit_train.h"
 #include "dit/wan_dit.h"
+#include "io/atomic_file.h"
 #include "io/weights.h"
 #include "train/adamw.h"
 #include "train/flow_loss.h"
@@ -382,15 +383,18 @@ static wanc_err open_csv(loop *L)
         if (f) fclose(f);
         if (m) fclose(m);
     }
-    L->csv = fopen(path, "w");
-    if (!L->csv) {
-        free(kept);
-        WANC_FAIL(WANC_EIO, "%s: cannot create: %s", path, strerror(errno));
+    /* the kept rows replace the file whole (a kill here must not lose them),
+     * then each step appends its row with one write */
+    wanc_atomic_file a;
+    wanc_err err = wanc_atomic_open(&a, path);
+    if (!err) {
+        fputs(kept_len ? kept : "step,epoch,loss,lr\n", a.f);
+        err = wanc_atomic_commit(&a);
     }
-    if (kept_len) fputs(kept, L->csv);
-    else fputs("step,epoch,loss,lr\n", L->csv);
     free(kept);
-    fflush(L->csv);
+    if (err) return err;
+    L->csv = fopen(path, "a");
+    if (!L->csv) WANC_FAIL(WANC_EIO, "%s: cannot append: %s", path, strerror(errno));
     return NULL;
 }
 

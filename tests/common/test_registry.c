@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "../unit/test.h"
+#include "core/clock.h"
+#include "core/memstat.h"
 
 #define MAX_TESTS 1024
 static test_case tests[MAX_TESTS];
@@ -43,4 +45,21 @@ void test_rm_tree(const char *dir)
     }
     closedir(d);
     rmdir(dir);
+}
+
+test_bound test_bound_start(void)
+{
+    wanc_peak_rss_reset();
+    return (test_bound){wanc_now_seconds(), wanc_rss_bytes()};
+}
+
+bool test_bound_held(test_bound b, double seconds, size_t mib, const char *what)
+{
+    double t = wanc_now_seconds() - b.t0;
+    size_t peak = wanc_peak_rss_bytes(), grew = peak > b.rss0 ? peak - b.rss0 : 0;
+    bool held = t <= seconds && grew <= mib << 20;
+    if (!held || getenv("WANC_TEST_BOUNDS")) /* WANC_TEST_BOUNDS=1: print every measurement */
+        fprintf(stderr, "  %s: %.2f s (bound %.0f s), resident peak +%zu MiB (bound %zu MiB)\n", what, t, seconds,
+                grew >> 20, mib);
+    return held;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write the small seed inputs of the fuzz targets into tests/fuzz/corpus/.
 
-Run once by hand (python3 tests/fuzz/make_seeds.py); the seeds are committed.
+Run once by hand (python3 tests/fuzz/make_seeds.py [TARGET...]: only those
+targets' seeds); the seeds are committed.
 Standard library only: the .pth seeds are torch's zip layout with a pickle
 that names torch's rebuild helpers, written without torch. The media seeds
 come from the ffmpeg command (skipped when it is absent). The lora seeds are
@@ -12,7 +13,12 @@ from collections import OrderedDict
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
 
+only = set(sys.argv[1:])
+
+
 def put(target, name, data):
+    if only and target not in only:
+        return
     d = os.path.join(root, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
@@ -211,7 +217,24 @@ put("gguf", "mixed", gguf([("blocks.0.self_attn.q.weight", 0, [3, 2], f32(1, 2, 
                            ("blocks.0.ffn.0.weight", 8, [32, 1], q8)],
                           [("general.architecture", "wan"), ("general.alignment", 32)]))
 
+# ---- dataset metadata (fuzz_dataset.c: the first byte picks the format and options;
+# the target's folder holds clip.mp4 and still.png) ---------------------------------------
+CSV, JSON, JSONL, FIXED, IMAGE_KEY, FIVE, FIRST, LAST = 0, 1, 2, 4, 8, 16, 32, 64
+put("dataset", "csv", bytes([CSV | FIRST | LAST | FIVE]) +
+    b'\xef\xbb\xbfvideo,prompt,extra\r\nclip.mp4,"a cat, ""quoted""\nover two lines",7\r\n\r\nstill.png,plain,\n')
+put("dataset", "csv_image_fixed", bytes([CSV | FIXED | IMAGE_KEY | LAST]) +
+    b"image,prompt,video\nstill.png,one,clip.mp4\nclip.mp4,two,\n")
+put("dataset", "json", bytes([JSON | FIRST | FIVE]) + json.dumps(
+    [{"video": "clip.mp4", "prompt": "one", "n": 3, "f": 2.5, "b": True, "z": None},
+     {"image": "x", "video": "still.png", "prompt": "two"}]).encode())
+put("dataset", "jsonl", bytes([JSONL | LAST | FIXED]) +
+    b'{"video": "clip.mp4", "prompt": "one"}\n\n{"video": "still.png", "prompt": "two", "later": 2.5}\n')
+put("dataset", "errors_csv", bytes([CSV]) + b'video,prompt\nclip.mp4,"open\n')
+put("dataset", "errors_jsonl", bytes([JSONL]) + b'{"video": "clip.mp4", "prompt": "a"}\n{"video": [1]}\n')
+
 # ---- media (the first byte picks: odd = image reader, even = video reader) -------------
+if only and "media" not in only:
+    sys.exit(0)
 tmp = os.path.join(root, "..", "tmp-media")
 os.makedirs(tmp, exist_ok=True)
 jobs = {"mp4": ("testsrc=size=32x16:rate=8:duration=0.5", ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 0),

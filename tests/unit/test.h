@@ -26,6 +26,17 @@ void test_rm_tree(const char *dir);
  * boundary * 1000: where a two-expert run switches (test_wan22.c). */
 int test_expected_switch(double boundary, int steps);
 
+/* Hostile-input bounds (core/limits.h, docs/architecture.md): the work since
+ * test_bound_start() took at most `seconds` of wall time and raised the
+ * resident set's peak by at most `mib` MiB; test_bound_held prints what it
+ * measured when a bound is broken. */
+typedef struct {
+    double t0;
+    size_t rss0;
+} test_bound;
+test_bound test_bound_start(void);
+bool test_bound_held(test_bound b, double seconds, size_t mib, const char *what);
+
 #define TEST(name)                                                                   \
     static void test_##name(int *test_failed_);                                     \
     __attribute__((constructor)) static void test_register_##name(void)             \

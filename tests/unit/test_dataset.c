@@ -203,6 +203,78 @@ TEST(dataset_named_errors)
     test_rm_tree(dir);
 }
 
+/* Hostile metadata (the bounds at the top of src/train/dataset.c, listed in
+ * docs/architecture.md): each a named error, in bounded time and memory. */
+TEST(dataset_limits_on_hostile_metadata)
+{
+    char dir[512], meta[1024];
+    if (!test_make_tmpdir(dir, sizeof dir, "ds")) {
+        CHECK(0);
+        return;
+    }
+    make_media(dir, 5, 32, 32);
+    /* a NUL would cut a value short (an "empty" prompt past the check) */
+    snprintf(meta, sizeof meta, "%s/nul.csv", dir);
+    FILE *f = fopen(meta, "wb");
+    if (f) {
+        fwrite("video,prompt\nclip.mp4,\0x\n", 1, 25, f);
+        fclose(f);
+    }
+    wanc_dataset *d = NULL;
+    wanc_dataset_options o = opts(dir, "nul.csv", meta, sizeof meta);
+    CHECK_ERR(wanc_dataset_open(&d, &o), WANC_EFORMAT, "nul.csv line 2: a NUL byte");
+    /* 2000 columns in one record; a record of 70 000 JSON values (cJSON would
+     * build a node of each), in a .json list and a .jsonl line */
+    size_t cap = 2000 * 16 + 70000 * 2 + 256, n = 0;
+    char *text = malloc(cap);
+    CHECK(text != NULL);
+    if (text) {
+        n = (size_t)snprintf(text, cap, "{\"video\": \"clip.mp4\", \"prompt\": \"a\"");
+        for (int i = 0; i < 2000; i++) n += (size_t)snprintf(text + n, cap - n, ", \"c%d\": 1", i);
+        snprintf(text + n, cap - n, "}\n");
+        write_text(dir, "wide.jsonl", text);
+        o = opts(dir, "wide.jsonl", meta, sizeof meta);
+        test_bound t = test_bound_start();
+        CHECK_ERR(wanc_dataset_open(&d, &o), WANC_EFORMAT, "wide.jsonl: more than 1024 columns");
+        CHECK(test_bound_held(t, 60, 256, "2000 columns"));
+        n = (size_t)snprintf(text, cap, "[{\"video\": \"clip.mp4\", \"prompt\": \"a\", \"x\": [0");
+        for (int i = 1; i < 70000; i++) text[n++] = ',', text[n++] = '0';
+        snprintf(text + n, cap - n, "]}]");
+        write_text(dir, "deep.json", text);
+        o = opts(dir, "deep.json", meta, sizeof meta);
+        t = test_bound_start();
+        CHECK_ERR(wanc_dataset_open(&d, &o), WANC_EFORMAT, "deep.json row 1: a record of more than 65536 JSON values");
+        CHECK(test_bound_held(t, 60, 256, "a record of 70 000 values"));
+        write_text(dir, "deep.jsonl", text + 1);
+        o = opts(dir, "deep.jsonl", meta, sizeof meta);
+        CHECK_ERR(wanc_dataset_open(&d, &o), WANC_EFORMAT, "deep.jsonl line 1: a record of more than 65536");
+        free(text);
+    }
+    /* the list is read a record at a time; what cJSON_Parse did is kept: a
+     * byte order mark is skipped, text after the list ignored, anything but a
+     * list named, a broken list "not valid JSON" */
+    write_text(dir, "tail.json", "\xEF\xBB\xBF [ {\"video\": \"clip.mp4\", \"prompt\": \"a\"} ] trailing");
+    o = opts(dir, "tail.json", meta, sizeof meta);
+    CHECK_OK(wanc_dataset_open(&d, &o));
+    if (d) CHECK(wanc_dataset_rows(d) == 1);
+    wanc_dataset_free(d);
+    d = NULL;
+    write_text(dir, "obj.json", "{\"video\": \"clip.mp4\", \"prompt\": \"a\"}");
+    o = opts(dir, "obj.json", meta, sizeof meta);
+    CHECK_ERR(wanc_dataset_open(&d, &o), WANC_EFORMAT, "obj.json: expected a JSON list of records");
+    const char *broken[] = {"[{\"video\": \"clip.mp4\", \"prompt\": \"a\"},]", "[", "", "{oops",
+                            "[{\"video\": \"clip.mp4\", \"prompt\": \"a\"} {}]"};
+    for (int i = 0; i < 5; i++) {
+        write_text(dir, "broken.json", broken[i]);
+        o = opts(dir, "broken.json", meta, sizeof meta);
+        CHECK_ERR(wanc_dataset_open(&d, &o), WANC_EFORMAT, "broken.json: not valid JSON");
+    }
+    write_text(dir, "none.json", " [ ] ");
+    o = opts(dir, "none.json", meta, sizeof meta);
+    CHECK_ERR(wanc_dataset_open(&d, &o), WANC_EFORMAT, "none.json: no rows");
+    test_rm_tree(dir);
+}
+
 TEST(dataset_frame_count_and_sizes)
 {
     CHECK(wanc_dataset_frame_count(81, 200) == 81);

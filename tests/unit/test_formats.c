@@ -133,6 +133,18 @@ TEST(gguf_rejects_bad_files)
     memcpy(b.b + 24, &huge, 8);
     CHECK_ERR(wanc_gguf_parse(b.b, b.n, "mem", &g), WANC_EFORMAT, "truncated");
     CHECK(g == NULL);
+    /* a header claiming 10^12 tensors (and as many key/values) in a few hundred
+     * bytes: refused by what the bytes can hold, before any table is made */
+    const uint64_t claims[2][2] = {{1000000000000ull, 2}, {2, 1000000000000ull}};
+    for (int i = 0; i < 2; i++) {
+        build(&b, 3, 2, 8, 32);
+        memcpy(b.b + 8, &claims[i][0], 8);
+        memcpy(b.b + 16, &claims[i][1], 8);
+        test_bound t = test_bound_start();
+        CHECK_ERR(wanc_gguf_parse(b.b, b.n, "mem", &g), WANC_EFORMAT, "more than");
+        CHECK(test_bound_held(t, 60, 256, "a GGUF claiming 10^12 tensors"));
+        CHECK(g == NULL);
+    }
 }
 
 /* Q4_K by hand: d = 1, dmin = 0.5; sub-block 0 has scale 2, min 1; q = 3. */

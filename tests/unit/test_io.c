@@ -370,6 +370,15 @@ TEST(io_pth_missing_record_and_legacy)
 
 /* ---- limits on hostile input (core/limits.h): named errors, bounded work ------------ */
 
+/* Every hostile case below is refused within these (docs/architecture.md).
+ * Most cost milliseconds and a few MiB; the pickle machine may hold up to
+ * WANC_LIMIT_PICKLE_VALUES values of ~110-280 bytes each (a million nested
+ * lists: ~280 MiB, seconds). The bounds leave room for ASan and a loaded
+ * machine; a missing limit would blow through them by orders of magnitude. */
+#define HOSTILE_S 60
+#define HOSTILE_MIB 256
+#define HOSTILE_PICKLE_MIB 1024
+
 TEST(io_limit_safetensors_header_length)
 {
     scratch s;
@@ -380,7 +389,9 @@ TEST(io_limit_safetensors_header_length)
     put_u64(&b, 1000000000000ull);
     put_str(&b, "{}");
     CHECK(write_file(scratch_path(&s, "huge.safetensors", p), b.p, b.n));
+    test_bound t = test_bound_start();
     CHECK_BAD(p, WANC_EFORMAT, "over the 100000000-byte limit");
+    CHECK(test_bound_held(t, HOSTILE_S, HOSTILE_MIB, "a 10^12-byte header claim"));
     free(b.p);
     scratch_drop(&s);
 }
@@ -404,7 +415,9 @@ TEST(io_limit_pickle_nesting_values_memo)
     CHECK(scratch_make(&s));
     /* a million nested MARKs: the machine is iterative, the pickle just ends */
     CHECK(write_pth_repeat(scratch_path(&s, "marks.pth", p), '(', 1000000, "N."));
+    test_bound t = test_bound_start();
     CHECK_BAD(p, WANC_EFORMAT, "does not hold a state dict");
+    CHECK(test_bound_held(t, HOSTILE_S, HOSTILE_PICKLE_MIB, "a million nested marks"));
     /* a list nested a million levels deep: a million empty lists, each appended into the one before */
     bytes b = {0};
     put_u8(&b, 0x80), put_u8(&b, 2);
@@ -412,11 +425,15 @@ TEST(io_limit_pickle_nesting_values_memo)
     for (int i = 0; i < 999999; i++) put_u8(&b, 'a');
     put_u8(&b, '.');
     CHECK(write_pth(scratch_path(&s, "nested.pth", p), &b, false));
+    t = test_bound_start();
     CHECK_BAD(p, WANC_EFORMAT, "does not hold a state dict");
+    CHECK(test_bound_held(t, HOSTILE_S, HOSTILE_PICKLE_MIB, "a list nested a million levels"));
     free(b.p);
     /* three million values: past the value limit, refused with it named */
     CHECK(write_pth_repeat(scratch_path(&s, "values.pth", p), 'N', 3000000, "."));
+    t = test_bound_start();
     CHECK_BAD(p, WANC_EFORMAT, "more than 2097152 values");
+    CHECK(test_bound_held(t, HOSTILE_S, HOSTILE_PICKLE_MIB, "three million pickle values"));
     /* a memo slot far past the values made: no 16 GiB memo table */
     CHECK(write_pth_repeat(scratch_path(&s, "memo.pth", p), 'N', 1, "r\xff\xff\xff\x7f."));
     CHECK_BAD(p, WANC_EFORMAT, "memo index 2147483647 out of range");
@@ -434,7 +451,9 @@ TEST(io_limit_view_bomb_and_compressed_zip)
     pk_state_dict_one(&b, 1 << 30, 1 << 10, 0, 0);
     put_u8(&b, '.');
     CHECK(write_pth(scratch_path(&s, "view.pth", p), &b, false));
+    test_bound t = test_bound_start();
     CHECK_BAD(p, WANC_EFORMAT, "a view that repeats its data");
+    CHECK(test_bound_held(t, HOSTILE_S, HOSTILE_MIB, "a 4 TiB view of one float"));
     free(b.p);
     /* a zip bomb: records are never inflated (torch stores them), a deflated one is refused */
     bytes z = {0};
@@ -456,7 +475,9 @@ TEST(io_limit_view_bomb_and_compressed_zip)
         CHECK(fwrite(all, 1, n, f) == n);
         fclose(f);
         free(all);
+        t = test_bound_start();
         CHECK_BAD(p, WANC_EUNSUPPORTED, "is compressed");
+        CHECK(test_bound_held(t, HOSTILE_S, HOSTILE_MIB, "a deflated (zip bomb) record"));
     }
     free(z.p);
     scratch_drop(&s);

@@ -339,8 +339,10 @@ TEST(reader_limits_on_hostile_media)
     }
     uint8_t *g = NULL;
     int t = 0, h = 0, w = 0;
+    test_bound bound = test_bound_start();
     CHECK_OK(wanc_video_read(path, &g, &t, &h, &w, 0));
     CHECK(t == 5 && h == 16 && w == 16);
+    CHECK(test_bound_held(bound, 60, 256, "an mp4 claiming 10^9 frames"));
     free(g);
     g = NULL;
     /* a raw video whose header says 20000x20000 (400 Mpixel frames) */
@@ -352,8 +354,10 @@ TEST(reader_limits_on_hostile_media)
         for (int i = 0; i < 4096; i++) fputc(128, fp);
         fclose(fp);
     }
+    bound = test_bound_start();
     wanc_err e = wanc_video_read(path, &g, &t, &h, &w, 0);
     CHECK(e != NULL && g == NULL);
+    CHECK(test_bound_held(bound, 60, 256, "a 20000x20000 raw video"));
     wanc_error_free(e);
     /* a PNG whose header says 100000x100000 */
     snprintf(path, sizeof path, "%s/huge.png", dir);

@@ -519,7 +519,9 @@ TEST(tokenizer_limits_on_hostile_files)
     buf m = {0};
     varint(&m, 1 << 3 | 2), varint(&m, (uint64_t)1 << 32), put(&m, "abc", 3);
     CHECK(write_file(tmp_path(&t, "spiece.model", p, sizeof p), m.p, m.n));
+    test_bound bound = test_bound_start();
     CHECK_ERR(wanc_tokenizer_load(&tok, p), WANC_EFORMAT, "corrupt sentencepiece model");
+    CHECK(test_bound_held(bound, 60, 256, "a 4 GiB piece claim"));
     free(m.p);
     /* a real 70 000-byte piece, in spiece.model and in tokenizer.json */
     char *big = malloc(70001);
