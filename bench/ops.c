@@ -179,14 +179,31 @@ int main(int argc, char **argv)
     double conv_im2col = 2.0 * (double)C * C * 27 * Hc * Wc / t * 1e-9;
     double im2col_ratio = conv_im2col / wanc_sgemm_gflops(sg_n, reps);
     printf("conv3d (im2col path) same size: %.1f GFLOP/s (%.2f x sgemm)\n", conv_im2col, im2col_ratio);
+    /* bf16 compute mode's conv (bf16 input): the best path against avx2, interleaved rep by rep */
+    wanc_round_bf16_inplace(cx, (size_t)(C * T * Hc * Wc));
+    double cf[MAX_REPS], cs[MAX_REPS];
+    cpu_isa conv_saved = cpu_isa_get();
+    for (int r = 0; r < reps; r++) {
+        cpu_isa_set(cpu_isa_name(cpu_isa_best()));
+        TIME_MEDIAN(cf[r], 1,
+                    die_on(be->conv3d(be, co, cx, &cw, NULL, C, T, Hc, Wc, (int[]){1, 1, 1}, (int[]){0, 1, 1}), "conv3d"));
+        cpu_isa_set("avx2");
+        TIME_MEDIAN(cs[r], 1,
+                    die_on(be->conv3d(be, co, cx, &cw, NULL, C, T, Hc, Wc, (int[]){1, 1, 1}, (int[]){0, 1, 1}), "conv3d"));
+    }
+    cpu_isa_set(cpu_isa_name(conv_saved));
+    double conv_best = 2.0 * (double)C * C * 27 * Hc * Wc / wanc_median(cf, reps) * 1e-9;
+    double conv_avx2 = 2.0 * (double)C * C * 27 * Hc * Wc / wanc_median(cs, reps) * 1e-9;
+    printf("conv3d bf16, bf16 input, same size: isa=%s %.1f GFLOP/s, isa=avx2 %.1f GFLOP/s (%.2fx)\n",
+           cpu_isa_name(cpu_isa_best()), conv_best, conv_avx2, conv_best / conv_avx2);
     wanc_tensor_free(&cw);
     free(cx);
     free(co);
 
-    printf("ops isa=%s threads=%d sgemm=%.1f linear_bf16x_1536=%.1f linear_bf16x_8960=%.1f linear_f32_1536=%.1f linear_f32_8960=%.1f linear_bf16_1536=%.1f "
+    printf("ops isa=%s threads=%d sgemm=%.1f linear_bf16x_1536=%.1f linear_bf16x_8960=%.1f conv3d_bf16x=%.1f linear_f32_1536=%.1f linear_f32_8960=%.1f linear_bf16_1536=%.1f "
            "linear_bf16_8960=%.1f attention=%.1f conv3d=%.1f conv3d_im2col=%.1f ratio_linear_f32=%.2f ratio_linear_bf16=%.2f "
            "ratio_attention=%.2f ratio_conv3d=%.2f ratio_conv3d_im2col=%.2f\n",
-           wanc_cpu_isa(), threads, sgemm, lin_best[0], lin_best[1], lin[0][0], lin[0][1], lin[1][0], lin[1][1], attn, conv, conv_im2col,
+           wanc_cpu_isa(), threads, sgemm, lin_best[0], lin_best[1], conv_best, lin[0][0], lin[0][1], lin[1][0], lin[1][1], attn, conv, conv_im2col,
            lin_ratio[0][0] < lin_ratio[0][1] ? lin_ratio[0][0] : lin_ratio[0][1],
            lin_ratio[1][0] < lin_ratio[1][1] ? lin_ratio[1][0] : lin_ratio[1][1], attn_ratio, conv_ratio,
            im2col_ratio);

@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/tensor.h"
+#include "core/threads.h"
 #include "test.h"
 #include "wanc.h"
 
@@ -110,4 +111,106 @@ TEST(cpu_bf16_linear_every_path)
     check_bf16_linear(test_failed_, 300, 1100, 96, -1);  /* several N and M blocks */
     check_bf16_linear(test_failed_, 260, 33, 600, 130);  /* an inexact block falls back */
     check_bf16_linear(test_failed_, 13, 32, 2, -1);      /* one k pair */
+}
+
+/* conv3d (stride 1, the VAE's path) with a BF16 weight and a bf16 input:
+ * every path against double sums, over history frames given or zero, and
+ * the same bits at 1 and 2 threads on each path. */
+static void conv_ref(double *ref, const float *in, const double *wv, const double *bv, int64_t Cin, int64_t Cout,
+                     int64_t T, int64_t H, int64_t W, int64_t k, int pt, int ph)
+{
+    int64_t To = T + 2 * pt - k + 1, Ho = H + 2 * ph - k + 1, Wo = W + 2 * ph - k + 1;
+    for (int64_t co = 0; co < Cout; co++)
+        for (int64_t t = 0; t < To; t++)
+            for (int64_t h = 0; h < Ho; h++)
+                for (int64_t w = 0; w < Wo; w++) {
+                    double s = bv[co];
+                    for (int64_t ci = 0; ci < Cin; ci++)
+                        for (int64_t dt = 0; dt < k; dt++)
+                            for (int64_t dh = 0; dh < k; dh++)
+                                for (int64_t dw = 0; dw < k; dw++) {
+                                    int64_t ti = t + dt - pt, hi = h + dh - ph, wi = w + dw - ph;
+                                    if (ti < 0 || ti >= T || hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
+                                    s += (double)in[((ci * T + ti) * H + hi) * W + wi] *
+                                         wv[(((co * Cin + ci) * k + dt) * k + dh) * k + dw];
+                                }
+                    ref[((co * To + t) * Ho + h) * Wo + w] = s;
+                }
+}
+
+TEST(cpu_bf16_conv3d_every_path)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    const int64_t Cin = 37, Cout = 20, T = 3, Th = 2, H = 23, W = 13, k = 3;
+    wanc_tensor w, b;
+    CHECK_OK(wanc_tensor_alloc(&w, WANC_BF16, 5, (int64_t[]){Cout, Cin, k, k, k}));
+    CHECK_OK(wanc_tensor_alloc(&b, WANC_BF16, 1, (int64_t[]){Cout}));
+    const int64_t nw = Cout * Cin * k * k * k, nin = Cin * (Th + T) * H * W;
+    double *wv = malloc(sizeof(double) * (size_t)nw), bv[20];
+    for (int64_t i = 0; i < nw; i++) {
+        uint16_t h = wanc_f32_to_bf16(isa_frand() * 0.5f);
+        ((uint16_t *)w.data)[i] = h;
+        wv[i] = wanc_bf16_to_f32(h);
+    }
+    for (int64_t i = 0; i < Cout; i++) {
+        uint16_t h = wanc_f32_to_bf16(isa_frand());
+        ((uint16_t *)b.data)[i] = h;
+        bv[i] = wanc_bf16_to_f32(h);
+    }
+    /* cat = hist[Cin, Th] ++ x[Cin, T] along time, all bf16 */
+    float *cat = malloc(sizeof(float) * (size_t)nin), *hist = malloc(sizeof(float) * (size_t)(Cin * Th * H * W));
+    float *x = malloc(sizeof(float) * (size_t)(Cin * T * H * W));
+    for (int64_t i = 0; i < nin; i++) cat[i] = wanc_round_bf16(isa_frand());
+    for (int64_t ci = 0; ci < Cin; ci++) {
+        memcpy(hist + ci * Th * H * W, cat + ci * (Th + T) * H * W, sizeof(float) * (size_t)(Th * H * W));
+        memcpy(x + ci * T * H * W, cat + (ci * (Th + T) + Th) * H * W, sizeof(float) * (size_t)(T * H * W));
+    }
+    /* causal: time padding 0 on the concatenation (To = Th + T - 2), spatial padding 1 */
+    const int64_t To = Th + T - k + 1, nout = Cout * To * H * W;
+    double *ref = malloc(sizeof(double) * (size_t)nout), *ref0 = malloc(sizeof(double) * (size_t)nout);
+    conv_ref(ref, cat, wv, bv, Cin, Cout, Th + T, H, W, k, 0, 1);
+    /* zero history: the reference on zeros ++ x */
+    float *zcat = calloc((size_t)nin, sizeof(float));
+    for (int64_t ci = 0; ci < Cin; ci++)
+        memcpy(zcat + (ci * (Th + T) + Th) * H * W, x + ci * T * H * W, sizeof(float) * (size_t)(T * H * W));
+    conv_ref(ref0, zcat, wv, bv, Cin, Cout, Th + T, H, W, k, 0, 1);
+    float *o1 = malloc(sizeof(float) * (size_t)nout), *o2 = malloc(sizeof(float) * (size_t)nout);
+    const double tol = 2e-6 * (double)(Cin * k * k * k);
+    cpu_isa saved = cpu_isa_get();
+    int threads = wanc_threads_get();
+    for (int isa = 0; isa <= (int)cpu_isa_best(); isa++) {
+        CHECK_OK(cpu_isa_set(cpu_isa_name((cpu_isa)isa)));
+        for (int zero_hist = 0; zero_hist < 2; zero_hist++) {
+            const double *r = zero_hist ? ref0 : ref;
+            wanc_threads_set(1);
+            CHECK_OK(be->conv3d_hist(be, o1, zero_hist ? NULL : hist, Th, x, &w, &b, Cin, T, H, W, (int[]){1, 1, 1},
+                                     (int[]){0, 1, 1}));
+            wanc_threads_set(2);
+            CHECK_OK(be->conv3d_hist(be, o2, zero_hist ? NULL : hist, Th, x, &w, &b, Cin, T, H, W, (int[]){1, 1, 1},
+                                     (int[]){0, 1, 1}));
+            double err = 0;
+            for (int64_t i = 0; i < nout; i++) {
+                double d = fabs((double)o1[i] - r[i]);
+                if (!(d <= err)) err = d;
+            }
+            if (!(err <= tol))
+                fprintf(stderr, "  bf16 conv3d path %s zero_hist %d: err %g\n", cpu_isa_name((cpu_isa)isa), zero_hist,
+                        err);
+            CHECK(err <= tol);
+            CHECK(memcmp(o1, o2, sizeof(float) * (size_t)nout) == 0);
+        }
+    }
+    wanc_threads_set(threads);
+    CHECK_OK(cpu_isa_set(cpu_isa_name(saved)));
+    wanc_tensor_free(&w);
+    wanc_tensor_free(&b);
+    free(wv);
+    free(cat);
+    free(zcat);
+    free(hist);
+    free(x);
+    free(ref);
+    free(ref0);
+    free(o1);
+    free(o2);
 }

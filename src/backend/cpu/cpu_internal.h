@@ -55,8 +55,11 @@ void cpu_bf16_pack_b(uint32_t *dst, const uint16_t *w, int64_t ldw, int64_t n, i
  * stride ldx, K columns in all; k0 even) as A panels. Returns 0 when some
  * value is not exactly a bf16 (the caller then takes the float32 path). */
 int cpu_bf16_pack_a(uint32_t *dst, const float *x, int64_t ldx, int64_t m, int64_t k0, int64_t kc, int64_t K);
-/* Pack rows [0, m) of a row-major bf16 matrix (row stride ld, K columns) as A panels of the whole K. */
-void cpu_bf16_pack_a_bf16(uint32_t *dst, const uint16_t *a, int64_t ld, int64_t m, int64_t K);
+/* Pack rows [0, m) of a bf16 matrix (element (i, k) at a[i·ld + k·cs], K
+ * columns) as A panels of the whole K. */
+void cpu_bf16_pack_a_bf16(uint32_t *dst, const uint16_t *a, int64_t ld, int64_t cs, int64_t m, int64_t K);
+/* Are all n values exactly bf16 (the low 16 bits of each float zero)? */
+int cpu_bf16_exact(const float *x, int64_t n);
 /* c[m, n] (row stride ldc) = (accumulate ? c : 0) + A · B over kc2 pairs,
  * then + bias[n] when bias != NULL. A: panels of kc2 pairs (panel stride
  * a_panel); B: pair rows of stride ldb u32 (32 columns used per panel,

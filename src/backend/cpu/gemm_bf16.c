@@ -30,9 +30,11 @@
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* Rows [0, n) of a row-major bf16 matrix (row stride ld, K columns) as
- * panels of `width` rows: [ceil(n/width)][K2][width] pairs, zero padded. */
-static void pack_bf16_panels(uint32_t *dst, const uint16_t *src, int64_t ld, int64_t n, int64_t K, int64_t width)
+/* Rows [0, n) of a bf16 matrix (element (j, k) at src[j·ld + k·cs], K
+ * columns) as panels of `width` rows: [ceil(n/width)][K2][width] pairs,
+ * zero padded. */
+static void pack_bf16_panels(uint32_t *dst, const uint16_t *src, int64_t ld, int64_t cs, int64_t n, int64_t K,
+                             int64_t width)
 {
     const int64_t K2 = (K + 1) / 2, panels = (n + width - 1) / width;
     for (int64_t p = 0; p < panels; p++) {
@@ -45,20 +47,29 @@ static void pack_bf16_panels(uint32_t *dst, const uint16_t *src, int64_t ld, int
             }
             const uint16_t *r = src + j * ld;
             int64_t k2 = 0;
-            for (; 2 * k2 + 1 < K; k2++) d[k2 * width + jj] = (uint32_t)r[2 * k2] | (uint32_t)r[2 * k2 + 1] << 16;
-            if (K & 1) d[k2 * width + jj] = r[K - 1];
+            for (; 2 * k2 + 1 < K; k2++)
+                d[k2 * width + jj] = (uint32_t)r[2 * k2 * cs] | (uint32_t)r[(2 * k2 + 1) * cs] << 16;
+            if (K & 1) d[k2 * width + jj] = r[(K - 1) * cs];
         }
     }
 }
 
 void cpu_bf16_pack_b(uint32_t *dst, const uint16_t *w, int64_t ldw, int64_t n, int64_t K)
 {
-    pack_bf16_panels(dst, w, ldw, n, K, BF16_NR);
+    pack_bf16_panels(dst, w, ldw, 1, n, K, BF16_NR);
 }
 
-void cpu_bf16_pack_a_bf16(uint32_t *dst, const uint16_t *a, int64_t ld, int64_t m, int64_t K)
+void cpu_bf16_pack_a_bf16(uint32_t *dst, const uint16_t *a, int64_t ld, int64_t cs, int64_t m, int64_t K)
 {
-    pack_bf16_panels(dst, a, ld, m, K, BF16_MR);
+    pack_bf16_panels(dst, a, ld, cs, m, K, BF16_MR);
+}
+
+int cpu_bf16_exact(const float *x, int64_t n)
+{
+    const uint32_t *u = (const uint32_t *)(const void *)x;
+    uint32_t low = 0;
+    for (int64_t i = 0; i < n; i++) low |= u[i] & 0xffffu;
+    return low == 0;
 }
 
 /* 16 float32 (8 pairs) → their 16 high halves, in order: 8 pairs of bf16

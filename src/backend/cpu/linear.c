@@ -111,14 +111,6 @@ static int linear_bf16_block(linear_job *j, int64_t nbi, int64_t n0, int64_t nn,
     return 1;
 }
 
-/* Is every value of x[0..n) exactly a bf16? */
-static int bf16_exact(const float *x, int64_t n)
-{
-    const uint32_t *u = (const uint32_t *)(const void *)x;
-    uint32_t low = 0;
-    for (int64_t i = 0; i < n; i++) low |= u[i] & 0xffffu;
-    return low == 0;
-}
 
 static void linear_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -192,7 +184,7 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
     /* bf16 compute mode gives bf16-exact activations; a float32 x fails this
      * at once (and any block found inexact later falls back on its own) */
     j.bf16 = cpu_isa_get() >= CPU_ISA_AVX512BF16 && w->dtype == WANC_BF16 && w->scale == 0.0f &&
-             bf16_exact(x, K) && bf16_exact(x + (M - 1) * K, K);
+             cpu_bf16_exact(x, K) && cpu_bf16_exact(x + (M - 1) * K, K);
     atomic_init(&j.failed, 0);
     int64_t nblocks = (N + j.nb - 1) / j.nb;
     /* Tasks are N-block-major so a thread's consecutive tasks mostly share
