@@ -214,3 +214,62 @@ TEST(cpu_bf16_conv3d_every_path)
     free(o1);
     free(o2);
 }
+
+/* attention with q, k, v all bf16 (bf16 compute): q·kᵀ on the bf16 kernels
+ * where the path has them; every path against a double softmax, same bits
+ * at 1 and 2 threads. Several query and key tiles, a ragged last one. */
+TEST(cpu_bf16_attention_every_path)
+{
+    const wanc_backend *be = wanc_backend_cpu();
+    const int64_t Lq = 150, Lk = 300, H = 2, D = 40, HD = H * D;
+    const float scale = 0.158f;
+    float *q = malloc(sizeof(float) * (size_t)(Lq * HD)), *k = malloc(sizeof(float) * (size_t)(Lk * HD));
+    float *v = malloc(sizeof(float) * (size_t)(Lk * HD));
+    for (int64_t i = 0; i < Lq * HD; i++) q[i] = wanc_round_bf16(isa_frand() * 2.0f);
+    for (int64_t i = 0; i < Lk * HD; i++) k[i] = wanc_round_bf16(isa_frand() * 2.0f);
+    for (int64_t i = 0; i < Lk * HD; i++) v[i] = wanc_round_bf16(isa_frand());
+    double *ref = malloc(sizeof(double) * (size_t)(Lq * HD)), *p = malloc(sizeof(double) * (size_t)Lk);
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t i = 0; i < Lq; i++) {
+            double mx = -1e300, sum = 0;
+            for (int64_t c = 0; c < Lk; c++) {
+                double s = 0;
+                for (int64_t d = 0; d < D; d++) s += (double)q[i * HD + h * D + d] * k[c * HD + h * D + d];
+                p[c] = s * scale;
+                if (p[c] > mx) mx = p[c];
+            }
+            for (int64_t c = 0; c < Lk; c++) sum += p[c] = exp(p[c] - mx);
+            for (int64_t d = 0; d < D; d++) {
+                double o = 0;
+                for (int64_t c = 0; c < Lk; c++) o += p[c] * v[c * HD + h * D + d];
+                ref[i * HD + h * D + d] = o / sum;
+            }
+        }
+    float *o1 = malloc(sizeof(float) * (size_t)(Lq * HD)), *o2 = malloc(sizeof(float) * (size_t)(Lq * HD));
+    cpu_isa saved = cpu_isa_get();
+    int threads = wanc_threads_get();
+    for (int isa = 0; isa <= (int)cpu_isa_best(); isa++) {
+        CHECK_OK(cpu_isa_set(cpu_isa_name((cpu_isa)isa)));
+        wanc_threads_set(1);
+        CHECK_OK(be->attention(be, o1, q, k, v, Lq, Lk, H, D, scale, NULL, NULL));
+        wanc_threads_set(2);
+        CHECK_OK(be->attention(be, o2, q, k, v, Lq, Lk, H, D, scale, NULL, NULL));
+        double err = 0;
+        for (int64_t i = 0; i < Lq * HD; i++) {
+            double d = fabs((double)o1[i] - ref[i]);
+            if (!(d <= err)) err = d;
+        }
+        if (!(err <= 1e-5)) fprintf(stderr, "  bf16 attention path %s: err %g\n", cpu_isa_name((cpu_isa)isa), err);
+        CHECK(err <= 1e-5);
+        CHECK(memcmp(o1, o2, sizeof(float) * (size_t)(Lq * HD)) == 0);
+    }
+    wanc_threads_set(threads);
+    CHECK_OK(cpu_isa_set(cpu_isa_name(saved)));
+    free(q);
+    free(k);
+    free(v);
+    free(ref);
+    free(p);
+    free(o1);
+    free(o2);
+}

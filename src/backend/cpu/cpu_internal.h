@@ -51,6 +51,9 @@ wanc_err cpu_isa_set(const char *name);
 #define BF16_NR 32
 /* Pack rows [0, n) of a row-major bf16 matrix w (row stride ldw) as B panels. */
 void cpu_bf16_pack_b(uint32_t *dst, const uint16_t *w, int64_t ldw, int64_t n, int64_t K);
+/* Pack rows [0, n) of a float32 matrix x (row stride ldx, K columns), all
+ * exactly bf16 (checked by the caller), as B panels. */
+void cpu_bf16_pack_b_f32(uint32_t *dst, const float *x, int64_t ldx, int64_t n, int64_t K);
 /* Pack rows [0, m) x columns [k0, k0 + kc) of a float32 matrix x (row
  * stride ldx, K columns in all; k0 even) as A panels. Returns 0 when some
  * value is not exactly a bf16 (the caller then takes the float32 path). */

@@ -30,38 +30,45 @@
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* Rows [0, n) of a bf16 matrix (element (j, k) at src[j·ld + k·cs], K
- * columns) as panels of `width` rows: [ceil(n/width)][K2][width] pairs,
- * zero padded. */
-static void pack_bf16_panels(uint32_t *dst, const uint16_t *src, int64_t ld, int64_t cs, int64_t n, int64_t K,
-                             int64_t width)
+/* Rows [0, n) of a matrix (element (j, k) at src[j·ld + k·cs], K columns)
+ * as panels of `width` rows: [ceil(n/width)][K2][width] pairs, zero padded.
+ * src holds bf16 bits, or (f32) float32 values that are exactly bf16. */
+static void pack_panels(uint32_t *dst, const void *src, int f32, int64_t ld, int64_t cs, int64_t n, int64_t K,
+                        int64_t width)
 {
     const int64_t K2 = (K + 1) / 2, panels = (n + width - 1) / width;
+    const uint16_t *s16 = src;
+    const uint32_t *s32 = src; /* float32 bits */
     for (int64_t p = 0; p < panels; p++) {
         uint32_t *d = dst + p * K2 * width;
         for (int64_t jj = 0; jj < width; jj++) {
             int64_t j = p * width + jj;
-            if (j >= n) {
-                for (int64_t k2 = 0; k2 < K2; k2++) d[k2 * width + jj] = 0;
-                continue;
+            for (int64_t k2 = 0; k2 < K2; k2++) {
+                uint32_t lo = 0, hi = 0;
+                if (j < n) {
+                    int64_t a = j * ld + 2 * k2 * cs, b = a + cs;
+                    lo = f32 ? s32[a] >> 16 : s16[a];
+                    if (2 * k2 + 1 < K) hi = f32 ? s32[b] >> 16 : s16[b];
+                }
+                d[k2 * width + jj] = lo | hi << 16;
             }
-            const uint16_t *r = src + j * ld;
-            int64_t k2 = 0;
-            for (; 2 * k2 + 1 < K; k2++)
-                d[k2 * width + jj] = (uint32_t)r[2 * k2 * cs] | (uint32_t)r[(2 * k2 + 1) * cs] << 16;
-            if (K & 1) d[k2 * width + jj] = r[(K - 1) * cs];
         }
     }
 }
 
 void cpu_bf16_pack_b(uint32_t *dst, const uint16_t *w, int64_t ldw, int64_t n, int64_t K)
 {
-    pack_bf16_panels(dst, w, ldw, 1, n, K, BF16_NR);
+    pack_panels(dst, w, 0, ldw, 1, n, K, BF16_NR);
+}
+
+void cpu_bf16_pack_b_f32(uint32_t *dst, const float *x, int64_t ldx, int64_t n, int64_t K)
+{
+    pack_panels(dst, x, 1, ldx, 1, n, K, BF16_NR);
 }
 
 void cpu_bf16_pack_a_bf16(uint32_t *dst, const uint16_t *a, int64_t ld, int64_t cs, int64_t m, int64_t K)
 {
-    pack_bf16_panels(dst, a, ld, cs, m, K, BF16_MR);
+    pack_panels(dst, a, 0, ld, cs, m, K, BF16_MR);
 }
 
 int cpu_bf16_exact(const float *x, int64_t n)
