@@ -120,7 +120,7 @@ test-fixtures: $(BUILD)/test_fixtures
 	$(BUILD)/test_fixtures $(FIXTURES)
 
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -g -march=x86-64-v3 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	WANC_TEST_PATHS=default $(MAKE) BUILD=build-asan OPT="-O1 -g -march=x86-64-v3 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # libFuzzer needs clang; the library is rebuilt with coverage + sanitizers.
 FUZZ_CC      ?= clang-14

@@ -57,7 +57,34 @@ static void die_on(wanc_err e, const char *what)
         (result) = wanc_median(ts_, (reps));                                                                 \
     } while (0)
 
+static double bench_linear_x(const wanc_backend *be, wanc_dtype dt, int64_t M, int64_t N, int64_t K, int reps,
+                             int bf16_x);
 static double bench_linear(const wanc_backend *be, wanc_dtype dt, int64_t M, int64_t N, int64_t K, int reps)
+{
+    return bench_linear_x(be, dt, M, N, K, reps, 0);
+}
+
+/* The bf16 GEMM path against the float32 one on the same bf16 linear
+ * (bf16-exact activations, as bf16 compute mode gives them), interleaved
+ * rep by rep so both see the same machine load: GFLOP/s of each. */
+static void bench_linear_paths(const wanc_backend *be, int64_t M, int64_t N, int64_t K, int reps, double *fast,
+                               double *slow)
+{
+    cpu_isa best = cpu_isa_best(), saved = cpu_isa_get();
+    double rf[MAX_REPS], rs[MAX_REPS]; /* GFLOP/s per rep */
+    for (int r = 0; r < reps; r++) {
+        cpu_isa_set(cpu_isa_name(best));
+        rf[r] = bench_linear_x(be, WANC_BF16, M, N, K, 1, 1);
+        cpu_isa_set("avx2");
+        rs[r] = bench_linear_x(be, WANC_BF16, M, N, K, 1, 1);
+    }
+    cpu_isa_set(cpu_isa_name(saved));
+    *fast = wanc_median(rf, reps);
+    *slow = wanc_median(rs, reps);
+}
+
+static double bench_linear_x(const wanc_backend *be, wanc_dtype dt, int64_t M, int64_t N, int64_t K, int reps,
+                             int bf16_x)
 {
     wanc_tensor w;
     die_on(wanc_tensor_alloc(&w, dt, 2, (int64_t[]){N, K}), "weight");
@@ -65,6 +92,7 @@ static double bench_linear(const wanc_backend *be, wanc_dtype dt, int64_t M, int
     die_on(wanc_convert(w.data, dt, wf, WANC_F32, (size_t)(N * K)), "convert");
     free(wf);
     float *x = rand_buf((size_t)(M * K)), *out = rand_buf((size_t)(M * N));
+    if (bf16_x) wanc_round_bf16_inplace(x, (size_t)(M * K));
     double t;
     TIME_MEDIAN(t, reps, die_on(be->linear(be, out, x, &w, NULL, M), "linear"));
     wanc_tensor_free(&w);
@@ -91,7 +119,8 @@ int main(int argc, char **argv)
     int threads = wanc_threads_get();
     int sg_n = quick ? 1024 : 2048;
     double sgemm = wanc_sgemm_gflops(sg_n, reps);
-    printf("sgemm %dx%dx%d (OpenBLAS, %d threads): %.1f GFLOP/s\n", sg_n, sg_n, sg_n, threads, sgemm);
+    printf("sgemm %dx%dx%d (OpenBLAS, %d threads): %.1f GFLOP/s isa=%s\n", sg_n, sg_n, sg_n, threads, sgemm,
+           wanc_cpu_isa());
 
     /* DiT 1.3B-like GEMMs: 1280 tokens, dim 1536, FFN 8960 */
     int64_t M = quick ? 320 : 1280, K = 1536;
@@ -105,6 +134,15 @@ int main(int argc, char **argv)
             printf("linear %s M=%lld K=%lld N=%lld: %.1f GFLOP/s (%.2f x sgemm)\n", wanc_dtype_name(dts[d]),
                    (long long)M, (long long)K, (long long)Ns[n], lin[d][n], lin_ratio[d][n]);
         }
+
+    /* bf16 compute mode's linear: the best path against avx2, interleaved */
+    double lin_best[2], lin_avx2[2];
+    for (int n = 0; n < 2; n++) {
+        bench_linear_paths(be, M, Ns[n], K, reps, &lin_best[n], &lin_avx2[n]);
+        printf("linear bf16, bf16 activations M=%lld K=%lld N=%lld: isa=%s %.1f GFLOP/s, isa=avx2 %.1f GFLOP/s "
+               "(%.2fx)\n", (long long)M, (long long)K, (long long)Ns[n], cpu_isa_name(cpu_isa_best()), lin_best[n],
+               lin_avx2[n], lin_best[n] / lin_avx2[n]);
+    }
 
     /* Self-attention, DiT-like: 12 heads of 128 */
     int64_t L = quick ? 512 : 1560, H = quick ? 4 : 12, D = 128;
@@ -141,14 +179,31 @@ int main(int argc, char **argv)
     double conv_im2col = 2.0 * (double)C * C * 27 * Hc * Wc / t * 1e-9;
     double im2col_ratio = conv_im2col / wanc_sgemm_gflops(sg_n, reps);
     printf("conv3d (im2col path) same size: %.1f GFLOP/s (%.2f x sgemm)\n", conv_im2col, im2col_ratio);
+    /* bf16 compute mode's conv (bf16 input): the best path against avx2, interleaved rep by rep */
+    wanc_round_bf16_inplace(cx, (size_t)(C * T * Hc * Wc));
+    double cf[MAX_REPS], cs[MAX_REPS];
+    cpu_isa conv_saved = cpu_isa_get();
+    for (int r = 0; r < reps; r++) {
+        cpu_isa_set(cpu_isa_name(cpu_isa_best()));
+        TIME_MEDIAN(cf[r], 1,
+                    die_on(be->conv3d(be, co, cx, &cw, NULL, C, T, Hc, Wc, (int[]){1, 1, 1}, (int[]){0, 1, 1}), "conv3d"));
+        cpu_isa_set("avx2");
+        TIME_MEDIAN(cs[r], 1,
+                    die_on(be->conv3d(be, co, cx, &cw, NULL, C, T, Hc, Wc, (int[]){1, 1, 1}, (int[]){0, 1, 1}), "conv3d"));
+    }
+    cpu_isa_set(cpu_isa_name(conv_saved));
+    double conv_best = 2.0 * (double)C * C * 27 * Hc * Wc / wanc_median(cf, reps) * 1e-9;
+    double conv_avx2 = 2.0 * (double)C * C * 27 * Hc * Wc / wanc_median(cs, reps) * 1e-9;
+    printf("conv3d bf16, bf16 input, same size: isa=%s %.1f GFLOP/s, isa=avx2 %.1f GFLOP/s (%.2fx)\n",
+           cpu_isa_name(cpu_isa_best()), conv_best, conv_avx2, conv_best / conv_avx2);
     wanc_tensor_free(&cw);
     free(cx);
     free(co);
 
-    printf("ops threads=%d sgemm=%.1f linear_f32_1536=%.1f linear_f32_8960=%.1f linear_bf16_1536=%.1f "
+    printf("ops isa=%s threads=%d sgemm=%.1f linear_bf16x_1536=%.1f linear_bf16x_8960=%.1f conv3d_bf16x=%.1f linear_f32_1536=%.1f linear_f32_8960=%.1f linear_bf16_1536=%.1f "
            "linear_bf16_8960=%.1f attention=%.1f conv3d=%.1f conv3d_im2col=%.1f ratio_linear_f32=%.2f ratio_linear_bf16=%.2f "
            "ratio_attention=%.2f ratio_conv3d=%.2f ratio_conv3d_im2col=%.2f\n",
-           threads, sgemm, lin[0][0], lin[0][1], lin[1][0], lin[1][1], attn, conv, conv_im2col,
+           wanc_cpu_isa(), threads, sgemm, lin_best[0], lin_best[1], conv_best, lin[0][0], lin[0][1], lin[1][0], lin[1][1], attn, conv, conv_im2col,
            lin_ratio[0][0] < lin_ratio[0][1] ? lin_ratio[0][0] : lin_ratio[0][1],
            lin_ratio[1][0] < lin_ratio[1][1] ? lin_ratio[1][0] : lin_ratio[1][1], attn_ratio, conv_ratio,
            im2col_ratio);

@@ -102,9 +102,9 @@ int main(int argc, char **argv)
     double rss_mb = wanc_peak_rss_mb(), file_mb = (double)st.st_size / (1024.0 * 1024.0);
     printf("umt5: %s dim %lld, %lld layers, %lld heads; %d tokens in %.3f s\n", model, (long long)c->dim,
            (long long)c->num_layers, (long long)c->num_heads, L, best);
-    printf("umt5 file_mb=%.1f tokens=%d dtype=%s threads=%d seconds=%.4f gflops=%.2f sgemm=%.2f ratio=%.3f "
+    printf("umt5 isa=%s file_mb=%.1f tokens=%d dtype=%s threads=%d seconds=%.4f gflops=%.2f sgemm=%.2f ratio=%.3f "
            "rss_mb=%.1f rss_over_file=%.3f\n",
-           file_mb, L, bf16 ? "bf16" : "f32", wanc_threads_get(), best, gflops, sgemm, gflops / sgemm, rss_mb,
+           wanc_cpu_isa(), file_mb, L, bf16 ? "bf16" : "f32", wanc_threads_get(), best, gflops, sgemm, gflops / sgemm, rss_mb,
            rss_mb / file_mb);
     wanc_umt5_free(m);
     free(ids);

@@ -171,10 +171,10 @@ int main(int argc, char **argv)
         printf("VAE peak RSS 9 frames / 5 frames = %.3f (%s, limit 1.15)\n", growth, flat ? "ok" : "TOO MUCH GROWTH");
         double g[3];
         for (int i = 0; i < 3; i++) g[i] = r[i].flops / r[i].seconds * 1e-9;
-        printf("vae width=%d threads=%d dtype=%s s5=%.3f s9=%.3f s_tiled=%.3f gflops5=%.2f gflops9=%.2f "
+        printf("vae isa=%s width=%d threads=%d dtype=%s s5=%.3f s9=%.3f s_tiled=%.3f gflops5=%.2f gflops9=%.2f "
                "gflops_tiled=%.2f sgemm_gflops=%.2f ratio5=%.3f ratio9=%.3f ratio_tiled=%.3f ratio=%.3f "
                "rss5_mb=%.0f rss9_mb=%.0f rss_tiled_mb=%.0f rss_growth=%.3f rss_ok=%d\n",
-               width, wanc_threads_get(), bf16 ? "bf16" : "f32", r[0].seconds, r[1].seconds, r[2].seconds, g[0], g[1],
+               wanc_cpu_isa(), width, wanc_threads_get(), bf16 ? "bf16" : "f32", r[0].seconds, r[1].seconds, r[2].seconds, g[0], g[1],
                g[2], sgemm, g[0] / sgemm, g[1] / sgemm, g[2] / sgemm, fmin(g[0], fmin(g[1], g[2])) / sgemm, rss[0],
                rss[1], rss[2], growth, flat);
         if (!flat) status = 1;

@@ -353,6 +353,13 @@ wanc_err wanc_random_model_dit(const char *arch, const char *out_dir, int layers
  * diffsynth dialect (`<module>.lora_A.default.weight`), dtype "bf16" or "f32". */
 wanc_err wanc_random_lora(const char *base, const char *path, int rank, const char *dtype, unsigned long long seed);
 
+/* The CPU backend's instruction-set path, detected once at first use:
+ * "avx2", "avx512" or "avx512bf16" (bf16 GEMMs on vdpbf16ps). The
+ * environment variable WANC_CPU=avx2|avx512|avx512bf16 forces one; an
+ * unknown name or a path this CPU lacks is an error here (and from
+ * wanc_pipeline_open), never a crash later. name may be NULL. */
+wanc_err wanc_cpu_path(const char **name);
+
 /* `wanc bench dit [options]` (argv after "dit"); results printed to out, last line
  * `dit forward_s=... gflop=... gflops=... sgemm_gflops=... ratio=... peak_rss_mb=...`. */
 wanc_err wanc_bench_dit(FILE *out, int argc, char **argv);

@@ -36,6 +36,19 @@ if (cd "$tmp" && "$wanc" demo --dir m --out demo.mp4 --quiet >"$log/demo.log" 2>
 then ok "demo writes a 17-frame 160x96 mp4"; else bad "demo"; cat "$log/demo.log"; fi
 rm -f "$tmp/demo.mp4" "$log/demo.log"
 
+# 1b. WANC_CPU: an unknown path is refused with a named one-line error; generate
+# runs on every path this CPU has (the fixtures check the numbers of each path)
+if WANC_CPU=sse9 "$wanc" demo --dir m2 --quiet >"$log/log" 2>&1; then bad "WANC_CPU=sse9 accepted"
+elif grep -q "WANC_CPU=sse9: unknown path" "$log/log" && [ "$(wc -l <"$log/log")" = 1 ]; then ok "WANC_CPU=sse9 is refused by name"
+else bad "WANC_CPU=sse9 message"; cat "$log/log"; fi
+for path in avx2 avx512 avx512bf16; do
+    WANC_CPU=$path "$wanc" --help >/dev/null 2>&1 || continue
+    if WANC_CPU=$path "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "a test" --height 32 --width 48 \
+         --num-frames 5 --num-inference-steps 1 --seed 7 --quiet --out "$tmp/p.safetensors" >"$log/log" 2>&1
+    then ok "generate on WANC_CPU=$path"; else bad "generate on WANC_CPU=$path"; cat "$log/log"; fi
+    rm -f "$tmp/p.safetensors"
+done
+
 # 2. generate on the demo model found by its released file names
 if "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "a test" --height 32 --width 48 \
      --num-frames 9 --num-inference-steps 2 --seed 7 --quiet --out "$tmp/g.mp4" >"$log/log" 2>&1 &&

@@ -24,6 +24,22 @@ else
     echo "      (tests/data/fixtures) runs; the full set checks every component"
 fi
 run "$build/test_fixtures" tests/data/fixtures
+# The other instruction-set paths this CPU has (WANC_CPU; the default run
+# above took the best one): the in-project fixture copy (bf16 cases
+# included) on each. The unit tests run every path in-process. Skipped
+# where WANC_TEST_PATHS=default (the sanitizer build).
+if [ "${WANC_TEST_PATHS:-all}" = all ]; then
+    supported=""
+    for path in avx2 avx512 avx512bf16; do
+        WANC_CPU=$path "$build/wanc" --help >/dev/null 2>&1 && supported="$supported $path"
+    done
+    default=${WANC_CPU:-${supported##* }}
+    for path in $supported; do
+        [ "$path" = "$default" ] && continue
+        echo "== fixtures (in-project copy) on WANC_CPU=$path =="
+        WANC_CPU=$path run "$build/test_fixtures" tests/data/fixtures
+    done
+fi
 run sh tests/harness.sh "$build"
 run sh tests/fuzz/replay.sh "$build"
 run sh tests/cli.sh "$build" "$fixtures"

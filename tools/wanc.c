@@ -238,13 +238,23 @@ static int usage(FILE *f)
             "                         time one DiT forward (with a random rank-R LoRA: its load time, peak RSS)\n"
             "  wanc bench train [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--mode lora|full]\n"
             "                   [--rank R] [--dtype f32|bf16] [--threads N]\n"
-            "                         time one training step (loss, checkpointed backward, AdamW; fp32 compute)\n",
+            "                         time one training step (loss, checkpointed backward, AdamW; fp32 compute)\n"
+            "\nenvironment:\n"
+            "  WANC_CPU=avx2|avx512|avx512bf16   force the CPU kernels' instruction-set path (default: the best this\n"
+            "                         CPU has; avx512bf16 runs bf16 GEMMs on vdpbf16ps); a path the CPU lacks is an error\n",
             WANC_VERSION);
     return f == stdout ? 0 : 2;
 }
 
 int main(int argc, char **argv)
 {
+    /* first, so that `WANC_CPU=X wanc --help` tells whether this CPU has path X */
+    wanc_err isa_err = wanc_cpu_path(NULL); /* WANC_CPU names a path this CPU lacks */
+    if (isa_err) {
+        fprintf(stderr, "wanc: %s\n", wanc_error_message(isa_err));
+        wanc_error_free(isa_err);
+        return 1;
+    }
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) return usage(stdout);
     if (!strcmp(argv[1], "generate")) return wanc_cmd_generate(argc - 2, argv + 2);

@@ -215,6 +215,10 @@ wanc_err wanc_backend_check_training(const wanc_backend *be);
  * (backend_select.c) */
 wanc_err wanc_backend_get(const char *spec, const wanc_backend **out);
 
+/* The CPU backend's instruction-set path: "avx2", "avx512" or "avx512bf16"
+ * (detected once; WANC_CPU forces one the CPU has). Benchmarks print it. */
+const char *wanc_cpu_isa(void);
+
 /* Measure this machine's float32 GEMM rate (GFLOP/s) on an n×n×n sgemm with
  * the current thread count: the yardstick every benchmark reports against. */
 double wanc_sgemm_gflops(int n, int reps);

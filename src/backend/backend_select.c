@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_internal.h"
 
 #ifdef WANC_CUDA
 #include "cuda/cuda_backend.h"
@@ -39,6 +40,7 @@ wanc_err wanc_backend_get(const char *spec, const wanc_backend **out)
     *out = NULL;
     if (!spec) WANC_FAIL(WANC_EINVAL, "wanc_backend_get: NULL backend name");
     if (!strcmp(spec, "cpu")) {
+        TRY(cpu_isa_status()); /* a WANC_CPU path this CPU lacks */
         *out = wanc_backend_cpu();
         return NULL;
     }

@@ -136,10 +136,10 @@ wanc_err wanc_bench_dit(FILE *out, int argc, char **argv)
     for (int i = 0; i < wanc_weights_count(dl.store); i++)
         weight_mb += (double)wanc_tensor_nbytes(wanc_weights_tensor(dl.store, i)) / (1024.0 * 1024.0);
     fprintf(out, "dit arch=%s layers=%d dim=%d ffn=%d heads=%d tokens=%lld context=%lld dtype=%s compute=%s threads=%d "
-            "weights_mb=%.0f\n",
+            "weights_mb=%.0f isa=%s\n",
             a.arch, cfg.num_layers, cfg.dim, cfg.ffn_dim, cfg.num_heads,
             (long long)((F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2])), (long long)a.ctx, a.dtype,
-            a.compute, wanc_threads_get(), weight_mb);
+            a.compute, wanc_threads_get(), weight_mb, wanc_cpu_isa());
     if (a.lora_rank)
         fprintf(out, "dit lora rank=%d mode=%s load_s=%.2f peak_rss_after_load_mb=%.0f (%s)\n", a.lora_rank,
                 a.lora_mode, load_s, load_rss, summary);

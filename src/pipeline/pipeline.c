@@ -229,6 +229,7 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     if (missing) WANC_FAIL(WANC_EINVAL, "no file for %s: give it, or --model-dir with a release folder (official, "
                            "diffusers or ComfyUI layout)", missing);
 
+    TRY(wanc_cpu_path(NULL)); /* a WANC_CPU path this CPU lacks */
     wanc_pipeline *p = calloc(1, sizeof *p);
     if (!p) WANC_FAIL(WANC_ENOMEM, "pipeline");
     p->be = wanc_backend_cpu();

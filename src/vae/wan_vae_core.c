@@ -110,6 +110,9 @@ struct vae_model {
     vae_conv quant;      /* model conv1: [2z, 2z, 1, 1, 1] after the encoder */
     vae_conv post_quant; /* model conv2: [z, z, 1, 1, 1] before the decoder */
     float inv_std[WANC_VAE_MAX_Z]; /* 1/std in float32, as DiffSynth stores it */
+    /* bf16 copies of one conv's float32 weight and bias (conv_params) */
+    uint16_t *cast;
+    size_t cast_cap;
     /* run state */
     bool bf16;
     double flops;
@@ -181,6 +184,44 @@ static wanc_err norm_fwd(const vae_model *m, const vae_norm *nm, const act *x, a
 
 /* ---- convolutions ------------------------------------------------------------ */
 
+/* The weight and bias a conv hands the op. bf16 mode with float32
+ * parameters (the released .pth): torch runs the VAE cast to bf16 (the
+ * pipeline's torch_dtype), so the op gets bf16-rounded copies (round to
+ * nearest even, as .to(bfloat16)); with them and the bf16 activations the
+ * CPU backend can run its bf16 GEMM kernels. One conv's copies at a time,
+ * in the model's buffer (<= 8 MB for Wan's VAEs). */
+static wanc_err conv_params(const vae_model *cm, const wanc_tensor *w, const wanc_tensor *b, wanc_tensor *wv,
+                            wanc_tensor *bv, const wanc_tensor **wo, const wanc_tensor **bo)
+{
+    vae_model *m = (vae_model *)cm; /* the cast buffer only */
+    *wo = w;
+    *bo = b;
+    if (!m->bf16 || w->dtype != WANC_F32 || w->scale != 0.0f || (b && (b->dtype != WANC_F32 || b->scale != 0.0f)))
+        return NULL;
+    size_t nw = (size_t)wanc_tensor_numel(w), nb = b ? (size_t)wanc_tensor_numel(b) : 0;
+    if (m->cast_cap < nw + nb) {
+        uint16_t *p = realloc(m->cast, (nw + nb) * sizeof(uint16_t));
+        if (!p) WANC_FAIL(WANC_ENOMEM, "VAE: out of memory casting a conv weight of %zu values to bf16", nw);
+        m->cast = p;
+        m->cast_cap = nw + nb;
+    }
+    TRY(wanc_convert(m->cast, WANC_BF16, w->data, WANC_F32, nw));
+    *wv = *w;
+    wv->dtype = WANC_BF16;
+    wv->data = m->cast;
+    wv->owned = NULL;
+    *wo = wv;
+    if (b) {
+        TRY(wanc_convert(m->cast + nw, WANC_BF16, b->data, WANC_F32, nb));
+        *bv = *b;
+        bv->dtype = WANC_BF16;
+        bv->data = m->cast + nw;
+        bv->owned = NULL;
+        *bo = bv;
+    }
+    return NULL;
+}
+
 /* out = conv(x). Time kernel 1: plain conv (spatial zero padding k/2).
  * Time kernel 3: causal, the conv's 2-frame history stands in for the left
  * padding and is then replaced by the last 2 frames of (history ++ x). */
@@ -194,8 +235,12 @@ static wanc_err conv_fwd(const vae_model *m, vae_conv *c, const act *x, act *out
     TRY(act_new(m, out, c->cout, x->T, x->H, x->W));
     wanc_err err = NULL;
     int64_t taps = c->kt * x->T; /* (output frame, time tap) pairs computed */
+    wanc_tensor wv, bv;
+    const wanc_tensor *cw, *cb;
+    err = conv_params(m, &c->w, c->b, &wv, &bv, &cw, &cb);
+    if (err) goto fail;
     if (c->kt == 1) {
-        err = be->conv3d(be, out->d, x->d, &c->w, c->b, x->C, x->T, x->H, x->W, stride, pad);
+        err = be->conv3d(be, out->d, x->d, cw, cb, x->C, x->T, x->H, x->W, stride, pad);
     } else {
         const int64_t hist = c->kt - 1; /* 2 */
         const bool fresh = !c->cache; /* first chunk: the history is zeros */
@@ -208,7 +253,7 @@ static wanc_err conv_fwd(const vae_model *m, vae_conv *c, const act *x, act *out
         }
         /* conv over history ++ x (not materialised); a zero history is passed
          * as NULL so the conv skips its taps */
-        err = be->conv3d_hist(be, out->d, fresh ? NULL : c->cache, hist, x->d, &c->w, c->b, x->C, x->T, x->H, x->W,
+        err = be->conv3d_hist(be, out->d, fresh ? NULL : c->cache, hist, x->d, cw, cb, x->C, x->T, x->H, x->W,
                               stride, pad);
         if (fresh) /* output frame i reads frames i .. i+hist of (zeros ++ x): min(i+1, kt) are real */
             for (int64_t i = taps = 0; i < x->T; i++) taps += i + 1 < c->kt ? i + 1 : c->kt;
@@ -319,7 +364,10 @@ static wanc_err down_fwd(vae_model *m, vae_block *b, const act *x, act *out)
     const int64_t Ho = (H + 1 - 3) / 2 + 1, Wo = (W + 1 - 3) / 2 + 1;
     const int s2[3] = {1, 2, 2}, st[3] = {2, 1, 1}, p0[3] = {0, 0, 0};
     TRY_GOTO(err, done, act_new(m, &y, b->spatial.cout, T, Ho, Wo));
-    TRY_GOTO(err, done, be->conv3d(be, y.d, xp.d, &b->spatial.w, b->spatial.b, C, T, H + 1, W + 1, s2, p0));
+    wanc_tensor wv, bv;
+    const wanc_tensor *cw, *cb;
+    TRY_GOTO(err, done, conv_params(m, &b->spatial.w, b->spatial.b, &wv, &bv, &cw, &cb));
+    TRY_GOTO(err, done, be->conv3d(be, y.d, xp.d, cw, cb, C, T, H + 1, W + 1, s2, p0));
     TRY_GOTO(err, done, maybe_round(m, y.d, act_numel(&y)));
     count_flops(m, 2.0 * 9 * C * (double)act_numel(&y));
     act_free(m, &xp);
@@ -344,7 +392,8 @@ static wanc_err down_fwd(vae_model *m, vae_block *b, const act *x, act *out)
     /* the time conv over previous last frame ++ y; then remember y's last frame */
     const int64_t To = (T + 1 - 3) / 2 + 1;
     TRY_GOTO(err, done, act_new(m, out, b->time.cout, To, Ho, Wo));
-    err = be->conv3d_hist(be, out->d, b->prev_frame, 1, y.d, &b->time.w, b->time.b, Cy, T, Ho, Wo, st, p0);
+    err = conv_params(m, &b->time.w, b->time.b, &wv, &bv, &cw, &cb);
+    if (!err) err = be->conv3d_hist(be, out->d, b->prev_frame, 1, y.d, cw, cb, Cy, T, Ho, Wo, st, p0);
     if (!err) err = copy_slabs(m, b->prev_frame, HW, y.d + (T - 1) * HW, T * HW, Cy, HW);
     count_flops(m, 2.0 * 3 * Cy * (double)act_numel(out));
     if (!err) err = maybe_round(m, out->d, act_numel(out));
@@ -901,6 +950,7 @@ void vae_model_free(vae_model *m)
     net_free(m, &m->enc);
     net_free(m, &m->dec);
     if (m->owned) wanc_weights_close(m->owned);
+    free(m->cast);
     free(m);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_internal.h"
 #include "core/tensor.h"
 #include "core/threads.h"
 #include "test.h"
@@ -806,6 +807,10 @@ static void run_all_ops(int *test_failed_, float *res[12])
     CHECK_OK(be->copy_strided(be, r9, (int64_t[]){1, 300}, cx, (int64_t[]){257, 1}, (int64_t[]){300, 257}, 2));
     r9 += 300 * 257;
     CHECK_OK(be->fill(be, r9, 0.25f, 100003));
+    /* linear with bf16-exact activations: the AVX-512 BF16 kernels where the path has them */
+    res[11] = malloc(sizeof(float) * (size_t)(M * 1100));
+    wanc_round_bf16_inplace(x, (size_t)(M * 300));
+    CHECK_OK(be->linear(be, res[11], x, &w, &b, M));
     /* appended ops: mul_rows over several tasks (ragged dim), relu over several tasks */
     res[10] = calloc((size_t)n * 2, sizeof(float));
     CHECK_OK(be->mul_rows(be, res[10], a, c, 97, 1030));
@@ -834,23 +839,30 @@ static void run_all_ops(int *test_failed_, float *res[12])
 
 TEST(ops_bit_identical_at_1_and_2_threads)
 {
-    static const size_t sizes[11] = {700 * 1100,   700 * 1100,   700 * 700,       100003 * 8,  100003 * 4,
+    static const size_t sizes[12] = {700 * 1100,   700 * 1100,   700 * 700,       100003 * 8,  100003 * 4,
                                      300 * 2 * 48, 300 * 2 * 48, 8 * 2 * 20 * 70, 8 * 99 * 99, LAYOUT_GROUP_FLOATS,
-                                     100003 * 2};
-    float *r1[12] = {0}, *r2[12] = {0};
+                                     100003 * 2,   700 * 1100};
     int saved = wanc_threads_get();
-    wanc_threads_set(1);
-    run_all_ops(test_failed_, r1);
-    wanc_threads_set(2);
-    run_all_ops(test_failed_, r2);
-    wanc_threads_set(saved);
-    for (int i = 0; i < 11; i++) {
-        int same = memcmp(r1[i], r2[i], sizes[i] * sizeof(float)) == 0;
-        if (!same) fprintf(stderr, "  op group %d differs between 1 and 2 threads\n", i);
-        CHECK(same);
-        free(r1[i]);
-        free(r2[i]);
+    cpu_isa saved_isa = cpu_isa_get();
+    /* every instruction-set path this CPU has (the bf16 kernels included) */
+    for (int isa = 0; isa <= (int)cpu_isa_best(); isa++) {
+        CHECK_OK(cpu_isa_set(cpu_isa_name((cpu_isa)isa)));
+        float *r1[12] = {0}, *r2[12] = {0};
+        wanc_threads_set(1);
+        run_all_ops(test_failed_, r1);
+        wanc_threads_set(2);
+        run_all_ops(test_failed_, r2);
+        for (int i = 0; i < 12; i++) {
+            int same = memcmp(r1[i], r2[i], sizes[i] * sizeof(float)) == 0;
+            if (!same) fprintf(stderr, "  op group %d differs between 1 and 2 threads (path %s)\n", i,
+                               cpu_isa_name((cpu_isa)isa));
+            CHECK(same);
+            free(r1[i]);
+            free(r2[i]);
+        }
     }
+    wanc_threads_set(saved);
+    CHECK_OK(cpu_isa_set(cpu_isa_name(saved_isa)));
 }
 
 /* ---- the vector exp used by softmax-like ops ------------------------------------------------ */

@@ -4,6 +4,10 @@
  *   S = scale · Q_tile · K_tileᵀ (sgemm) (+ bias tile; masked keys → -FLT_MAX),
  *   m' = max(m, rowmax S);  P = exp(S - m');  l = l·exp(m - m') + rowsum P;
  *   O = O·exp(m - m') + P · V_tile (sgemm);   finally O / l.
+ * When q and k are all bf16 (bf16 compute) on the avx512bf16 path, S's
+ * product runs on the packed vdpbf16ps kernels (the same float32 products
+ * in another fixed order, then the scale); P is not bf16, so P · V stays
+ * sgemm (rounding P to bf16 would change the numerics).
  * Only S (TQ × TK), O (TQ × D) and two TQ vectors live per thread: Lq × Lk
  * is never materialised. Tiles and the key order are fixed by the sizes, so
  * the bits do not depend on the thread count.
@@ -29,8 +33,15 @@ typedef struct {
     const uint8_t *mask;
     int64_t Lq, Lk, H, D, qtiles;
     float scale;
+    int bf16; /* q and k all bf16: S = Q Kᵀ on the AVX-512 BF16 kernels */
     atomic_int failed;
 } attn_job;
+
+/* Is q·kᵀ for the bf16 kernels (the path has them, q and k are all bf16)? */
+static int qk_bf16(const float *q, const float *k, int64_t Lq, int64_t Lk, int64_t HD)
+{
+    return cpu_isa_get() >= CPU_ISA_AVX512BF16 && cpu_bf16_exact(q, Lq * HD) && cpu_bf16_exact(k, Lk * HD);
+}
 
 static void attention_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -42,6 +53,16 @@ static void attention_range(void *ctx, int64_t begin, int64_t end)
         return;
     }
     float *S = buf, *O = S + TQ * TK, *m = O + TQ * D, *l = m + TQ;
+    const int64_t D2 = (D + 1) / 2;
+    uint32_t *qa = NULL, *kb = NULL; /* packed Q tile (A panels) and K tile (B panels) */
+    if (j->bf16) {
+        qa = cpu_scratch(CPU_SCRATCH_WORK2, sizeof(uint32_t) * (size_t)((TQ + BF16_MR) * D2 + (TK + BF16_NR) * D2));
+        if (!qa) {
+            atomic_store(&j->failed, 1);
+            return;
+        }
+        kb = qa + (TQ + BF16_MR) * D2;
+    }
     for (int64_t t = begin; t < end; t++) {
         int64_t h = t / j->qtiles, q0 = (t % j->qtiles) * TQ;
         int64_t nq = j->Lq - q0 < TQ ? j->Lq - q0 : TQ;
@@ -51,10 +72,18 @@ static void attention_range(void *ctx, int64_t begin, int64_t end)
             l[i] = 0;
         }
         for (int64_t i = 0; i < nq * D; i++) O[i] = 0;
+        if (qa) cpu_bf16_pack_a(qa, Q, HD, nq, 0, D, D);
         for (int64_t k0 = 0; k0 < Lk; k0 += TK) {
             int64_t nk = Lk - k0 < TK ? Lk - k0 : TK;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, j->scale, Q, (int)HD,
-                        j->k + k0 * HD + h * D, (int)HD, 0.0f, S, TK);
+            if (qa) { /* the same float32 products, then the scale, as sgemm's alpha */
+                cpu_bf16_pack_b_f32(kb, j->k + k0 * HD + h * D, HD, nk, D);
+                cpu_bf16_gemm_block(S, TK, qa, D2 * BF16_MR, kb, BF16_NR, D2 * BF16_NR, nq, nk, D2, 0, NULL);
+                for (int64_t i = 0; i < nq; i++)
+                    for (int64_t c = 0; c < nk; c++) S[i * TK + c] *= j->scale;
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, j->scale, Q, (int)HD,
+                            j->k + k0 * HD + h * D, (int)HD, 0.0f, S, TK);
+            }
             for (int64_t i = 0; i < nq; i++) {
                 float *s = S + i * TK;
                 if (j->bias) {
@@ -100,7 +129,7 @@ wanc_err cpu_attention(const wanc_backend *be, float *out, const float *q, const
     if (!out || !q || !k || !v) WANC_FAIL(WANC_EINVAL, "attention: NULL buffer");
     cpu_blas_init();
     attn_job j = {.out = out, .q = q, .k = k, .v = v, .bias = bias, .mask = key_mask, .Lq = Lq, .Lk = Lk, .H = H,
-                  .D = D, .scale = scale, .qtiles = (Lq + TQ - 1) / TQ};
+                  .D = D, .scale = scale, .qtiles = (Lq + TQ - 1) / TQ, .bf16 = qk_bf16(q, k, Lq, Lk, H * D)};
     atomic_init(&j.failed, 0);
     wanc_parallel_for(H * j.qtiles, 1, attention_range, &j);
     if (atomic_load(&j.failed)) WANC_FAIL(WANC_ENOMEM, "attention: out of memory for the tile buffers");
@@ -121,7 +150,7 @@ wanc_err cpu_attention_lse(const wanc_backend *be, float *out, float *lse, const
     if (!out || !lse || !q || !k || !v) WANC_FAIL(WANC_EINVAL, "attention_lse: NULL buffer");
     cpu_blas_init();
     attn_job j = {.out = out, .lse = lse, .q = q, .k = k, .v = v, .Lq = Lq, .Lk = Lk, .H = H, .D = D,
-                  .scale = scale, .qtiles = (Lq + TQ - 1) / TQ};
+                  .scale = scale, .qtiles = (Lq + TQ - 1) / TQ, .bf16 = qk_bf16(q, k, Lq, Lk, H * D)};
     atomic_init(&j.failed, 0);
     wanc_parallel_for(H * j.qtiles, 1, attention_range, &j);
     if (atomic_load(&j.failed)) WANC_FAIL(WANC_ENOMEM, "attention_lse: out of memory for the tile buffers");

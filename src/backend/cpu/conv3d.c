@@ -11,6 +11,13 @@
  *   order (ci, dt, dh, dw), P = To·Ho·Wo, cut into slabs whose column block
  *   stays under COL_BYTES per thread.
  *
+ * On the avx512bf16 path, with a BF16 weight and an input that is all bf16
+ * (bf16 compute), the stride-1 path runs each offset's product on the
+ * packed vdpbf16ps kernels instead (the slab kept as bf16 channel pairs,
+ * each offset's product one packed GEMM with the pair-row stride as B's
+ * leading dimension): the same float32
+ * products, summed in another fixed order.
+ *
  * Either way a task is one slab of output positions with its own sgemm
  * calls; slab sizes come from the shapes only, so the bits do not depend on
  * the thread count. BF16/F16 weights are converted to float32 once per call
@@ -41,6 +48,10 @@ typedef struct {
     int st, sh, sw, pt, ph, pw;
     /* shifted-gemm path: per-offset weights wk[kt·kh·kw][Cout][Cin], slabs of nh output rows */
     const float *wk;
+    /* the AVX-512 BF16 kernels (a BF16 weight, an input all bf16): per offset
+     * the weight's A panels (wp_stride u32 apart), the input as channel pairs */
+    const uint32_t *wp;
+    int64_t wp_stride;
     const void *wsrc; /* the stored weight, read by the re-layout in its own dtype */
     wanc_dtype wdt;
     int64_t Wp, nh, hslabs;
@@ -105,6 +116,20 @@ static void conv_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* The valid columns of an extended output slab oe[Cout][nh·Wp] (output
+ * frame `to`, rows h0..h0+nh-1) into out, with the bias. */
+static void shift_store(const conv_job *j, const float *oe, int64_t to, int64_t h0, int64_t nh)
+{
+    for (int64_t co = 0; co < j->Cout; co++) {
+        float b = j->bias ? j->bias[co] : 0.0f;
+        for (int64_t r = 0; r < nh; r++) {
+            float *o = j->out + ((co * j->To + to) * j->Ho + h0 + r) * j->Wo;
+            const float *e = oe + co * j->nh * j->Wp + r * j->Wp;
+            for (int64_t w = 0; w < j->Wo; w++) o[w] = e[w] + b;
+        }
+    }
+}
+
 /* Path without im2col, for spatial stride 1 (any time stride). For an
  * output slab of nh rows of frame `to`, copy the input rows it reads (frames
  * to·st - pt + dt) into a zero-padded slab xs[Cin][kt][nh+kh-1][Wp] with
@@ -118,11 +143,60 @@ static void conv_range(void *ctx, int64_t begin, int64_t end)
  * (time padding, a causal conv's empty history) are skipped: they would
  * add exact zeros, and for a 1-frame chunk of a causal 3x3x3 conv they
  * are two thirds of the work. */
+/* The padded input slab of output rows h0.. of frame `to`, rows 0..rin-1
+ * (rows beyond stay unused; planes of zero frames unread): xs[Cin][kt][rows][Wp] float32. */
+static void fill_slab(const conv_job *j, float *xs, int64_t chan, int64_t plane, int64_t to, int64_t h0, int64_t rin)
+{
+    for (int64_t ci = 0; ci < j->Cin; ci++)
+        for (int64_t dt = 0; dt < j->kt; dt++) {
+            int64_t t = to * j->st - j->pt + dt;
+            if (zero_frame(j, t)) continue;
+            for (int64_t r = 0; r < rin; r++) {
+                float *dst = xs + ci * chan + dt * plane + r * j->Wp;
+                int64_t h = h0 - j->ph + r;
+                if (h < 0 || h >= j->H) {
+                    memset(dst, 0, sizeof(float) * (size_t)j->Wp);
+                    continue;
+                }
+                memset(dst, 0, sizeof(float) * (size_t)j->pw);
+                memcpy(dst + j->pw, in_frame(j, ci, t) + h * j->W, sizeof(float) * (size_t)j->W);
+                memset(dst + j->pw + j->W, 0, sizeof(float) * (size_t)(j->Wp - j->pw - j->W));
+            }
+        }
+}
+
+/* The same slab for the bf16 kernels (the input is all bf16, checked by
+ * the caller): channel pairs xs2[Cin/2][kt][rows][Wp], low half the even channel. */
+static void fill_slab_pairs(const conv_job *j, uint32_t *xs, int64_t chan, int64_t plane, int64_t to, int64_t h0,
+                            int64_t rin)
+{
+    for (int64_t c2 = 0; c2 < (j->Cin + 1) / 2; c2++)
+        for (int64_t dt = 0; dt < j->kt; dt++) {
+            int64_t t = to * j->st - j->pt + dt;
+            if (zero_frame(j, t)) continue;
+            for (int64_t r = 0; r < rin; r++) {
+                uint32_t *dst = xs + c2 * chan + dt * plane + r * j->Wp;
+                int64_t h = h0 - j->ph + r;
+                memset(dst, 0, sizeof(uint32_t) * (size_t)j->Wp);
+                if (h < 0 || h >= j->H) continue;
+                const uint32_t *lo = (const uint32_t *)(const void *)(in_frame(j, 2 * c2, t) + h * j->W);
+                if (2 * c2 + 1 < j->Cin) {
+                    const uint32_t *hi = (const uint32_t *)(const void *)(in_frame(j, 2 * c2 + 1, t) + h * j->W);
+                    for (int64_t w = 0; w < j->W; w++) dst[j->pw + w] = lo[w] >> 16 | (hi[w] & 0xffff0000u);
+                } else {
+                    for (int64_t w = 0; w < j->W; w++) dst[j->pw + w] = lo[w] >> 16;
+                }
+            }
+        }
+}
+
 static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
 {
     conv_job *j = ctx;
     const int64_t rows_in = j->nh + j->kh - 1, plane = rows_in * j->Wp, chan = j->kt * plane;
-    float *xs = cpu_scratch(CPU_SCRATCH_WORK, sizeof(float) * (size_t)(j->Cin * chan));
+    const int64_t Cin2 = (j->Cin + 1) / 2;
+    /* float32 channels, or (bf16 kernels) uint32 channel pairs */
+    void *xs = cpu_scratch(CPU_SCRATCH_WORK, sizeof(float) * (size_t)((j->wp ? Cin2 : j->Cin) * chan));
     float *oe = cpu_scratch(CPU_SCRATCH_WORK2, sizeof(float) * (size_t)(j->Cout * j->nh * j->Wp));
     if (!xs || !oe) {
         atomic_store(&j->failed, 1);
@@ -132,23 +206,8 @@ static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
         int64_t to = task / j->hslabs, h0 = (task % j->hslabs) * j->nh;
         int64_t nh = j->Ho - h0 < j->nh ? j->Ho - h0 : j->nh;
         int64_t rin = nh + j->kh - 1;
-        /* padded input slab (rows beyond this slab's need stay unused; planes of zero frames unread) */
-        for (int64_t ci = 0; ci < j->Cin; ci++)
-            for (int64_t dt = 0; dt < j->kt; dt++) {
-                int64_t t = to * j->st - j->pt + dt;
-                if (zero_frame(j, t)) continue;
-                for (int64_t r = 0; r < rin; r++) {
-                    float *dst = xs + ci * chan + dt * plane + r * j->Wp;
-                    int64_t h = h0 - j->ph + r;
-                    if (h < 0 || h >= j->H) {
-                        memset(dst, 0, sizeof(float) * (size_t)j->Wp);
-                        continue;
-                    }
-                    memset(dst, 0, sizeof(float) * (size_t)j->pw);
-                    memcpy(dst + j->pw, in_frame(j, ci, t) + h * j->W, sizeof(float) * (size_t)j->W);
-                    memset(dst + j->pw + j->W, 0, sizeof(float) * (size_t)(j->Wp - j->pw - j->W));
-                }
-            }
+        if (j->wp) fill_slab_pairs(j, xs, chan, plane, to, h0, rin);
+        else fill_slab(j, xs, chan, plane, to, h0, rin);
         int64_t ncols = nh * j->Wp - (j->kw - 1); /* stays inside each plane */
         int64_t k = 0;
         int first = 1;
@@ -158,21 +217,32 @@ static void conv_shift_range(void *ctx, int64_t begin, int64_t end)
                 continue;
             }
             for (int64_t dh = 0; dh < j->kh; dh++)
-                for (int64_t dw = 0; dw < j->kw; dw++, k++, first = 0)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->Cout, (int)ncols, (int)j->Cin,
-                                1.0f, j->wk + k * j->Cout * j->Cin, (int)j->Cin, xs + dt * plane + dh * j->Wp + dw,
-                                (int)chan, first ? 0.0f : 1.0f, oe, (int)(j->nh * j->Wp));
+                for (int64_t dw = 0; dw < j->kw; dw++, k++, first = 0) {
+                    int64_t off = dt * plane + dh * j->Wp + dw;
+                    if (j->wp) /* B: the pair rows of the slab, chan apart */
+                        cpu_bf16_gemm_block(oe, j->nh * j->Wp, j->wp + k * j->wp_stride, Cin2 * BF16_MR,
+                                            (const uint32_t *)xs + off, chan, BF16_NR, j->Cout, ncols, Cin2, !first,
+                                            NULL);
+                    else
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->Cout, (int)ncols, (int)j->Cin,
+                                    1.0f, j->wk + k * j->Cout * j->Cin, (int)j->Cin, (const float *)xs + off,
+                                    (int)chan, first ? 0.0f : 1.0f, oe, (int)(j->nh * j->Wp));
+                }
         }
         if (first) memset(oe, 0, sizeof(float) * (size_t)(j->Cout * j->nh * j->Wp)); /* every frame was zero */
-        for (int64_t co = 0; co < j->Cout; co++) {
-            float b = j->bias ? j->bias[co] : 0.0f;
-            for (int64_t r = 0; r < nh; r++) {
-                float *o = j->out + ((co * j->To + to) * j->Ho + h0 + r) * j->Wo;
-                const float *e = oe + co * j->nh * j->Wp + r * j->Wp;
-                for (int64_t w = 0; w < j->Wo; w++) o[w] = e[w] + b;
-            }
-        }
+        shift_store(j, oe, to, h0, nh);
     }
+}
+
+/* The weight's A panels for each kernel offset k: wp[k] packs the
+ * [Cout, Cin] matrix w[:, :, k] (stored bf16, read in place). */
+static void pack_offsets_range(void *ctx, int64_t begin, int64_t end)
+{
+    conv_job *j = ctx;
+    const int64_t nk = j->kt * j->kh * j->kw;
+    for (int64_t k = begin; k < end; k++)
+        cpu_bf16_pack_a_bf16((uint32_t *)j->wp + k * j->wp_stride, (const uint16_t *)j->wsrc + k, j->Cin * nk, nk,
+                             j->Cout, j->Cin);
 }
 
 /* wk[k][co][ci] = w[co][ci][k] for the output channels of this range. One
@@ -240,10 +310,16 @@ static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const floa
     cpu_blas_init();
 
     const int shifted = j.sh == 1 && j.sw == 1 && !cpu_conv3d_force_im2col; /* any time stride */
+    /* bf16 compute with a bf16 weight: the input is all bf16 (a scan costs
+     * one read of it, against 2·Cout·kt·kh·kw flops per value) */
+    const int bf16 = shifted && cpu_isa_get() >= CPU_ISA_AVX512BF16 && w->dtype == WANC_BF16 && w->scale == 0.0f &&
+                     cpu_bf16_exact(x, Cin * (T - Th) * H * W) && (!hist || cpu_bf16_exact(hist, Cin * Th * H * W));
     float *wf = NULL, *bf = NULL;
     j.wsrc = w->data;
     j.wdt = w->dtype;
-    if (w->scale != 0.0f || (w->dtype != WANC_F32 && w->dtype != WANC_BF16 && w->dtype != WANC_F16)) {
+    if (bf16) {
+        /* the weight is read in place by the packing below */
+    } else if (w->scale != 0.0f || (w->dtype != WANC_F32 && w->dtype != WANC_BF16 && w->dtype != WANC_F16)) {
         /* fp8 / block types / scaled: decode once, then it is an F32 weight */
         if (j.Kc % wanc_dtype_block_elems(w->dtype))
             WANC_FAIL(WANC_ESHAPE, "conv3d: %s weight rows of %lld values are not whole blocks",
@@ -277,12 +353,25 @@ static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const floa
         j.bias = bf;
     }
     atomic_init(&j.failed, 0);
+    if (bf16) {
+        const int64_t nk = j.kt * j.kh * j.kw;
+        j.wp_stride = (j.Cout + BF16_MR - 1) / BF16_MR * BF16_MR * ((Cin + 1) / 2);
+        uint32_t *wp = cpu_scratch(CPU_SCRATCH_WEIGHT, sizeof(uint32_t) * (size_t)(nk * j.wp_stride));
+        if (!wp) {
+            free(bf);
+            WANC_FAIL(WANC_ENOMEM, "conv3d: out of memory packing the weight");
+        }
+        j.wp = wp;
+        wanc_parallel_for(nk, 1, pack_offsets_range, &j);
+    }
     if (shifted) {
         /* offsets-major weights wk[k][Cout][Cin] from w[Cout][Cin][k] (a 1x1x1
          * kernel already is). The buffer is the calling thread's scratch, kept
          * between calls: a fresh 16 MB block per conv cost its page faults
          * every time. */
-        if (j.Kc == Cin) {
+        if (bf16) {
+            /* packed above */
+        } else if (j.Kc == Cin) {
             j.wk = j.w;
         } else {
             float *wk = cpu_scratch(CPU_SCRATCH_WEIGHT, sizeof(float) * (size_t)(j.Cout * j.Kc));
@@ -303,7 +392,8 @@ static wanc_err conv3d_run(float *out, const float *hist, int64_t Th, const floa
         if (balanced < nh) nh = balanced;
         j.nh = nh > j.Ho ? j.Ho : nh;
         j.hslabs = (j.Ho + j.nh - 1) / j.nh;
-        if (!atomic_load(&j.failed)) wanc_parallel_for(j.To * j.hslabs, 1, conv_shift_range, &j);
+        if (!atomic_load(&j.failed))
+            wanc_parallel_for(j.To * j.hslabs, 1, conv_shift_range, &j);
     } else {
         int64_t ps = (int64_t)(COL_BYTES / sizeof(float)) / j.Kc;
         if (ps < 64) ps = 64;

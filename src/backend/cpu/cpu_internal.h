@@ -27,6 +27,49 @@
 
 #include "backend/backend.h"
 
+/* ---- instruction-set paths (cpu_isa.c) ----
+ * Ordered: a path needs everything of the ones before it. */
+typedef enum { CPU_ISA_AVX2, CPU_ISA_AVX512, CPU_ISA_AVX512BF16, CPU_ISA_COUNT } cpu_isa;
+cpu_isa cpu_isa_get(void);  /* the path that runs (detected once, or WANC_CPU) */
+cpu_isa cpu_isa_best(void); /* the best path this CPU and OS support */
+int cpu_isa_avx_vnni(void);    /* AVX-VNNI present (ymm vpdpbusd) */
+int cpu_isa_avx512_vnni(void); /* AVX512-VNNI present (zmm vpdpbusd) */
+const char *cpu_isa_name(cpu_isa isa);
+/* The WANC_CPU choice was refused (unknown, or a path this CPU lacks): a named error. */
+wanc_err cpu_isa_status(void);
+/* Switch the path ("avx2", "avx512", "avx512bf16") for the tests and
+ * benchmarks that run every path; refused when the CPU lacks it. Not
+ * while an op runs. */
+wanc_err cpu_isa_set(const char *name);
+
+/* ---- the AVX-512 BF16 GEMM (gemm_bf16.c; only on CPU_ISA_AVX512BF16) ----
+ * Operands are bf16 pairs in uint32 (low half the even k), products exact,
+ * accumulation fp32 (vdpbf16ps: denormal inputs and results flush to zero).
+ * B panels: [ceil(n/32)][K2][32] pairs, K2 = ceil(K/2), zero padded.
+ * A panels: [ceil(m/12)][kc2][12] pairs of one K chunk. */
+#define BF16_MR 12
+#define BF16_NR 32
+/* Pack rows [0, n) of a row-major bf16 matrix w (row stride ldw) as B panels. */
+void cpu_bf16_pack_b(uint32_t *dst, const uint16_t *w, int64_t ldw, int64_t n, int64_t K);
+/* Pack rows [0, n) of a float32 matrix x (row stride ldx, K columns), all
+ * exactly bf16 (checked by the caller), as B panels. */
+void cpu_bf16_pack_b_f32(uint32_t *dst, const float *x, int64_t ldx, int64_t n, int64_t K);
+/* Pack rows [0, m) x columns [k0, k0 + kc) of a float32 matrix x (row
+ * stride ldx, K columns in all; k0 even) as A panels. Returns 0 when some
+ * value is not exactly a bf16 (the caller then takes the float32 path). */
+int cpu_bf16_pack_a(uint32_t *dst, const float *x, int64_t ldx, int64_t m, int64_t k0, int64_t kc, int64_t K);
+/* Pack rows [0, m) of a bf16 matrix (element (i, k) at a[i·ld + k·cs], K
+ * columns) as A panels of the whole K. */
+void cpu_bf16_pack_a_bf16(uint32_t *dst, const uint16_t *a, int64_t ld, int64_t cs, int64_t m, int64_t K);
+/* Are all n values exactly bf16 (the low 16 bits of each float zero)? */
+int cpu_bf16_exact(const float *x, int64_t n);
+/* c[m, n] (row stride ldc) = (accumulate ? c : 0) + A · B over kc2 pairs,
+ * then + bias[n] when bias != NULL. A: panels of kc2 pairs (panel stride
+ * a_panel); B: pair rows of stride ldb u32 (32 columns used per panel,
+ * panel stride b_panel). */
+void cpu_bf16_gemm_block(float *c, int64_t ldc, const uint32_t *a, int64_t a_panel, const uint32_t *b, int64_t ldb,
+                         int64_t b_panel, int64_t m, int64_t n, int64_t kc2, int accumulate, const float *bias);
+
 /* Make OpenBLAS single-threaded (once). Every op that calls cblas calls this. */
 void cpu_blas_init(void);
 

@@ -7,6 +7,12 @@
  * cpu_internal.h for why that makes the bits independent of the thread
  * count).
  *
+ * With a BF16 weight and bf16-exact activations (bf16 compute mode) on a
+ * CPU with AVX-512 BF16, a block runs on the packed vdpbf16ps kernels
+ * instead (gemm_bf16.c): the same float32 products, summed in fp32 in
+ * another fixed order, at about twice the rate; the weight block is kept
+ * packed as bf16 panels (half the float32 block's size).
+ *
  * Narrow weights are never expanded as a whole: a task converts (dequantizes) one
  * block of NB rows of w (NB × K floats) into its thread's scratch and keeps
  * it while it runs over the M-blocks of that N-block, so the conversion is
@@ -51,16 +57,60 @@ typedef struct {
     const float *bias; /* float32 [N] or NULL */
     int64_t M, N, K, mb, nb, mblocks;
     uint64_t call_id;
+    int bf16; /* try the AVX-512 BF16 kernels (a BF16 weight, x's first and last rows bf16-exact) */
     atomic_int failed;
 } linear_job;
 
 static atomic_uint_fast64_t linear_calls;
 
-/* The thread's converted w block: which call and which N-block it holds. */
+/* The thread's converted w block: which call and which N-block it holds,
+ * as float32 rows or as packed bf16 panels. */
+enum { BLOCK_F32, BLOCK_BF16_PANELS };
 static _Thread_local struct {
     uint64_t call_id;
     int64_t nblock;
-} cached_block = {0, -1};
+    int kind;
+} cached_block = {0, -1, BLOCK_F32};
+
+static int holds_block(const linear_job *j, int64_t nbi, int kind)
+{
+    if (cached_block.call_id == j->call_id && cached_block.nblock == nbi && cached_block.kind == kind) return 1;
+    cached_block.call_id = j->call_id;
+    cached_block.nblock = nbi;
+    cached_block.kind = kind;
+    return 0;
+}
+
+/* K columns per packed A chunk: 12 rows x 256 values of A and a 32 x 256
+ * panel of B (16 KB) stay in L1/L2 while the micro-kernel runs. Even. */
+#define LINEAR_BF16_KC 256
+
+/* One output block on the AVX-512 BF16 kernels. Returns 0 (having written
+ * nothing final) when a value of this x block is not exactly a bf16: the
+ * caller then computes the block in float32. */
+static int linear_bf16_block(linear_job *j, int64_t nbi, int64_t n0, int64_t nn, int64_t m0, int64_t mm)
+{
+    const int64_t K = j->K, K2 = (K + 1) / 2, kc2max = LINEAR_BF16_KC / 2;
+    uint32_t *wp = cpu_scratch(CPU_SCRATCH_WEIGHT,
+                               (size_t)((j->nb + BF16_NR - 1) / BF16_NR * BF16_NR) * (size_t)K2 * sizeof(uint32_t));
+    uint32_t *ap = cpu_scratch(CPU_SCRATCH_WORK,
+                               (size_t)((j->mb + BF16_MR - 1) / BF16_MR * BF16_MR) * (size_t)kc2max * sizeof(uint32_t));
+    if (!wp || !ap) {
+        atomic_store(&j->failed, 1);
+        return 1;
+    }
+    float *o = j->out + m0 * j->N + n0;
+    for (int64_t k0 = 0; k0 < K; k0 += LINEAR_BF16_KC) {
+        int64_t kc = K - k0 < LINEAR_BF16_KC ? K - k0 : LINEAR_BF16_KC, kc2 = (kc + 1) / 2;
+        if (!cpu_bf16_pack_a(ap, j->x + m0 * K, K, mm, k0, kc, K)) return 0;
+        if (k0 == 0 && !holds_block(j, nbi, BLOCK_BF16_PANELS))
+            cpu_bf16_pack_b(wp, (const uint16_t *)j->w->data + n0 * K, K, nn, K);
+        cpu_bf16_gemm_block(o, j->N, ap, kc2 * BF16_MR, wp + (k0 / 2) * BF16_NR, BF16_NR, K2 * BF16_NR, mm, nn, kc2,
+                            k0 > 0, j->bias && k0 + kc >= K ? j->bias + n0 : NULL);
+    }
+    return 1;
+}
+
 
 static void linear_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -69,6 +119,7 @@ static void linear_range(void *ctx, int64_t begin, int64_t end)
         int64_t nbi = t / j->mblocks, mbi = t % j->mblocks;
         int64_t n0 = nbi * j->nb, nn = j->N - n0 < j->nb ? j->N - n0 : j->nb;
         int64_t m0 = mbi * j->mb, mm = j->M - m0 < j->mb ? j->M - m0 : j->mb;
+        if (j->bf16 && linear_bf16_block(j, nbi, n0, nn, m0, mm)) continue;
         const float *wblk;
         if (j->w->dtype == WANC_F32 && j->w->scale == 0.0f) {
             wblk = (const float *)j->w->data + n0 * j->K;
@@ -78,11 +129,7 @@ static void linear_range(void *ctx, int64_t begin, int64_t end)
                 atomic_store(&j->failed, 1);
                 return;
             }
-            if (cached_block.call_id != j->call_id || cached_block.nblock != nbi) {
-                cpu_weight_rows(buf, j->w, n0, nn, j->K);
-                cached_block.call_id = j->call_id;
-                cached_block.nblock = nbi;
-            }
+            if (!holds_block(j, nbi, BLOCK_F32)) cpu_weight_rows(buf, j->w, n0, nn, j->K);
             wblk = buf;
         }
         float *o = j->out + m0 * j->N + n0;
@@ -134,6 +181,10 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
     choose_blocks(M, N, K, &j.mb, &j.nb);
     j.mblocks = (M + j.mb - 1) / j.mb;
     j.call_id = atomic_fetch_add(&linear_calls, 1) + 1;
+    /* bf16 compute mode gives bf16-exact activations; a float32 x fails this
+     * at once (and any block found inexact later falls back on its own) */
+    j.bf16 = cpu_isa_get() >= CPU_ISA_AVX512BF16 && w->dtype == WANC_BF16 && w->scale == 0.0f &&
+             cpu_bf16_exact(x, K) && cpu_bf16_exact(x + (M - 1) * K, K);
     atomic_init(&j.failed, 0);
     int64_t nblocks = (N + j.nb - 1) / j.nb;
     /* Tasks are N-block-major so a thread's consecutive tasks mostly share
