@@ -1,4 +1,6 @@
-/* Internals of the Wan DiT shared by wan_dit.c and the files of its
+/* Internals of the Wan DiT shared by its files: loading (dit_load.c),
+ * embeddings (dit_embed.c), the block (dit_block.c), the head (dit_head.c),
+ * the forward driver (dit_forward.c), training (dit_train.c) and the
  * optional modules (vace.c, camera_adapter.c). Not a public interface. */
 #ifndef WANC_DIT_DIT_INTERNAL_H
 #define WANC_DIT_DIT_INTERNAL_H
@@ -82,7 +84,7 @@ typedef struct {
     float seg_t[2];
 } fwd_bufs;
 
-/* ---- loading (wan_dit.c) ---- */
+/* ---- loading (dit_load.c) ---- */
 /* A small parameter as float32 (bf16 mode: rounded, as the load-time cast). */
 wanc_err dit_get_vec(wanc_dit *d, float **out, int ndim, const int64_t *shape, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -94,20 +96,38 @@ wanc_err dit_get_linear(wanc_dit *d, dit_linear *l, int64_t n, int64_t k, const 
 /* The tensors of one DiT block named `<prefix>.<i>.*` ("blocks", "vace_blocks"). */
 wanc_err dit_load_block(wanc_dit *d, dit_block *b, const char *prefix, int i);
 
-/* ---- forward helpers (wan_dit.c) ---- */
+/* ---- forward helpers (dit_forward.c) ---- */
 wanc_err dit_rnd(const fwd *f, float *x, int64_t n);
 /* out[M, N] = x[M, K] · Wᵀ + b, one rounding. */
 wanc_err dit_lin(const fwd *f, float *out, const float *x, const dit_linear *l, int64_t M);
-/* One DiT block on B->x [S, dim] in place (context, t_mod, RoPE from B). */
-wanc_err dit_run_block(const fwd *f, const wanc_dit *d, const dit_block *b, fwd_bufs *B);
 void dit_observe(const fwd *f, const char *name, const float *data, int ndim, const int64_t *shape);
 wanc_err dit_alloc_f(wanc_arena *a, float **p, int64_t n);
+
+/* ---- the block (dit_block.c) ---- */
+/* One DiT block on B->x [S, dim] in place (context, t_mod, RoPE from B). */
+wanc_err dit_run_block(const fwd *f, const wanc_dit *d, const dit_block *b, fwd_bufs *B);
+/* out = x · (1 + scale) + shift over rows of x[rows, dim], with torch's bf16 roundings. */
+wanc_err dit_modulate(const fwd *f, float *out, const float *x, const float *shift, const float *scale,
+                      int64_t rows, int64_t dim);
+
+/* ---- embeddings (dit_embed.c) ---- */
+/* tvec[nseg, dim] (the time embedding) and B->t_mod [nseg, 6, dim] per timestep range. */
+wanc_err dit_embed_time(const fwd *f, const wanc_dit *d, wanc_arena *A, fwd_bufs *B, float *tvec);
+/* B->ctx [L, dim] = [img_emb(clip), text_embedding(context)]. */
+wanc_err dit_embed_context(const fwd *f, const wanc_dit *d, wanc_arena *A, fwd_bufs *B);
+/* B->x [S, dim]: Sr reference tokens, then the patch-embedded video tokens (+ camera). */
+wanc_err dit_embed_patches(const fwd *f, const wanc_dit *d, wanc_arena *A, fwd_bufs *B, int64_t Sr);
 /* rows[(f, h, w), (c, kt, kh, kw)] = patches of the channels of a[ca, F, H, W]
  * followed by those of b[C - ca, F, H, W] (b may be NULL when ca == C). */
 void dit_patchify(float *rows, const float *a, int64_t ca, const float *b, int64_t C, int64_t F, int64_t H,
                   int64_t W, const int patch[3]);
 /* dst[c, tok] = src[tok, c] for observers wanting a conv's [C, ...] layout. */
 void dit_tokens_to_channels(float *dst, const float *src, int64_t tokens, int64_t C);
+
+/* ---- head (dit_head.c) ---- */
+/* out[out_dim, F, H, W] from B->x (the video tokens after Sr reference tokens). */
+wanc_err dit_head_forward(const fwd *f, const wanc_dit *d, wanc_arena *A, fwd_bufs *B, const float *tvec, int64_t Sr,
+                          float *out);
 
 /* ---- stated configs (dit_config.c) ---- */
 /* What a stated config (wanc_dit_options.config_json) sets that the tensors cannot carry. */
