@@ -2,6 +2,10 @@
  * model's arena, then embeddings (dit_embed.c), the blocks (dit_block.c) with
  * VACE hints or a step cache, and the head (dit_head.c).
  *
+ * Activations live in the DiT's arena, whose blocks come from the backend
+ * (be->alloc); inputs are uploaded and the output downloaded, so the model
+ * code touches no activation from the host except through observers.
+ *
  * The forward mirrors DiffSynth's model_fn_wan_video standard path. In bf16
  * mode every tensor torch keeps in bf16 is rounded after the op that made
  * it (`rnd`), including the intermediate products of `x * (1 + scale) +
@@ -16,14 +20,11 @@
 
 #include "dit/dit_internal.h"
 
-wanc_err dit_rnd(const fwd *f, float *x, int64_t n) { return f->bf16 ? f->be->round_bf16(f->be, x, n) : NULL; }
+wanc_err dit_rnd(const fwd *f, float *x, int64_t n) { return nn_round(&f->nn, x, n); }
 
-/* out[M, N] = x[M, K] · Wᵀ + b, one rounding. */
 wanc_err dit_lin(const fwd *f, float *out, const float *x, const dit_linear *l, int64_t M)
 {
-    TRY(f->be->linear(f->be, out, x, l->w, l->b, M));
-    if (l->lora) TRY(wanc_lora_delta_apply(f->be, out, x, M, l->lora));
-    return dit_rnd(f, out, M * l->w->shape[0]);
+    return nn_linear_forward(&f->nn, out, x, l, NULL, NULL, M);
 }
 
 void dit_observe(const fwd *f, const char *name, const float *data, int ndim, const int64_t *shape)
@@ -122,7 +123,7 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     }
     wanc_arena *A = &d->arena;
     wanc_arena_restore(A, d->arena_base);
-    fwd f = {.be = be, .bf16 = d->bf16, .in = in};
+    fwd f = {.nn = {.be = be, .bf16 = d->bf16}, .be = be, .bf16 = d->bf16, .in = in};
     int64_t vmax = D > c->clip_dim ? D : c->clip_dim;
     int64_t bign = S * c->ffn_dim;
     if (bign < S * K) bign = S * K;
@@ -135,8 +136,8 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     int64_t kvn = (B.Lt > B.Li ? B.Lt : B.Li) * D;
     float *tvec, *hints = NULL;
     wanc_err err = NULL;
-    TRY_GOTO(err, done, dit_alloc_f(A, &f.zeros, vmax));
-    TRY_GOTO(err, done, dit_alloc_f(A, &f.vtmp, vmax));
+    TRY_GOTO(err, done, dit_alloc_f(A, &f.nn.zeros, vmax));
+    TRY_GOTO(err, done, dit_alloc_f(A, &f.nn.vtmp, vmax));
     TRY_GOTO(err, done, dit_alloc_f(A, &tvec, 2 * D));
     TRY_GOTO(err, done, dit_alloc_f(A, &B.t_mod, 2 * 6 * D));
     TRY_GOTO(err, done, dit_alloc_f(A, &B.mod, 2 * 6 * D));
@@ -152,25 +153,35 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     TRY_GOTO(err, done, dit_alloc_f(A, &B.kc, kvn));
     TRY_GOTO(err, done, dit_alloc_f(A, &B.vc, kvn));
     TRY_GOTO(err, done, wanc_arena_alloc(A, (void **)&B.rope, (size_t)S * hd * sizeof(double)));
-    memset(f.zeros, 0, (size_t)vmax * sizeof(float));
+    TRY_GOTO(err, done, be->fill(be, f.nn.zeros, 0.0f, vmax));
 
     /* timestep ranges (bf16 mode: the bf16 timestep) */
     {
         float t = d->bf16 ? wanc_round_bf16(in->timestep) : in->timestep;
         int64_t n0 = in->zero_first_frame ? (Fp > 0 ? Hp * Wp : 0) : S;
-        B.nseg = 0;
-        if (n0 > 0) B.seg_begin[B.nseg] = 0, B.seg_end[B.nseg] = n0, B.seg_t[B.nseg++] = in->zero_first_frame ? 0 : t;
-        if (n0 < S) B.seg_begin[B.nseg] = n0, B.seg_end[B.nseg] = S, B.seg_t[B.nseg++] = t;
+        nn_ranges *r = &B.env.ranges;
+        r->n = 0;
+        if (n0 > 0) r->begin[r->n] = 0, r->end[r->n] = n0, B.seg_t[r->n++] = in->zero_first_frame ? 0 : t;
+        if (n0 < S) r->begin[r->n] = n0, r->end[r->n] = S, B.seg_t[r->n++] = t;
     }
+    B.env.S = S, B.env.Lt = B.Lt, B.env.Li = B.Li;
+    B.env.ctx = B.ctx, B.env.t_mod = B.t_mod, B.env.rope = B.rope;
     TRY_GOTO(err, done, dit_embed_time(&f, d, A, &B, tvec));
     TRY_GOTO(err, done, dit_embed_context(&f, d, A, &B));
     TRY_GOTO(err, done, dit_embed_patches(&f, d, A, &B, Sr));
 
     /* reference tokens take RoPE frame 0, the video frames 1..F */
-    TRY_GOTO(err, done, wanc_dit_rope_table(B.rope, Fp + (Sr ? 1 : 0), Hp, Wp, (int)hd));
-    if (in->observe) {
-        for (int64_t i = 0; i < S * hd; i++) B.big[i] = (float)B.rope[i];
-        dit_observe(&f, "rope_freqs", B.big, 3, (int64_t[]){S, hd / 2, 2});
+    {
+        double *rope;
+        TRY_GOTO(err, done, dit_stage(d, (size_t)(S * hd) * sizeof(double), &rope));
+        TRY_GOTO(err, done, wanc_dit_rope_table(rope, Fp + (Sr ? 1 : 0), Hp, Wp, (int)hd));
+        TRY_GOTO(err, done, be->upload(be, B.rope, rope, (size_t)(S * hd) * sizeof(double)));
+        if (in->observe) { /* as float32, in place (each double is read before a float lands on it) */
+            float *r32 = (float *)rope;
+            for (int64_t i = 0; i < S * hd; i++) r32[i] = (float)rope[i];
+            TRY_GOTO(err, done, be->upload(be, B.big, r32, (size_t)(S * hd) * sizeof(float)));
+            dit_observe(&f, "rope_freqs", B.big, 3, (int64_t[]){S, hd / 2, 2});
+        }
     }
 
     /* step cache: decide on t_mod whether the blocks run */
@@ -197,22 +208,22 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
                 if (c->vace_layers[j] != i) continue; /* x += hint_j · vace_scale after block vace_layers[j] */
                 TRY_GOTO(err, done, be->scale(be, B.h, hints + j * S * D, in->vace_scale, 0.0f, S * D));
                 TRY_GOTO(err, done, dit_rnd(&f, B.h, S * D));
-                TRY_GOTO(err, done, be->add(be, B.x, B.x, B.h, S * D));
-                TRY_GOTO(err, done, dit_rnd(&f, B.x, S * D));
+                TRY_GOTO(err, done, nn_add_forward(&f.nn, B.x, B.x, B.h, S * D));
             }
         }
         if (in->cache) TRY_GOTO(err, done, in->cache->store(in->cache->user, B.x, S * D));
     }
 
-    TRY_GOTO(err, done, dit_head_forward(&f, d, A, &B, tvec, Sr, out));
+    TRY_GOTO(err, done, dit_run_head(&f, d, A, &B, tvec, Sr, out));
 
 done:;
     /* Size the arena's one block for this call so the next one allocates nothing. */
     size_t peak = wanc_arena_peak(A);
     wanc_arena_restore(A, d->arena_base);
     if (peak + 64 > A->block_size) { /* it chained blocks: re-make one block of the peak size now */
+        wanc_arena_allocator al = A->al;
         wanc_arena_free(A);
-        wanc_arena_init(A, peak + 4096);
+        wanc_arena_init_with(A, peak + 4096, &al);
         void *p;
         wanc_err perr = wanc_arena_alloc(A, &p, 64);
         d->arena_primed = perr == NULL;

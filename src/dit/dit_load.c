@@ -295,6 +295,31 @@ static wanc_err load_all(wanc_dit *d)
     return NULL;
 }
 
+/* The activation arena's blocks come from the backend. */
+static wanc_err arena_be_alloc(const void *user, void **out, size_t bytes)
+{
+    const wanc_backend *be = user;
+    return be->alloc(be, out, bytes);
+}
+
+static void arena_be_free(const void *user, void *p)
+{
+    const wanc_backend *be = user;
+    be->free(be, p);
+}
+
+wanc_err dit_stage(wanc_dit *d, size_t bytes, double **out)
+{
+    if (bytes > d->stage_bytes) {
+        double *p = realloc(d->stage, bytes);
+        if (!p) WANC_FAIL(WANC_ENOMEM, "DiT: out of memory for a %zu-byte staging buffer", bytes);
+        d->stage = p;
+        d->stage_bytes = bytes;
+    }
+    *out = d->stage;
+    return NULL;
+}
+
 wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, const wanc_dit_options *opt)
 {
     *out = NULL;
@@ -307,7 +332,7 @@ wanc_err wanc_dit_load(wanc_dit **out, const wanc_backend *be, wanc_weights *w, 
     d->bf16 = o.precision == WANC_DIT_BF16;
     d->bf16_weights = d->bf16 || o.bf16_weights;
     d->stream_blocks = o.stream_blocks;
-    wanc_arena_init(&d->arena, 0);
+    wanc_arena_init_with(&d->arena, 0, &(wanc_arena_allocator){arena_be_alloc, arena_be_free, be});
     dit_stated stated;
     wanc_err err = dit_config_parse(&stated, o.config_json);
     if (!err) err = infer_config(&d->cfg, w, o.num_heads, &stated);
@@ -353,6 +378,7 @@ void wanc_dit_free(wanc_dit *d)
     free(d->vace_blocks);
     free(d->vace_after);
     wanc_arena_free(&d->arena);
+    free(d->stage);
     if (d->owns_store) wanc_weights_close(d->store);
     free(d);
 }
