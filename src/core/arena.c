@@ -15,13 +15,25 @@ void wanc_arena_init(wanc_arena *a, size_t block_size)
     a->block_size = block_size ? block_size : (size_t)64 << 20;
 }
 
+void wanc_arena_init_with(wanc_arena *a, size_t block_size, const wanc_arena_allocator *al)
+{
+    wanc_arena_init(a, block_size);
+    if (al) a->al = *al;
+}
+
+static void block_free(wanc_arena *a, wanc_arena_block *b)
+{
+    if (a->al.alloc) a->al.free(a->al.user, b->data);
+    else free(b->data);
+    free(b);
+}
+
 void wanc_arena_free(wanc_arena *a)
 {
     wanc_arena_block *b = a->head;
     while (b) {
         wanc_arena_block *p = b->prev;
-        free(b->data);
-        free(b);
+        block_free(a, b);
         b = p;
     }
     a->head = NULL;
@@ -36,8 +48,15 @@ wanc_err wanc_arena_alloc(wanc_arena *a, void **out, size_t bytes)
     if (!b || b->offset + need > b->size) {
         size_t size = need > a->block_size ? need : a->block_size;
         wanc_arena_block *nb = malloc(sizeof *nb);
-        unsigned char *data = nb ? aligned_alloc(64, size) : NULL;
-        if (!data) {
+        if (!nb) WANC_FAIL(WANC_ENOMEM, "arena: cannot allocate a block header");
+        void *data = NULL;
+        if (a->al.alloc) {
+            wanc_err err = a->al.alloc(a->al.user, &data, size);
+            if (err) {
+                free(nb);
+                return wanc_error_context(err, "arena: a %zu-byte block", size);
+            }
+        } else if (!(data = aligned_alloc(64, size))) {
             free(nb);
             WANC_FAIL(WANC_ENOMEM, "arena: cannot allocate a %zu-byte block", size);
         }
@@ -69,8 +88,7 @@ void wanc_arena_restore(wanc_arena *a, wanc_arena_mark m)
     /* Free blocks made after the mark; keep the marked one. */
     while (a->head && a->head != m.block) {
         wanc_arena_block *p = a->head->prev;
-        free(a->head->data);
-        free(a->head);
+        block_free(a, a->head);
         a->head = p;
     }
     if (a->head) a->head->offset = m.offset;

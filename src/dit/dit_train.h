@@ -23,15 +23,12 @@
 #include <stdint.h>
 
 #include "dit/wan_dit.h"
+#include "nn/nn.h"
 
 /* A LoRA on one Linear: y = W x + b + scale · B (A x). A [rank, in], B
  * [out, rank] float32, owned by the caller (the optimizer updates them in
- * place); dA, dB the same shapes, gradients added by backward. */
-typedef struct wanc_dit_lora {
-    float *A, *B, *dA, *dB;
-    int64_t rank;
-    float scale;
-} wanc_dit_lora;
+ * place); dA, dB the same shapes, gradients added by backward. (nn_lora) */
+typedef nn_lora wanc_dit_lora;
 
 typedef struct wanc_dit_train_inputs {
     const float *latents; /* x_t [in_dim, F, H, W] */

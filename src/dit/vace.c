@@ -103,18 +103,21 @@ wanc_err dit_vace_hints(const fwd *f, const wanc_dit *d, fwd_bufs *B, wanc_arena
     const int64_t S = B->S, D = B->D, n = cfg->vace_num_blocks;
     const int64_t Fp = in->F / p[0], Hp = in->H / p[1], Wp = in->W / p[2], Sv = Fp * Hp * Wp;
     const int64_t K = (int64_t)cfg->vace_in_dim * p[0] * p[1] * p[2];
-    float *c, *rows, *stack = NULL;
+    const int64_t FHW = in->F * in->H * in->W;
+    float *c, *rows, *video, *stack = NULL;
     TRY(dit_alloc_f(A, &c, S * D));
     TRY(dit_alloc_f(A, &rows, Sv * K));
+    TRY(dit_alloc_f(A, &video, in->vace_c * FHW));
     if (in->observe) TRY(dit_alloc_f(A, &stack, (n + 1) * S * D));
 
     /* patch embedding of the VACE context; rows past its Sv tokens are zero */
-    dit_patchify(rows, in->vace_context, in->vace_c, NULL, in->vace_c, in->F, in->H, in->W, p);
+    TRY(f->be->upload(f->be, video, in->vace_context, (size_t)(in->vace_c * FHW) * sizeof(float)));
+    TRY(nn_patchify(&f->nn, rows, K, 0, 0, 0, video, in->vace_c, in->F, in->H, in->W, p));
     TRY(dit_rnd(f, rows, Sv * K));
     TRY(dit_lin(f, c, rows, &d->vace_patch, Sv));
-    memset(c + Sv * D, 0, sizeof(float) * (size_t)((S - Sv) * D));
+    TRY(f->be->fill(f->be, c + Sv * D, 0.0f, (S - Sv) * D));
     if (in->observe) {
-        dit_tokens_to_channels(B->big, c, Sv, D);
+        TRY(dit_tokens_to_channels(f, B->big, c, Sv, D));
         dit_observe(f, "vace.patch_conv", B->big, 5, (int64_t[]){1, D, Fp, Hp, Wp});
     }
     /* block 0: c = before_proj(c) + x */

@@ -19,9 +19,10 @@
  *   TRY(wanc_dit_forward(dit, &in, out));        // out[out_dim, F, H, W]
  *   wanc_dit_free(dit);
  *
- * Activations come from the model's own arena: after the first forward of a
- * given size nothing is allocated per call. Activations and inputs live in
- * host memory (the CPU backend's memory).
+ * Activations come from the model's own arena, whose memory is the backend's
+ * (be->alloc): after the first forward of a given size nothing is allocated
+ * per call. Inputs and the output are host memory (uploaded / downloaded);
+ * an observer sees backend memory (host memory on the CPU backend).
  */
 #ifndef WANC_DIT_WAN_DIT_H
 #define WANC_DIT_WAN_DIT_H
