@@ -196,7 +196,7 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
         }
         if (d->stream_blocks) block_advise(d, &d->blocks[0], true);
         for (int i = 0; i < c->num_layers; i++) {
-            if (d->stream_blocks && i + 1 < c->num_layers) block_advise(d, &d->blocks[i + 1], true); /* read ahead */
+            if (d->stream_blocks && i + 1 < c->num_layers) dit_prefetch_block(d, &d->blocks[i + 1]); /* read ahead */
             TRY_GOTO(err, done, dit_run_block(&f, d, &d->blocks[i], &B));
             if (d->stream_blocks) block_advise(d, &d->blocks[i], false);
             if (in->observe) {
@@ -217,6 +217,7 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     TRY_GOTO(err, done, dit_run_head(&f, d, A, &B, tvec, Sr, out));
 
 done:;
+    if (d->stream_blocks) dit_prefetch_wait(d); /* nothing reads the mapping once the forward returns */
     /* Size the arena's one block for this call so the next one allocates nothing. */
     size_t peak = wanc_arena_peak(A);
     wanc_arena_restore(A, d->arena_base);

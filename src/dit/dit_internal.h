@@ -37,6 +37,7 @@ struct wanc_dit {
     wanc_weights *store;
     bool owns_store, bf16, bf16_weights; /* bf16_weights: f32 weights rounded at load */
     bool stream_blocks;                  /* wanc_dit_options.stream_blocks */
+    struct dit_prefetch *prefetch;       /* its read-ahead thread (dit_stream.c), NULL until used */
     dit_linear patch, text0, text2, time0, time2, tproj, head, img1, img3;
     float *img_ln0_w, *img_ln0_b, *img_ln4_w, *img_ln4_b; /* [1280], [1280], [dim], [dim] */
     float *emb_pos;                                       /* [514, 1280] or NULL */
@@ -236,5 +237,12 @@ wanc_err dit_camera_load(wanc_dit *d);
 /* out[dim, F, H/ph, W/pw] = SimpleAdapter(camera[cam_c, F, 8H, 8W]). */
 wanc_err dit_camera_forward(const fwd *f, const wanc_dit *d, wanc_arena *A, const float *camera, int64_t F,
                             int64_t H, int64_t W, float *out);
+
+/* Streaming read-ahead (dit_stream.c): a helper thread reads block b's
+ * weight pages while the caller computes; wait: until it is idle (before
+ * the forward returns); stop: join it (before the weights go). */
+void dit_prefetch_block(wanc_dit *d, const dit_block *b);
+void dit_prefetch_wait(wanc_dit *d);
+void dit_prefetch_stop(wanc_dit *d);
 
 #endif

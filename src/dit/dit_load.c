@@ -365,6 +365,7 @@ wanc_err wanc_dit_open(wanc_dit **out, const wanc_backend *be, const char *path,
 void wanc_dit_free(wanc_dit *d)
 {
     if (!d) return;
+    dit_prefetch_stop(d);
     for (int i = 0; i < d->nbufs; i++) free(d->bufs[i]);
     free(d->bufs);
     for (int i = 0; i < d->nconv; i++) {
