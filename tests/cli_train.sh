@@ -60,8 +60,8 @@ if "$wanc" train $tr --lora_base_model dit --lora_rank 8 --dataset_repeat 30 --l
 then ok "train LoRA: the loss falls over 60 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3}NR>51{b+=$3}END{printf "%.3f -> %.3f", a/10, b/10}' "$tmp/lora/loss.csv"))"
 else bad "train LoRA: the loss falls"; cat "$log/log"; cat "$tmp/lora/loss.csv" 2>/dev/null | head; fi
 "$wanc" info "$tmp/lora/epoch-0.safetensors" >"$log/info" 2>&1
-if [ "$(grep -c '	BF16	' "$log/info")" = 40 ] && grep -q "tensors: 40" "$log/info" &&
-   [ "$(grep -Ec '^blocks\.[01]\.((self|cross)_attn\.[qkvo]|ffn\.[02])\.lora_[AB]\.default\.weight	BF16	(8x64|64x8|8x128|128x8)$' "$log/info")" = 40 ] &&
+if [ "$(grep -c '	BF16	' "$log/info")" = 80 ] && grep -q "tensors: 80" "$log/info" &&
+   [ "$(grep -Ec '^blocks\.[0-3]\.((self|cross)_attn\.[qkvo]|ffn\.[02])\.lora_[AB]\.default\.weight	BF16	(8x192|192x8|8x512|512x8)$' "$log/info")" = 80 ] &&
    head -c 64 "$tmp/lora/epoch-0.safetensors" | grep -aq '{"__metadata__":{"format":"pt"}'
 then ok "train LoRA file: DiffSynth's keys, BF16, format pt"; else bad "train LoRA file"; cat "$log/info"; fi
 
