@@ -7,8 +7,8 @@
  * are held out of the dataset, one per colour and each shape at least once, so
  * every colour, shape, motion and background is seen in training but never
  * these combinations: a model that draws a yellow triangle has composed it.
- * Clips vary the start position, size and speed from a seeded generator; the
- * caption picks one of several word orders and synonyms.
+ * Clips jitter the position, size and path a little from a seeded generator;
+ * the caption picks one of several word orders and synonyms.
  */
 #include <errno.h>
 #include <limits.h>
@@ -127,28 +127,24 @@ static double urand(uint64_t *s)
 
 static double lerp(double a, double b, double t) { return a + (b - a) * t; }
 
+/* Each motion has one path up to a small jitter, so a caption names nearly one
+ * clip: a model trained on a few thousand clips learns the words, not the
+ * spread of positions. Sizes keep the object several latent cells wide. */
 static toy_path make_path(int motion, uint64_t *rng)
 {
     toy_path p;
-    double r = lerp(0.11, 0.15, urand(rng)), travel = lerp(0.40, 0.55, urand(rng));
-    double across = lerp(0.25, 0.75, urand(rng)), start = lerp(0.15 + r, 0.85 - r - travel + 0.15, urand(rng));
-    if (start + travel > 0.9) start = 0.9 - travel;
-    if (start < 0.1) start = 0.1;
+    const double r = lerp(0.16, 0.20, urand(rng)), across = lerp(0.45, 0.55, urand(rng));
+    const double from = lerp(0.26, 0.32, urand(rng)), to = 1.0 - lerp(0.26, 0.32, urand(rng));
     p.r0 = p.r1 = r;
+    p.x0 = p.x1 = p.y0 = p.y1 = across;
     switch (motion) {
-    case 0: p.x0 = start + travel, p.x1 = start, p.y0 = p.y1 = across; break; /* left */
-    case 1: p.x0 = start, p.x1 = start + travel, p.y0 = p.y1 = across; break; /* right */
-    case 2: p.y0 = start + travel, p.y1 = start, p.x0 = p.x1 = across; break; /* up */
-    case 3: p.y0 = start, p.y1 = start + travel, p.x0 = p.x1 = across; break; /* down */
-    default: {
-        double cx = lerp(0.35, 0.65, urand(rng)), cy = lerp(0.35, 0.65, urand(rng));
-        double small = lerp(0.06, 0.09, urand(rng)), big = lerp(0.22, 0.27, urand(rng));
-        p.x0 = p.x1 = cx, p.y0 = p.y1 = cy;
-        if (motion == 4) p.r0 = small, p.r1 = big;
-        else if (motion == 5) p.r0 = big, p.r1 = small;
-        else p.x0 = p.x1 = lerp(0.25, 0.75, urand(rng)), p.y0 = p.y1 = lerp(0.25, 0.75, urand(rng));
-        break;
-    }
+    case 0: p.x0 = to, p.x1 = from; break; /* left */
+    case 1: p.x0 = from, p.x1 = to; break; /* right */
+    case 2: p.y0 = to, p.y1 = from; break; /* up */
+    case 3: p.y0 = from, p.y1 = to; break; /* down */
+    case 4: p.r0 = lerp(0.08, 0.10, urand(rng)), p.r1 = lerp(0.27, 0.30, urand(rng)); break; /* growing */
+    case 5: p.r0 = lerp(0.27, 0.30, urand(rng)), p.r1 = lerp(0.08, 0.10, urand(rng)); break; /* shrinking */
+    default: p.x0 = p.x1 = lerp(0.45, 0.55, urand(rng)); break; /* still */
     }
     return p;
 }
