@@ -1,7 +1,8 @@
 # `wanc train`, sourced by tests/cli.sh (uses its $wanc, $tmp, $log, ok, bad
 # and the demo models in $tmp/m): a tiny dataset made here (an mp4 and a PNG,
 # a metadata.csv), data processing into the cache, the named errors for bad
-# data with nothing written, LoRA training (the loss, the file, split == sft, SIGKILL and Ctrl-C resume).
+# data with nothing written, LoRA training (the loss, the file, split == sft, SIGKILL and Ctrl-C resume),
+# full fine-tuning (the loss, the DiT file through generate --dit, SIGKILL resume).
 ds="$tmp/ds"
 mkdir -p "$ds"
 "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "clip" --height 48 --width 64 --num-frames 13 \
@@ -107,9 +108,41 @@ if ! "$wanc" train $rs --lora_rank 8 --output_path "$tmp/r2" --resume_from_check
    grep -q "resume_from_checkpoint: .*cut.safetensors: header length" "$log/log"
 then ok "train: a checkpoint of another run or a cut one is a named error"
 else bad "train: bad checkpoints"; cat "$log/log"; fi
-if ! "$wanc" train $tr --trainable_models dit --output_path "$tmp/full" --quiet >"$log/log" 2>&1 &&
-   grep -q "full fine-tuning is not wired" "$log/log"
-then ok "train --trainable_models dit says it is not supported yet"; else bad "train full"; cat "$log/log"; fi
+# 8f'. full fine-tuning: the loss falls; the file is the DiT (the release's keys, BF16) and generate
+# --dit loads it and its frames change; SIGKILL + resume gives bit-identical files
+if "$wanc" train $tr --trainable_models dit --dataset_repeat 40 --learning_rate 1e-3 --min_timestep_boundary 0.5 \
+     --max_timestep_boundary 0.55 --seed 3 --output_path "$tmp/full" --quiet >"$log/log" 2>&1 &&
+   awk -F, 'NR > 1 && NR <= 11 { a += $3 } NR > 71 { b += $3; n++ } END { exit !(n == 10 && b < 0.85 * a) }' \
+     "$tmp/full/loss.csv"
+then ok "train full: the loss falls over 80 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3}NR>71{b+=$3}END{printf "%.3f -> %.3f", a/10, b/10}' "$tmp/full/loss.csv"))"
+else bad "train full: the loss falls"; cat "$log/log"; head "$tmp/full/loss.csv" 2>/dev/null; fi
+"$wanc" info "$tmp/m/diffusion_pytorch_model.safetensors" | grep "	" | cut -f1,3 >"$log/base_keys"
+"$wanc" info "$tmp/full/epoch-0.safetensors" >"$log/info" 2>&1
+gen="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
+if grep "	" "$log/info" | cut -f1,3 | cmp -s - "$log/base_keys" && [ -s "$log/base_keys" ] &&
+   [ "$(grep -c '	BF16	' "$log/info")" = "$(wc -l <"$log/base_keys")" ] &&
+   "$wanc" generate $gen --out "$tmp/base.safetensors" >"$log/log" 2>&1 &&
+   "$wanc" generate $gen --dit "$tmp/full/epoch-0.safetensors" --out "$tmp/tuned.safetensors" >>"$log/log" 2>&1 &&
+   [ -s "$tmp/tuned.safetensors" ] && ! cmp -s "$tmp/base.safetensors" "$tmp/tuned.safetensors"
+then ok "train full: the DiT file has the release's keys in BF16; generate --dit loads it and the frames change"
+else bad "train full: the DiT file"; cat "$log/info" "$log/log"; fi
+rm -f "$tmp/base.safetensors" "$tmp/tuned.safetensors"
+fs="$tr --dataset_repeat 10 --num_epochs 2 --trainable_models dit --seed 6 --save_steps 6 \
+    --gradient_accumulation_steps 4 --remove_prefix_in_ckpt pipe. --threads 1 --quiet"
+"$wanc" train $fs --output_path "$tmp/f0" >"$log/log" 2>&1
+"$wanc" train $fs --output_path "$tmp/f1" >>"$log/log" 2>&1 &
+pid=$!
+i=0; while [ ! -e "$tmp/f1/step-6.safetensors" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.$(( $(od -An -N1 -tu1 /dev/urandom) % 5 ))
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+at=$(($(wc -l <"$tmp/f1/loss.csv") - 1))
+"$wanc" train $fs --output_path "$tmp/f1" --resume_from_checkpoint "$tmp/f1" >>"$log/log" 2>&1
+same=1
+for f in $(ls "$tmp/f0"); do cmp -s "$tmp/f0/$f" "$tmp/f1/$f" || same=0; done
+if [ $same = 1 ] && [ "$(ls "$tmp/f0" | wc -l)" -gt 4 ] && [ -s "$tmp/f0/step-40.safetensors" ] &&
+   "$wanc" info "$tmp/f0/step-40.safetensors" | grep -q "^dit.blocks.1.ffn.2.weight	BF16	64x128$"
+then ok "train full: SIGKILL after step $at of 40, resumed: every file bit-identical (--remove_prefix_in_ckpt pipe.)"
+else bad "train full: SIGKILL + resume"; cat "$log/log"; ls "$tmp/f0" "$tmp/f1"; fi
 # 8g. validation: the trained LoRA loads through `wanc generate --lora` and changes the frames
 if "$wanc" generate --help 2>&1 | grep -q -- "--lora FILE"; then
     gen="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
@@ -122,7 +155,8 @@ if "$wanc" generate --help 2>&1 | grep -q -- "--lora FILE"; then
 else
     echo "note: this build's generate has no --lora: the trained LoRA's validation run is not made"
 fi
-rm -rf "$tmp/s1" "$tmp/s2" "$tmp/s3" "$tmp/r0" "$tmp/r1" "$tmp/r2" "$tmp/r3" "$tmp/cut.safetensors" "$tmp/full"
+rm -rf "$tmp/s1" "$tmp/s2" "$tmp/s3" "$tmp/r0" "$tmp/r1" "$tmp/r2" "$tmp/r3" "$tmp/cut.safetensors" "$tmp/full" \
+    "$tmp/f0" "$tmp/f1"
 if "$wanc" train --dataset_base_path "$ds" --dataset_metadata_path "$ds/metadata.csv" --model_dir "$tmp/m" \
      --num_frames 9 --quiet >"$log/log" 2>&1 || ! grep -q "say what to train" "$log/log" ||
    "$wanc" train --bogus 1 >"$log/log" 2>&1 || ! grep -q "unknown option --bogus" "$log/log"

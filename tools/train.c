@@ -46,7 +46,7 @@ static const opt_spec specs[] = {
     {"learning_rate", OPT_F64, OFF(learning_rate), "0.0001", "AdamW learning rate"},
     {"weight_decay", OPT_F64, OFF(weight_decay), "0.01", "AdamW weight decay"},
     {"num_epochs", OPT_INT, OFF(num_epochs), "1", "epochs"},
-    {"trainable_models", OPT_STR, OFF(trainable_models), "none", "dit: full fine-tuning (not supported yet)"},
+    {"trainable_models", OPT_STR, OFF(trainable_models), "none", "dit: full fine-tuning (every DiT parameter)"},
     {"lora_base_model", OPT_STR, OFF(lora_base_model), "none", "dit: LoRA on the DiT"},
     {"lora_target_modules", OPT_STR, OFF(lora_target_modules), "q,k,v,o,ffn.0,ffn.2", "layers that get a LoRA"},
     {"lora_rank", OPT_INT, OFF(lora_rank), "32", "LoRA rank (alpha = rank)"},
@@ -80,11 +80,13 @@ static void usage(FILE *f)
     }
     fprintf(f, "\nTasks: sft:data_process encodes every item once (UMT5, VAE) into OUTPUT/0/N.safetensors;\n"
                "sft:train trains from that folder (--dataset_base_path OUTPUT, no metadata) without UMT5 or\n"
-               "the VAE; sft does both. Training is LoRA on the DiT (--lora_base_model dit), computed in float32\n"
-               "with the parameters kept in the pipeline dtype; full fine-tuning (--trainable_models dit),\n"
-               "--preset_lora_path and --extra_inputs are refused as not supported yet. Output: epoch-E or\n"
-               "step-N.safetensors (DiffSynth's LoRA keys), loss.csv, checkpoint.safetensors (what\n"
-               "--resume_from_checkpoint OUTPUT continues from, bit-identically). Ctrl-C saves and stops.\n");
+               "the VAE; sft does both. Training is LoRA on the DiT (--lora_base_model dit) or full fine-tuning\n"
+               "of every DiT parameter (--trainable_models dit), computed in float32 with the parameters kept in\n"
+               "the pipeline dtype (AdamW moments float32); --preset_lora_path and --extra_inputs are refused as\n"
+               "not supported yet. Output: epoch-E or step-N.safetensors (a LoRA: DiffSynth's LoRA keys; full:\n"
+               "the DiT in the release's keys, for wanc generate --dit, sharded with an index.json past 5 GB),\n"
+               "loss.csv, checkpoint.safetensors (what --resume_from_checkpoint OUTPUT continues from,\n"
+               "bit-identically). Ctrl-C saves and stops.\n");
 }
 
 static volatile sig_atomic_t interrupted;

@@ -242,6 +242,13 @@ float *wanc_dit_trainer_grad(const wanc_dit_trainer *t, const char *name, int64_
     return NULL;
 }
 
+int wanc_dit_trainer_param_count(const wanc_dit_trainer *t) { return t->nparams; }
+
+const char *wanc_dit_trainer_param_name(const wanc_dit_trainer *t, int i)
+{
+    return i >= 0 && i < t->nparams ? t->params[i].name : NULL;
+}
+
 void wanc_dit_trainer_zero_grad(wanc_dit_trainer *t)
 {
     for (int i = 0; i < t->nparams; i++) memset(t->params[i].g, 0, (size_t)t->params[i].n * sizeof(float));

@@ -67,6 +67,10 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
 void wanc_dit_trainer_set_checkpointing(wanc_dit_trainer *t, bool on);
 /* The gradient of parameter `name` (its checkpoint name), NULL when not kept. */
 float *wanc_dit_trainer_grad(const wanc_dit_trainer *t, const char *name, int64_t *numel);
+/* The kept parameter gradients (full grads): how many, and the name of the
+ * i-th (a checkpoint name, in the order the trainer made them). */
+int wanc_dit_trainer_param_count(const wanc_dit_trainer *t);
+const char *wanc_dit_trainer_param_name(const wanc_dit_trainer *t, int i);
 /* Every kept parameter gradient to zero (LoRA gradients are the caller's). */
 void wanc_dit_trainer_zero_grad(wanc_dit_trainer *t);
 

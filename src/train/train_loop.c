@@ -19,6 +19,7 @@
 #include "io/weights.h"
 #include "train/adamw.h"
 #include "train/flow_loss.h"
+#include "train/full_params.h"
 #include "train/lora_setup.h"
 #include "train/train_sched.h"
 
@@ -39,6 +40,9 @@ typedef struct {
     const wanc_train_loop_args *a;
     const wanc_train_options *o;
     bool bf16;
+    bool full;             /* --trainable_models dit: every DiT parameter (fp), else the LoRA layers (l) */
+    wanc_weights *store;   /* full: the DiT's store, whose trained tensors the run owns */
+    wanc_full_params fp;
     wanc_dit *dit;
     wanc_dit_trainer *tr;
     wanc_train_sched ts;
@@ -144,6 +148,9 @@ static wanc_err load_lora_file(loop *L, const char *path)
 
 static wanc_err save_lora(loop *L, const char *file)
 {
+    if (L->full)
+        return wanc_full_params_save(&L->fp, L->o->output_path, file, L->o->remove_prefix_in_ckpt,
+                                     WANC_FULL_SHARD_BYTES);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", L->o->output_path, file);
     int n = 2 * L->n;
@@ -183,20 +190,44 @@ static void rng_from_words(wanc_torch_gen *g, const int64_t *w)
 static void identity(const loop *L, char *out, size_t cap)
 {
     const wanc_dit_config *c = wanc_dit_get_config(L->dit);
-    snprintf(out, cap, "dit dim %d ffn %d layers %d in %d; lora rank %lld targets %s; %lld items per epoch; %s",
-             c->dim, c->ffn_dim, c->num_layers, c->in_dim, (long long)L->rank,
-             L->o->lora_target_modules ? L->o->lora_target_modules : WANC_LORA_DEFAULT_TARGETS, (long long)L->len,
-             L->bf16 ? "bf16" : "fp32");
+    char what[256];
+    if (L->full) snprintf(what, sizeof what, "full fine-tuning");
+    else
+        snprintf(what, sizeof what, "lora rank %lld targets %s", (long long)L->rank,
+                 L->o->lora_target_modules ? L->o->lora_target_modules : WANC_LORA_DEFAULT_TARGETS);
+    snprintf(out, cap, "dit dim %d ffn %d layers %d in %d; %s; %lld items per epoch; %s", c->dim, c->ffn_dim,
+             c->num_layers, c->in_dim, what, (long long)L->len, L->bf16 ? "bf16" : "fp32");
 }
 
 static wanc_err save_checkpoint(loop *L)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/" WANC_TRAIN_CHECKPOINT_NAME, L->o->output_path);
-    const int per = 8, n = per * L->n + 2;
-    wanc_tensor *t = calloc((size_t)n, sizeof *t);
-    char **names = calloc((size_t)n, sizeof *names);
-    wanc_err err = t && names ? NULL : wanc_error(WANC_ENOMEM, "checkpoint");
+    const int per = 8;
+    int n = per * L->n + 2;
+    wanc_tensor *t = NULL;
+    char **names = NULL;
+    wanc_err err = NULL;
+    if (L->full) { /* views onto the live parameters, moments and (pending) gradients, then rng and order */
+        int nv = 0;
+        err = wanc_full_params_ckpt_views(&L->fp, L->pending > 0, &nv, &names, &t);
+        n = nv + 2;
+        wanc_tensor *t2 = err ? NULL : realloc(t, (size_t)n * sizeof *t);
+        char **names2 = t2 ? realloc(names, (size_t)n * sizeof *names) : NULL;
+        if (t2) t = t2;
+        if (names2) names = names2;
+        if (!err && (!t2 || !names2)) {
+            n = nv;
+            err = wanc_error(WANC_ENOMEM, "checkpoint");
+        } else if (!err) {
+            memset(&t[n - 2], 0, 2 * sizeof *t);
+            names[n - 2] = names[n - 1] = NULL;
+        }
+    } else {
+        t = calloc((size_t)n, sizeof *t);
+        names = calloc((size_t)n, sizeof *names);
+        err = t && names ? NULL : wanc_error(WANC_ENOMEM, "checkpoint");
+    }
     for (int i = 0; i < L->n && !err; i++) {
         lora_layer *l = &L->l[i];
         static const char *const kind[8] = {"A", "B", "dA", "dB", "mA", "vA", "mB", "vB"};
@@ -297,6 +328,7 @@ static wanc_err load_checkpoint(loop *L, const char *where)
     }
     L->step = step, L->epoch = (int)epoch, L->pos = pos, L->pending = pending;
     L->opt.step = (int)opt_step, L->opt.sched_steps = (int)sched;
+    if (L->full) err = wanc_full_params_ckpt_load(&L->fp, w, path, pending > 0);
     for (int i = 0; i < L->n && !err; i++) {
         lora_layer *l = &L->l[i];
         static const char *const kind[8] = {"A", "B", "dA", "dB", "mA", "vA", "mB", "vB"};
@@ -378,6 +410,7 @@ static void optimizer_step(loop *L)
 {
     float inv = 1.0f / (float)L->pending;
     wanc_adamw_begin_step(&L->opt);
+    if (L->full) wanc_full_params_step(&L->fp, &L->opt, L->pending);
     for (int i = 0; i < L->n; i++) {
         lora_layer *l = &L->l[i];
         int64_t na = L->rank * l->in, nb = l->out * L->rank;
@@ -482,22 +515,30 @@ static wanc_err run(loop *L)
 wanc_err wanc_train_loop(const wanc_train_loop_args *a)
 {
     const wanc_train_options *o = a->o;
-    if (o->trainable_models && o->trainable_models[0])
-        WANC_FAIL(WANC_EUNSUPPORTED, "--trainable_models dit: full fine-tuning is not wired into wanc train yet (the "
-                  "training core computes its gradients, but the DiT's weights are not updatable in place); "
-                  "train a LoRA with --lora_base_model dit");
+    const bool full = o->trainable_models && o->trainable_models[0];
+    if (full && o->lora_checkpoint)
+        WANC_FAIL(WANC_EINVAL, "--lora_checkpoint continues a LoRA; full fine-tuning (--trainable_models dit) "
+                  "starts from the DiT given with the models");
     if (o->preset_lora_path)
         WANC_FAIL(WANC_EUNSUPPORTED, "--preset_lora_path: fusing a LoRA into the base model before training is not "
                   "supported yet");
-    loop L = {.a = a, .o = o, .bf16 = o->precision == WANC_PRECISION_BF16, .rank = o->lora_rank, .len = a->len};
+    loop L = {.a = a, .o = o, .bf16 = o->precision == WANC_PRECISION_BF16, .full = full, .rank = o->lora_rank,
+              .len = a->len};
     L.total = (int64_t)o->num_epochs * a->len;
     wanc_err err = NULL;
     wanc_dit_options dopt = {.num_heads = o->dit_heads, .precision = WANC_DIT_FP32};
-    TRY_GOTO(err, done, wanc_error_context(wanc_dit_open(&L.dit, wanc_backend_cpu(), a->dit_path, &dopt), "DiT"));
-    TRY_GOTO(err, done, wanc_dit_trainer_new(&L.tr, L.dit, false));
+    if (full) {
+        /* the trained weights in the pipeline dtype, as DiffSynth loads them (f32 ones cast at load) */
+        dopt.bf16_weights = L.bf16;
+        TRY_GOTO(err, done, wanc_error_context(wanc_weights_open(&L.store, a->dit_path), "DiT"));
+        TRY_GOTO(err, done, wanc_error_context(wanc_dit_load(&L.dit, wanc_backend_cpu(), L.store, &dopt), "DiT"));
+    } else
+        TRY_GOTO(err, done, wanc_error_context(wanc_dit_open(&L.dit, wanc_backend_cpu(), a->dit_path, &dopt), "DiT"));
+    TRY_GOTO(err, done, wanc_dit_trainer_new(&L.tr, L.dit, full));
     TRY_GOTO(err, done, wanc_train_sched_init(&L.ts, 5.0));
     TRY_GOTO(err, done, wanc_train_id_range(o->min_timestep_boundary, o->max_timestep_boundary, &L.id_lo, &L.id_hi));
-    TRY_GOTO(err, done, make_layers(&L));
+    if (full) TRY_GOTO(err, done, wanc_full_params_init(&L.fp, L.dit, L.store, L.tr, L.bf16));
+    else TRY_GOTO(err, done, make_layers(&L));
     L.order = calloc((size_t)(a->len > 0 ? a->len : 1), sizeof(int64_t));
     if (!L.order) {
         err = wanc_error(WANC_ENOMEM, "data order");
@@ -526,6 +567,8 @@ done:
     free(L.order);
     wanc_train_sched_free(&L.ts);
     wanc_dit_trainer_free(L.tr);
+    wanc_full_params_free(&L.fp);
     wanc_dit_free(L.dit);
+    wanc_weights_close(L.store);
     return err;
 }

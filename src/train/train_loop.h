@@ -1,5 +1,7 @@
 /* The training loop of `wanc train` (DiffSynth's launch_training_task) around
- * the training core's step (train/flow_loss.h): LoRA on the DiT.
+ * the training core's step (train/flow_loss.h): LoRA on the DiT, or full
+ * fine-tuning of every DiT parameter (--trainable_models dit; the parameter
+ * set, its DiT file and checkpoint tensors: train/full_params.h).
  *
  * Per epoch the items are visited in a shuffled order (a Fisher-Yates
  * permutation drawn from a generator seeded, at the epoch's start, by one
@@ -23,6 +25,9 @@
  * the epoch's order, so --resume_from_checkpoint continues bit-identically.
  * A stop requested by the progress callback saves both and returns
  * WANC_ECANCELLED. Every file is written under a temporary name and renamed.
+ *
+ * Full fine-tuning writes the DiT instead of the LoRA (release key names) and
+ * checkpoints the parameters, moments and pending gradients the same way.
  *
  * Parameters stay in the pipeline dtype as DiffSynth casts them: in a bf16
  * run A and B are rounded to bf16 at init and after every update (the
