@@ -24,9 +24,11 @@
  *    (colour + OFFSET, KEEP), the zero padding at frame borders scales both
  *    alike and the division undoes it: the decoder's smoothing is a normalised
  *    convolution, with no dark rim.
- *  - The encoder head writes latent channel c < 3 as mean_c + std_c * colour_c
- *    (Wan2.1's latent statistics), so the pipeline's normalised latents are the
- *    block-mean colours in [-1, 1]; channels 3..15 are 0 after normalisation.
+ *  - The encoder head writes latent channel c < 3 as mean_c + 3 std_c colour_c
+ *    (Wan2.1's latent statistics), so the pipeline's normalised latents are 3x
+ *    the block-mean colours, in [-3, 3] (the decoder divides by 3: noise a
+ *    sampler leaves in the latents shows a third as strong); channels 3..15
+ *    are 0 after normalisation.
  *
  * decode(encode(video)) is therefore the video at 1/8 resolution (4-frame
  * means), interpolated back: see the demo model's README for measured errors.
@@ -39,6 +41,7 @@
 #include "wanc.h"
 
 #define OFFSET 8.0f
+#define LATENT_SCALE 3.0f /* normalised latent = 3 x colour: leftover sampling noise is 1/3 as visible */
 #define KEEP 1000.0f
 #define SIGNAL 4 /* channels carrying colour + offset (3) and the constant (1) */
 
@@ -70,9 +73,9 @@ static wanc_err fill(void *user, const char *name, wanc_tensor *t)
         for (int c = 0; c < 3; c++) v[c] = OFFSET;
         v[3] = KEEP;
         if (dec)
-            for (int c = 0; c < 3; c++) v[c] -= wanc_vae21_latent_mean[c] / wanc_vae21_latent_std[c];
+            for (int c = 0; c < 3; c++) v[c] -= wanc_vae21_latent_mean[c] / (wanc_vae21_latent_std[c] * LATENT_SCALE);
     } else if (!strcmp(name, "decoder.conv1.weight")) {
-        for (int c = 0; c < 3; c++) *tap(t, c, c, centre3) = 1.0f / wanc_vae21_latent_std[c];
+        for (int c = 0; c < 3; c++) *tap(t, c, c, centre3) = 1.0f / (wanc_vae21_latent_std[c] * LATENT_SCALE);
     } else if (ends_with(name, ".shortcut.weight") || !strcmp(name, "conv1.weight") ||
                !strcmp(name, "conv2.weight")) {
         for (int64_t c = 0; c < n0 && c < t->shape[1]; c++) *tap(t, c, c, 0) = 1.0f;
@@ -94,10 +97,10 @@ static wanc_err fill(void *user, const char *name, wanc_tensor *t)
         /* RMS_norm: x / |x| * sqrt(C) * gamma; |x| ~ KEEP, so gamma = KEEP / sqrt(C) keeps the scale */
         for (int c = 0; c < 3; c++) v[c] = KEEP / sqrtf((float)n0);
     } else if (!strcmp(name, "encoder.head.2.weight")) {
-        for (int c = 0; c < 3; c++) *tap(t, c, c, centre3) = wanc_vae21_latent_std[c];
+        for (int c = 0; c < 3; c++) *tap(t, c, c, centre3) = wanc_vae21_latent_std[c] * LATENT_SCALE;
     } else if (!strcmp(name, "encoder.head.2.bias")) {
         for (int c = 0; c < 16; c++) v[c] = wanc_vae21_latent_mean[c];
-        for (int c = 0; c < 3; c++) v[c] -= wanc_vae21_latent_std[c] * OFFSET;
+        for (int c = 0; c < 3; c++) v[c] -= wanc_vae21_latent_std[c] * LATENT_SCALE * OFFSET;
     } else if (!strcmp(name, "decoder.head.2.weight")) {
         for (int c = 0; c < 3; c++) *tap(t, c, c, centre3) = 1.0f;
     } else if (!strcmp(name, "decoder.head.2.bias")) {

@@ -63,7 +63,7 @@ TEST(demo_constructed_vae_keeps_block_means)
                             for (int y = 0; y < 8; y++)
                                 for (int x = 0; x < 8; x++)
                                     want += video[(((size_t)c * F + f) * S + 8 * i + y) * S + 8 * j + x];
-                        want /= c < 3 ? 64.0 * (f1 - f0 + 1) : 1;
+                        want *= c < 3 ? 3.0 / (64.0 * (f1 - f0 + 1)) : 1; /* latents are 3x the colour */
                         double d = fabs(lat[(((size_t)c * T + t) * h + i) * h + j] - want);
                         if (d > worst_mean) worst_mean = d;
                     }
@@ -85,7 +85,7 @@ TEST(demo_constructed_vae_keeps_block_means)
     fprintf(stderr, "  constructed VAE: latent vs block mean max %.4f, round trip mean |error| %.4f (of 2), "
             "measured after it: motion %d/%d, colour %d/%d\n",
             worst_mean, sum_abs / ((double)n * 3 * F * S * S), motions_ok, n, colours_ok, n);
-    CHECK(worst_mean < 0.01);
+    CHECK(worst_mean < 0.03);
     CHECK(motions_ok == n && colours_ok == n);
     wanc_vae21_free(m);
     free(fr);
