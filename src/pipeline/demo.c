@@ -12,7 +12,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,6 @@
 #include "dit/wan_dit.h"
 #include "io/atomic_file.h"
 #include "io/image_io.h"
-#include "io/weights.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_internal.h"
 #include "text/umt5.h"
@@ -119,64 +117,6 @@ wanc_err wanc_make_dir(const char *dir)
     return NULL;
 }
 
-/* The text-to-video DiT's starting point: the random file (weights like
- * nn.Linear's) turned into a pass-through, so the untrained DiT returns its
- * input, v = x_t, which is the right velocity at sigma = 1 where x_t is pure
- * noise; training then learns the correction instead of first having to learn
- * to copy 64 numbers per token through 4 blocks (a random start keeps leaving
- * noise in the samples after thousands of steps). The patch embedding copies
- * each patch's 16 x 2 x 2 latent values into residual channels 0..63 (in the
- * head's output order) and holds +-PASS_KEEP in the other 128, so the head's
- * LayerNorm divides by a near-constant; every block's output projections
- * (self_attn.o, cross_attn.o, ffn.2) and time_embedding.2 start at zero, so
- * the blocks add nothing and the head modulation is zero; the head reads
- * channels 0..63 back, scaled to undo the LayerNorm. */
-#define PASS_KEEP 10.0f
-static wanc_err make_pass_through(const char *path, const wanc_dit_config *c)
-{
-    wanc_weights *w = NULL;
-    TRY(wanc_weights_open(&w, path));
-    const int n = wanc_weights_count(w);
-    const int64_t D = c->dim, P = (int64_t)c->out_dim * c->patch[0] * c->patch[1] * c->patch[2];
-    wanc_tensor *t = calloc((size_t)n, sizeof *t);
-    const char **names = calloc((size_t)n, sizeof *names);
-    wanc_err err = t && names ? NULL : wanc_error(WANC_ENOMEM, "demo DiT");
-    for (int i = 0; i < n && !err; i++) {
-        names[i] = wanc_weights_name(w, i);
-        const wanc_tensor *src;
-        err = wanc_weights_get(w, names[i], &src, -1, NULL);
-        if (!err) err = wanc_tensor_alloc(&t[i], WANC_F32, src->ndim, src->shape);
-        if (err) break;
-        float *v = t[i].data;
-        const int64_t k = wanc_tensor_numel(&t[i]);
-        memcpy(v, src->data, (size_t)k * sizeof(float));
-        const char *nm = names[i];
-        bool zero = strstr(nm, ".ffn.2.") || strstr(nm, "_attn.o.") || !strncmp(nm, "time_embedding.2.", 17) || !strcmp(nm, "head.modulation") ||
-                    !strcmp(nm, "head.head.bias") || !strcmp(nm, "head.head.weight") ||
-                    !strncmp(nm, "patch_embedding.", 16);
-        if (zero) memset(v, 0, (size_t)k * sizeof(float));
-        if (!strcmp(nm, "patch_embedding.weight")) /* [D, C, 1, 2, 2]: channel (ph*2+pw)*C + c <- (c, ph, pw) */
-            for (int64_t ch = 0; ch < c->in_dim; ch++)
-                for (int ph = 0; ph < c->patch[1]; ph++)
-                    for (int pw = 0; pw < c->patch[2]; pw++)
-                        v[(((ph * c->patch[2] + pw) * c->in_dim + ch) * c->in_dim + ch) * c->patch[1] * c->patch[2] +
-                          ph * c->patch[2] + pw] = 1.0f;
-        if (!strcmp(nm, "patch_embedding.bias"))
-            for (int64_t o = P; o < D; o++) v[o] = (o - P) % 2 ? -PASS_KEEP : PASS_KEEP;
-        if (!strcmp(nm, "head.head.weight")) /* [P, D] */
-            for (int64_t j = 0; j < P; j++) v[j * D + j] = PASS_KEEP * sqrtf((float)(D - P) / (float)D);
-    }
-    char heads[16];
-    snprintf(heads, sizeof heads, "%d", c->num_heads);
-    const char *meta[] = {"format", "pt", "num_heads", heads, NULL};
-    if (!err) err = wanc_safetensors_write(path, n, names, t, meta);
-    for (int i = 0; t && i < n; i++) wanc_tensor_free(&t[i]);
-    free(t);
-    free(names);
-    wanc_weights_close(w);
-    return err ? wanc_error_context(err, "making the demo DiT a pass-through") : NULL;
-}
-
 /* Copy src to dst through the atomic writer (dst absent or whole). */
 static wanc_err copy_file(const char *src, const char *dst)
 {
@@ -230,10 +170,7 @@ static wanc_err write_models(const char *dir, int image, const char *trained_dit
         TRY(wanc_vae21_write_random(vae, 8, WANC_F32, DEMO_SEED + 2));
     } else {
         if (trained_dit) TRY(copy_file(trained_dit, dit));
-        else {
-            TRY(wanc_dit_random_write(dit, &dc, WANC_F32, DEMO_SEED + 1));
-            TRY(make_pass_through(dit, &dc));
-        }
+        else TRY(wanc_dit_random_write(dit, &dc, WANC_F32, DEMO_SEED + 1));
         TRY(wanc_vae21_write_constructed(vae, 4));
     }
     /* The DiT's img_emb fixes the CLIP width (1280) and token count (257 =
