@@ -140,7 +140,7 @@ at=$(($(wc -l <"$tmp/f1/loss.csv") - 1))
 same=1
 for f in $(ls "$tmp/f0"); do cmp -s "$tmp/f0/$f" "$tmp/f1/$f" || same=0; done
 if [ $same = 1 ] && [ "$(ls "$tmp/f0" | wc -l)" -gt 4 ] && [ -s "$tmp/f0/step-40.safetensors" ] &&
-   "$wanc" info "$tmp/f0/step-40.safetensors" | grep -q "^dit.blocks.1.ffn.2.weight	BF16	64x128$"
+   "$wanc" info "$tmp/f0/step-40.safetensors" | grep -q "^dit.blocks.1.ffn.2.weight	BF16	192x512$"
 then ok "train full: SIGKILL after step $at of 40, resumed: every file bit-identical (--remove_prefix_in_ckpt pipe.)"
 else bad "train full: SIGKILL + resume"; cat "$log/log"; ls "$tmp/f0" "$tmp/f1"; fi
 # 8g. validation: the trained LoRA loads through `wanc generate --lora` and changes the frames
