@@ -132,7 +132,7 @@ fs="$tr --dataset_repeat 10 --num_epochs 2 --trainable_models dit --seed 6 --sav
 "$wanc" train $fs --output_path "$tmp/f0" >"$log/log" 2>&1
 "$wanc" train $fs --output_path "$tmp/f1" >>"$log/log" 2>&1 &
 pid=$!
-i=0; while [ ! -e "$tmp/f1/step-6.safetensors" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done
+i=0; while [ ! -e "$tmp/f1/checkpoint.safetensors" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done
 sleep 0.$(( $(od -An -N1 -tu1 /dev/urandom) % 5 ))
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 at=$(($(wc -l <"$tmp/f1/loss.csv") - 1))
