@@ -309,10 +309,27 @@ wanc_err wanc_video_save(const wanc_video *v, const char *path, double fps, int 
 /* Read a video (or image) file to uint8 RGB frames [T, H, W, 3] (malloc'd). */
 wanc_err wanc_video_load(const char *path, uint8_t **frames, int *T, int *H, int *W);
 
-/* The built-in demo: writes a tiny random-weight tokenizer, UMT5, DiT and VAE
- * (deterministic, in the real file formats) into dir and returns their paths
- * in files (strings owned by a static buffer of this call). */
+/* The built-in demo: a tiny Wan2.1 text-to-video model in the released file
+ * formats (src/pipeline/demo.c): a tokenizer that knows the demo dataset's
+ * words, a random frozen UMT5 (dim 32), a DiT (dim 192, WANC_DEMO_DIT_LAYERS
+ * layers, 2 heads) and the constructed VAE (width 4). wanc_demo_write_models
+ * writes the DiT's random f32 starting point (the one `wanc train` starts
+ * from); wanc_demo_write_trained copies a trained DiT file (models/demo/) in.
+ * Both return the paths in files (strings owned by a static buffer of the call).
+ * The model makes WANC_DEMO_SIZE-square clips of WANC_DEMO_FRAMES frames. */
+#define WANC_DEMO_DIT_LAYERS 4
+#define WANC_DEMO_SIZE 96
+#define WANC_DEMO_FRAMES 17
 wanc_err wanc_demo_write_models(const char *dir, wanc_pipeline_files *files, int *dit_heads);
+wanc_err wanc_demo_write_trained(const char *dir, const char *trained_dit, wanc_pipeline_files *files, int *dit_heads);
+/* The demo's run: WANC_DEMO_PROMPT, seed 42, WANC_DEMO_SIZE square, WANC_DEMO_FRAMES
+ * frames, 20 steps, cfg 1 (no negative branch); fp32 compute, 2 DiT heads. */
+#define WANC_DEMO_PROMPT "a red circle moving right on a black background"
+void wanc_demo_gen_params(wanc_gen_params *p);
+void wanc_demo_pipeline_options(wanc_pipeline_options *o);
+/* A PNG contact sheet: one row per video (all of one size), `columns` evenly
+ * spaced frames each, first and last included. */
+wanc_err wanc_demo_sheet(const char *path, const wanc_video *videos, int n, int columns);
 /* The same with an image-to-video DiT (has_image_input, in_dim 36; with
  * flf2v also img_emb.emb_pos) and a tiny CLIP tower (width 1280, 257 tokens,
  * no transformer block run) as models_clip_open-clip-xlm-roberta-large-vit-huge-14.safetensors. */
@@ -320,6 +337,55 @@ wanc_err wanc_demo_write_i2v_models(const char *dir, bool flf2v, wanc_pipeline_f
 /* The demo's input picture, rgb[H, W, 3]: a colour gradient with a bright disc
  * (second = true: the disc on the other side, the FLF2V end frame). */
 void wanc_demo_image(uint8_t *rgb, int H, int W, bool second);
+
+/* ---- the demo's procedural dataset (`wanc make-dataset`) ------------------ */
+
+/* A scene: one shape of one colour doing one motion over one background; the
+ * indices name the entries of wanc_toy_name. */
+enum { WANC_TOY_SHAPES = 3, WANC_TOY_COLOURS = 5, WANC_TOY_MOTIONS = 7, WANC_TOY_BACKGROUNDS = 3 };
+#define WANC_TOY_SCENES (WANC_TOY_SHAPES * WANC_TOY_COLOURS * WANC_TOY_MOTIONS * WANC_TOY_BACKGROUNDS)
+typedef enum { WANC_TOY_ATTR_SHAPE, WANC_TOY_ATTR_COLOUR, WANC_TOY_ATTR_MOTION, WANC_TOY_ATTR_BACKGROUND } wanc_toy_attr;
+typedef struct wanc_toy_scene {
+    int shape, colour, motion, background;
+} wanc_toy_scene;
+
+/* "circle" / "red" / "moving left" / "sky-blue gradient" ...; NULL out of range. */
+const char *wanc_toy_name(wanc_toy_attr attr, int index);
+/* The (shape, colour) pairs kept out of the dataset: yellow triangle, red
+ * square, blue circle, green triangle, white square (every motion, every background). */
+bool wanc_toy_held_out(const wanc_toy_scene *s);
+/* Every scene that is held out (held_out) or in the dataset (!held_out), in
+ * index order, into out[WANC_TOY_SCENES]; returns how many (105 / 210). */
+int wanc_toy_list(wanc_toy_scene *out, bool held_out);
+/* The caption: variant < 0 the canonical "a red circle moving left on a black
+ * background"; variant >= 0 picks synonyms and word order (as in the dataset). */
+void wanc_toy_caption(char *buf, size_t cap, const wanc_toy_scene *s, int variant);
+/* Render a clip, frames[T, H, W, 3]; seed picks position, size and speed. */
+void wanc_toy_render(uint8_t *frames, int T, int H, int W, const wanc_toy_scene *s, uint64_t seed);
+/* Write out_dir/metadata.csv (columns video, prompt: DiffSynth's layout) and
+ * out_dir/train/NNNNNN.mp4: `count` clips of size x size, `frames` frames, of
+ * the scenes not held out (every combination equally often). progress may be
+ * NULL; returning non-zero stops with WANC_ECANCELLED. */
+wanc_err wanc_make_dataset(const char *out_dir, int count, uint64_t seed, int size, int frames,
+                           int (*progress)(void *user, int done, int total), void *user);
+
+/* What wanc_toy_measure reads from frames: the pixels differing from the
+ * (known) background are the object; its mean colour, hue and saturation, the
+ * palette colour nearest, the shift of its centroid from the first to the last
+ * quarter of the clip (fractions of the frame; +x right, +y down), the ratio
+ * of its areas, and the motion these imply (wanc_toy_name indices; -1 when no
+ * object was found). */
+typedef struct wanc_toy_measurement {
+    bool found;
+    float rgb[3], hue, saturation;
+    float dx, dy, growth;
+    int colour, motion;
+} wanc_toy_measurement;
+wanc_err wanc_toy_measure(const uint8_t *frames, int T, int H, int W, int background, wanc_toy_measurement *m);
+/* Generate each scene's canonical caption with the demo's run (seed + i) on a
+ * loaded demo pipeline and measure the frames into out[i]. */
+wanc_err wanc_demo_measure_scenes(wanc_pipeline *pipe, const wanc_toy_scene *scenes, int n, int64_t seed,
+                                  wanc_toy_measurement *out);
 
 /* ---- inspection and tools ---------------------------------------------- */
 

@@ -32,8 +32,8 @@ probe_seconds() { # FILE FRAMES: the stream lasts FRAMES/15 s
 }
 
 # 1. the demo runs and writes a playable mp4
-if (cd "$tmp" && "$wanc" demo --dir m --out demo.mp4 --quiet >"$log/demo.log" 2>&1) && probe "$tmp/demo.mp4" 17 160 96
-then ok "demo writes a 17-frame 160x96 mp4"; else bad "demo"; cat "$log/demo.log"; fi
+if (cd "$tmp" && "$wanc" demo --dir m --out demo.mp4 --quiet >"$log/demo.log" 2>&1) && probe "$tmp/demo.mp4" 17 96 96
+then ok "demo writes a 17-frame 96x96 mp4"; else bad "demo"; cat "$log/demo.log"; fi
 rm -f "$tmp/demo.mp4" "$log/demo.log"
 
 # 1b. WANC_CPU: an unknown path is refused with a named one-line error; generate
@@ -160,7 +160,7 @@ expect_error "a negative TeaCache threshold" "tea_cache_l1_thresh" --model-dir "
 echo '{"dit": {"num_layers": 7}}' > "$log/cfg.json"
 expect_error "a --dit-config that disagrees with the weights" "num_layers = 7" --model-dir "$tmp/m" \
     --dit-config "$log/cfg.json" --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --out "$tmp/x.mp4"
-echo '{"num_heads": 2, "num_layers": 2}' > "$log/cfg.json"
+echo '{"num_heads": 2, "num_layers": 4}' > "$log/cfg.json"
 if "$wanc" generate --model-dir "$tmp/m" --dit-config "$log/cfg.json" --height 32 --width 48 --num-frames 5 \
      --num-inference-steps 2 --seed 3 --quiet --out "$tmp/c.safetensors" >"$log/log" 2>&1 &&
    "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 32 --width 48 --num-frames 5 \
@@ -185,8 +185,8 @@ lora="$img/lora.safetensors"
 "$wanc" random-model --arch lora --base "$tmp/m/diffusion_pytorch_model.safetensors" --rank 4 --out "$lora" \
     >/dev/null 2>&1
 if "$wanc" info "$lora" >"$log/log" 2>&1 && grep -q "lora: dialect diffsynth" "$log/log" &&
-   grep -q "lora: layers 20 " "$log/log" && grep -q "lora: rank 4 (20 layers)" "$log/log" &&
-   grep -q "blocks.N.self_attn.q x2" "$log/log"
+   grep -q "lora: layers 40 " "$log/log" && grep -q "lora: rank 4 (40 layers)" "$log/log" &&
+   grep -q "blocks.N.self_attn.q x4" "$log/log"
 then ok "info on a LoRA names its dialect, rank, modules and layer count"; else bad "info on a LoRA"; cat "$log/log"; fi
 lg="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 3 --dtype f32 --quiet"
 "$wanc" generate $lg --out "$img/base.safetensors" >/dev/null 2>&1

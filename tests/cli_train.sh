@@ -61,8 +61,8 @@ if "$wanc" train $tr --lora_base_model dit --lora_rank 8 --dataset_repeat 30 --l
 then ok "train LoRA: the loss falls over 60 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3}NR>51{b+=$3}END{printf "%.3f -> %.3f", a/10, b/10}' "$tmp/lora/loss.csv"))"
 else bad "train LoRA: the loss falls"; cat "$log/log"; cat "$tmp/lora/loss.csv" 2>/dev/null | head; fi
 "$wanc" info "$tmp/lora/epoch-0.safetensors" >"$log/info" 2>&1
-if [ "$(grep -c '	BF16	' "$log/info")" = 40 ] && grep -q "tensors: 40" "$log/info" &&
-   [ "$(grep -Ec '^blocks\.[01]\.((self|cross)_attn\.[qkvo]|ffn\.[02])\.lora_[AB]\.default\.weight	BF16	(8x64|64x8|8x128|128x8)$' "$log/info")" = 40 ] &&
+if [ "$(grep -c '	BF16	' "$log/info")" = 80 ] && grep -q "tensors: 80" "$log/info" &&
+   [ "$(grep -Ec '^blocks\.[0-3]\.((self|cross)_attn\.[qkvo]|ffn\.[02])\.lora_[AB]\.default\.weight	BF16	(8x192|192x8|8x512|512x8)$' "$log/info")" = 80 ] &&
    head -c 64 "$tmp/lora/epoch-0.safetensors" | grep -aq '{"__metadata__":{"format":"pt"}'
 then ok "train LoRA file: DiffSynth's keys, BF16, format pt"; else bad "train LoRA file"; cat "$log/info"; fi
 
@@ -132,7 +132,7 @@ fs="$tr --dataset_repeat 10 --num_epochs 2 --trainable_models dit --seed 6 --sav
 "$wanc" train $fs --output_path "$tmp/f0" >"$log/log" 2>&1
 "$wanc" train $fs --output_path "$tmp/f1" >>"$log/log" 2>&1 &
 pid=$!
-i=0; while [ ! -e "$tmp/f1/step-6.safetensors" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+i=0; while [ ! -e "$tmp/f1/checkpoint.safetensors" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done
 sleep 0.$(( $(od -An -N1 -tu1 /dev/urandom) % 5 ))
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 at=$(($(wc -l <"$tmp/f1/loss.csv") - 1))
@@ -140,7 +140,7 @@ at=$(($(wc -l <"$tmp/f1/loss.csv") - 1))
 same=1
 for f in $(ls "$tmp/f0"); do cmp -s "$tmp/f0/$f" "$tmp/f1/$f" || same=0; done
 if [ $same = 1 ] && [ "$(ls "$tmp/f0" | wc -l)" -gt 4 ] && [ -s "$tmp/f0/step-40.safetensors" ] &&
-   "$wanc" info "$tmp/f0/step-40.safetensors" | grep -q "^dit.blocks.1.ffn.2.weight	BF16	64x128$"
+   "$wanc" info "$tmp/f0/step-40.safetensors" | grep -q "^dit.blocks.1.ffn.2.weight	BF16	192x512$"
 then ok "train full: SIGKILL after step $at of 40, resumed: every file bit-identical (--remove_prefix_in_ckpt pipe.)"
 else bad "train full: SIGKILL + resume"; cat "$log/log"; ls "$tmp/f0" "$tmp/f1"; fi
 # 8f''. --preset_lora_path: the LoRA of 8d fused into the DiT first changes the losses; a missing one is named

@@ -1,4 +1,4 @@
-/* `wanc generate` and `wanc demo`: flags → wanc_gen_params → wanc_generate → file. */
+/* `wanc generate` and `wanc demo --i2v/--flf2v`: flags → wanc_gen_params → wanc_generate → file. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -283,38 +283,28 @@ int wanc_cmd_generate(int argc, char **argv)
     return rc;
 }
 
-int wanc_cmd_demo(int argc, char **argv)
+/* `wanc demo --i2v | --flf2v` (tools/demo.c hands these over): an untrained
+ * image-to-video model from a built-in picture. */
+int wanc_cmd_demo_image(int argc, char **argv)
 {
     const char *dir = "wanc-demo-model", *out = "demo.mp4", *prompt = "a red fox running through fresh snow";
     long long seed = 42, threads = 0;
-    bool quiet = false, help = false, i2v = false, flf2v = false;
+    bool quiet = false, i2v = false, flf2v = false;
     const cli_flag flags[] = {{"--dir", 's', &dir},   {"--out", 's', &out},         {"-o", 's', &out}, {"--prompt", 's', &prompt},
                           {"--seed", 'i', &seed}, {"--threads", 'i', &threads}, {"--quiet", 'b', &quiet},
-                          {"--help", 'b', &help}, {"--i2v", 'b', &i2v},         {"--flf2v", 'b', &flf2v}};
+                          {"--i2v", 'b', &i2v},         {"--flf2v", 'b', &flf2v}};
     char msg[512];
     int rc = cli_parse_flags("demo", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), msg, sizeof msg);
     if (rc) {
-        fprintf(stderr, "%s\n", msg);
+        fprintf(stderr, "%s (--i2v / --flf2v take --dir, --out, --prompt, --seed, --threads, --quiet)\n", msg);
         return rc;
-    }
-    if (help) {
-        printf("usage: wanc demo [--i2v | --flf2v] [--dir DIR] [-o|--out FILE] [--prompt TEXT] [--seed N] [--threads N]\n"
-               "                 [--quiet]\n\n"
-               "Writes a tiny Wan model with random, UNTRAINED weights into DIR (wanc-demo-model) in the\n"
-               "released file formats, then runs the whole pipeline on it (UMT5 → 8 DiT steps with CFG →\n"
-               "VAE) into FILE (demo.mp4). The video is structured noise, not the prompt: the point is\n"
-               "to see every stage run in seconds without downloading anything.\n"
-               "--i2v / --flf2v: an image-to-video model instead (DiT with image input and a CLIP tower),\n"
-               "run from a built-in picture (and, --flf2v, a second one as the last frame).\n");
-        return 0;
     }
     wanc_pipeline_files files;
     wanc_pipeline_options popt;
     wanc_pipeline_options_default(&popt);
     popt.threads = (int)threads;
-    printf("wanc demo: the demo model's weights are random and untrained; expect structured noise.\n");
-    wanc_err err = i2v || flf2v ? wanc_demo_write_i2v_models(dir, flf2v, &files, &popt.dit_heads)
-                                : wanc_demo_write_models(dir, &files, &popt.dit_heads);
+    printf("wanc demo: the image-to-video demo model's weights are random and untrained; expect structured noise.\n");
+    wanc_err err = wanc_demo_write_i2v_models(dir, flf2v, &files, &popt.dit_heads);
     if (err) return fail("demo", err);
     printf("wrote the demo model to %s/\n", dir);
     wanc_gen_params p;
@@ -326,21 +316,18 @@ int wanc_cmd_demo(int argc, char **argv)
     p.width = 160;
     p.num_frames = 17;
     p.num_inference_steps = 8;
-    uint8_t *images = NULL;
-    if (i2v || flf2v) {
-        enum { IH = 120, IW = 200 }; /* not the video size: the pipeline resizes it */
-        images = malloc(2 * (size_t)IH * IW * 3);
-        if (!images) return fail("demo", wanc_error(WANC_ENOMEM, "demo images"));
-        wanc_demo_image(images, IH, IW, false);
-        p.input_image = images;
-        p.input_image_height = IH;
-        p.input_image_width = IW;
-        if (flf2v) {
-            wanc_demo_image(images + (size_t)IH * IW * 3, IH, IW, true);
-            p.end_image = images + (size_t)IH * IW * 3;
-            p.end_image_height = IH;
-            p.end_image_width = IW;
-        }
+    enum { IH = 120, IW = 200 }; /* not the video size: the pipeline resizes it */
+    uint8_t *images = malloc(2 * (size_t)IH * IW * 3);
+    if (!images) return fail("demo", wanc_error(WANC_ENOMEM, "demo images"));
+    wanc_demo_image(images, IH, IW, false);
+    p.input_image = images;
+    p.input_image_height = IH;
+    p.input_image_width = IW;
+    if (flf2v) {
+        wanc_demo_image(images + (size_t)IH * IW * 3, IH, IW, true);
+        p.end_image = images + (size_t)IH * IW * 3;
+        p.end_image_height = IH;
+        p.end_image_width = IW;
     }
     rc = run_and_save("demo", &files, &popt, &p, out, 15, 5, quiet);
     free(images);

@@ -218,6 +218,8 @@ static int usage(FILE *f)
             "  wanc train --dataset_base_path DIR --dataset_metadata_path FILE --model_dir DIR [options]\n"
             "                         LoRA training with DiffSynth's train.py arguments; wanc train --help lists them\n"
             "  wanc demo              build a tiny untrained model and run the whole pipeline on it\n"
+            "  wanc make-dataset --out DIR [--count N] [--seed S]\n"
+            "                         the demo's procedural clips + metadata.csv (wanc make-dataset --help)\n"
             "  wanc info FILE...      list every tensor of checkpoint files (name, dtype, shape); a LoRA file\n"
             "                         also gets its dialect, rank(s), alpha(s), modules and layer count; a DiT the\n"
             "                         family its shapes say (Fun control / camera, VACE, I2V, T2V, TI2V-5B)\n"
@@ -260,6 +262,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "generate")) return wanc_cmd_generate(argc - 2, argv + 2);
     if (!strcmp(argv[1], "demo")) return wanc_cmd_demo(argc - 2, argv + 2);
     if (!strcmp(argv[1], "train")) return wanc_cmd_train(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "make-dataset")) return wanc_cmd_make_dataset(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "encode-prompt")) return cmd_encode_prompt(argc - 2, argv + 2);
     if (!strcmp(argv[1], "random-model")) return cmd_random_model(argc - 2, argv + 2);

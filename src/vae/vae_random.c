@@ -25,6 +25,7 @@ typedef struct rnd_list {
     int n, cap;
     wanc_dtype dt;
     uint64_t state;
+    bool zero; /* every value 0 (a rule fills them in afterwards) */
 } rnd_list;
 
 static double rnd_uniform(rnd_list *l)
@@ -68,7 +69,7 @@ static wanc_err rnd_add(rnd_list *l, char kind, int ndim, const int64_t *shape, 
     int64_t n = wanc_tensor_numel(t), fan_in = n / shape[0];
     float sd = kind == 'w' ? (float)(1.0 / sqrt((double)fan_in)) : kind == 'b' ? 0.05f : 0.1f;
     for (int64_t i = 0; i < n; i++) {
-        float v = rnd_normal(l) * sd + (kind == 'g' ? 1.0f : 0.0f);
+        float v = l->zero ? 0.0f : rnd_normal(l) * sd + (kind == 'g' ? 1.0f : 0.0f);
         if (l->dt == WANC_BF16) ((uint16_t *)t->data)[i] = wanc_f32_to_bf16(v);
         else ((float *)t->data)[i] = v;
     }
@@ -187,11 +188,12 @@ static wanc_err rnd_build(rnd_list *l, int64_t dim, int64_t dec_dim, bool groupe
 }
 
 static wanc_err write_random(const char *path, const char *family, const char *arch, int dim, int dec_dim,
-                             bool grouped, wanc_dtype dt, unsigned long long seed)
+                             bool grouped, wanc_dtype dt, unsigned long long seed, vae_fill_fn fill, void *user)
 {
     if (dt != WANC_F32 && dt != WANC_BF16) WANC_FAIL(WANC_EINVAL, "random %s: dtype must be F32 or BF16", family);
-    rnd_list l = {.dt = dt, .state = seed * 0x2545f4914f6cdd1dull + 1};
+    rnd_list l = {.dt = dt, .state = seed * 0x2545f4914f6cdd1dull + 1, .zero = fill != NULL};
     wanc_err err = rnd_build(&l, dim, dec_dim, grouped);
+    for (int i = 0; !err && fill && i < l.n; i++) err = fill(user, l.names[i], &l.t[i]);
     const char **names = NULL;
     if (!err) {
         names = malloc((size_t)(l.n ? l.n : 1) * sizeof *names);
@@ -206,20 +208,26 @@ static wanc_err write_random(const char *path, const char *family, const char *a
     for (int i = 0; i < l.n; i++) wanc_tensor_free(&l.t[i]);
     free(l.t);
     free(l.names);
-    return err ? wanc_error_context(err, "writing a random %s to %s", family, path) : NULL;
+    return err ? wanc_error_context(err, "writing a %s %s to %s", fill ? "constructed" : "random", family, path) : NULL;
 }
 
 wanc_err wanc_vae21_write_random(const char *path, int dim, wanc_dtype dt, unsigned long long seed)
 {
     if (dim <= 0 || dim % 2) WANC_FAIL(WANC_EINVAL, "random Wan2.1 VAE: dim %d must be even and positive", dim);
-    return write_random(path, "Wan2.1 VAE", "wan2.1-vae", dim, dim, false, dt, seed);
+    return write_random(path, "Wan2.1 VAE", "wan2.1-vae", dim, dim, false, dt, seed, NULL, NULL);
+}
+
+wanc_err wanc_vae21_write_filled(const char *path, int dim, vae_fill_fn fill, void *user)
+{
+    if (dim <= 0 || dim % 2) WANC_FAIL(WANC_EINVAL, "Wan2.1 VAE: dim %d must be even and positive", dim);
+    return write_random(path, "Wan2.1 VAE", "wan2.1-vae", dim, dim, false, WANC_F32, 0, fill, user);
 }
 
 wanc_err wanc_vae22_write_random(const char *path, int dim, int dec_dim, wanc_dtype dt, unsigned long long seed)
 {
     if (dim <= 0 || dec_dim <= 0)
         WANC_FAIL(WANC_EINVAL, "random Wan2.2 VAE: widths %d / %d must be positive", dim, dec_dim);
-    return write_random(path, "Wan2.2 VAE", "wan2.2-vae", dim, dec_dim, true, dt, seed);
+    return write_random(path, "Wan2.2 VAE", "wan2.2-vae", dim, dec_dim, true, dt, seed, NULL, NULL);
 }
 
 static wanc_err parse_dtype(wanc_dtype *dt, const char *dtype, const char *family)

@@ -86,6 +86,17 @@ double wanc_vae21_flops(const wanc_vae21 *m);
 /* Write a random-weight Wan2.1 VAE (real key names; dim 96 = the release,
  * dim_mult 1,2,4,4, z 16) as .safetensors in F32 or BF16. src/vae/vae_random.c */
 wanc_err wanc_vae21_write_random(const char *path, int dim, wanc_dtype dt, unsigned long long seed);
+/* The per-channel latent statistics of Wan2.1 (DiffSynth's hard-coded
+ * mean/std: latents = (mu - mean) / std). */
+extern const float wanc_vae21_latent_mean[16], wanc_vae21_latent_std[16];
+/* The same names and shapes (f32) with values set by `fill`, called once per
+ * tensor (name, zero-filled tensor) before writing. */
+typedef wanc_err (*vae_fill_fn)(void *user, const char *name, wanc_tensor *t);
+wanc_err wanc_vae21_write_filled(const char *path, int dim, vae_fill_fn fill, void *user);
+/* The demo's Wan2.1 VAE built by a rule instead of training (vae_constructed.c):
+ * latents hold the 8x8x4 block means of the colours, the decoder interpolates
+ * them back; dim >= 4. */
+wanc_err wanc_vae21_write_constructed(const char *path, int dim);
 
 /* latents[z, 1+(F-1)/4, H/8, W/8] = encode(video[3, F, H, W]).
  * F must be 4k+1, H and W multiples of 8. */

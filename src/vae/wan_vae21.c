@@ -7,13 +7,13 @@
 #include "vae/wan_vae_core.h"
 
 /* The real per-channel latent statistics DiffSynth hard-codes for Wan2.1. */
-static const float k_latent_mean[16] = {-0.7571f, -0.7089f, -0.9113f, 0.1075f,  -0.1745f, 0.9653f,
+const float wanc_vae21_latent_mean[16] = {-0.7571f, -0.7089f, -0.9113f, 0.1075f,  -0.1745f, 0.9653f,
                                         -0.1517f, 1.5508f,  0.4134f,  -0.0715f, 0.5517f,  -0.3632f,
                                         -0.1922f, -0.9497f, 0.2503f,  -0.2921f};
-static const float k_latent_std[16] = {2.8184f, 1.4541f, 2.3275f, 2.6558f, 1.2196f, 1.7708f, 2.6052f, 2.0743f,
+const float wanc_vae21_latent_std[16] = {2.8184f, 1.4541f, 2.3275f, 2.6558f, 1.2196f, 1.7708f, 2.6052f, 2.0743f,
                                        3.2687f, 2.1526f, 2.8652f, 1.5579f, 1.6382f, 1.1253f, 2.8251f, 1.9160f};
 
-static const vae_variant k_wan21 = {"Wan2.1 VAE", 16, k_latent_mean, k_latent_std, 1, false};
+static const vae_variant k_wan21 = {"Wan2.1 VAE", 16, wanc_vae21_latent_mean, wanc_vae21_latent_std, 1, false};
 
 /* The public handle is the engine itself: struct wanc_vae21 is never
  * defined, a wanc_vae21 pointer is a vae_model pointer under another name. */

@@ -1,0 +1,128 @@
+/* The demo model's pieces: the constructed Wan2.1 VAE (latents are block-mean
+ * colours, decode(encode(clip)) is the clip at low resolution) and the
+ * measurement of the toy scenes (colour, motion from frames), on clips
+ * rendered by the dataset generator, before and after the VAE round trip. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "test.h"
+#include "vae/wan_vae.h"
+#include "wanc.h"
+
+enum { S = 96, F = 17 };
+
+/* frames u8 [F, S, S, 3] -> video [3, F, S, S] in [-1, 1] */
+static void to_video(float *v, const uint8_t *fr)
+{
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < F * S * S; i++) v[(size_t)c * F * S * S + i] = fr[(size_t)i * 3 + c] / 127.5f - 1.0f;
+}
+
+static void to_frames(uint8_t *fr, const float *v)
+{
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < F * S * S; i++) {
+            float x = (v[(size_t)c * F * S * S + i] + 1.0f) * 127.5f;
+            fr[(size_t)i * 3 + c] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
+        }
+}
+
+TEST(demo_constructed_vae_keeps_block_means)
+{
+    char dir[256], path[300];
+    CHECK(test_make_tmpdir(dir, sizeof dir, "demo-vae"));
+    snprintf(path, sizeof path, "%s/vae.safetensors", dir);
+    CHECK_OK(wanc_vae21_write_constructed(path, 4));
+    wanc_vae21 *m = NULL;
+    CHECK_OK(wanc_vae21_open(&m, path, wanc_backend_cpu()));
+    uint8_t *fr = malloc((size_t)F * S * S * 3), *back = malloc((size_t)F * S * S * 3);
+    float *video = malloc((size_t)3 * F * S * S * sizeof(float)), *rec = malloc((size_t)3 * F * S * S * sizeof(float));
+    const int T = (F - 1) / 4 + 1, h = S / 8;
+    float *lat = malloc((size_t)16 * T * h * h * sizeof(float));
+    wanc_vae_opts o;
+    wanc_vae_opts_default(&o);
+    double worst_mean = 0, sum_abs = 0;
+    int motions_ok = 0, colours_ok = 0, n = 0;
+    for (int k = 0; m && k < WANC_TOY_MOTIONS * 2; k++) {
+        wanc_toy_scene s = {k % 3, k % 5, k % WANC_TOY_MOTIONS, k % 3};
+        wanc_toy_render(fr, F, S, S, &s, 100 + k);
+        to_video(video, fr);
+        CHECK_OK(wanc_vae21_encode(m, lat, video, F, S, S, &o));
+        /* latent (c, t, i, j) = the mean of channel c over frame 0 (t = 0) or frames 4t-3..4t, block (i, j) */
+        for (int c = 0; c < 16; c++)
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < h; i++)
+                    for (int j = 0; j < h; j++) {
+                        double want = 0;
+                        int f0 = t ? 4 * t - 3 : 0, f1 = t ? 4 * t : 0;
+                        for (int f = f0; c < 3 && f <= f1; f++)
+                            for (int y = 0; y < 8; y++)
+                                for (int x = 0; x < 8; x++)
+                                    want += video[(((size_t)c * F + f) * S + 8 * i + y) * S + 8 * j + x];
+                        want *= c < 3 ? 3.0 / (64.0 * (f1 - f0 + 1)) : 1; /* latents are 3x the colour */
+                        double d = fabs(lat[(((size_t)c * T + t) * h + i) * h + j] - want);
+                        if (d > worst_mean) worst_mean = d;
+                    }
+        CHECK_OK(wanc_vae21_decode(m, rec, lat, 16, T, h, h, &o));
+        for (size_t i = 0; i < (size_t)3 * F * S * S; i++) sum_abs += fabs(rec[i] - video[i]);
+        to_frames(back, rec);
+        /* the measurement reads the scene from the clip and from its round trip */
+        wanc_toy_measurement a, b;
+        CHECK_OK(wanc_toy_measure(fr, F, S, S, s.background, &a));
+        CHECK_OK(wanc_toy_measure(back, F, S, S, s.background, &b));
+        CHECK(a.found && a.colour == s.colour && a.motion == s.motion);
+        motions_ok += b.found && b.motion == s.motion;
+        colours_ok += b.found && b.colour == s.colour;
+        n++;
+        if (a.motion != s.motion || b.motion != s.motion || b.colour != s.colour)
+            fprintf(stderr, "  scene %d: motion %d, measured %d / %d (dx %.2f dy %.2f growth %.2f), colour %d -> %d (rgb %.0f %.0f %.0f)\n",
+                    k, s.motion, a.motion, b.motion, b.dx, b.dy, b.growth, s.colour, b.colour, b.rgb[0], b.rgb[1], b.rgb[2]);
+    }
+    fprintf(stderr, "  constructed VAE: latent vs block mean max %.4f, round trip mean |error| %.4f (of 2), "
+            "measured after it: motion %d/%d, colour %d/%d\n",
+            worst_mean, sum_abs / ((double)n * 3 * F * S * S), motions_ok, n, colours_ok, n);
+    CHECK(worst_mean < 0.03);
+    CHECK(motions_ok == n && colours_ok == n);
+    wanc_vae21_free(m);
+    free(fr);
+    free(back);
+    free(video);
+    free(rec);
+    free(lat);
+    test_rm_tree(dir);
+}
+
+TEST(demo_dataset_holds_out_and_writes_the_layout)
+{
+    int held = 0;
+    for (int sh = 0; sh < WANC_TOY_SHAPES; sh++)
+        for (int co = 0; co < WANC_TOY_COLOURS; co++) held += wanc_toy_held_out(&(wanc_toy_scene){sh, co, 0, 0});
+    CHECK(held == 5);
+    CHECK(wanc_toy_held_out(&(wanc_toy_scene){2, 3, 4, 1})); /* yellow triangle */
+    char cap[256];
+    wanc_toy_caption(cap, sizeof cap, &(wanc_toy_scene){1, 2, 1, 1}, -1);
+    CHECK(!strcmp(cap, "a blue square moving right on a gray background"));
+    char dir[256], path[400];
+    CHECK(test_make_tmpdir(dir, sizeof dir, "demo-ds"));
+    CHECK_OK(wanc_make_dataset(dir, 6, 1, 32, 5, NULL, NULL));
+    snprintf(path, sizeof path, "%s/metadata.csv", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    int rows = 0;
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) rows++;
+    if (f) fclose(f);
+    CHECK(rows == 7);
+    uint8_t *fr = NULL;
+    int T = 0, H = 0, W = 0;
+    snprintf(path, sizeof path, "%s/train/000005.mp4", dir);
+    CHECK_OK(wanc_video_load(path, &fr, &T, &H, &W));
+    CHECK(T == 5 && H == 32 && W == 32);
+    free(fr);
+    CHECK_ERR(wanc_make_dataset(dir, 0, 1, 32, 5, NULL, NULL), WANC_EINVAL, "count");
+    test_rm_tree(dir);
+}
