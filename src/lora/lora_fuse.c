@@ -51,6 +51,7 @@ static wanc_err merge_one(wanc_weights *model, const fuse_item *items, int n)
     const wanc_backend *be = wanc_backend_cpu();
     int64_t rows = w->ndim ? w->shape[0] : 1, cols = rows ? wanc_tensor_numel(w) / rows : 0;
     int64_t chunk = cols > 0 && cols < CHUNK_FLOATS ? CHUNK_FLOATS / cols : 1;
+    if (chunk > rows) chunk = rows > 0 ? rows : 1; /* a small tensor needs no 4 MB buffers */
     size_t es = wanc_dtype_size(w->dtype);
     wanc_tensor merged = {0};
     term_f32 *terms = calloc((size_t)n, sizeof *terms);
