@@ -53,7 +53,7 @@ typedef struct wanc_dit_trainer wanc_dit_trainer;
 
 /* full_grads: keep a float32 gradient for every DiT parameter (full
  * fine-tuning); false: only LoRA gradients. Errors for model parts this
- * trainer does not cover (image input, VACE, reference, camera). */
+ * trainer does not cover (VACE, reference tokens, camera). */
 wanc_err wanc_dit_trainer_new(wanc_dit_trainer **out, wanc_dit *dit, bool full_grads);
 void wanc_dit_trainer_free(wanc_dit_trainer *t);
 /* Attach a LoRA to the Linear `module` ("blocks.3.cross_attn.k", "blocks.0.ffn.2"). */

@@ -417,6 +417,20 @@ TEST(backward_cpu_table_complete)
 #include "dit/dit_train.h"
 #include "train/full_params.h"
 
+/* A random DiT file of cfg in a new temporary folder dir: false (and a
+ * failed check) when it cannot be made. */
+static bool random_dit(int *test_failed_, char *dir, size_t dcap, char *path, size_t pcap, const char *tag,
+                       const wanc_dit_config *cfg, wanc_dtype dt, uint64_t seed)
+{
+    if (!test_make_tmpdir(dir, dcap, tag)) {
+        CHECK(0);
+        return false;
+    }
+    snprintf(path, pcap, "%s/dit.safetensors", dir);
+    CHECK_OK(wanc_dit_random_write(path, cfg, dt, seed));
+    return true;
+}
+
 /* A random DiT big enough that the ops split into several tasks; image:
  * an FLF2V one (y after 4 latent channels, 19 CLIP tokens through img_emb
  * with emb_pos, the image keys/values in every block). */
@@ -426,12 +440,8 @@ static void dit_threads_case(int *test_failed_, bool image)
                            .num_heads = 4, .num_layers = 2, .patch = {1, 2, 2}, .eps = 1e-6f,
                            .has_image_input = image, .has_image_pos_emb = image};
     char dir[512], path[600];
-    if (!test_make_tmpdir(dir, sizeof dir, "dit-train")) {
-        CHECK(0);
-        return;
-    }
-    snprintf(path, sizeof path, "%s/dit.safetensors", dir);
-    CHECK_OK(wanc_dit_random_write(path, &cfg, WANC_BF16, 11)); /* bf16 weights: read as stored */
+    /* bf16 weights: read as stored */
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-train", &cfg, WANC_BF16, 11)) return;
     wanc_dit *dit = NULL;
     CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 4}));
     enum { C = 16, F = 3, H = 16, W = 10, L = 11, N = C * F * H * W, YC = 12, LI = 19, CLIP = LI * 1280 };
@@ -510,12 +520,8 @@ static void dit_image_fd_case(int *test_failed_, bool flf2v)
                            .num_heads = 2, .num_layers = 2, .patch = {1, 2, 2}, .eps = 1e-6f,
                            .has_image_input = true, .has_image_pos_emb = flf2v};
     char dir[512], path[600];
-    if (!test_make_tmpdir(dir, sizeof dir, "dit-i2v-fd")) {
-        CHECK(0);
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-i2v-fd", &cfg, WANC_F32, flf2v ? 23 : 17))
         return;
-    }
-    snprintf(path, sizeof path, "%s/dit.safetensors", dir);
-    CHECK_OK(wanc_dit_random_write(path, &cfg, WANC_F32, flf2v ? 23 : 17));
     wanc_weights *store = NULL;
     wanc_dit *dit = NULL;
     wanc_dit_trainer *tr = NULL;
@@ -577,18 +583,60 @@ done:
 TEST(backward_dit_i2v_image_path_fd) { dit_image_fd_case(test_failed_, false); }
 TEST(backward_dit_flf2v_image_path_fd) { dit_image_fd_case(test_failed_, true); }
 
+/* Gradient accumulation: a second backward of the same item doubles every
+ * kept parameter gradient (norm weights included), bit for bit. */
+TEST(backward_dit_gradients_accumulate_over_items)
+{
+    wanc_dit_config cfg = {.dim = 24, .in_dim = 9, .out_dim = 5, .ffn_dim = 40, .text_dim = 12, .freq_dim = 16,
+                           .num_heads = 2, .num_layers = 1, .patch = {1, 2, 2}, .eps = 1e-6f,
+                           .has_image_input = true};
+    char dir[512], path[600];
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-accum", &cfg, WANC_F32, 31)) return;
+    wanc_dit *dit = NULL;
+    wanc_dit_trainer *tr = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 2}));
+    if (dit) CHECK_OK(wanc_dit_trainer_new(&tr, dit, true));
+    enum { F = 1, H = 4, W = 2, NX = 4 * F * H * W, NY = 5 * F * H * W, NP = 5 * F * H * W, LT = 3, LI = 5 };
+    rng_state = 31;
+    float *x = rnd(NX, 1), *y = rnd(NY, 1), *ctx = rnd(LT * 12, 1), *clip = rnd(LI * 1280, 1);
+    float *pred = zeros(NP), *dpred = rnd(NP, 1);
+    wanc_dit_train_inputs in = {.latents = x, .F = F, .H = H, .W = W, .timestep = 300.0f, .context = ctx,
+                                .ctx_len = LT, .y = y, .y_c = 5, .clip = clip, .clip_len = LI};
+    int n = tr ? wanc_dit_trainer_param_count(tr) : 0;
+    float **once = calloc((size_t)(n > 0 ? n : 1), sizeof *once);
+    for (int pass = 0; tr && pass < 2; pass++) {
+        CHECK_OK(wanc_dit_trainer_forward(tr, &in, pred));
+        CHECK_OK(wanc_dit_trainer_backward(tr, dpred, NULL, NULL));
+        for (int i = 0; i < n; i++) {
+            int64_t k = 0;
+            const float *g = wanc_dit_trainer_grad(tr, wanc_dit_trainer_param_name(tr, i), &k);
+            if (pass == 0) {
+                once[i] = malloc((size_t)k * sizeof(float));
+                memcpy(once[i], g, (size_t)k * sizeof(float));
+                continue;
+            }
+            int64_t bad = 0;
+            for (int64_t j = 0; j < k; j++) bad += g[j] != 2.0f * once[i][j];
+            if (bad)
+                fprintf(stderr, "  %s: %lld values not doubled\n", wanc_dit_trainer_param_name(tr, i), (long long)bad);
+            CHECK(bad == 0);
+        }
+    }
+    CHECK(n > 40);
+    for (int i = 0; i < n; i++) free(once[i]);
+    free(once), free(x), free(y), free(ctx), free(clip), free(pred), free(dpred);
+    wanc_dit_trainer_free(tr);
+    wanc_dit_free(dit);
+    test_rm_tree(dir);
+}
+
 TEST(backward_dit_trainer_refuses_what_it_does_not_train)
 {
     wanc_dit_config cfg = {.dim = 48, .in_dim = 16, .out_dim = 16, .ffn_dim = 96, .text_dim = 32, .freq_dim = 32,
                            .num_heads = 2, .num_layers = 1, .patch = {1, 2, 2}, .eps = 1e-6f, .has_ref_conv = true,
                            .ref_in_dim = 16};
     char dir[512], path[600];
-    if (!test_make_tmpdir(dir, sizeof dir, "dit-train-ref")) {
-        CHECK(0);
-        return;
-    }
-    snprintf(path, sizeof path, "%s/dit.safetensors", dir);
-    CHECK_OK(wanc_dit_random_write(path, &cfg, WANC_F32, 1));
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-train-ref", &cfg, WANC_F32, 1)) return;
     wanc_dit *dit = NULL;
     CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 2}));
     wanc_dit_trainer *tr = NULL;
