@@ -24,7 +24,9 @@
 /* Decoded images and videos: a frame's side and pixel count, the frames read
  * and the RGB bytes they take (81 frames of 1280x720 are 224 MB). */
 #define WANC_LIMIT_FRAME_SIDE 16384
+#ifndef WANC_LIMIT_FRAME_PIXELS /* the fuzz build lowers it (Makefile, FUZZ_OPT): see docs/fuzzing.md */
 #define WANC_LIMIT_FRAME_PIXELS (1 << 26)
+#endif
 #define WANC_LIMIT_VIDEO_FRAMES 100000
 #define WANC_LIMIT_VIDEO_BYTES ((size_t)2 << 30)
 
