@@ -13,6 +13,10 @@
  * another fixed order, at about twice the rate; the weight block is kept
  * packed as bf16 panels (half the float32 block's size).
  *
+ * With a Q8_0 weight on the int8 table (wanc_backend_cpu_q8_int8), a block
+ * runs on the int8 dot-product kernels instead (gemm_q8.c): x quantized per
+ * 32-value block, exact int32 block dot products, float32 scale sums.
+ *
  * Narrow weights are never expanded as a whole: a task converts (dequantizes) one
  * block of NB rows of w (NB × K floats) into its thread's scratch and keeps
  * it while it runs over the M-blocks of that N-block, so the conversion is
@@ -58,6 +62,8 @@ typedef struct {
     int64_t M, N, K, mb, nb, mblocks;
     uint64_t call_id;
     int bf16; /* try the AVX-512 BF16 kernels (a BF16 weight, x's first and last rows bf16-exact) */
+    int q8;   /* a Q8_0 weight on the int8 kernels (be->q8_int8) */
+    cpu_int8 q8_kernel;
     atomic_int failed;
 } linear_job;
 
@@ -65,7 +71,7 @@ static atomic_uint_fast64_t linear_calls;
 
 /* The thread's converted w block: which call and which N-block it holds,
  * as float32 rows or as packed bf16 panels. */
-enum { BLOCK_F32, BLOCK_BF16_PANELS };
+enum { BLOCK_F32, BLOCK_BF16_PANELS, BLOCK_Q8 };
 static _Thread_local struct {
     uint64_t call_id;
     int64_t nblock;
@@ -111,6 +117,21 @@ static int linear_bf16_block(linear_job *j, int64_t nbi, int64_t n0, int64_t nn,
     return 1;
 }
 
+/* One output block on the int8 kernels: the x block quantized per 32-value
+ * block (every task: about 1/nb of its multiply-adds), the weight block
+ * laid out once per (N-block, thread). Returns 0 when out of memory. */
+static int linear_q8_block(linear_job *j, int64_t nbi, int64_t n0, int64_t nn, int64_t m0, int64_t mm)
+{
+    void *wp = cpu_scratch(CPU_SCRATCH_WEIGHT, cpu_q8_w_pack_bytes(j->nb, j->K));
+    void *xp = cpu_scratch(CPU_SCRATCH_WORK, cpu_q8_x_pack_bytes(j->mb, j->K));
+    if (!wp || !xp) return 0;
+    if (!holds_block(j, nbi, BLOCK_Q8))
+        cpu_q8_pack_w(wp, (const uint8_t *)j->w->data + (size_t)n0 * (size_t)(j->K / 32 * 34), nn, j->K);
+    cpu_q8_pack_x(xp, j->x + m0 * j->K, j->K, mm, j->K, j->q8_kernel);
+    cpu_q8_gemm_block(j->out + m0 * j->N + n0, j->N, xp, wp, mm, nn, j->K, j->bias ? j->bias + n0 : NULL,
+                      j->q8_kernel);
+    return 1;
+}
 
 static void linear_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -120,6 +141,13 @@ static void linear_range(void *ctx, int64_t begin, int64_t end)
         int64_t n0 = nbi * j->nb, nn = j->N - n0 < j->nb ? j->N - n0 : j->nb;
         int64_t m0 = mbi * j->mb, mm = j->M - m0 < j->mb ? j->M - m0 : j->mb;
         if (j->bf16 && linear_bf16_block(j, nbi, n0, nn, m0, mm)) continue;
+        if (j->q8) {
+            if (!linear_q8_block(j, nbi, n0, nn, m0, mm)) {
+                atomic_store(&j->failed, 1);
+                return;
+            }
+            continue;
+        }
         const float *wblk;
         if (j->w->dtype == WANC_F32 && j->w->scale == 0.0f) {
             wblk = (const float *)j->w->data + n0 * j->K;
@@ -185,6 +213,8 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
      * at once (and any block found inexact later falls back on its own) */
     j.bf16 = cpu_isa_get() >= CPU_ISA_AVX512BF16 && w->dtype == WANC_BF16 && w->scale == 0.0f &&
              cpu_bf16_exact(x, K) && cpu_bf16_exact(x + (M - 1) * K, K);
+    j.q8 = be && be->q8_int8 && w->dtype == WANC_Q8_0 && w->scale == 0.0f;
+    j.q8_kernel = cpu_int8_get();
     atomic_init(&j.failed, 0);
     int64_t nblocks = (N + j.nb - 1) / j.nb;
     /* Tasks are N-block-major so a thread's consecutive tasks mostly share
