@@ -55,9 +55,8 @@ const char *cpu_int8_name(cpu_int8 kern);
  * automatic choice. Not while an op runs. */
 wanc_err cpu_int8_set(const char *name);
 
-#define Q8_MR 4     /* activation rows per micro-kernel tile */
-#define Q8_NR 4     /* weight rows per tile */
-#define Q8_KSTEP 64 /* packed rows padded to whole 64-value steps (zero weights) */
+#define Q8_MR 4  /* activation rows per micro-kernel tile */
+#define Q8_NR 32 /* weight rows per tile (two panels of 16) */
 /* Scratch sizes of the packs of m activation rows / n weight rows of K values. */
 size_t cpu_q8_x_pack_bytes(int64_t m, int64_t K);
 size_t cpu_q8_w_pack_bytes(int64_t n, int64_t K);
@@ -65,7 +64,7 @@ size_t cpu_q8_w_pack_bytes(int64_t n, int64_t K);
  * int8 blocks with float32 scales, laid out for kernel kern. */
 void cpu_q8_pack_x(void *dst, const float *x, int64_t ldx, int64_t m, int64_t K, cpu_int8 kern);
 /* Lay out n rows of raw Q8_0 blocks (K / 32 blocks of 34 bytes per row)
- * for the kernels (the same layout for all three). */
+ * as panels of 16 rows (the same layout for all three kernels). */
 void cpu_q8_pack_w(void *dst, const uint8_t *w, int64_t n, int64_t K);
 /* c[m, n] (row stride ldc) = packed x · packed wᵀ (+ bias[n] when not NULL). */
 void cpu_q8_gemm_block(float *c, int64_t ldc, const void *xp, const void *wp, int64_t m, int64_t n, int64_t K,
