@@ -527,7 +527,8 @@ typedef struct wanc_train_options {
     const char *preset_lora_path;      /* fused into the base model first (strength 1) */
     const char *preset_lora_model;     /* the model it is fused into: "dit" (NULL: dit) */
     int gradient_accumulation_steps;   /* 1 */
-    const char *extra_inputs;          /* "input_image", "end_image" (comma-separated) or NULL */
+    const char *extra_inputs;          /* "input_image" (each clip's first frame), "input_image,end_image"
+                                          (and its last: FLF2V) or NULL; see wanc_train */
     double max_timestep_boundary;      /* 1.0 */
     double min_timestep_boundary;      /* 0.0 */
     long long seed;                    /* 0 */
@@ -553,7 +554,9 @@ typedef struct wanc_train_status {
 typedef int (*wanc_train_progress_fn)(void *user, const wanc_train_status *s);
 
 /* Run a training task. "sft:data_process" encodes every item (UMT5 prompt
- * embedding, VAE latents of the clip) once into output_path/0/N.safetensors;
+ * embedding, VAE latents of the clip and, with extra_inputs, the image
+ * units' outputs the DiT takes: y, CLIP tokens, TI2V-5B's first-frame
+ * latents) once into output_path/0/N.safetensors;
  * "sft:train" trains from such a folder (dataset_base_path, no metadata)
  * without loading UMT5 or the VAE; "sft" does both in one run. Bad data is a
  * named error (metadata file, row, data file) before anything is written. */

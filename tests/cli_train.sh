@@ -2,7 +2,8 @@
 # and the demo models in $tmp/m): a tiny dataset made here (an mp4 and a PNG,
 # a metadata.csv), data processing into the cache, the named errors for bad
 # data with nothing written, LoRA training (the loss, the file, split == sft, SIGKILL and Ctrl-C resume),
-# full fine-tuning (the loss, the DiT file through generate --dit, SIGKILL resume).
+# full fine-tuning (the loss, the DiT file through generate --dit, SIGKILL resume), image-conditioned
+# training (--extra_inputs: I2V, FLF2V, TI2V-5B).
 ds="$tmp/ds"
 mkdir -p "$ds"
 "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "clip" --height 48 --width 64 --num-frames 13 \
@@ -165,6 +166,70 @@ if "$wanc" generate --help 2>&1 | grep -q -- "--lora FILE"; then
 else
     echo "note: this build's generate has no --lora: the trained LoRA's validation run is not made"
 fi
+# 8h. image-conditioned training (--extra_inputs) on the I2V / FLF2V demo models of section 5 ($img/mi,
+# $img/mf) and a random TI2V-5B release: the loss falls, the output loads in generate with the images,
+# sft:data_process stores the image units' outputs and sft:train from it == sft (same bits)
+ii="--dataset_base_path $ds --dataset_metadata_path $ds/metadata.csv --dit_heads 2 --num_frames 9"
+if "$wanc" train $ii --model_dir "$img/mi" --extra_inputs input_image --lora_base_model dit --lora_rank 8 \
+     --dataset_repeat 30 --learning_rate 1e-2 --min_timestep_boundary 0.5 --max_timestep_boundary 0.55 --seed 3 \
+     --output_path "$tmp/li" --quiet >"$log/log" 2>&1 &&
+   awk -F, 'NR > 1 && NR <= 11 { a += $3 } NR > 51 { b += $3; n++ } END { exit !(n == 10 && b < 0.85 * a) }' \
+     "$tmp/li/loss.csv" &&
+   "$wanc" generate --model-dir "$img/mi" $small --input-image "$picture" --quiet --out "$tmp/b.safetensors" \
+     >>"$log/log" 2>&1 &&
+   "$wanc" generate --model-dir "$img/mi" $small --input-image "$picture" --lora "$tmp/li/epoch-0.safetensors" \
+     --quiet --out "$tmp/t.safetensors" >>"$log/log" 2>&1 && ! cmp -s "$tmp/b.safetensors" "$tmp/t.safetensors"
+then ok "train I2V LoRA --extra_inputs input_image: the loss falls over 60 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3}NR>51{b+=$3}END{printf "%.3f -> %.3f", a/10, b/10}' "$tmp/li/loss.csv")); generate --input-image --lora loads it"
+else bad "train I2V LoRA --extra_inputs input_image"; cat "$log/log"; head "$tmp/li/loss.csv" 2>/dev/null; fi
+printf 'video,prompt\nclip.mp4,"a ball, rolling"\n' >"$ds/clip.csv"
+fi2="--dataset_base_path $ds --dataset_metadata_path $ds/clip.csv --model_dir $img/mf --dit_heads 2 --num_frames 9"
+fi2="$fi2 --extra_inputs input_image,end_image"
+if "$wanc" train $fi2 --trainable_models dit --dataset_repeat 40 --learning_rate 1e-3 --min_timestep_boundary 0.5 \
+     --max_timestep_boundary 0.55 --seed 3 --output_path "$tmp/lf" --quiet >"$log/log" 2>&1 &&
+   awk -F, 'NR > 1 && NR <= 11 { a += $3 } NR > 31 { b += $3; n++ } END { exit !(n == 10 && b < 0.85 * a) }' \
+     "$tmp/lf/loss.csv" &&
+   "$wanc" info "$tmp/lf/epoch-0.safetensors" | grep -q "^img_emb.emb_pos	BF16	1x514x1280$" &&
+   "$wanc" generate --model-dir "$img/mf" $small --input-image "$picture" --end-image "$picture" --quiet \
+     --out "$tmp/b.safetensors" >>"$log/log" 2>&1 &&
+   "$wanc" generate --model-dir "$img/mf" $small --input-image "$picture" --end-image "$picture" --quiet \
+     --dit "$tmp/lf/epoch-0.safetensors" --out "$tmp/t.safetensors" >>"$log/log" 2>&1 &&
+   ! cmp -s "$tmp/b.safetensors" "$tmp/t.safetensors"
+then ok "train FLF2V full --extra_inputs input_image,end_image: the loss falls over 40 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3}NR>31{b+=$3}END{printf "%.3f -> %.3f", a/10, b/10}' "$tmp/lf/loss.csv")); generate --dit loads it"
+else bad "train FLF2V full --extra_inputs input_image,end_image"; cat "$log/log"; head "$tmp/lf/loss.csv" 2>/dev/null; fi
+lo2="--dit_heads 2 --lora_base_model dit --lora_rank 4 --seed 9 --save_steps 2 --dataset_repeat 3 --quiet"
+if "$wanc" train $fi2 --task sft:data_process --output_path "$tmp/cf" --quiet >"$log/log" 2>&1 &&
+   "$wanc" info "$tmp/cf/0/0.safetensors" >"$log/info" 2>&1 &&
+   grep -q "^y	BF16	20x3x6x8$" "$log/info" && grep -q "^clip_feature	BF16	514x1280$" "$log/info" &&
+   "$wanc" train $fi2 $lo2 --output_path "$tmp/k1" >>"$log/log" 2>&1 &&
+   "$wanc" train --dataset_base_path "$tmp/cf" --task sft:train --model_dir "$img/mf" $lo2 --output_path "$tmp/k2" \
+     >>"$log/log" 2>&1 &&
+   [ -s "$tmp/k1/step-3.safetensors" ] && cmp -s "$tmp/k1/step-3.safetensors" "$tmp/k2/step-3.safetensors" &&
+   cmp -s "$tmp/k1/loss.csv" "$tmp/k2/loss.csv"
+then ok "train FLF2V: sft:data_process stores y and the CLIP tokens; sft:train from it == sft (same bits)"
+else bad "train FLF2V split == sft"; cat "$log/log" "$log/info"; fi
+ti="--dataset_base_path $ds --dataset_metadata_path $ds/clip.csv --model_dir $tmp/t5 --dit_heads 2 --num_frames 9"
+ti="$ti --height 64 --width 64 --extra_inputs input_image"
+if "$wanc" random-model --arch wan2.2-ti2v-5b --out "$tmp/t5" --layers 2 --dim 64 --ffn 128 --heads 2 --width 8 \
+     >"$log/log" 2>&1 &&
+   "$wanc" train $ti --task sft:data_process --output_path "$tmp/ct" --quiet >>"$log/log" 2>&1 &&
+   "$wanc" info "$tmp/ct/0/0.safetensors" | grep -q "^first_frame_latents	BF16	48x1x4x4$" &&
+   "$wanc" train $ti $lo2 --output_path "$tmp/k3" >>"$log/log" 2>&1 &&
+   "$wanc" train --dataset_base_path "$tmp/ct" --task sft:train --model_dir "$tmp/t5" $lo2 --output_path "$tmp/k4" \
+     >>"$log/log" 2>&1 &&
+   [ -s "$tmp/k3/step-3.safetensors" ] && cmp -s "$tmp/k3/step-3.safetensors" "$tmp/k4/step-3.safetensors" &&
+   awk -F, 'NR > 1 && !($3 > 0 && $3 < 100) { exit 1 }' "$tmp/k3/loss.csv"
+then ok "train TI2V-5B --extra_inputs input_image (Wan2.2 VAE): the cache has first_frame_latents; split == sft"
+else bad "train TI2V-5B --extra_inputs input_image"; cat "$log/log"; fi
+if ! "$wanc" train $tr --lora_base_model dit --extra_inputs input_image --output_path "$tmp/e1" >"$log/log" 2>&1 &&
+   grep -q "takes no image conditioning" "$log/log" &&
+   ! "$wanc" train $tr --lora_base_model dit --extra_inputs mask_video --output_path "$tmp/e1" >"$log/log" 2>&1 &&
+   grep -q "'mask_video' is not one wanc trains with" "$log/log" &&
+   ! "$wanc" train $ii --model_dir "$img/mi" --lora_base_model dit --output_path "$tmp/e1" >"$log/log" 2>&1 &&
+   grep -q "train it with --extra_inputs input_image" "$log/log"
+then ok "train: --extra_inputs for a T2V DiT, an unknown extra input and an I2V DiT without one are named errors"
+else bad "train --extra_inputs errors"; cat "$log/log"; fi
+rm -rf "$tmp/li" "$tmp/lf" "$tmp/cf" "$tmp/ct" "$tmp/t5" "$tmp/k1" "$tmp/k2" "$tmp/k3" "$tmp/k4" "$tmp/e1" \
+    "$tmp/b.safetensors" "$tmp/t.safetensors" "$ds/clip.csv"
 rm -rf "$tmp/s1" "$tmp/s2" "$tmp/s3" "$tmp/r0" "$tmp/r1" "$tmp/r2" "$tmp/r3" "$tmp/cut.safetensors" "$tmp/full" \
     "$tmp/f0" "$tmp/f1" "$tmp/p0" "$tmp/p1" "$tmp/p2"
 if "$wanc" train --dataset_base_path "$ds" --dataset_metadata_path "$ds/metadata.csv" --model_dir "$tmp/m" \

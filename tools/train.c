@@ -55,7 +55,8 @@ static const opt_spec specs[] = {
     {"preset_lora_model", OPT_STR, OFF(preset_lora_model), "none", "the model it is fused into: dit"},
     {"gradient_accumulation_steps", OPT_INT, OFF(gradient_accumulation_steps), "1", "steps per optimizer update"},
     {"use_gradient_checkpointing", OPT_FLAG, LOCAL, "on", "accepted; wanc always recomputes per block"},
-    {"extra_inputs", OPT_STR, OFF(extra_inputs), "none", "input_image, end_image (not supported yet)"},
+    {"extra_inputs", OPT_STR, OFF(extra_inputs), "none",
+     "input_image (the clip's first frame: I2V, TI2V-5B), input_image,end_image (+ its last: FLF2V)"},
     {"max_timestep_boundary", OPT_F64, OFF(max_timestep_boundary), "1.0", "Wan2.2 expert training: upper bound"},
     {"min_timestep_boundary", OPT_F64, OFF(min_timestep_boundary), "0.0", "lower bound"},
     {"output_path", OPT_STR, OFF(output_path), "./models", "output folder"},
@@ -84,7 +85,13 @@ static void usage(FILE *f)
                "the VAE; sft does both. Training is LoRA on the DiT (--lora_base_model dit) or full fine-tuning\n"
                "of every DiT parameter (--trainable_models dit), computed in float32 with the parameters kept in\n"
                "the pipeline dtype (AdamW moments float32). --preset_lora_path fuses a LoRA (any format that\n"
-               "wanc generate --lora reads) into the DiT first; --extra_inputs is refused as not supported yet.\n"
+               "wanc generate --lora reads) into the DiT first.\n"
+               "--extra_inputs input_image[,end_image] trains image-to-video DiTs through the pipeline's image\n"
+               "units, chosen by the DiT's shapes: Wan2.1 I2V / FLF2V (y = mask + VAE latents of the first\n"
+               "[and last] frame, CLIP tokens; needs the CLIP file with the models), Wan2.2 A14B I2V (y only),\n"
+               "TI2V-5B (the first frame's latents as latent frame 0 at timestep 0, left out of the loss;\n"
+               "Wan2.2 VAE). sft:data_process stores them in the cache (y, clip_feature, first_frame_latents);\n"
+               "sft:train reads them from it.\n"
                "Output: epoch-E or step-N.safetensors (a LoRA: DiffSynth's LoRA keys; full fine-tuning:\n"
                "the DiT in the release's keys, for wanc generate --dit, sharded with an index.json past 5 GB),\n"
                "loss.csv, checkpoint.safetensors (what --resume_from_checkpoint OUTPUT continues from,\n"

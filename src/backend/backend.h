@@ -178,9 +178,11 @@ struct wanc_backend {
     /* mul_rows (out = x·w[d], a gate): dx[rows,dim], dw [dim]. */
     wanc_err (*mul_rows_backward)(const wanc_backend *be, float *dx, float *dw, const float *dy, const float *x,
                                   const float *w, int64_t rows, int64_t dim, int accumulate);
-    /* dx[n] (+)= dy · f'(x) for gelu_tanh and silu. */
+    /* dx[n] (+)= dy · f'(x) for gelu_tanh, gelu_erf and silu. */
     wanc_err (*gelu_tanh_backward)(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
                                    int accumulate);
+    wanc_err (*gelu_erf_backward)(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
+                                  int accumulate);
     wanc_err (*silu_backward)(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
                               int accumulate);
     /* rope: the gradient through the rotation (the inverse rotation), in

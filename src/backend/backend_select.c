@@ -77,8 +77,8 @@ static const struct entry backend_entries[] = {
 /* The training ops (optional for a backend: inference needs none of them). */
 static const struct entry training_entries[] = {
     ENTRY(linear_backward),    ENTRY(layer_norm_backward), ENTRY(rms_norm_backward), ENTRY(modulate_backward),
-    ENTRY(mul_rows_backward),  ENTRY(gelu_tanh_backward),  ENTRY(silu_backward),     ENTRY(rope_backward),
-    ENTRY(attention_lse),      ENTRY(attention_backward),
+    ENTRY(mul_rows_backward),  ENTRY(gelu_tanh_backward),  ENTRY(gelu_erf_backward), ENTRY(silu_backward),
+    ENTRY(rope_backward),      ENTRY(attention_lse),       ENTRY(attention_backward),
 };
 #undef ENTRY
 

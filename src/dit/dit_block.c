@@ -56,13 +56,15 @@ wanc_err dit_block_forward(const nn_ctx *c, const wanc_dit_config *cfg, const di
     TRY(nn_linear_forward(c, a->ckpre, text, &b->ck, LORA(DIT_LCK), U(DIT_LCK), Lt));
     TRY(nn_rms_norm_forward(c, a->ck, a->ckpre, b->cnorm_k, Lt, D, eps));
     TRY(nn_linear_forward(c, a->cv, text, &b->cv, LORA(DIT_LCV), U(DIT_LCV), Lt));
-    TRY(nn_attention_forward(c, a->ca, a->lse2, a->cq, a->ck, a->cv, S, Lt, H, hd));
+    TRY(nn_attention_forward(c, a->cat, a->lse2, a->cq, a->ck, a->cv, S, Lt, H, hd));
     if (cfg->has_image_input) {
         TRY(nn_linear_forward(c, a->ckipre, e->ctx, &b->ck_img, NULL, NULL, Li));
         TRY(nn_rms_norm_forward(c, a->cki, a->ckipre, b->cnorm_k_img, Li, D, eps));
         TRY(nn_linear_forward(c, a->cvi, e->ctx, &b->cv_img, NULL, NULL, Li));
         TRY(nn_attention_forward(c, a->cai, a->lse3, a->cq, a->cki, a->cvi, S, Li, H, hd));
-        TRY(nn_add_forward(c, a->ca, a->ca, a->cai, S * D));
+        TRY(nn_add_forward(c, a->ca, a->cat, a->cai, S * D));
+    } else if (a->ca != a->cat) {
+        TRY(nn_copy(c, a->ca, a->cat, S * D));
     }
     TRY(nn_linear_forward(c, a->co, a->ca, &b->co, LORA(DIT_LCO), U(DIT_LCO), S));
     TRY(nn_add_forward(c, a->x2, a->x1, a->co, S * D));
@@ -82,14 +84,12 @@ wanc_err dit_block_backward(const nn_ctx *c, const wanc_dit_config *cfg, const d
                             float *gx, float *dt_mod, float *dctx, const dit_block_scratch *s)
 {
     const wanc_backend *be = c->be;
-    const int64_t S = e->S, Lt = e->Lt, D = cfg->dim, H = cfg->num_heads, hd = D / H, Fd = cfg->ffn_dim;
+    const int64_t S = e->S, Lt = e->Lt, Li = e->Li, D = cfg->dim, H = cfg->num_heads, hd = D / H, Fd = cfg->ffn_dim;
     const int64_t st = 6 * D;
     const float eps = cfg->eps;
     const nn_ranges *r = &e->ranges;
     const nn_linear_grad *lg = g->lin;
     float *dmod = s->dmod, *g1 = s->g1, *g2 = s->g2, *g3 = s->g3;
-    if (cfg->has_image_input)
-        WANC_FAIL(WANC_EUNSUPPORTED, "DiT block backward: the I2V image keys/values are not trained yet");
     TRY(be->fill(be, dmod, 0.0f, r->n * st));
 
     /* FFN: x3 = x2 + gate5·f2 */
@@ -100,13 +100,25 @@ wanc_err dit_block_backward(const nn_ctx *c, const wanc_dit_config *cfg, const d
     TRY(nn_modulate_backward(c, g3, MOD(dmod, 3), MOD(dmod, 4), st, g2, a->n2, MOD(a->mod, 4), r, D, 0));
     TRY(nn_layer_norm_backward(c, gx, NULL, NULL, g3, a->x2, NULL, S, D, eps, 1));
 
-    /* cross-attention: x2 = x1 + co(ca) */
+    /* cross-attention: x2 = x1 + co(ca), ca = text attention [+ image attention] */
     TRY(nn_linear_backward(c, g1, 0, gx, a->ca, &b->co, &lg[DIT_LCO], LORA(DIT_LCO), U(DIT_LCO), s->du, S));
-    TRY(nn_attention_backward(c, g2, s->gctx, s->gctx2, g1, a->cq, a->ck, a->cv, a->ca, a->lse2, S, Lt, H, hd, 0));
-    const float *text = e->ctx + e->Li * D;
-    TRY(nn_linear_backward(c, dctx, 1, s->gctx2, text, &b->cv, &lg[DIT_LCV], LORA(DIT_LCV), U(DIT_LCV), s->du, Lt));
+    TRY(nn_attention_backward(c, g2, s->gctx, s->gctx2, g1, a->cq, a->ck, a->cv, a->cat, a->lse2, S, Lt, H, hd, 0));
+    const float *text = e->ctx + Li * D;
+    float *dtext = dctx ? dctx + Li * D : NULL;
+    TRY(nn_linear_backward(c, dtext, 1, s->gctx2, text, &b->cv, &lg[DIT_LCV], LORA(DIT_LCV), U(DIT_LCV), s->du, Lt));
     TRY(nn_rms_norm_backward(c, s->gctx2, g->cnorm_k, s->gctx, a->ckpre, b->cnorm_k, Lt, D, eps, 0));
-    TRY(nn_linear_backward(c, dctx, 1, s->gctx2, text, &b->ck, &lg[DIT_LCK], LORA(DIT_LCK), U(DIT_LCK), s->du, Lt));
+    TRY(nn_linear_backward(c, dtext, 1, s->gctx2, text, &b->ck, &lg[DIT_LCK], LORA(DIT_LCK), U(DIT_LCK), s->du, Lt));
+    if (cfg->has_image_input) { /* the image attention shares the query: dq adds up (so do dk, dv: zeroed first) */
+        TRY(be->fill(be, s->gctx, 0.0f, Li * D));
+        TRY(be->fill(be, s->gctx2, 0.0f, Li * D));
+        TRY(nn_attention_backward(c, g2, s->gctx, s->gctx2, g1, a->cq, a->cki, a->cvi, a->cai, a->lse3, S, Li, H, hd,
+                                  1));
+        if (dctx || g->v_img.w) { /* frozen and no context gradient (LoRA): nothing further down */
+            TRY(nn_linear_backward(c, dctx, 1, s->gctx2, e->ctx, &b->cv_img, &g->v_img, NULL, NULL, NULL, Li));
+            TRY(nn_rms_norm_backward(c, s->gctx2, g->cnorm_k_img, s->gctx, a->ckipre, b->cnorm_k_img, Li, D, eps, 0));
+            TRY(nn_linear_backward(c, dctx, 1, s->gctx2, e->ctx, &b->ck_img, &g->k_img, NULL, NULL, NULL, Li));
+        }
+    }
     TRY(nn_rms_norm_backward(c, g1, g->cnorm_q, g2, a->cqpre, b->cnorm_q, S, D, eps, 0));
     TRY(nn_linear_backward(c, g2, 0, g1, a->n3, &b->cq, &lg[DIT_LCQ], LORA(DIT_LCQ), U(DIT_LCQ), s->du, S));
     TRY(nn_layer_norm_backward(c, gx, g->norm3_w, g->norm3_b, g2, a->x1, b->norm3_w, S, D, eps, 1));
@@ -144,7 +156,7 @@ wanc_err dit_run_block(const fwd *f, const wanc_dit *d, const dit_block *b, fwd_
                         .a = B->a, .o = B->h, .x1 = B->x,
                         .n3 = B->h, .cqpre = B->q, .cq = B->q, .ckpre = B->kc, .ck = B->kc, .cv = B->vc,
                         .ckipre = B->kc, .cki = B->kc, .cvi = B->vc, .cai = B->a2,
-                        .ca = B->a, .co = B->h, .x2 = B->x,
+                        .ca = B->a, .cat = B->a, .co = B->h, .x2 = B->x,
                         .n2 = B->h, .h2 = B->h, .f1 = B->big, .g = B->big, .f2 = B->h};
     return dit_block_forward(&f->nn, &d->cfg, b, NULL, &B->env, B->x, B->x, &a);
 }

@@ -56,6 +56,39 @@ wanc_err dit_text_backward(const nn_ctx *c, const wanc_dit *d, const nn_linear_g
     return nn_linear_backward(c, din, 0, tmp2, a->in, &d->text0, &g[0], NULL, NULL, NULL, L);
 }
 
+wanc_err dit_image_forward(const nn_ctx *c, const wanc_dit *d, const dit_image_acts *a, int64_t L)
+{
+    const wanc_dit_config *cfg = &d->cfg;
+    const int64_t n = L * cfg->clip_dim;
+    TRY(nn_round(c, a->in, n));
+    if (d->emb_pos) TRY(nn_add_forward(c, a->in, a->in, d->emb_pos, n));
+    /* nn.LayerNorm defaults (eps 1e-5) and exact-erf GELU, unlike the rest of the DiT */
+    TRY(nn_layer_norm_forward(c, a->n0, a->in, d->img_ln0_w, d->img_ln0_b, L, cfg->clip_dim, 1e-5f));
+    TRY(nn_linear_forward(c, a->h, a->n0, &d->img1, NULL, NULL, L));
+    TRY(nn_gelu_erf_forward(c, a->g, a->h, n));
+    TRY(nn_linear_forward(c, a->p, a->g, &d->img3, NULL, NULL, L));
+    return nn_layer_norm_forward(c, a->out, a->p, d->img_ln4_w, d->img_ln4_b, L, cfg->dim, 1e-5f);
+}
+
+wanc_err dit_image_backward(const nn_ctx *c, const wanc_dit *d, const dit_image_grads *g, const dit_image_acts *a,
+                            const float *dout, float *din, float *tmp, float *tmp2, int64_t L)
+{
+    const wanc_dit_config *cfg = &d->cfg;
+    const int64_t n = L * cfg->clip_dim;
+    TRY(nn_layer_norm_backward(c, tmp, g->ln4_w, g->ln4_b, dout, a->p, d->img_ln4_w, L, cfg->dim, 1e-5f, 0));
+    TRY(nn_linear_backward(c, tmp2, 0, tmp, a->g, &d->img3, &g->proj3, NULL, NULL, NULL, L));
+    TRY(nn_gelu_erf_backward(c, tmp, tmp2, a->h, n, 0));
+    TRY(nn_linear_backward(c, tmp2, 0, tmp, a->n0, &d->img1, &g->proj1, NULL, NULL, NULL, L));
+    bool want_in = din || g->emb_pos;
+    if (!want_in && !g->ln0_w) return NULL;
+    float *dx = din ? din : tmp;
+    TRY(nn_layer_norm_backward(c, want_in ? dx : NULL, g->ln0_w, g->ln0_b, tmp2, a->in, d->img_ln0_w, L,
+                               cfg->clip_dim, 1e-5f, 0));
+    /* in = clip + emb_pos[:L]: emb_pos gets d in */
+    if (g->emb_pos) TRY(c->be->add(c->be, g->emb_pos, g->emb_pos, dx, n));
+    return NULL;
+}
+
 wanc_err dit_patch_forward(const nn_ctx *c, const wanc_dit *d, float *rows, float *x, const float *video, int64_t F,
                            int64_t H, int64_t W)
 {
@@ -147,14 +180,8 @@ wanc_err dit_embed_context(const fwd *f, const wanc_dit *d, wanc_arena *A, fwd_b
         int64_t n = Lc * c->clip_dim;
         TRY(dit_alloc_f(A, &img_a, n));
         TRY(be->upload(be, img_a, in->clip, (size_t)n * sizeof(float)));
-        TRY(nn_round(nn, img_a, n));
-        if (d->emb_pos) TRY(nn_add_forward(nn, img_a, img_a, d->emb_pos, n));
-        /* nn.LayerNorm defaults (eps 1e-5) and exact-erf GELU, unlike the rest of the DiT */
-        TRY(nn_layer_norm_forward(nn, img_a, img_a, d->img_ln0_w, d->img_ln0_b, Lc, c->clip_dim, 1e-5f));
-        TRY(nn_linear_forward(nn, B->big, img_a, &d->img1, NULL, NULL, Lc));
-        TRY(nn_gelu_erf_forward(nn, B->big, B->big, n));
-        TRY(nn_linear_forward(nn, B->ctx, B->big, &d->img3, NULL, NULL, Lc));
-        TRY(nn_layer_norm_forward(nn, B->ctx, B->ctx, d->img_ln4_w, d->img_ln4_b, Lc, D, 1e-5f));
+        const dit_image_acts ia = {.in = img_a, .n0 = img_a, .h = B->big, .g = B->big, .p = B->ctx, .out = B->ctx};
+        TRY(dit_image_forward(nn, d, &ia, Lc));
         dit_observe(f, "clip_emb", B->ctx, 3, (int64_t[]){1, Lc, D});
     }
     dit_observe(f, "context", B->ctx, 3, (int64_t[]){1, B->L, D});

@@ -95,7 +95,9 @@ typedef struct {
     float *mod;                                               /* [ranges, 6, dim] modulation + t_mod */
     float *n1, *h1, *qpre, *q, *kpre, *k, *v, *a, *o, *x1;    /* self-attention [S, dim] */
     float *n3, *cqpre, *cq, *ckpre, *ck, *cv, *ca, *co, *x2;  /* cross-attention (ck* and cv: [Lt, dim]) */
-    float *ckipre, *cki, *cvi, *cai;                          /* I2V image keys/values [Li, dim], attention [S, dim] */
+    float *cat;                                               /* the text attention [S, dim] (ca itself without image) */
+    float *ckipre, *cki, *cvi, *cai;                          /* I2V image keys/values [Li, dim], attention [S, dim];
+                                                                 ca = cat + cai */
     float *n2, *h2, *f1, *g, *f2;                             /* FFN (f1, g: [S, ffn_dim]) */
     float *lse1, *lse2, *lse3;                                /* [H, S] attention log-sum-exp */
     float *u[DIT_NLIN];                                       /* LoRA A·x [M, rank] */
@@ -104,11 +106,12 @@ typedef struct {
 /* Parameter gradients of one block (NULL: not kept). */
 typedef struct {
     nn_linear_grad lin[DIT_NLIN];
-    float *norm_q, *norm_k, *cnorm_q, *cnorm_k, *norm3_w, *norm3_b, *modulation;
+    nn_linear_grad k_img, v_img; /* I2V image keys/values (not LoRA targets) */
+    float *norm_q, *norm_k, *cnorm_q, *cnorm_k, *cnorm_k_img, *norm3_w, *norm3_b, *modulation;
 } dit_block_grads;
 
 /* Backward scratch: g1..g3 [S, dim], big/big2 [S, max(ffn_dim, dim)] (big2 also
- * >= Lt·dim), gctx/gctx2 [Lt, dim], dmod [ranges, 6, dim], du [max(S, Lt), rank]. */
+ * >= Lt·dim), gctx/gctx2 [max(Lt, Li), dim], dmod [ranges, 6, dim], du [max(S, Lt), rank]. */
 typedef struct {
     float *g1, *g2, *g3, *big, *big2, *gctx, *gctx2, *dmod, *du;
 } dit_block_scratch;
@@ -118,7 +121,8 @@ wanc_err dit_block_forward(const nn_ctx *c, const wanc_dit_config *cfg, const di
                            const dit_block_env *e, const float *x0, float *x_out, dit_block_acts *a);
 /* gx[S, dim]: d loss / d block output in, d loss / d x0 out (in place).
  * Parameter and LoRA gradients added; dt_mod [ranges, 6, dim] added to;
- * dctx [Lt, dim] (the text context's gradient) added to, NULL: not computed. */
+ * dctx [Li + Lt, dim] (the context's gradient, image rows first as e->ctx)
+ * added to, NULL: not computed. */
 wanc_err dit_block_backward(const nn_ctx *c, const wanc_dit_config *cfg, const dit_block *b, const nn_lora *lora,
                             const dit_block_grads *g, const dit_block_env *e, const float *x0, const dit_block_acts *a,
                             float *gx, float *dt_mod, float *dctx, const dit_block_scratch *s);
@@ -145,6 +149,23 @@ wanc_err dit_text_forward(const nn_ctx *c, const wanc_dit *d, const dit_text_act
 /* din [L, text_dim] (NULL: not computed); g[2] = text0, text2; tmp, tmp2 [L, dim]. */
 wanc_err dit_text_backward(const nn_ctx *c, const wanc_dit *d, const nn_linear_grad g[2], const dit_text_acts *a,
                            const float *dout, float *din, float *tmp, float *tmp2, int64_t L);
+/* CLIP image MLP (img_emb) over L tokens: in [L, clip_dim] = round(clip) (+ emb_pos,
+ * added in place), n0 = LN(in), h = img1(n0), g = gelu_erf(h), p = img3(g),
+ * out [L, dim] = LN(p) (LayerNorms with affine, eps 1e-5). Inference lets
+ * in/n0 and h/g share a buffer and p be out. */
+typedef struct {
+    float *in, *n0, *h, *g, *p, *out;
+} dit_image_acts;
+wanc_err dit_image_forward(const nn_ctx *c, const wanc_dit *d, const dit_image_acts *a, int64_t L);
+/* Parameter gradients of img_emb (NULL: not kept). */
+typedef struct {
+    nn_linear_grad proj1, proj3;
+    float *ln0_w, *ln0_b, *ln4_w, *ln4_b, *emb_pos;
+} dit_image_grads;
+/* dout [L, dim] → din [L, clip_dim] (NULL: not computed) and the parameter
+ * gradients; tmp [L, max(dim, clip_dim)], tmp2 [L, clip_dim]. */
+wanc_err dit_image_backward(const nn_ctx *c, const wanc_dit *d, const dit_image_grads *g, const dit_image_acts *a,
+                            const float *dout, float *din, float *tmp, float *tmp2, int64_t L);
 /* Patch embedding: rows [Sv, in_dim·pt·ph·pw] = patchify(video[in_dim, F, H, W]) (rounded),
  * x [Sv, dim] = patch(rows). */
 wanc_err dit_patch_forward(const nn_ctx *c, const wanc_dit *d, float *rows, float *x, const float *video, int64_t F,

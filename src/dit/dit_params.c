@@ -60,13 +60,32 @@ wanc_err wanc_dit_param_find(wanc_dit *d, const char *name, wanc_dit_param *out)
     } else if (!strcmp(name, "head.modulation")) {
         out->vec = d->head_mod;
         out->numel = 2 * D;
+    } else if (d->cfg.has_image_input && !strncmp(name, "img_emb.", 8) && !strstr(name, "proj.1.") &&
+               !strstr(name, "proj.3.")) {
+        const int64_t cd = d->cfg.clip_dim;
+        struct {
+            const char *name;
+            float *v;
+            int64_t n;
+        } vecs[] = {{"img_emb.proj.0.weight", d->img_ln0_w, cd}, {"img_emb.proj.0.bias", d->img_ln0_b, cd},
+                    {"img_emb.proj.4.weight", d->img_ln4_w, D},  {"img_emb.proj.4.bias", d->img_ln4_b, D},
+                    {"img_emb.emb_pos", d->emb_pos, 2 * WANC_DIT_CLIP_TOKENS * cd}};
+        err = wanc_error(WANC_ENOTFOUND, "unknown");
+        for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+            if (vecs[i].v && !strcmp(name, vecs[i].name)) {
+                wanc_error_free(err);
+                err = NULL;
+                out->vec = vecs[i].v;
+                out->numel = vecs[i].n;
+                break;
+            }
     } else {
         struct {
             const char *name;
             const dit_linear *l;
         } lins[] = {{"patch_embedding", &d->patch},   {"text_embedding.0", &d->text0}, {"text_embedding.2", &d->text2},
                     {"time_embedding.0", &d->time0},  {"time_embedding.2", &d->time2}, {"time_projection.1", &d->tproj},
-                    {"head.head", &d->head}};
+                    {"head.head", &d->head}, {"img_emb.proj.1", &d->img1}, {"img_emb.proj.3", &d->img3}};
         err = wanc_error(WANC_ENOTFOUND, "unknown");
         for (size_t i = 0; i < sizeof lins / sizeof lins[0]; i++) {
             size_t n = strlen(lins[i].name);

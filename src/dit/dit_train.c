@@ -36,6 +36,7 @@ struct wanc_dit_trainer {
     block_train *blk;
     nn_linear_grad patch, text_g[2], time_g[3], head; /* parameter gradients (NULL: not kept) */
     float *head_mod_g;
+    dit_image_grads img_g; /* img_emb (I2V / FLF2V) */
     param_grad *params;
     int nparams, capparams;
     /* memory from be->alloc */
@@ -43,14 +44,17 @@ struct wanc_dit_trainer {
     int nmem, capmem;
     /* sizes of the current forward */
     bool have_forward;
-    int64_t S, Lt, F, H, W, Fp, Hp, Wp, K, P, D, hd, Fd, rmax;
+    int64_t S, Lt, Li, F, H, W, Fp, Hp, Wp, K, P, D, hd, Fd, rmax;
+    int64_t lat_c; /* latent channels of the last forward (in_dim minus y's) */
     dit_block_env env; /* ranges, context, t_mod, RoPE for the blocks */
     float seg_t[NN_MAX_RANGES];
     wanc_dit_observe_fn observe;
     void *observe_user;
     bool want_ctx; /* this backward needs d context (full grads, or asked for) */
     /* forward state */
-    dit_text_acts text;                 /* [Lt, text_dim], [Lt, D] x3 */
+    dit_text_acts text;                 /* [Lt, text_dim], [Lt, D] x3; out = ctx + Li·D */
+    dit_image_acts img;                 /* [Li, clip_dim] x4, [Li, D]; out = ctx (the image rows come first) */
+    float *ctx;                         /* [Li + Lt, D]: what the blocks' cross-attention reads */
     dit_time_acts time[NN_MAX_RANGES];  /* per range: [freq], [D] x4, [6D] */
     float *e, *t_mod;                   /* [ranges, D], [ranges, 6D]: what time[] points into */
     float *video, *rows, *pred;         /* [in_dim, F, H, W], [S, K], [out_dim, F, H, W] */
@@ -63,6 +67,7 @@ struct wanc_dit_trainer {
     /* backward scratch */
     dit_block_scratch bs;
     float *gx, *dctx_emb, *dctx, *dt_mod, *de, *dsmall;
+    float *dclip, *img_tmp, *img_tmp2; /* [Li, clip_dim], [Li, max(D, clip_dim)], [Li, clip_dim] */
 };
 
 /* ---- memory and parameters ------------------------------------------------------------- */
@@ -126,10 +131,9 @@ wanc_err wanc_dit_trainer_new(wanc_dit_trainer **out, wanc_dit *d, bool full_gra
 {
     *out = NULL;
     const wanc_dit_config *c = &d->cfg;
-    if (c->has_image_input || c->vace_num_blocks || c->has_ref_conv || c->has_control_adapter)
-        WANC_FAIL(WANC_EUNSUPPORTED,
-                  "DiT training: image input, VACE, reference tokens and the camera adapter are not trained yet "
-                  "(T2V and TI2V models are)");
+    if (c->vace_num_blocks || c->has_ref_conv || c->has_control_adapter)
+        WANC_FAIL(WANC_EUNSUPPORTED, "DiT training: VACE, reference tokens and the camera adapter are not trained yet "
+                  "(T2V, I2V, FLF2V and TI2V models are)");
     if (d->bf16)
         WANC_FAIL(WANC_EUNSUPPORTED, "DiT training: bf16 compute is not implemented yet (load the DiT in fp32)");
     TRY(wanc_backend_check_training(d->be));
@@ -149,6 +153,17 @@ wanc_err wanc_dit_trainer_new(wanc_dit_trainer **out, wanc_dit *d, bool full_gra
     if (!err) err = lin_param(t, &t->time_g[T_TIME0], &d->time0, "time_embedding.0");
     if (!err) err = lin_param(t, &t->time_g[T_TIME2], &d->time2, "time_embedding.2");
     if (!err) err = lin_param(t, &t->time_g[T_TPROJ], &d->tproj, "time_projection.1");
+    if (c->has_image_input) {
+        dit_image_grads *ig = &t->img_g;
+        const int64_t cd = c->clip_dim;
+        if (!err) err = param(t, &ig->ln0_w, cd, "img_emb.proj.0.weight");
+        if (!err) err = param(t, &ig->ln0_b, cd, "img_emb.proj.0.bias");
+        if (!err) err = lin_param(t, &ig->proj1, &d->img1, "img_emb.proj.1");
+        if (!err) err = lin_param(t, &ig->proj3, &d->img3, "img_emb.proj.3");
+        if (!err) err = param(t, &ig->ln4_w, D, "img_emb.proj.4.weight");
+        if (!err) err = param(t, &ig->ln4_b, D, "img_emb.proj.4.bias");
+        if (!err && d->emb_pos) err = param(t, &ig->emb_pos, 2 * WANC_DIT_CLIP_TOKENS * cd, "img_emb.emb_pos");
+    }
     for (int i = 0; i < c->num_layers && !err; i++) {
         block_train *bt = &t->blk[i];
         char name[96];
@@ -160,6 +175,13 @@ wanc_err wanc_dit_trainer_new(wanc_dit_trainer **out, wanc_dit *d, bool full_gra
         if (!err) err = param(t, &bt->g.norm_k, D, "blocks.%d.self_attn.norm_k.weight", i);
         if (!err) err = param(t, &bt->g.cnorm_q, D, "blocks.%d.cross_attn.norm_q.weight", i);
         if (!err) err = param(t, &bt->g.cnorm_k, D, "blocks.%d.cross_attn.norm_k.weight", i);
+        if (c->has_image_input) {
+            snprintf(name, sizeof name, "blocks.%d.cross_attn.k_img", i);
+            if (!err) err = lin_param(t, &bt->g.k_img, &d->blocks[i].ck_img, name);
+            snprintf(name, sizeof name, "blocks.%d.cross_attn.v_img", i);
+            if (!err) err = lin_param(t, &bt->g.v_img, &d->blocks[i].cv_img, name);
+            if (!err) err = param(t, &bt->g.cnorm_k_img, D, "blocks.%d.cross_attn.norm_k_img.weight", i);
+        }
         if (!err) err = param(t, &bt->g.norm3_w, D, "blocks.%d.norm3.weight", i);
         if (!err) err = param(t, &bt->g.norm3_b, D, "blocks.%d.norm3.bias", i);
         if (!err) err = param(t, &bt->g.modulation, 6 * D, "blocks.%d.modulation", i);
@@ -236,11 +258,11 @@ void wanc_dit_trainer_zero_grad(wanc_dit_trainer *t)
 
 /* ---- buffers for one size -------------------------------------------------------------------- */
 
-static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t W, int64_t Lt)
+static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t W, int64_t Lt, int64_t Li)
 {
     const wanc_dit_config *c = &t->d->cfg;
     const int pt = c->patch[0], ph = c->patch[1], pw = c->patch[2];
-    if (t->have_forward && t->F == F && t->H == H && t->W == W && t->Lt == Lt) return NULL;
+    if (t->have_forward && t->F == F && t->H == H && t->W == W && t->Lt == Lt && t->Li == Li) return NULL;
     /* sizes changed (or first call): drop the activation buffers, keep the parameter gradients */
     int keep = t->nparams;
     for (int i = keep; i < t->nmem; i++) t->be->free(t->be, t->mem[i]);
@@ -251,20 +273,29 @@ static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t 
     t->tapes = NULL;
     t->have_forward = false;
     t->tape_block = -1;
-    t->F = F, t->H = H, t->W = W, t->Lt = Lt;
+    t->F = F, t->H = H, t->W = W, t->Lt = Lt, t->Li = Li;
     t->Fp = F / pt, t->Hp = H / ph, t->Wp = W / pw;
     t->S = t->Fp * t->Hp * t->Wp;
     t->D = c->dim, t->hd = c->dim / c->num_heads, t->Fd = c->ffn_dim;
     t->K = (int64_t)c->in_dim * pt * ph * pw, t->P = (int64_t)c->out_dim * pt * ph * pw;
     const int64_t S = t->S, D = t->D, Fd = t->Fd, Hh = c->num_heads, R = t->rmax > 0 ? t->rmax : 1;
-    const int64_t M = S > Lt ? S : Lt, R2 = NN_MAX_RANGES, FHW = F * H * W;
+    const int64_t M = S > Lt ? S : Lt, R2 = NN_MAX_RANGES, FHW = F * H * W, Lk = Lt > Li ? Lt : Li;
+    const int64_t CD = c->clip_dim;
     t->x_in = calloc((size_t)c->num_layers + 1, sizeof *t->x_in);
     if (!t->x_in) WANC_FAIL(WANC_ENOMEM, "DiT trainer: out of memory");
     for (int i = 0; i <= c->num_layers; i++) TRY(talloc(t, &t->x_in[i], S * D));
     TRY(talloc(t, &t->text.in, Lt * c->text_dim));
     TRY(talloc(t, &t->text.h, Lt * D));
     TRY(talloc(t, &t->text.g, Lt * D));
-    TRY(talloc(t, &t->text.out, Lt * D));
+    TRY(talloc(t, &t->ctx, (Li + Lt) * D));
+    t->text.out = t->ctx + Li * D;
+    if (Li > 0) {
+        float **id[] = {&t->img.in, &t->img.n0, &t->img.h, &t->img.g, &t->dclip, &t->img_tmp2};
+        for (size_t k = 0; k < sizeof id / sizeof id[0]; k++) TRY(talloc(t, id[k], Li * CD));
+        TRY(talloc(t, &t->img.p, Li * D));
+        TRY(talloc(t, &t->img_tmp, Li * (D > CD ? D : CD)));
+        t->img.out = t->ctx;
+    }
     TRY(talloc(t, &t->e, R2 * D));
     TRY(talloc(t, &t->t_mod, R2 * 6 * D));
     for (int k = 0; k < R2; k++) {
@@ -303,6 +334,14 @@ static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t 
         for (size_t k = 0; k < sizeof ld / sizeof ld[0]; k++) TRY(talloc(t, ld[k], Lt * D));
         TRY(talloc(t, &p->lse1, Hh * S));
         TRY(talloc(t, &p->lse2, Hh * S));
+        p->cat = p->ca; /* without image tokens the text attention is ca itself */
+        if (Li > 0) { /* ca = cat + cai: the attention backwards read each output on its own */
+            float **id[] = {&p->ckipre, &p->cki, &p->cvi};
+            for (size_t k = 0; k < sizeof id / sizeof id[0]; k++) TRY(talloc(t, id[k], Li * D));
+            TRY(talloc(t, &p->cat, S * D));
+            TRY(talloc(t, &p->cai, S * D));
+            TRY(talloc(t, &p->lse3, Hh * S));
+        }
         TRY(talloc(t, &p->f1, S * Fd));
         TRY(talloc(t, &p->g, S * Fd));
         TRY(talloc(t, &p->mod, R2 * 6 * D));
@@ -316,16 +355,16 @@ static wanc_err size_buffers(wanc_dit_trainer *t, int64_t F, int64_t H, int64_t 
     if (big < S * t->P) big = S * t->P;
     TRY(talloc(t, &b->big, big));
     TRY(talloc(t, &b->big2, S * Fd > Lt * D ? S * Fd : Lt * D));
-    TRY(talloc(t, &b->gctx, Lt * D));
-    TRY(talloc(t, &b->gctx2, Lt * D));
+    TRY(talloc(t, &b->gctx, Lk * D));
+    TRY(talloc(t, &b->gctx2, Lk * D));
     TRY(talloc(t, &b->dmod, R2 * 6 * D));
     TRY(talloc(t, &b->du, M * R));
-    TRY(talloc(t, &t->dctx_emb, Lt * D));
+    TRY(talloc(t, &t->dctx_emb, (Li + Lt) * D));
     TRY(talloc(t, &t->dctx, Lt * c->text_dim));
     TRY(talloc(t, &t->dt_mod, R2 * 6 * D));
     TRY(talloc(t, &t->de, R2 * D));
     TRY(talloc(t, &t->dsmall, 6 * D > c->freq_dim ? 6 * D : c->freq_dim));
-    t->env = (dit_block_env){.S = S, .Lt = Lt, .Li = 0, .ctx = t->text.out, .t_mod = t->t_mod, .rope = t->rope};
+    t->env = (dit_block_env){.S = S, .Lt = Lt, .Li = Li, .ctx = t->ctx, .t_mod = t->t_mod, .rope = t->rope};
     return NULL;
 }
 
@@ -355,12 +394,24 @@ wanc_err wanc_dit_trainer_forward(wanc_dit_trainer *t, const wanc_dit_train_inpu
     if (in->F <= 0 || in->H <= 0 || in->W <= 0 || in->F % c->patch[0] || in->H % c->patch[1] || in->W % c->patch[2])
         WANC_FAIL(WANC_ESHAPE, "DiT training forward: latent size %lldx%lldx%lld is not a multiple of the patch",
                   (long long)in->F, (long long)in->H, (long long)in->W);
+    const int64_t y_c = in->y ? in->y_c : 0, Li = c->has_image_input ? in->clip_len : 0;
+    if (y_c < 0 || y_c >= c->in_dim || (in->y && y_c == 0))
+        WANC_FAIL(WANC_ESHAPE, "DiT training forward: y of %lld channels; the DiT takes in_dim %d in all",
+                  (long long)in->y_c, c->in_dim);
+    if (c->has_image_input != (in->clip != NULL))
+        WANC_FAIL(WANC_EINVAL, "DiT training forward: %s", c->has_image_input
+                      ? "this DiT has image (CLIP) cross-attention: the CLIP tokens are required"
+                      : "CLIP tokens given, but this DiT has no image cross-attention");
+    if (in->clip && (Li <= 0 || (t->d->emb_pos && Li > 2 * WANC_DIT_CLIP_TOKENS)))
+        WANC_FAIL(WANC_ESHAPE, "DiT training forward: %lld CLIP tokens (1..%d with image position embeddings)",
+                  (long long)in->clip_len, 2 * WANC_DIT_CLIP_TOKENS);
     for (int i = 0; i < d->nlinears; i++)
         if (d->linears[i].l->lora)
             WANC_FAIL(WANC_EUNSUPPORTED, "DiT training: a run-time LoRA (wanc_dit_set_lora) is attached to %s; "
                                          "train on the base DiT (or a fused one) with the trainer's own LoRA",
                       d->linears[i].name);
-    TRY(size_buffers(t, in->F, in->H, in->W, in->ctx_len));
+    TRY(size_buffers(t, in->F, in->H, in->W, in->ctx_len, Li));
+    t->lat_c = c->in_dim - y_c;
     t->observe = in->observe;
     t->observe_user = in->observe_user;
     const int64_t S = t->S, D = t->D, Lt = t->Lt, FHW = in->F * in->H * in->W;
@@ -381,9 +432,15 @@ wanc_err wanc_dit_trainer_forward(wanc_dit_trainer *t, const wanc_dit_train_inpu
     TRY(be->upload(be, t->text.in, in->context, (size_t)(Lt * c->text_dim) * sizeof(float)));
     TRY(dit_text_forward(nn, d, &t->text, Lt));
     observe(t, "text_embedding", t->text.out, 3, (int64_t[]){1, Lt, D});
+    if (Li > 0) { /* CLIP tokens through img_emb, ahead of the text in the context */
+        TRY(be->upload(be, t->img.in, in->clip, (size_t)(Li * c->clip_dim) * sizeof(float)));
+        TRY(dit_image_forward(nn, d, &t->img, Li));
+        observe(t, "clip_emb", t->img.out, 3, (int64_t[]){1, Li, D});
+    }
 
     /* patch embedding: a linear over the patches */
-    TRY(be->upload(be, t->video, in->latents, (size_t)(c->in_dim * FHW) * sizeof(float)));
+    TRY(be->upload(be, t->video, in->latents, (size_t)(t->lat_c * FHW) * sizeof(float)));
+    if (y_c) TRY(be->upload(be, t->video + t->lat_c * FHW, in->y, (size_t)(y_c * FHW) * sizeof(float)));
     TRY(dit_patch_forward(nn, d, t->rows, t->x_in[0], t->video, in->F, in->H, in->W));
     if (t->observe) {
         TRY(nn_transpose(nn, t->bs.big, t->x_in[0], S, D));
@@ -411,6 +468,11 @@ wanc_err wanc_dit_trainer_forward(wanc_dit_trainer *t, const wanc_dit_train_inpu
 
 wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, float *dx, float *dctx)
 {
+    return wanc_dit_trainer_backward_clip(t, dpred, dx, dctx, NULL);
+}
+
+wanc_err wanc_dit_trainer_backward_clip(wanc_dit_trainer *t, const float *dpred, float *dx, float *dctx, float *dclip)
+{
     if (!t->have_forward) WANC_FAIL(WANC_EINVAL, "DiT training backward: no forward to go back through");
     if (!dpred) WANC_FAIL(WANC_EINVAL, "DiT training backward: NULL gradient");
     const wanc_dit *d = t->d;
@@ -419,11 +481,13 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
     const nn_ctx *nn = &t->nn;
     const nn_ranges *r = &t->env.ranges;
     const dit_block_scratch *bs = &t->bs;
-    const int64_t S = t->S, D = t->D, Lt = t->Lt, FHW = t->F * t->H * t->W;
+    const int64_t S = t->S, D = t->D, Lt = t->Lt, Li = t->Li, FHW = t->F * t->H * t->W;
+    if (dclip && Li == 0) WANC_FAIL(WANC_EINVAL, "DiT training backward: d clip asked, but no CLIP tokens went in");
     TRY(be->fill(be, t->dt_mod, 0.0f, NN_MAX_RANGES * 6 * D));
     TRY(be->fill(be, t->de, 0.0f, NN_MAX_RANGES * D));
-    TRY(be->fill(be, t->dctx_emb, 0.0f, Lt * D));
-    t->want_ctx = t->full || dctx; /* LoRA-only training without d context skips the text path's backward */
+    TRY(be->fill(be, t->dctx_emb, 0.0f, (Li + Lt) * D));
+    /* LoRA-only training without d context skips the context paths' backward */
+    t->want_ctx = t->full || dctx || dclip;
 
     /* head: patchify dpred into the head's rows */
     float *dhead = bs->big;
@@ -453,9 +517,9 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
         observe(t, "grad:patch_embedding", bs->big, 5, (int64_t[]){1, D, t->Fp, t->Hp, t->Wp});
     }
     TRY(nn_linear_backward(nn, dx ? bs->big : NULL, 0, t->gx, t->rows, &d->patch, &t->patch, NULL, NULL, NULL, S));
-    if (dx) {
+    if (dx) { /* the latents' channels (y's come after them) */
         TRY(nn_unpatchify(nn, t->video, bs->big, t->K, 0, 0, 0, c->in_dim, t->F, t->H, t->W, c->patch));
-        TRY(be->download(be, dx, t->video, (size_t)(c->in_dim * FHW) * sizeof(float)));
+        TRY(be->download(be, dx, t->video, (size_t)(t->lat_c * FHW) * sizeof(float)));
     }
 
     /* time projection and embedding per range (de already holds the head's share) */
@@ -465,10 +529,17 @@ wanc_err wanc_dit_trainer_backward(wanc_dit_trainer *t, const float *dpred, floa
                               bs->g1));
     observe(t, "grad:time_embedding", t->de, 2, (int64_t[]){1, D});
 
-    /* text embedding */
+    /* text embedding, then the image MLP (its rows come first in d context) */
     if (!t->want_ctx) return NULL;
-    observe(t, "grad:text_embedding", t->dctx_emb, 3, (int64_t[]){1, Lt, D});
-    TRY(dit_text_backward(nn, d, t->text_g, &t->text, t->dctx_emb, dctx ? t->dctx : NULL, bs->big2, bs->gctx, Lt));
+    observe(t, "grad:text_embedding", t->dctx_emb + Li * D, 3, (int64_t[]){1, Lt, D});
+    TRY(dit_text_backward(nn, d, t->text_g, &t->text, t->dctx_emb + Li * D, dctx ? t->dctx : NULL, bs->big2,
+                          bs->gctx, Lt));
     if (dctx) TRY(be->download(be, dctx, t->dctx, (size_t)(Lt * c->text_dim) * sizeof(float)));
+    if (Li > 0 && (t->full || dclip)) {
+        observe(t, "grad:clip_emb", t->dctx_emb, 3, (int64_t[]){1, Li, D});
+        TRY(dit_image_backward(nn, d, &t->img_g, &t->img, t->dctx_emb, dclip ? t->dclip : NULL, t->img_tmp,
+                               t->img_tmp2, Li));
+        if (dclip) TRY(be->download(be, dclip, t->dclip, (size_t)(Li * c->clip_dim) * sizeof(float)));
+    }
     return NULL;
 }

@@ -71,7 +71,9 @@ wanc_err nn_linear_backward(const nn_ctx *c, float *dx, int acc, const float *dy
 /* ---- normalisation (nn_norm.c) ------------------------------------------------------------- */
 
 /* LayerNorm over the last dim (weight/bias NULL: no affine). The backward
- * recomputes mean and rstd from x (in double, as the forward): the tape keeps x. */
+ * recomputes mean and rstd from x (in double, as the forward): the tape keeps x.
+ * Norm backwards: dx (+)= per acc; dw/db (parameter gradients) are always
+ * added to, so they sum over the items of a gradient accumulation. */
 wanc_err nn_layer_norm_forward(const nn_ctx *c, float *out, const float *x, const float *w, const float *b,
                                int64_t rows, int64_t dim, float eps);
 wanc_err nn_layer_norm_backward(const nn_ctx *c, float *dx, float *dw, float *db, const float *dy, const float *x,
@@ -115,6 +117,7 @@ wanc_err nn_gate_backward(const nn_ctx *c, float *dy, float *dgate, int64_t stri
 wanc_err nn_gelu_tanh_forward(const nn_ctx *c, float *out, const float *x, int64_t n);
 wanc_err nn_gelu_tanh_backward(const nn_ctx *c, float *dx, const float *dy, const float *x, int64_t n, int acc);
 wanc_err nn_gelu_erf_forward(const nn_ctx *c, float *out, const float *x, int64_t n);
+wanc_err nn_gelu_erf_backward(const nn_ctx *c, float *dx, const float *dy, const float *x, int64_t n, int acc);
 wanc_err nn_silu_forward(const nn_ctx *c, float *out, const float *x, int64_t n);
 wanc_err nn_silu_backward(const nn_ctx *c, float *dx, const float *dy, const float *x, int64_t n, int acc);
 /* out = a + b, rounded. */

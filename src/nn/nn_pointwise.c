@@ -18,6 +18,11 @@ wanc_err nn_gelu_erf_forward(const nn_ctx *c, float *out, const float *x, int64_
     return nn_round(c, out, n);
 }
 
+wanc_err nn_gelu_erf_backward(const nn_ctx *c, float *dx, const float *dy, const float *x, int64_t n, int acc)
+{
+    return c->be->gelu_erf_backward(c->be, dx, dy, x, n, acc);
+}
+
 wanc_err nn_silu_forward(const nn_ctx *c, float *out, const float *x, int64_t n)
 {
     TRY(c->be->silu(c->be, out, x, n));

@@ -24,6 +24,7 @@ wanc_err wanc_sft_step(wanc_dit_trainer *tr, const wanc_train_sched *ts, const w
         for (int64_t c = 0; c < in->C; c++) memcpy(x_t + c * FHW, in->first_frame + c * HW, (size_t)HW * sizeof(float));
     wanc_dit_train_inputs din = {.latents = x_t, .F = in->F, .H = in->H, .W = in->W, .timestep = out->ts.t,
                                  .zero_first_frame = in->first_frame != NULL, .context = in->context,
+                                 .y = in->y, .y_c = in->y_c, .clip = in->clip, .clip_len = in->clip_len,
                                  .ctx_len = in->ctx_len, .observe = in->observe, .observe_user = in->observe_user};
     TRY_GOTO(err, done, wanc_dit_trainer_forward(tr, &din, pred));
 

@@ -28,6 +28,10 @@ typedef struct wanc_sft_inputs {
     int timestep_id;           /* 0..999 */
     bool bf16_timestep;        /* a bfloat16 run: t rounded to bf16 before the lookup */
     const float *first_frame;  /* TI2V: [C, 1, H, W], or NULL */
+    const float *y;            /* I2V / FLF2V: [y_c, F, H, W] (mask + VAE latents), or NULL */
+    int64_t y_c;
+    const float *clip;         /* I2V / FLF2V: CLIP tokens [clip_len, clip_dim], or NULL */
+    int64_t clip_len;
     wanc_dit_observe_fn observe; /* passed to the DiT (see dit_train.h) */
     void *observe_user;
 } wanc_sft_inputs;

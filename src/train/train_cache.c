@@ -16,6 +16,9 @@ void wanc_train_sample_free(wanc_train_sample *s)
 {
     free(s->x0);
     free(s->context);
+    free(s->y);
+    free(s->clip);
+    free(s->first);
     memset(s, 0, sizeof *s);
 }
 
@@ -33,9 +36,16 @@ static wanc_err to_tensor(wanc_tensor *t, const float *x, int ndim, const int64_
 wanc_err wanc_train_cache_write(const char *path, const wanc_train_sample *s, bool bf16, const char *prompt,
                                 const char *source, int row, int height, int width, int num_frames)
 {
-    wanc_tensor t[2] = {0};
+    wanc_tensor t[5] = {0};
+    const char *names[5] = {"input_latents", "context"};
+    int n = 2;
     wanc_err err = to_tensor(&t[0], s->x0, 4, (int64_t[]){s->z, s->F, s->h, s->w}, bf16);
     if (!err) err = to_tensor(&t[1], s->context, 2, (int64_t[]){s->ctx_len, s->ctx_dim}, bf16);
+    if (!err && s->y) names[n] = "y", err = to_tensor(&t[n++], s->y, 4, (int64_t[]){s->y_c, s->F, s->h, s->w}, bf16);
+    if (!err && s->clip)
+        names[n] = "clip_feature", err = to_tensor(&t[n++], s->clip, 2, (int64_t[]){s->clip_len, s->clip_dim}, bf16);
+    if (!err && s->first)
+        names[n] = "first_frame_latents", err = to_tensor(&t[n++], s->first, 4, (int64_t[]){s->z, 1, s->h, s->w}, bf16);
     char row_s[32], h_s[32], w_s[32], n_s[32];
     snprintf(row_s, sizeof row_s, "%d", row);
     snprintf(h_s, sizeof h_s, "%d", height);
@@ -43,10 +53,8 @@ wanc_err wanc_train_cache_write(const char *path, const wanc_train_sample *s, bo
     snprintf(n_s, sizeof n_s, "%d", num_frames);
     const char *meta[] = {"format", WANC_TRAIN_CACHE_FORMAT, "prompt", prompt, "source", source, "row", row_s,
                           "height", h_s, "width", w_s, "num_frames", n_s, NULL};
-    const char *names[] = {"input_latents", "context"};
-    if (!err) err = wanc_safetensors_write(path, 2, names, t, meta);
-    wanc_tensor_free(&t[0]);
-    wanc_tensor_free(&t[1]);
+    if (!err) err = wanc_safetensors_write(path, n, names, t, meta);
+    for (int i = 0; i < 5; i++) wanc_tensor_free(&t[i]);
     return err;
 }
 
@@ -75,6 +83,29 @@ wanc_err wanc_train_cache_read(const char *path, wanc_train_sample *s)
     }
     TRY_GOTO(err, done, wanc_tensor_to_f32(s->x0, x0));
     TRY_GOTO(err, done, wanc_tensor_to_f32(s->context, ctx));
+    /* the image units' outputs, when the cache has them */
+    const wanc_tensor *y = wanc_weights_find(w, "y"), *clip = wanc_weights_find(w, "clip_feature"),
+                      *first = wanc_weights_find(w, "first_frame_latents");
+    if (y) {
+        TRY_GOTO(err, done, wanc_weights_get(w, "y", &y, 4, (int64_t[]){-1, s->F, s->h, s->w}));
+        s->y_c = y->shape[0];
+        if (!(s->y = malloc(sizeof(float) * (size_t)wanc_tensor_numel(y)))) goto oom;
+        TRY_GOTO(err, done, wanc_tensor_to_f32(s->y, y));
+    }
+    if (clip) {
+        TRY_GOTO(err, done, wanc_weights_get(w, "clip_feature", &clip, 2, (int64_t[]){-1, -1}));
+        s->clip_len = clip->shape[0], s->clip_dim = clip->shape[1];
+        if (!(s->clip = malloc(sizeof(float) * (size_t)wanc_tensor_numel(clip)))) goto oom;
+        TRY_GOTO(err, done, wanc_tensor_to_f32(s->clip, clip));
+    }
+    if (first) {
+        TRY_GOTO(err, done, wanc_weights_get(w, "first_frame_latents", &first, 4, (int64_t[]){s->z, 1, s->h, s->w}));
+        if (!(s->first = malloc(sizeof(float) * (size_t)wanc_tensor_numel(first)))) goto oom;
+        TRY_GOTO(err, done, wanc_tensor_to_f32(s->first, first));
+    }
+    goto done;
+oom:
+    err = wanc_error(WANC_ENOMEM, "%s: out of memory", path);
 done:
     wanc_weights_close(w);
     if (err) {

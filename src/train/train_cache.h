@@ -4,7 +4,11 @@
  *   OUTPUT/0/N.safetensors   item N of the dataset (0 .. rows·repeat − 1):
  *     input_latents  [z, F, h, w]   the VAE latents of the clip (x0)
  *     context        [512, dim]     the UMT5 prompt embedding
- *   both in the pipeline dtype (BF16 for a default run, else F32), metadata
+ *   and with --extra_inputs (the image units' outputs, DiffSynth's names):
+ *     y                    [4 + z, F, h, w]  mask + VAE latents (Wan2.1 I2V / FLF2V, Wan2.2 A14B I2V)
+ *     clip_feature         [257·k, width]    CLIP tokens (DiTs with img_emb)
+ *     first_frame_latents  [z, 1, h, w]      the first frame's latents (TI2V-5B)
+ *   all in the pipeline dtype (BF16 for a default run, else F32), metadata
  *   {"format": "wanc-train-cache", "prompt", "source" (data file), "row",
  *    "height", "width", "num_frames"}.
  *
@@ -26,6 +30,11 @@ typedef struct wanc_train_sample {
     int64_t z, F, h, w;
     float *context;    /* [ctx_len, ctx_dim] */
     int64_t ctx_len, ctx_dim;
+    float *y;          /* [y_c, F, h, w] or NULL */
+    int64_t y_c;
+    float *clip;       /* [clip_len, clip_dim] or NULL */
+    int64_t clip_len, clip_dim;
+    float *first;      /* [z, 1, h, w] or NULL */
 } wanc_train_sample;
 
 void wanc_train_sample_free(wanc_train_sample *s);

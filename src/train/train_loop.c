@@ -441,10 +441,17 @@ static wanc_err train_item(loop *L, double *loss)
     const wanc_dit_config *c = wanc_dit_get_config(L->dit);
     wanc_err err = NULL;
     float *noise = NULL;
-    if (s.z != c->in_dim || s.ctx_dim != c->text_dim)
-        err = wanc_error(WANC_ESHAPE, "item %lld: latents of %lld channels and a %lld-wide prompt embedding, but "
-                         "the DiT takes in_dim %d and text_dim %d", (long long)L->order[L->pos], (long long)s.z,
-                         (long long)s.ctx_dim, c->in_dim, c->text_dim);
+    if (s.z + s.y_c != c->in_dim || s.ctx_dim != c->text_dim)
+        err = wanc_error(WANC_ESHAPE, "item %lld: latents of %lld channels%s and a %lld-wide prompt embedding, but "
+                         "the DiT takes in_dim %d and text_dim %d%s", (long long)L->order[L->pos], (long long)s.z,
+                         s.y ? " plus y" : "", (long long)s.ctx_dim, c->in_dim, c->text_dim,
+                         !s.y && c->in_dim > s.z ? " (an image-to-video DiT: train it with --extra_inputs input_image)"
+                                                 : "");
+    else if (c->has_image_input != (s.clip != NULL) || (s.clip && s.clip_dim != c->clip_dim))
+        err = wanc_error(WANC_EINVAL, "item %lld: %s", (long long)L->order[L->pos],
+                         s.clip ? "CLIP tokens that the DiT does not take (no img_emb, or another width)"
+                                : "the DiT takes CLIP image tokens (img_emb): train it with --extra_inputs "
+                                  "input_image");
     const int64_t n = s.z * s.F * s.h * s.w;
     if (!err && !(noise = malloc(sizeof(float) * (size_t)n))) err = wanc_error(WANC_ENOMEM, "noise");
     if (!err) err = wanc_torch_gen_randn(&L->gen, noise, n, WANC_RANDN_AVX2);
@@ -453,7 +460,8 @@ static wanc_err train_item(loop *L, double *loss)
         int id = (int)wanc_torch_randint(&L->gen, L->id_lo, L->id_hi);
         wanc_sft_inputs in = {.x0 = s.x0, .noise = noise, .C = s.z, .F = s.F, .H = s.h, .W = s.w,
                               .context = s.context, .ctx_len = s.ctx_len, .timestep_id = id,
-                              .bf16_timestep = L->bf16};
+                              .bf16_timestep = L->bf16, .first_frame = s.first, .y = s.y, .y_c = s.y_c,
+                              .clip = s.clip, .clip_len = s.clip_len};
         wanc_sft_outputs out = {0};
         err = wanc_sft_step(L->tr, &L->ts, &in, &out, true);
         *loss = out.loss;

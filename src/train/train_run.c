@@ -10,6 +10,14 @@
  * dtype, VAE-encoded untiled (get_pipeline_inputs sets tiled=False) and the
  * latents cast to the pipeline dtype; the prompt goes through the pipeline's
  * PromptEmbedder (Wan's cleaning, 512 tokens, padded rows zeroed).
+ *
+ * --extra_inputs input_image[,end_image]: the clip's first (and last) frame
+ * go through the pipeline's own image units (pipeline_units.h), chosen by
+ * the DiT's shapes as the pipeline chooses them: in_dim 2z+4 takes y (mask +
+ * VAE latents: Wan2.1 I2V / FLF2V, Wan2.2 A14B I2V) and a DiT with img_emb
+ * the CLIP tokens (the end image's too with image position embeddings:
+ * FLF2V); TI2V-5B (the Wan2.2 VAE) takes the first frame's latents, which
+ * the step pastes into x_t with timestep 0 on frame 0 (flow_loss.h).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -26,13 +34,16 @@
 #include "core/clock.h"
 #include "core/tensor.h"
 #include "core/threads.h"
+#include "dit/wan_dit.h"
 #include "pipeline/model_files.h"
+#include "pipeline/pipeline_units.h"
 #include "text/tokenizer.h"
 #include "text/umt5.h"
 #include "train/dataset.h"
 #include "train/train_cache.h"
 #include "train/train_loop.h"
 #include "vae/wan_vae.h"
+#include "vision/clip.h"
 #include "vision/resample.h"
 
 void wanc_train_options_default(wanc_train_options *o)
@@ -118,6 +129,26 @@ static wanc_err resolve_models(wanc_model_paths *mp, const wanc_train_options *o
 
 /* ---- checks ------------------------------------------------------------------------- */
 
+/* --extra_inputs: a comma-separated list of input_image, end_image */
+static wanc_err parse_extra_inputs(const wanc_train_options *o, bool *input_image, bool *end_image)
+{
+    *input_image = *end_image = false;
+    const char *s = o->extra_inputs;
+    while (s && *s) {
+        size_t n = strcspn(s, ",");
+        if (n == 11 && !strncmp(s, "input_image", n)) *input_image = true;
+        else if (n == 9 && !strncmp(s, "end_image", n)) *end_image = true;
+        else if (n > 0)
+            WANC_FAIL(WANC_EUNSUPPORTED, "--extra_inputs %s: '%.*s' is not one wanc trains with (input_image, "
+                      "end_image)", o->extra_inputs, (int)n, s);
+        s += n + (s[n] == ',');
+    }
+    if (*end_image && !*input_image)
+        WANC_FAIL(WANC_EINVAL, "--extra_inputs %s: end_image conditions with the first frame too; give "
+                  "input_image,end_image", o->extra_inputs);
+    return NULL;
+}
+
 static wanc_err check_options(const wanc_train_options *o, bool *data_process, bool *train)
 {
     const char *t = o->task ? o->task : "sft";
@@ -126,9 +157,8 @@ static wanc_err check_options(const wanc_train_options *o, bool *data_process, b
     if (!*data_process && !*train)
         WANC_FAIL(WANC_EINVAL, "--task %s: expected sft, sft:data_process or sft:train", t);
     if (!o->output_path || !o->output_path[0]) WANC_FAIL(WANC_EINVAL, "--output_path: empty");
-    if (o->extra_inputs && o->extra_inputs[0])
-        WANC_FAIL(WANC_EUNSUPPORTED, "--extra_inputs %s: image-conditioned training (input_image, end_image) is "
-                  "not supported yet; wanc trains text-to-video DiTs", o->extra_inputs);
+    bool in_img, end_img;
+    TRY(parse_extra_inputs(o, &in_img, &end_img));
     if (o->num_frames < 1 || o->num_frames % 4 != 1)
         WANC_FAIL(WANC_EINVAL, "--num_frames %d: must be 4k+1 (1, 5, 9, ..., 81)", o->num_frames);
     if (!*train) return NULL;
@@ -161,40 +191,142 @@ static wanc_err check_options(const wanc_train_options *o, bool *data_process, b
 typedef struct {
     wanc_tokenizer *tok;
     wanc_umt5 *t5;
-    wanc_vae21 *vae;
+    wanc_vae *vae; /* the Wan2.1 or the Wan2.2 VAE */
+    wanc_weights *clip_w;
+    wanc_clip *clip;
     bool bf16;
+    /* --extra_inputs, and which image units the DiT takes them through */
+    bool input_image, end_image;
+    bool unit_y, unit_clip, unit_fused, has_image_pos_emb;
 } data_models;
 
 static void data_models_free(data_models *m)
 {
     wanc_tokenizer_free(m->tok);
     wanc_umt5_free(m->t5);
-    wanc_vae21_free(m->vae);
+    wanc_vae_free(m->vae);
+    wanc_clip_free(m->clip);
+    wanc_weights_close(m->clip_w);
+    memset(m, 0, sizeof *m); /* a failed load frees; its caller's free after is then a no-op */
 }
 
-static wanc_err data_models_load(data_models *m, const wanc_model_paths *mp, bool bf16)
+/* The image units the DiT's shapes call for (as the pipeline picks them), and the CLIP model when one is. */
+static wanc_err image_units(data_models *m, const wanc_model_paths *mp, int dit_heads)
+{
+    if (!mp->dit[0])
+        WANC_FAIL(WANC_EINVAL, "--extra_inputs: which image conditioning the DiT takes is read from the DiT: give it "
+                  "with the models (--model_paths or --model_dir) for data processing too");
+    wanc_weights *w;
+    TRYC(wanc_weights_open(&w, mp->dit), "DiT");
+    wanc_dit_config dc;
+    wanc_err err = wanc_dit_infer_config(&dc, w, dit_heads);
+    wanc_weights_close(w);
+    TRYC(err, "DiT %s", mp->dit);
+    const int z = wanc_vae_z_dim(m->vae);
+    if (dc.out_dim != z)
+        WANC_FAIL(WANC_ESHAPE, "DiT %s predicts %d latent channels but the VAE is the %s with %d", mp->dit,
+                  dc.out_dim, wanc_vae_family(m->vae), z);
+    if (dc.vace_num_blocks || dc.has_control_adapter || dc.has_ref_conv)
+        WANC_FAIL(WANC_EUNSUPPORTED, "--extra_inputs: DiT %s is a VACE / Fun control model; wanc trains image "
+                  "conditioning for I2V, FLF2V and TI2V-5B DiTs", mp->dit);
+    m->has_image_pos_emb = dc.has_image_pos_emb;
+    if (wanc_vae_scale(m->vae) != 8 && dc.in_dim == z) {
+        m->unit_fused = true; /* TI2V-5B: ImageEmbedderFused */
+        if (m->end_image)
+            WANC_FAIL(WANC_EUNSUPPORTED, "--extra_inputs end_image: a TI2V-5B DiT (%s) takes only the first frame",
+                      mp->dit);
+    } else if (dc.in_dim == 2 * z + 4 && wanc_vae_scale(m->vae) == 8) {
+        m->unit_y = true;                   /* ImageEmbedderVAE */
+        m->unit_clip = dc.has_image_input;  /* ImageEmbedderCLIP */
+    } else {
+        WANC_FAIL(WANC_EUNSUPPORTED, "--extra_inputs input_image: DiT %s (in_dim %d, %s) takes no image conditioning "
+                  "wanc trains (I2V / FLF2V: in_dim %d with the Wan2.1 VAE; TI2V-5B: in_dim 48 with the Wan2.2 VAE)",
+                  mp->dit, dc.in_dim, wanc_vae_family(m->vae), 2 * z + 4);
+    }
+    if (!m->unit_clip) return NULL;
+    if (!mp->clip[0])
+        WANC_FAIL(WANC_EINVAL, "DiT %s takes CLIP image tokens (img_emb): give the CLIP image encoder "
+                  WANC_CLIP_RELEASE_NAME ".pth with the models", mp->dit);
+    TRYC(wanc_weights_open(&m->clip_w, mp->clip), "CLIP image encoder");
+    TRY(wanc_clip_adapt_names(m->clip_w));
+    TRYC(wanc_clip_load(&m->clip, m->clip_w, 0), "CLIP image encoder %s", mp->clip);
+    wanc_clip_set_bf16(m->clip, m->bf16);
+    const wanc_clip_config *cc = wanc_clip_get_config(m->clip);
+    if (cc->width != dc.clip_dim || cc->tokens != WANC_DIT_CLIP_TOKENS)
+        WANC_FAIL(WANC_ESHAPE, "CLIP image encoder %s gives %d tokens of width %d but DiT %s takes %d of width %d",
+                  mp->clip, cc->tokens, cc->width, mp->dit, WANC_DIT_CLIP_TOKENS, dc.clip_dim);
+    return NULL;
+}
+
+static wanc_err data_models_load(data_models *m, const wanc_model_paths *mp, const wanc_train_options *o)
 {
     memset(m, 0, sizeof *m);
-    m->bf16 = bf16;
+    m->bf16 = o->precision == WANC_PRECISION_BF16;
+    TRY(parse_extra_inputs(o, &m->input_image, &m->end_image));
     const char *missing = !mp->t5[0] ? "the text encoder (models_t5_umt5-xxl-enc-bf16.pth)"
-                        : !mp->vae[0] ? "the VAE (Wan2.1_VAE.pth)"
+                        : !mp->vae[0] ? "the VAE (Wan2.1_VAE.pth or Wan2.2_VAE.pth)"
                         : !mp->tokenizer[0] ? "the tokenizer (--tokenizer_path)" : NULL;
     if (missing) WANC_FAIL(WANC_EINVAL, "data processing needs %s", missing);
     const wanc_backend *be = wanc_backend_cpu();
     wanc_err err = wanc_error_context(wanc_tokenizer_load(&m->tok, mp->tokenizer), "tokenizer");
     if (!err) err = wanc_error_context(wanc_umt5_open(&m->t5, mp->t5, be), "text encoder");
-    if (!err) err = wanc_error_context(wanc_vae21_open(&m->vae, mp->vae, be), "VAE");
+    if (!err) err = wanc_error_context(wanc_vae_open(&m->vae, mp->vae, be), "VAE");
+    if (!err && m->input_image) err = image_units(m, mp, o->dit_heads);
     if (err) data_models_free(m);
     return err;
 }
 
-/* The pipeline's units on one item: PromptEmbedder and InputVideoEmbedder. */
+/* The image units on the clip's first (and last) frame, already at the training size. */
+static wanc_err encode_image_inputs(data_models *m, const wanc_dataset_item *it, const wanc_vae_opts *vo,
+                                    wanc_train_sample *s)
+{
+    const int64_t frame = it->H * it->W * 3, lat = s->F * s->h * s->w;
+    wanc_gen_params prm = {.height = (int)it->H, .width = (int)it->W, .num_frames = (int)it->T,
+                           .input_image = it->frames, .input_image_height = (int)it->H,
+                           .input_image_width = (int)it->W};
+    if (m->end_image) {
+        if (it->T < 2)
+            WANC_FAIL(WANC_EINVAL, "--extra_inputs end_image: %s has one frame; the end image is its last", it->file);
+        prm.end_image = it->frames + (it->T - 1) * frame;
+        prm.end_image_height = (int)it->H, prm.end_image_width = (int)it->W;
+    }
+    if (m->unit_y) {
+        s->y_c = 4 + s->z;
+        if (!(s->y = malloc(sizeof(float) * (size_t)(s->y_c * lat)))) WANC_FAIL(WANC_ENOMEM, "y");
+        TRY(wanc_unit_image_vae(m->vae, m->bf16, &prm, vo, s->y, NULL));
+    }
+    if (m->unit_clip) {
+        s->clip_len = wanc_unit_clip_tokens(m->clip, &prm, m->has_image_pos_emb);
+        s->clip_dim = wanc_clip_get_config(m->clip)->width;
+        if (!(s->clip = malloc(sizeof(float) * (size_t)(s->clip_len * s->clip_dim)))) WANC_FAIL(WANC_ENOMEM, "clip");
+        TRY(wanc_unit_image_clip(m->clip, wanc_backend_cpu(), m->bf16, m->has_image_pos_emb, &prm, s->clip));
+    }
+    if (m->unit_fused) { /* first_frame_latents (the unit also writes it into a latent frame: scratch) */
+        const int64_t n = s->z * s->h * s->w;
+        float *scratch = malloc(sizeof(float) * (size_t)n);
+        if (!scratch || !(s->first = malloc(sizeof(float) * (size_t)n))) {
+            free(scratch);
+            WANC_FAIL(WANC_ENOMEM, "first frame latents");
+        }
+        wanc_err err = wanc_unit_image_fused(m->vae, m->bf16, &prm, vo, scratch, 1, s->first);
+        free(scratch);
+        TRY(err);
+        if (m->bf16) wanc_round_bf16_inplace(s->first, (size_t)n); /* z in the pipeline dtype */
+    }
+    return NULL;
+}
+
+/* The pipeline's units on one item: PromptEmbedder, InputVideoEmbedder and, with --extra_inputs, the image units. */
 static wanc_err encode_item(data_models *m, const wanc_dataset_item *it, wanc_train_sample *s)
 {
     memset(s, 0, sizeof *s);
-    const int64_t T = it->T, H = it->H, W = it->W, plane = H * W;
-    s->z = wanc_vae21_config_of(m->vae)->z_dim;
-    s->F = (T - 1) / 4 + 1, s->h = H / 8, s->w = W / 8;
+    const int64_t T = it->T, H = it->H, W = it->W, plane = H * W, sc = wanc_vae_scale(m->vae);
+    if (H % sc || W % sc)
+        WANC_FAIL(WANC_ESHAPE, "%s: %lldx%lld is not a multiple of the %s's %lld pixels (use --height/--width or a "
+                  "--max_pixels that gives multiples of %lld)", it->file, (long long)W, (long long)H,
+                  wanc_vae_family(m->vae), (long long)sc, (long long)sc);
+    s->z = wanc_vae_z_dim(m->vae);
+    s->F = (T - 1) / 4 + 1, s->h = H / sc, s->w = W / sc;
     s->ctx_len = WANC_WAN_TEXT_LEN, s->ctx_dim = wanc_umt5_get_config(m->t5)->dim;
     s->x0 = malloc(sizeof(float) * (size_t)(s->z * s->F * s->h * s->w));
     s->context = malloc(sizeof(float) * (size_t)(s->ctx_len * s->ctx_dim));
@@ -221,8 +353,9 @@ static wanc_err encode_item(data_models *m, const wanc_dataset_item *it, wanc_tr
     wanc_vae_opts_default(&vo);
     vo.tiled = false; /* get_pipeline_inputs: tiled=False */
     vo.bf16 = m->bf16;
-    TRY_GOTO(err, done, wanc_error_context(wanc_vae21_encode(m->vae, s->x0, video, T, H, W, &vo), "VAE encode"));
+    TRY_GOTO(err, done, wanc_error_context(wanc_vae_encode(m->vae, s->x0, video, T, H, W, &vo), "VAE encode"));
     if (m->bf16) wanc_round_bf16_inplace(s->x0, (size_t)(s->z * s->F * s->h * s->w));
+    if (m->input_image) TRY_GOTO(err, done, wanc_error_context(encode_image_inputs(m, it, &vo, s), "extra inputs"));
 done:
     free(video);
     if (err) wanc_train_sample_free(s);
@@ -268,7 +401,7 @@ static wanc_err data_process(const wanc_train_options *o, const wanc_model_paths
                              wanc_train_progress_fn progress, void *user)
 {
     data_models m;
-    TRY(data_models_load(&m, mp, o->precision == WANC_PRECISION_BF16));
+    TRY(data_models_load(&m, mp, o));
     char tmp[PATH_MAX], final[PATH_MAX], old[PATH_MAX], file[PATH_MAX + 32];
     /* written into a hidden folder and renamed whole: no partial cache on an error */
     snprintf(tmp, sizeof tmp, "%s/.0.partial-%ld", o->output_path, (long)getpid());
@@ -349,18 +482,26 @@ typedef struct {
     wanc_train_sample held;
 } live_source;
 
+static float *dup_floats(const float *src, int64_t n)
+{
+    float *p = src ? malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)) : NULL;
+    if (p) memcpy(p, src, sizeof(float) * (size_t)n);
+    return p;
+}
+
 static wanc_err copy_sample(wanc_train_sample *dst, const wanc_train_sample *src)
 {
     *dst = *src;
-    size_t nx = (size_t)(src->z * src->F * src->h * src->w), nc = (size_t)(src->ctx_len * src->ctx_dim);
-    dst->x0 = malloc(nx * sizeof(float));
-    dst->context = malloc(nc * sizeof(float));
-    if (!dst->x0 || !dst->context) {
+    const int64_t lat = src->F * src->h * src->w;
+    dst->x0 = dup_floats(src->x0, src->z * lat);
+    dst->context = dup_floats(src->context, src->ctx_len * src->ctx_dim);
+    dst->y = dup_floats(src->y, src->y_c * lat);
+    dst->clip = dup_floats(src->clip, src->clip_len * src->clip_dim);
+    dst->first = dup_floats(src->first, src->z * src->h * src->w);
+    if (!dst->x0 || !dst->context || (src->y && !dst->y) || (src->clip && !dst->clip) || (src->first && !dst->first)) {
         wanc_train_sample_free(dst);
         WANC_FAIL(WANC_ENOMEM, "training sample");
     }
-    memcpy(dst->x0, src->x0, nx * sizeof(float));
-    memcpy(dst->context, src->context, nc * sizeof(float));
     return NULL;
 }
 
@@ -412,7 +553,7 @@ wanc_err wanc_train(const wanc_train_options *o, wanc_train_progress_fn progress
     if (!do_train) err = data_process(o, &mp, ds, progress, user);
     else {
         live_source src = {.o = o, .ds = ds, .held_row = -1};
-        err = data_models_load(&src.m, &mp, o->precision == WANC_PRECISION_BF16);
+        err = data_models_load(&src.m, &mp, o);
         la.len = wanc_dataset_len(ds), la.get = get_live, la.get_user = &src;
         if (!err) err = make_dirs(o->output_path);
         if (!err) err = wanc_train_loop(&la);

@@ -218,30 +218,34 @@ typedef struct {
     const wanc_backend *be;
     float *x, *y, *r;
     int64_t n;
-    int silu;
+    int silu; /* 0 gelu_tanh, 1 silu, 2 gelu_erf */
 } act_ctx;
 
 static double act_loss(void *p)
 {
     act_ctx *c = p;
-    wanc_err e = c->silu ? c->be->silu(c->be, c->y, c->x, c->n) : c->be->gelu_tanh(c->be, c->y, c->x, c->n);
+    wanc_err e = c->silu == 1 ? c->be->silu(c->be, c->y, c->x, c->n)
+               : c->silu == 2 ? c->be->gelu_erf(c->be, c->y, c->x, c->n)
+                              : c->be->gelu_tanh(c->be, c->y, c->x, c->n);
     if (e) wanc_error_free(e);
     return dot(c->y, c->r, c->n);
 }
 
-TEST(backward_gelu_silu_fd)
+TEST(backward_gelu_silu_gelu_erf_fd)
 {
     const wanc_backend *be = wanc_backend_cpu();
     enum { N = 101 };
-    for (int silu = 0; silu < 2; silu++) {
+    for (int silu = 0; silu < 3; silu++) {
         act_ctx c = {.be = be, .n = N, .silu = silu};
         c.x = rnd(N, 4);
         c.y = zeros(N);
         c.r = rnd(N, 1);
         float *dx = zeros(N);
-        if (silu) CHECK_OK(be->silu_backward(be, dx, c.r, c.x, N, 0));
+        if (silu == 1) CHECK_OK(be->silu_backward(be, dx, c.r, c.x, N, 0));
+        else if (silu == 2) CHECK_OK(be->gelu_erf_backward(be, dx, c.r, c.x, N, 0));
         else CHECK_OK(be->gelu_tanh_backward(be, dx, c.r, c.x, N, 0));
-        CHECK(fd_check(silu ? "silu dx" : "gelu_tanh dx", act_loss, &c, c.x, dx, N, 1, 1e-2, FD_TOL));
+        static const char *const what[3] = {"gelu_tanh dx", "silu dx", "gelu_erf dx"};
+        CHECK(fd_check(what[silu], act_loss, &c, c.x, dx, N, 1, 1e-2, FD_TOL));
         free(c.x), free(c.y), free(c.r), free(dx);
     }
 }
@@ -349,7 +353,7 @@ TEST(backward_attention_fd)
 
 /* ---- thread-count independence ------------------------------------------------------------- */
 
-enum { TR = 3001, TD = 40, TN = 24, TLQ = 150, TLK = 300, TH = 2, THD = 8, NOUT = 16 };
+enum { TR = 3001, TD = 40, TN = 24, TLQ = 150, TLK = 300, TH = 2, THD = 8, NOUT = 17 };
 
 static void run_backward_ops(int *test_failed_, float **out)
 {
@@ -359,13 +363,14 @@ static void run_backward_ops(int *test_failed_, float **out)
     float *wl = rnd(TN * TD, 1), *dyl = rnd(TR * TN, 1);
     wanc_tensor wt = wanc_tensor_wrap(wl, WANC_F32, 2, (int64_t[]){TN, TD});
     int64_t sz[NOUT] = {TR * TD, TN * TD, TN, TR * TD, TD, TD, TR * TD, TD, TD, TR * TD, TR * TD, TR * TD,
-                        TLQ * TH * THD, TLK * TH * THD, TLK * TH * THD, TR * TD};
+                        TLQ * TH * THD, TLK * TH * THD, TLK * TH * THD, TR * TD, TR * TD};
     for (int i = 0; i < NOUT; i++) out[i] = zeros(sz[i]);
     CHECK_OK(be->linear_backward(be, out[0], out[1], out[2], dyl, x, &wt, TR, 0));
     CHECK_OK(be->layer_norm_backward(be, out[3], out[4], out[5], dy, x, w, b ? TR : TR, TD, 1e-6f, 0));
     CHECK_OK(be->modulate_backward(be, out[6], out[7], out[8], dy, x, w, TR, TD, 0));
     CHECK_OK(be->gelu_tanh_backward(be, out[9], dy, x, TR * TD, 0));
     CHECK_OK(be->silu_backward(be, out[10], dy, x, TR * TD, 0));
+    CHECK_OK(be->gelu_erf_backward(be, out[16], dy, x, TR * TD, 0));
     CHECK_OK(be->rms_norm_backward(be, out[11], NULL, dy, x, w, TR, TD, 1e-6f, 0));
     float *q = rnd(TLQ * TH * THD, 1), *k = rnd(TLK * TH * THD, 1), *v = rnd(TLK * TH * THD, 1);
     float *o = zeros(TLQ * TH * THD), *lse = zeros(TH * TLQ), *dout = rnd(TLQ * TH * THD, 1);
@@ -379,7 +384,7 @@ TEST(backward_ops_bit_identical_at_1_and_2_threads)
 {
     float *r1[NOUT], *r2[NOUT];
     int64_t sz[NOUT] = {TR * TD, TN * TD, TN, TR * TD, TD, TD, TR * TD, TD, TD, TR * TD, TR * TD, TR * TD,
-                        TLQ * TH * THD, TLK * TH * THD, TLK * TH * THD, TR * TD};
+                        TLQ * TH * THD, TLK * TH * THD, TLK * TH * THD, TR * TD, TR * TD};
     int saved = wanc_threads_get();
     wanc_threads_set(1);
     run_backward_ops(test_failed_, r1);
@@ -410,27 +415,44 @@ TEST(backward_cpu_table_complete)
 
 #include "dit/dit_random.h"
 #include "dit/dit_train.h"
+#include "train/full_params.h"
 
-TEST(backward_dit_step_bit_identical_at_1_and_2_threads)
+/* A random DiT file of cfg in a new temporary folder dir: false (and a
+ * failed check) when it cannot be made. */
+static bool random_dit(int *test_failed_, char *dir, size_t dcap, char *path, size_t pcap, const char *tag,
+                       const wanc_dit_config *cfg, wanc_dtype dt, uint64_t seed)
 {
-    /* a random DiT big enough that the ops split into several tasks */
-    wanc_dit_config cfg = {.dim = 96, .in_dim = 16, .out_dim = 16, .ffn_dim = 192, .text_dim = 32, .freq_dim = 32,
-                           .num_heads = 4, .num_layers = 2, .patch = {1, 2, 2}, .eps = 1e-6f};
-    char dir[512], path[600];
-    if (!test_make_tmpdir(dir, sizeof dir, "dit-train")) {
+    if (!test_make_tmpdir(dir, dcap, tag)) {
         CHECK(0);
-        return;
+        return false;
     }
-    snprintf(path, sizeof path, "%s/dit.safetensors", dir);
-    CHECK_OK(wanc_dit_random_write(path, &cfg, WANC_BF16, 11)); /* bf16 weights: read as stored */
+    snprintf(path, pcap, "%s/dit.safetensors", dir);
+    CHECK_OK(wanc_dit_random_write(path, cfg, dt, seed));
+    return true;
+}
+
+/* A random DiT big enough that the ops split into several tasks; image:
+ * an FLF2V one (y after 4 latent channels, 19 CLIP tokens through img_emb
+ * with emb_pos, the image keys/values in every block). */
+static void dit_threads_case(int *test_failed_, bool image)
+{
+    wanc_dit_config cfg = {.dim = 96, .in_dim = 16, .out_dim = 16, .ffn_dim = 192, .text_dim = 32, .freq_dim = 32,
+                           .num_heads = 4, .num_layers = 2, .patch = {1, 2, 2}, .eps = 1e-6f,
+                           .has_image_input = image, .has_image_pos_emb = image};
+    char dir[512], path[600];
+    /* bf16 weights: read as stored */
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-train", &cfg, WANC_BF16, 11)) return;
     wanc_dit *dit = NULL;
     CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 4}));
-    enum { C = 16, F = 3, H = 16, W = 10, L = 11, N = C * F * H * W };
+    enum { C = 16, F = 3, H = 16, W = 10, L = 11, N = C * F * H * W, YC = 12, LI = 19, CLIP = LI * 1280 };
+    const int64_t lat_c = image ? C - YC : C, NX = lat_c * F * H * W;
     rng_state = 99;
-    float *x = rnd(N, 1), *ctx = rnd(L * 32, 1), *dpred = rnd(N, 1);
+    float *x = rnd(N, 1), *ctx = rnd(L * 32, 1), *dpred = rnd(N, 1), *clip = rnd(CLIP, 1);
     float *pred[2] = {zeros(N), zeros(N)}, *dx[2] = {zeros(N), zeros(N)}, *dctx[2] = {zeros(L * 32), zeros(L * 32)};
-    float *g[2] = {NULL, NULL};
-    int64_t gn = 0;
+    float *dclip[2] = {zeros(CLIP), zeros(CLIP)};
+    const char *names[2] = {"blocks.1.ffn.0.weight", "blocks.0.cross_attn.k_img.weight"};
+    float *g[2][2] = {{NULL, NULL}, {NULL, NULL}};
+    int64_t gn[2] = {0, 0};
     int saved = wanc_threads_get();
     for (int k = 0; dit && k < 2; k++) {
         wanc_threads_set(k + 1);
@@ -438,42 +460,187 @@ TEST(backward_dit_step_bit_identical_at_1_and_2_threads)
         CHECK_OK(wanc_dit_trainer_new(&tr, dit, true));
         if (!tr) break;
         wanc_dit_train_inputs in = {.latents = x, .F = F, .H = H, .W = W, .timestep = 700.0f, .context = ctx,
-                                    .ctx_len = L, .zero_first_frame = true};
+                                    .ctx_len = L, .zero_first_frame = !image};
+        if (image) in.y = x + NX, in.y_c = YC, in.clip = clip, in.clip_len = LI;
         CHECK_OK(wanc_dit_trainer_forward(tr, &in, pred[k]));
-        CHECK_OK(wanc_dit_trainer_backward(tr, dpred, dx[k], dctx[k]));
-        float *gw = wanc_dit_trainer_grad(tr, "blocks.1.ffn.0.weight", &gn);
-        if (gw) {
-            g[k] = malloc((size_t)gn * sizeof(float));
-            memcpy(g[k], gw, (size_t)gn * sizeof(float));
+        CHECK_OK(wanc_dit_trainer_backward_clip(tr, dpred, dx[k], dctx[k], image ? dclip[k] : NULL));
+        for (int j = 0; j < (image ? 2 : 1); j++) {
+            float *gw = wanc_dit_trainer_grad(tr, names[j], &gn[j]);
+            if (gw) {
+                g[j][k] = malloc((size_t)gn[j] * sizeof(float));
+                memcpy(g[j][k], gw, (size_t)gn[j] * sizeof(float));
+            }
         }
         wanc_dit_trainer_free(tr);
     }
     wanc_threads_set(saved);
     CHECK(!memcmp(pred[0], pred[1], N * sizeof(float)));
-    CHECK(!memcmp(dx[0], dx[1], N * sizeof(float)));
+    CHECK(!memcmp(dx[0], dx[1], (size_t)NX * sizeof(float)));
     CHECK(!memcmp(dctx[0], dctx[1], L * 32 * sizeof(float)));
-    CHECK(g[0] && g[1] && !memcmp(g[0], g[1], (size_t)gn * sizeof(float)));
+    CHECK(!memcmp(dclip[0], dclip[1], CLIP * sizeof(float)));
+    for (int j = 0; j < (image ? 2 : 1); j++)
+        CHECK(g[j][0] && g[j][1] && !memcmp(g[j][0], g[j][1], (size_t)gn[j] * sizeof(float)));
     wanc_dit_free(dit);
     test_rm_tree(dir);
-    free(x), free(ctx), free(dpred), free(pred[0]), free(pred[1]), free(dx[0]), free(dx[1]), free(dctx[0]);
-    free(dctx[1]), free(g[0]), free(g[1]);
+    free(x), free(ctx), free(dpred), free(clip), free(pred[0]), free(pred[1]), free(dx[0]), free(dx[1]);
+    free(dctx[0]), free(dctx[1]), free(dclip[0]), free(dclip[1]);
+    for (int j = 0; j < 2; j++) free(g[j][0]), free(g[j][1]);
+}
+
+TEST(backward_dit_step_bit_identical_at_1_and_2_threads) { dit_threads_case(test_failed_, false); }
+TEST(backward_dit_flf2v_step_bit_identical_at_1_and_2_threads) { dit_threads_case(test_failed_, true); }
+
+/* ---- the I2V / FLF2V image path of the DiT against finite differences ------------------------------- */
+
+typedef struct {
+    wanc_dit_trainer *tr;
+    wanc_dit_train_inputs in;
+    float *pred, *r;
+    int64_t n;
+} dit_ctx;
+
+static double dit_loss(void *p)
+{
+    dit_ctx *c = p;
+    wanc_err e = wanc_dit_trainer_forward(c->tr, &c->in, c->pred);
+    if (e) {
+        wanc_error_free(e);
+        return NAN;
+    }
+    return dot(c->pred, c->r, c->n);
+}
+
+/* Loss Σ r·pred of a whole (tiny, float32) I2V or FLF2V DiT against the
+ * trainer's gradients: d clip, d x_t, d context, and the parameters of the
+ * image path (img_emb, k_img / v_img / norm_k_img, emb_pos) plus the shared
+ * cross-attention query, each at ~20 positions (odd sizes throughout). */
+static void dit_image_fd_case(int *test_failed_, bool flf2v)
+{
+    wanc_dit_config cfg = {.dim = 24, .in_dim = 9, .out_dim = 5, .ffn_dim = 40, .text_dim = 12, .freq_dim = 16,
+                           .num_heads = 2, .num_layers = 2, .patch = {1, 2, 2}, .eps = 1e-6f,
+                           .has_image_input = true, .has_image_pos_emb = flf2v};
+    char dir[512], path[600];
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-i2v-fd", &cfg, WANC_F32, flf2v ? 23 : 17))
+        return;
+    wanc_weights *store = NULL;
+    wanc_dit *dit = NULL;
+    wanc_dit_trainer *tr = NULL;
+    wanc_full_params fp = {0};
+    CHECK_OK(wanc_weights_open(&store, path));
+    if (store) CHECK_OK(wanc_dit_load(&dit, wanc_backend_cpu(), store, &(wanc_dit_options){.num_heads = 2}));
+    if (dit) CHECK_OK(wanc_dit_trainer_new(&tr, dit, true));
+    /* the parameters as owned float32 tensors, so the finite differences can move them */
+    if (tr) CHECK_OK(wanc_full_params_init(&fp, dit, store, tr, false));
+    if (!fp.n) goto done;
+    enum { LC = 4, YC = 5, F = 3, H = 4, W = 6, LT = 5 };
+    const int64_t LI = flf2v ? 9 : 7, NC = LI * 1280, NX = LC * F * H * W, NY = YC * F * H * W;
+    const int64_t NP = cfg.out_dim * F * H * W;
+    rng_state = flf2v ? 7 : 5;
+    float *x = rnd(NX, 1), *y = rnd(NY, 1), *ctx = rnd(LT * cfg.text_dim, 1), *clip = rnd(NC, 1);
+    dit_ctx c = {.tr = tr, .pred = zeros(NP), .r = rnd(NP, 1), .n = NP};
+    c.in = (wanc_dit_train_inputs){.latents = x, .F = F, .H = H, .W = W, .timestep = 620.0f, .context = ctx,
+                                   .ctx_len = LT, .y = y, .y_c = YC, .clip = clip, .clip_len = LI};
+    float *dx = zeros(NX), *dctx = zeros(LT * cfg.text_dim), *dclip = zeros(NC);
+    CHECK_OK(wanc_dit_trainer_forward(tr, &c.in, c.pred));
+    CHECK_OK(wanc_dit_trainer_backward_clip(tr, c.r, dx, dctx, dclip));
+    const double tol = 5e-3; /* a whole float32 model: its rounding reaches the differences (seen: <= 1.3e-3) */
+    CHECK(fd_check("dit d clip", dit_loss, &c, clip, dclip, NC, NC / 23, FD_H, tol));
+    CHECK(fd_check("dit d x_t", dit_loss, &c, x, dx, NX, 7, FD_H, tol));
+    CHECK(fd_check("dit d context", dit_loss, &c, ctx, dctx, LT * cfg.text_dim, 3, FD_H, tol));
+    const char *names[] = {"img_emb.proj.0.weight", "img_emb.proj.0.bias", "img_emb.proj.1.weight",
+                           "img_emb.proj.1.bias", "img_emb.proj.3.weight", "img_emb.proj.3.bias",
+                           "img_emb.proj.4.weight", "img_emb.proj.4.bias", "blocks.0.cross_attn.k_img.weight",
+                           "blocks.1.cross_attn.k_img.bias", "blocks.1.cross_attn.v_img.weight",
+                           "blocks.0.cross_attn.v_img.bias", "blocks.0.cross_attn.norm_k_img.weight",
+                           "blocks.1.cross_attn.norm_k_img.weight", "blocks.1.cross_attn.q.weight",
+                           "img_emb.emb_pos"};
+    int checked = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        wanc_full_param *p = NULL;
+        for (int k = 0; k < fp.n; k++)
+            if (!strcmp(fp.p[k].name, names[i])) p = &fp.p[k];
+        if (!p) {
+            CHECK(!flf2v && !strcmp(names[i], "img_emb.emb_pos")); /* only FLF2V has it */
+            continue;
+        }
+        float *v = p->vec ? p->vec : (float *)p->t->data;
+        CHECK(p->vec || p->t->dtype == WANC_F32);
+        /* emb_pos: only the rows of the LI tokens reach the loss */
+        int64_t n = !strcmp(names[i], "img_emb.emb_pos") ? LI * 1280 : p->n;
+        CHECK(fd_check(names[i], dit_loss, &c, v, p->grad, n, n / 19 > 0 ? n / 19 : 1, FD_H, tol));
+        checked++;
+    }
+    CHECK(checked == (flf2v ? 16 : 15));
+    free(x), free(y), free(ctx), free(clip), free(c.pred), free(c.r), free(dx), free(dctx), free(dclip);
+done:
+    wanc_full_params_free(&fp);
+    wanc_dit_trainer_free(tr);
+    wanc_dit_free(dit);
+    wanc_weights_close(store);
+    test_rm_tree(dir);
+}
+
+TEST(backward_dit_i2v_image_path_fd) { dit_image_fd_case(test_failed_, false); }
+TEST(backward_dit_flf2v_image_path_fd) { dit_image_fd_case(test_failed_, true); }
+
+/* Gradient accumulation: a second backward of the same item doubles every
+ * kept parameter gradient (norm weights included), bit for bit. */
+TEST(backward_dit_gradients_accumulate_over_items)
+{
+    wanc_dit_config cfg = {.dim = 24, .in_dim = 9, .out_dim = 5, .ffn_dim = 40, .text_dim = 12, .freq_dim = 16,
+                           .num_heads = 2, .num_layers = 1, .patch = {1, 2, 2}, .eps = 1e-6f,
+                           .has_image_input = true};
+    char dir[512], path[600];
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-accum", &cfg, WANC_F32, 31)) return;
+    wanc_dit *dit = NULL;
+    wanc_dit_trainer *tr = NULL;
+    CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 2}));
+    if (dit) CHECK_OK(wanc_dit_trainer_new(&tr, dit, true));
+    enum { F = 1, H = 4, W = 2, NX = 4 * F * H * W, NY = 5 * F * H * W, NP = 5 * F * H * W, LT = 3, LI = 5 };
+    rng_state = 31;
+    float *x = rnd(NX, 1), *y = rnd(NY, 1), *ctx = rnd(LT * 12, 1), *clip = rnd(LI * 1280, 1);
+    float *pred = zeros(NP), *dpred = rnd(NP, 1);
+    wanc_dit_train_inputs in = {.latents = x, .F = F, .H = H, .W = W, .timestep = 300.0f, .context = ctx,
+                                .ctx_len = LT, .y = y, .y_c = 5, .clip = clip, .clip_len = LI};
+    int n = tr ? wanc_dit_trainer_param_count(tr) : 0;
+    float **once = calloc((size_t)(n > 0 ? n : 1), sizeof *once);
+    for (int pass = 0; tr && pass < 2; pass++) {
+        CHECK_OK(wanc_dit_trainer_forward(tr, &in, pred));
+        CHECK_OK(wanc_dit_trainer_backward(tr, dpred, NULL, NULL));
+        for (int i = 0; i < n; i++) {
+            int64_t k = 0;
+            const float *g = wanc_dit_trainer_grad(tr, wanc_dit_trainer_param_name(tr, i), &k);
+            if (pass == 0) {
+                once[i] = malloc((size_t)k * sizeof(float));
+                memcpy(once[i], g, (size_t)k * sizeof(float));
+                continue;
+            }
+            int64_t bad = 0;
+            for (int64_t j = 0; j < k; j++) bad += g[j] != 2.0f * once[i][j];
+            if (bad)
+                fprintf(stderr, "  %s: %lld values not doubled\n", wanc_dit_trainer_param_name(tr, i), (long long)bad);
+            CHECK(bad == 0);
+        }
+    }
+    CHECK(n > 40);
+    for (int i = 0; i < n; i++) free(once[i]);
+    free(once), free(x), free(y), free(ctx), free(clip), free(pred), free(dpred);
+    wanc_dit_trainer_free(tr);
+    wanc_dit_free(dit);
+    test_rm_tree(dir);
 }
 
 TEST(backward_dit_trainer_refuses_what_it_does_not_train)
 {
-    wanc_dit_config cfg = {.dim = 48, .in_dim = 36, .out_dim = 16, .ffn_dim = 96, .text_dim = 32, .freq_dim = 32,
-                           .num_heads = 2, .num_layers = 1, .patch = {1, 2, 2}, .eps = 1e-6f, .has_image_input = true};
+    wanc_dit_config cfg = {.dim = 48, .in_dim = 16, .out_dim = 16, .ffn_dim = 96, .text_dim = 32, .freq_dim = 32,
+                           .num_heads = 2, .num_layers = 1, .patch = {1, 2, 2}, .eps = 1e-6f, .has_ref_conv = true,
+                           .ref_in_dim = 16};
     char dir[512], path[600];
-    if (!test_make_tmpdir(dir, sizeof dir, "dit-train-i2v")) {
-        CHECK(0);
-        return;
-    }
-    snprintf(path, sizeof path, "%s/dit.safetensors", dir);
-    CHECK_OK(wanc_dit_random_write(path, &cfg, WANC_F32, 1));
+    if (!random_dit(test_failed_, dir, sizeof dir, path, sizeof path, "dit-train-ref", &cfg, WANC_F32, 1)) return;
     wanc_dit *dit = NULL;
     CHECK_OK(wanc_dit_open(&dit, wanc_backend_cpu(), path, &(wanc_dit_options){.num_heads = 2}));
     wanc_dit_trainer *tr = NULL;
-    if (dit) CHECK_ERR(wanc_dit_trainer_new(&tr, dit, true), WANC_EUNSUPPORTED, "image input");
+    if (dit) CHECK_ERR(wanc_dit_trainer_new(&tr, dit, true), WANC_EUNSUPPORTED, "reference tokens");
     wanc_dit_free(dit);
     test_rm_tree(dir);
 }

@@ -309,12 +309,15 @@ wanc_err cpu_mul_rows_backward(const wanc_backend *be, float *dx, float *dw, con
     return colmul_backward("mul_rows_backward", dx, dw, NULL, dy, x, w, rows, dim, accumulate, 0);
 }
 
-/* ---- GELU (tanh) and SiLU ------------------------------------------------------------------------- */
+/* ---- GELU (tanh, erf) and SiLU ------------------------------------------------------------------- */
+
+typedef enum { ACT_GELU_TANH, ACT_SILU, ACT_GELU_ERF } act_kind;
 
 typedef struct {
     float *dx;
     const float *dy, *x;
-    int accumulate, silu;
+    int accumulate;
+    act_kind kind;
 } act_job;
 
 static void act_range(void *ctx, int64_t begin, int64_t end)
@@ -322,10 +325,14 @@ static void act_range(void *ctx, int64_t begin, int64_t end)
     act_job *j = ctx;
     for (int64_t i = begin; i < end; i++) {
         float x = j->x[i], d;
-        if (j->silu) {
+        if (j->kind == ACT_SILU) {
             /* silu' = σ(x)·(1 + x·(1 - σ(x))) */
             float s = 1.0f / (1.0f + cpu_expf_scalar(-x));
             d = s * (1.0f + x * (1.0f - s));
+        } else if (j->kind == ACT_GELU_ERF) {
+            /* y = ½x(1 + erf(x/√2)): y' = ½(1 + erf(x/√2)) + x·φ(x), φ the normal density */
+            d = 0.5f * (1.0f + cpu_erff_scalar(x * (float)M_SQRT1_2)) +
+                x * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2) * cpu_expf_scalar(-0.5f * x * x);
         } else {
             /* y = ½x(1 + tanh u), u = β(x + κx³): y' = ½(1 + t) + ½x(1 - t²)·β(1 + 3κx²) */
             float t = cpu_tanhf_scalar(GELU_BETA * (x + GELU_KAPPA * x * x * x));
@@ -337,12 +344,12 @@ static void act_range(void *ctx, int64_t begin, int64_t end)
 }
 
 static wanc_err act_backward(const char *op, float *dx, const float *dy, const float *x, int64_t n, int accumulate,
-                             int silu)
+                             act_kind kind)
 {
     if (n < 0) WANC_FAIL(WANC_EINVAL, "%s: n = %lld < 0", op, (long long)n);
     if (n == 0) return NULL;
     if (!dx || !dy || !x) WANC_FAIL(WANC_EINVAL, "%s: NULL buffer", op);
-    act_job j = {.dx = dx, .dy = dy, .x = x, .accumulate = accumulate, .silu = silu};
+    act_job j = {.dx = dx, .dy = dy, .x = x, .accumulate = accumulate, .kind = kind};
     wanc_parallel_for(n, 16384, act_range, &j);
     return NULL;
 }
@@ -351,12 +358,19 @@ wanc_err cpu_gelu_tanh_backward(const wanc_backend *be, float *dx, const float *
                                 int accumulate)
 {
     (void)be;
-    return act_backward("gelu_tanh_backward", dx, dy, x, n, accumulate, 0);
+    return act_backward("gelu_tanh_backward", dx, dy, x, n, accumulate, ACT_GELU_TANH);
 }
 
 wanc_err cpu_silu_backward(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
                            int accumulate)
 {
     (void)be;
-    return act_backward("silu_backward", dx, dy, x, n, accumulate, 1);
+    return act_backward("silu_backward", dx, dy, x, n, accumulate, ACT_SILU);
+}
+
+wanc_err cpu_gelu_erf_backward(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
+                               int accumulate)
+{
+    (void)be;
+    return act_backward("gelu_erf_backward", dx, dy, x, n, accumulate, ACT_GELU_ERF);
 }

@@ -154,6 +154,7 @@ static const wanc_backend cpu_table = {
     .modulate_backward = cpu_modulate_backward,
     .mul_rows_backward = cpu_mul_rows_backward,
     .gelu_tanh_backward = cpu_gelu_tanh_backward,
+    .gelu_erf_backward = cpu_gelu_erf_backward,
     .silu_backward = cpu_silu_backward,
     .rope_backward = cpu_rope_backward,
     .attention_lse = cpu_attention_lse,

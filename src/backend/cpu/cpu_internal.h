@@ -190,6 +190,8 @@ wanc_err cpu_modulate_backward(const wanc_backend *be, float *dx, float *dshift,
                                const float *x, const float *scale, int64_t rows, int64_t dim, int accumulate);
 wanc_err cpu_mul_rows_backward(const wanc_backend *be, float *dx, float *dw, const float *dy, const float *x,
                                const float *w, int64_t rows, int64_t dim, int accumulate);
+wanc_err cpu_gelu_erf_backward(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
+                               int accumulate);
 wanc_err cpu_gelu_tanh_backward(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
                                 int accumulate);
 wanc_err cpu_silu_backward(const wanc_backend *be, float *dx, const float *dy, const float *x, int64_t n,
