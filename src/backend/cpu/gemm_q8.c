@@ -43,9 +43,8 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
-#include "core/quant.h"
 
-#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 #define AVXVNNI_TARGET __attribute__((target("avx2,fma,avxvnni")))
 #define AVX512VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
 
@@ -114,22 +113,25 @@ void cpu_q8_pack_x(void *dst, const float *x, int64_t ldx, int64_t m, int64_t K,
     }
 }
 
-void cpu_q8_pack_w(void *dst, const uint8_t *w, int64_t n, int64_t K)
+AVX2_TARGET void cpu_q8_pack_w(void *dst, const uint8_t *w, int64_t n, int64_t K)
 {
     const int64_t nb = K / 32, row_in = nb * 34, panels = (n + Q8_NR - 1) / Q8_NR * Q8_NR / PANEL;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
     memset(dst, 0, (size_t)(panels * nb) * BLOCK_BYTES);
     for (int64_t p = 0; p < panels; p++)
         for (int64_t j = 0; j < PANEL && p * PANEL + j < n; j++) {
             const uint8_t *in = w + (p * PANEL + j) * row_in;
             for (int64_t b = 0; b < nb; b++, in += 34) {
                 uint8_t *blk = (uint8_t *)dst + (p * nb + b) * BLOCK_BYTES;
-                int32_t sum = 0;
-                for (int g = 0; g < 8; g++) {
-                    memcpy(blk + g * 4 * PANEL + j * 4, in + 2 + g * 4, 4);
-                    for (int i = 0; i < 4; i++) sum += (int8_t)in[2 + g * 4 + i];
-                }
-                int32_t start = -128 * sum;
-                float d = wanc_half_bits_to_f32((uint16_t)(in[0] | in[1] << 8));
+                __m256i q = _mm256_loadu_si256((const __m256i *)(in + 2));
+                /* Σ q_w: the unsigned sum of q_w + 128 (psadbw), less 32 · 128 */
+                __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(q, flip), _mm256_setzero_si256());
+                __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+                int32_t sum = (int32_t)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128;
+                int32_t groups[8], start = -128 * sum;
+                _mm256_storeu_si256((__m256i *)groups, q);
+                for (int g = 0; g < 8; g++) memcpy(blk + g * 4 * PANEL + j * 4, &groups[g], 4);
+                float d = _cvtsh_ss((uint16_t)(in[0] | in[1] << 8)); /* exact, as F16C converts */
                 memcpy(blk + 32 * PANEL + j * 4, &start, 4);
                 memcpy(blk + 32 * PANEL + PANEL * 4 + j * 4, &d, 4);
             }
