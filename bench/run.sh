@@ -15,6 +15,11 @@ set -e
 # the same in bf16 weights and bf16 compute (DiffSynth's default precision; isa= names the kernels)
 "$build/bench_dit" --arch wan2.1-t2v-1.3b --layers 2 --latent 16x5x32x32 --context 512 --dtype bf16 --compute bf16
 "$build/bench_dit" --arch wan2.1-t2v-14b --layers 2 --latent 16x5x32x32 --context 512 --dtype bf16
+# GGUF Q8_0 weights (the same 1.3B-size layers quantized as `wanc quantize --type Q8_0`): the int8
+# dot-product kernels (the default; isa= and int8= name them) against decoding for the float GEMM
+"$build/bench_q8"
+"$build/bench_dit" --arch wan2.1-t2v-1.3b --layers 2 --latent 16x5x32x32 --context 512 --dtype q8_0 --q8 int8
+"$build/bench_dit" --arch wan2.1-t2v-1.3b --layers 2 --latent 16x5x32x32 --context 512 --dtype q8_0 --q8 fp
 # Training: one LoRA step (rank 32, checkpointed backward, AdamW) on the same 1.3B-size layers, with
 # the same DiT's inference forward timed in the same run (step_over_forward)
 "$build/bench_train" --arch wan2.1-t2v-1.3b --layers 2 --latent 16x5x32x32 --context 512 --mode lora --dtype f32 --threads 2

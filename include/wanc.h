@@ -90,6 +90,15 @@ typedef enum wanc_precision {
     WANC_PRECISION_FP32 = 1, /* torch_dtype=float32 */
 } wanc_precision;
 
+/* How the DiT's GGUF Q8_0 weights are multiplied on the CPU. */
+typedef enum wanc_q8_matmul {
+    WANC_Q8_MATMUL_INT8 = 0, /* default: int8 dot products (activations quantized per 32-value block, as
+                                llama.cpp / stable-diffusion.cpp do; AVX-512 VNNI, AVX-VNNI or AVX2);
+                                off the decoded path by the activation rounding, ~3e-3 relative */
+    WANC_Q8_MATMUL_FP = 1,   /* decode the weights for the float GEMM (ComfyUI-GGUF's numerics; the
+                                reference the gguf_dit fixtures check) */
+} wanc_q8_matmul;
+
 typedef struct wanc_pipeline_options {
     wanc_precision precision; /* default bf16 */
     int dit_heads;            /* 0: from the checkpoint's metadata, else dim/128 */
@@ -114,6 +123,7 @@ typedef struct wanc_pipeline_options {
      * block by block with read-ahead. The weights stay mapped: a later
      * wanc_generate reads them again from the page cache or disk. */
     double vram_limit;
+    wanc_q8_matmul q8_matmul; /* `--q8-matmul int8|fp`; default int8 */
 } wanc_pipeline_options;
 
 void wanc_pipeline_options_default(wanc_pipeline_options *o);

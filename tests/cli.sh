@@ -327,6 +327,18 @@ if [ -n "$dl" ] && [ -n "$gg" ] && [ -n "$f8" ]; then
        probe "$tmp/q.mp4" 5 48 32 && ! "$wanc" quantize --type Q3_K_X "$tmp/q.gguf" "$tmp/r.gguf" 2>/dev/null &&
        [ ! -e "$tmp/r.gguf" ]
     then ok "quantize --type Q8_0 writes a GGUF that info and generate read"; else bad "quantize"; cat "$log/log"; fi
+    # its Q8_0 weights on the int8 kernels (the default) at 1 and 2 threads: the same frames; --q8-matmul fp runs
+    set -- --dit "$tmp/q.gguf" --t5 "$d/text_encoder/model.safetensors" --vae "$d/vae/diffusion_pytorch_model.safetensors" \
+        --tokenizer "$d/tokenizer" --dit-heads 2 --prompt "a test" --height 32 --width 48 --num-frames 5 \
+        --num-inference-steps 2 --seed 5 --quiet
+    if "$wanc" generate "$@" --threads 1 --out "$tmp/q1.safetensors" >"$log/log" 2>&1 &&
+       "$wanc" generate "$@" --threads 2 --q8-matmul int8 --out "$tmp/q2.safetensors" >>"$log/log" 2>&1 &&
+       cmp -s "$tmp/q1.safetensors" "$tmp/q2.safetensors" &&
+       "$wanc" generate "$@" --q8-matmul fp --out "$tmp/qf.safetensors" >>"$log/log" 2>&1 &&
+       ! "$wanc" generate "$@" --q8-matmul int4 --out "$tmp/qx.safetensors" >/dev/null 2>&1 && [ ! -e "$tmp/qx.safetensors" ]
+    then ok "generate --q8-matmul int8 (default, same frames at 1 and 2 threads) and fp on a Q8_0 GGUF"
+    else bad "generate --q8-matmul"; cat "$log/log"; fi
+    rm -f "$tmp/q1.safetensors" "$tmp/q2.safetensors" "$tmp/qf.safetensors"
     rm -rf "$tmp/comfy" "$tmp/dl.mp4" "$tmp/c.mp4" "$tmp/q.gguf" "$tmp/q.mp4"
 else
     echo "note: no diffusers_layout/gguf_dit/fp8_scaled cases; the layout CLI runs are not made"

@@ -124,7 +124,7 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
     const char *tea_model = p->tea_cache_model_id;
     double boundary = p->switch_dit_boundary, cfg_high = p->cfg_scale_high, cfg_low = p->cfg_scale_low;
     bool tiled = false, no_tiled = false;
-    const char *lora_mode = "fused";
+    const char *lora_mode = "fused", *q8_matmul = "int8";
     double vram_limit = a->popt.vram_limit;
     a->out = "output.mp4";
     a->files.loras = a->loras;
@@ -160,6 +160,7 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
         {"--quality", 'i', &quality},              {"--quiet", 'b', &a->quiet},
         {"--tea-cache-l1-thresh", 'f', &tea_thresh}, {"--tea-cache-model-id", 's', &tea_model},
         {"--max-memory", 'f', &vram_limit},        {"--verbose", 'b', &a->verbose},
+        {"--q8-matmul", 's', &q8_matmul},
         {"--dit2", 's', &a->files.dit2},           {"--switch-dit-boundary", 'f', &boundary},
         {"--cfg-scale-high", 'f', &cfg_high},      {"--cfg-scale-low", 'f', &cfg_low},
     };
@@ -175,6 +176,11 @@ int generate_args_parse(generate_args *a, int argc, char **argv, char *msg, size
         return 2;
     }
     a->popt.vram_limit = vram_limit;
+    if (strcmp(q8_matmul, "int8") && strcmp(q8_matmul, "fp")) {
+        snprintf(msg, cap, "wanc generate: --q8-matmul %s: expected int8 or fp", q8_matmul);
+        return 2;
+    }
+    a->popt.q8_matmul = strcmp(q8_matmul, "fp") ? WANC_Q8_MATMUL_INT8 : WANC_Q8_MATMUL_FP;
     if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
         snprintf(msg, cap, "wanc generate: --dtype %s: expected bf16 or f32", dtype);
         return 2;

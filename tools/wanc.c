@@ -235,15 +235,18 @@ static int usage(FILE *f)
             "                         wan2.2-fun-a14b-control, wan2.2-fun-a14b-control-camera, wan2.2-vace-fun-a14b,\n"
             "                         wan2.2-ti2v-5b (a release folder DIR); umt5-xxl, wan2.1-vae, wan2.2-vae,\n"
             "                         clip-vit-h-14, lora (a LoRA for the DiT file --base) (FILE)\n"
-            "  wanc bench dit [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--dtype f32|bf16]\n"
-            "                 [--compute fp32|bf16] [--threads N] [--lora-rank R [--lora-mode fused|runtime]]\n"
-            "                         time one DiT forward (with a random rank-R LoRA: its load time, peak RSS)\n"
+            "  wanc bench dit [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--dtype f32|bf16|q8_0]\n"
+            "                 [--compute fp32|bf16] [--q8 int8|fp] [--threads N] [--lora-rank R [--lora-mode fused|runtime]]\n"
+            "                         time one DiT forward (with a random rank-R LoRA: its load time, peak RSS;\n"
+            "                         q8_0: the weights as a Q8_0 GGUF, on the int8 kernels or decoded with --q8 fp)\n"
             "  wanc bench train [--arch A] [--layers N] [--latent CxFxHxW] [--context L] [--mode lora|full]\n"
             "                   [--rank R] [--dtype f32|bf16] [--threads N]\n"
             "                         time one training step (loss, checkpointed backward, AdamW; fp32 compute)\n"
             "\nenvironment:\n"
             "  WANC_CPU=avx2|avx512|avx512bf16   force the CPU kernels' instruction-set path (default: the best this\n"
-            "                         CPU has; avx512bf16 runs bf16 GEMMs on vdpbf16ps); a path the CPU lacks is an error\n",
+            "                         CPU has; avx512bf16 runs bf16 GEMMs on vdpbf16ps); a path the CPU lacks is an error\n"
+            "  WANC_CPU_INT8=avx2|avxvnni|avx512vnni   force the int8 kernel of Q8_0 weights (default: the best this\n"
+            "                         CPU has: zmm vpdpbusd on the avx512 paths, else ymm vpdpbusd, else vpmaddubsw)\n",
             WANC_VERSION);
     return f == stdout ? 0 : 2;
 }

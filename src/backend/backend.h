@@ -31,6 +31,10 @@ typedef struct wanc_backend wanc_backend;
 
 struct wanc_backend {
     const char *name; /* "cpu", "cuda:0" */
+    /* CPU: linear runs Q8_0 weights on int8 dot products (activations
+     * quantized per 32-value block, gemm_q8.c) instead of decoding them for
+     * the float32 GEMM. Set only in wanc_backend_cpu_q8_int8()'s table. */
+    int q8_int8;
 
     /* ---- memory ------------------------------------------------------ */
     wanc_err (*alloc)(const wanc_backend *be, void **out, size_t bytes);
@@ -200,6 +204,10 @@ struct wanc_backend {
 
 /* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */
 const wanc_backend *wanc_backend_cpu(void);
+/* The same backend with Q8_0 weights on the int8 kernels (q8_int8 set):
+ * faster, and off the dequantized float path by the activations'
+ * quantization error. Every other op and dtype is the same. */
+const wanc_backend *wanc_backend_cpu_q8_int8(void);
 
 /* Ok when every inference op of the table (everything before the training
  * ops) is filled in; otherwise a named error
@@ -220,6 +228,10 @@ wanc_err wanc_backend_get(const char *spec, const wanc_backend **out);
 /* The CPU backend's instruction-set path: "avx2", "avx512" or "avx512bf16"
  * (detected once; WANC_CPU forces one the CPU has). Benchmarks print it. */
 const char *wanc_cpu_isa(void);
+/* The int8 kernel Q8_0 weights run on with wanc_backend_cpu_q8_int8():
+ * "avx512vnni", "avxvnni" or "avx2" (WANC_CPU_INT8 forces one). Benchmarks
+ * print it next to isa=. */
+const char *wanc_cpu_int8(void);
 
 /* Measure this machine's float32 GEMM rate (GFLOP/s) on an n×n×n sgemm with
  * the current thread count: the yardstick every benchmark reports against. */

@@ -1,8 +1,14 @@
 /* `wanc bench dit`: one DiT forward at real layer sizes with random weights.
  *
  *   wanc bench dit [--arch wan2.1-t2v-1.3b] [--layers 2] [--latent 16x5x32x32]
- *                  [--context 512] [--dtype f32|bf16] [--compute fp32|bf16] [--threads N]
- *                  [--lora-rank R [--lora-mode fused|runtime]]
+ *                  [--context 512] [--dtype f32|bf16|q8_0] [--compute fp32|bf16] [--threads N]
+ *                  [--q8 int8|fp] [--lora-rank R [--lora-mode fused|runtime]]
+ *
+ * --dtype q8_0 writes the random checkpoint in f32, quantizes it as
+ * `wanc quantize --type Q8_0` does (a GGUF: the blocks' attention and FFN
+ * matrices Q8_0) and runs that; --q8 int8 (the default, as the pipeline)
+ * runs its Q8_0 weights on the int8 dot-product kernels, --q8 fp decodes
+ * them for the float GEMM.
  *
  * --lora-rank R applies a random rank-R LoRA on every 2-D block weight (fused
  * by default), to measure what a LoRA costs in time and peak memory.
@@ -27,14 +33,14 @@
 #include "wanc.h"
 
 typedef struct {
-    const char *arch, *dtype, *compute, *lora_mode;
+    const char *arch, *dtype, *compute, *lora_mode, *q8;
     int layers, threads, lora_rank;
     int64_t lat[4], ctx;
 } bench_args;
 
 static wanc_err parse(bench_args *a, int argc, char **argv)
 {
-    *a = (bench_args){.arch = "wan2.1-t2v-1.3b", .dtype = "f32", .compute = "fp32", .lora_mode = "fused", .layers = 2,
+    *a = (bench_args){.arch = "wan2.1-t2v-1.3b", .dtype = "f32", .compute = "fp32", .lora_mode = "fused", .q8 = "int8", .layers = 2,
                       .lat = {16, 5, 32, 32}, .ctx = 512};
     for (int i = 0; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -47,6 +53,7 @@ static wanc_err parse(bench_args *a, int argc, char **argv)
         else if (!strcmp(k, "--threads")) a->threads = atoi(v);
         else if (!strcmp(k, "--lora-rank")) a->lora_rank = atoi(v);
         else if (!strcmp(k, "--lora-mode")) a->lora_mode = v;
+        else if (!strcmp(k, "--q8")) a->q8 = v;
         else if (!strcmp(k, "--context")) a->ctx = atoll(v);
         else if (!strcmp(k, "--latent")) {
             long long c, f, h, w;
@@ -56,8 +63,12 @@ static wanc_err parse(bench_args *a, int argc, char **argv)
         } else WANC_FAIL(WANC_EINVAL, "bench dit: unknown option %s", k);
     }
     if (a->layers <= 0 || a->ctx <= 0) WANC_FAIL(WANC_EINVAL, "bench dit: --layers and --context must be positive");
-    if (strcmp(a->dtype, "f32") && strcmp(a->dtype, "bf16"))
-        WANC_FAIL(WANC_EINVAL, "bench dit: --dtype must be f32 or bf16, not '%s'", a->dtype);
+    if (strcmp(a->dtype, "f32") && strcmp(a->dtype, "bf16") && strcmp(a->dtype, "q8_0"))
+        WANC_FAIL(WANC_EINVAL, "bench dit: --dtype must be f32, bf16 or q8_0, not '%s'", a->dtype);
+    if (strcmp(a->q8, "int8") && strcmp(a->q8, "fp"))
+        WANC_FAIL(WANC_EINVAL, "bench dit: --q8 must be int8 or fp, not '%s'", a->q8);
+    if (!strcmp(a->dtype, "q8_0") && a->lora_rank)
+        WANC_FAIL(WANC_EINVAL, "bench dit: --lora-rank is not measured with --dtype q8_0");
     if (strcmp(a->compute, "fp32") && strcmp(a->compute, "bf16"))
         WANC_FAIL(WANC_EINVAL, "bench dit: --compute must be fp32 or bf16, not '%s'", a->compute);
     if ((strcmp(a->lora_mode, "fused") && strcmp(a->lora_mode, "runtime")) || a->lora_rank < 0)
@@ -86,6 +97,19 @@ wanc_err wanc_bench_dit(FILE *out, int argc, char **argv)
     snprintf(path, sizeof path, "%s/wanc_bench_dit_%d.safetensors", tmpdir && *tmpdir ? tmpdir : "/tmp",
              (int)getpid());
     TRY(wanc_dit_random_write(path, &cfg, strcmp(a.dtype, "bf16") ? WANC_F32 : WANC_BF16, 1));
+    int q8 = !strcmp(a.dtype, "q8_0");
+    if (q8) { /* the same weights as a Q8_0 GGUF, then that file is the one opened */
+        char gguf[4096];
+        snprintf(gguf, sizeof gguf, "%.4000s.gguf", path);
+        wanc_err qe = wanc_quantize_dit(path, gguf, "Q8_0", NULL, NULL);
+        remove(path);
+        if (qe) {
+            remove(gguf);
+            return qe;
+        }
+        snprintf(path, sizeof path, "%s", gguf);
+    }
+    const wanc_backend *be = q8 && !strcmp(a.q8, "int8") ? wanc_backend_cpu_q8_int8() : wanc_backend_cpu();
     char lora_path[4200];
     snprintf(lora_path, sizeof lora_path, "%s.lora.safetensors", path);
     wanc_lora_spec spec = {lora_path, 1.0f, WANC_LORA_ALL_EXPERTS};
@@ -95,7 +119,7 @@ wanc_err wanc_bench_dit(FILE *out, int argc, char **argv)
     char summary[512] = "";
     double load0 = wanc_now_seconds();
     if (!err)
-        err = dit_lora_open(&dl, wanc_backend_cpu(), path, &opt, &spec, a.lora_rank ? 1 : 0,
+        err = dit_lora_open(&dl, be, path, &opt, &spec, a.lora_rank ? 1 : 0,
                             strcmp(a.lora_mode, "runtime") ? WANC_LORA_FUSED : WANC_LORA_RUNTIME, false, 0, 1,
                             summary, sizeof summary);
     double load_s = wanc_now_seconds() - load0;
@@ -136,10 +160,11 @@ wanc_err wanc_bench_dit(FILE *out, int argc, char **argv)
     for (int i = 0; i < wanc_weights_count(dl.store); i++)
         weight_mb += (double)wanc_tensor_nbytes(wanc_weights_tensor(dl.store, i)) / (1024.0 * 1024.0);
     fprintf(out, "dit arch=%s layers=%d dim=%d ffn=%d heads=%d tokens=%lld context=%lld dtype=%s compute=%s threads=%d "
-            "weights_mb=%.0f isa=%s\n",
+            "weights_mb=%.0f isa=%s%s%s\n",
             a.arch, cfg.num_layers, cfg.dim, cfg.ffn_dim, cfg.num_heads,
             (long long)((F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2])), (long long)a.ctx, a.dtype,
-            a.compute, wanc_threads_get(), weight_mb, wanc_cpu_isa());
+            a.compute, wanc_threads_get(), weight_mb, wanc_cpu_isa(), be->q8_int8 ? " int8=" : "",
+            be->q8_int8 ? wanc_cpu_int8() : "");
     if (a.lora_rank)
         fprintf(out, "dit lora rank=%d mode=%s load_s=%.2f peak_rss_after_load_mb=%.0f (%s)\n", a.lora_rank,
                 a.lora_mode, load_s, load_rss, summary);

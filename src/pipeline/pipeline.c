@@ -256,7 +256,9 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     const char *dits[2] = {dit, dit2};
     TRY_GOTO(err, fail, pipeline_experts_set_loras(&p->experts, files->loras, files->n_loras, o->lora_mode,
                                                    o->lora_allow_unmatched, p->lora_summary, sizeof p->lora_summary));
-    TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, p->be, &dopt, dits, dit2[0] ? 2 : 1));
+    /* the DiT's Q8_0 weights on the int8 kernels unless the decoded float path is asked for */
+    const wanc_backend *dit_be = o->q8_matmul == WANC_Q8_MATMUL_FP ? p->be : wanc_backend_cpu_q8_int8();
+    TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, dit_be, &dopt, dits, dit2[0] ? 2 : 1));
     p->vram_limit = o->vram_limit;
     /* a DiT that takes most of the limit streams its blocks (every expert, as each opens) */
     if (o->vram_limit > 0 && (double)wanc_weights_bytes(wanc_dit_store(p->experts.e[0].dit)) > 0.6 * o->vram_limit * 1e9) {

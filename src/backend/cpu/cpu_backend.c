@@ -167,6 +167,21 @@ const wanc_backend *wanc_backend_cpu(void)
     return &cpu_table;
 }
 
+static wanc_backend cpu_q8_int8_table;
+static pthread_once_t q8_int8_once = PTHREAD_ONCE_INIT;
+static void q8_int8_table_init(void)
+{
+    cpu_q8_int8_table = cpu_table;
+    cpu_q8_int8_table.q8_int8 = 1;
+}
+
+const wanc_backend *wanc_backend_cpu_q8_int8(void)
+{
+    cpu_blas_init();
+    pthread_once(&q8_int8_once, q8_int8_table_init);
+    return &cpu_q8_int8_table;
+}
+
 /* ---- the sgemm yardstick -------------------------------------------------------- */
 
 /* Plain OpenBLAS sgemm with OpenBLAS's own threading at the wanc thread

@@ -42,6 +42,34 @@ wanc_err cpu_isa_status(void);
  * while an op runs. */
 wanc_err cpu_isa_set(const char *name);
 
+/* ---- int8 kernels for Q8_0 weights (cpu_isa.c selects, gemm_q8.c computes) ----
+ * Which int8 dot-product kernel runs: the best one the CPU has that the
+ * current path allows (avx512vnni only on the avx512* paths; avxvnni is a
+ * VEX extension, allowed on every path). WANC_CPU_INT8=avx2|avxvnni|avx512vnni
+ * (or cpu_int8_set) forces one; one the CPU lacks is refused. */
+typedef enum { CPU_INT8_AVX2, CPU_INT8_AVXVNNI, CPU_INT8_AVX512VNNI, CPU_INT8_COUNT } cpu_int8;
+cpu_int8 cpu_int8_get(void);
+int cpu_int8_supported(cpu_int8 kern); /* the CPU (and OS) can run it */
+const char *cpu_int8_name(cpu_int8 kern);
+/* Force a kernel ("avx2", "avxvnni", "avx512vnni"), or NULL for the
+ * automatic choice. Not while an op runs. */
+wanc_err cpu_int8_set(const char *name);
+
+#define Q8_MR 4  /* activation rows per micro-kernel tile */
+#define Q8_NR 32 /* weight rows per tile (two panels of 16) */
+/* Scratch sizes of the packs of m activation rows / n weight rows of K values. */
+size_t cpu_q8_x_pack_bytes(int64_t m, int64_t K);
+size_t cpu_q8_w_pack_bytes(int64_t n, int64_t K);
+/* Quantize rows [0, m) of x (row stride ldx, K values, K % 32 == 0) to
+ * int8 blocks with float32 scales, laid out for kernel kern. */
+void cpu_q8_pack_x(void *dst, const float *x, int64_t ldx, int64_t m, int64_t K, cpu_int8 kern);
+/* Lay out n rows of raw Q8_0 blocks (K / 32 blocks of 34 bytes per row)
+ * as panels of 16 rows (the same layout for all three kernels). */
+void cpu_q8_pack_w(void *dst, const uint8_t *w, int64_t n, int64_t K);
+/* c[m, n] (row stride ldc) = packed x · packed wᵀ (+ bias[n] when not NULL). */
+void cpu_q8_gemm_block(float *c, int64_t ldc, const void *xp, const void *wp, int64_t m, int64_t n, int64_t K,
+                       const float *bias, cpu_int8 kern);
+
 /* ---- the AVX-512 BF16 GEMM (gemm_bf16.c; only on CPU_ISA_AVX512BF16) ----
  * Operands are bf16 pairs in uint32 (low half the even k), products exact,
  * accumulation fp32 (vdpbf16ps: denormal inputs and results flush to zero).

@@ -13,6 +13,10 @@
  * another fixed order, at about twice the rate; the weight block is kept
  * packed as bf16 panels (half the float32 block's size).
  *
+ * With a Q8_0 weight on the int8 table (wanc_backend_cpu_q8_int8), a block
+ * runs on the int8 dot-product kernels instead (gemm_q8.c): x quantized per
+ * 32-value block, exact int32 block dot products, float32 scale sums.
+ *
  * Narrow weights are never expanded as a whole: a task converts (dequantizes) one
  * block of NB rows of w (NB × K floats) into its thread's scratch and keeps
  * it while it runs over the M-blocks of that N-block, so the conversion is
@@ -58,6 +62,8 @@ typedef struct {
     int64_t M, N, K, mb, nb, mblocks;
     uint64_t call_id;
     int bf16; /* try the AVX-512 BF16 kernels (a BF16 weight, x's first and last rows bf16-exact) */
+    cpu_int8 q8_kernel; /* a Q8_0 weight on the int8 kernels (be->q8_int8): which one */
+    uint8_t *xq;        /* x quantized for them */
     atomic_int failed;
 } linear_job;
 
@@ -65,7 +71,7 @@ static atomic_uint_fast64_t linear_calls;
 
 /* The thread's converted w block: which call and which N-block it holds,
  * as float32 rows or as packed bf16 panels. */
-enum { BLOCK_F32, BLOCK_BF16_PANELS };
+enum { BLOCK_F32, BLOCK_BF16_PANELS, BLOCK_Q8 };
 static _Thread_local struct {
     uint64_t call_id;
     int64_t nblock;
@@ -111,6 +117,63 @@ static int linear_bf16_block(linear_job *j, int64_t nbi, int64_t n0, int64_t nn,
     return 1;
 }
 
+/* ---- the int8 path (Q8_0 weights on wanc_backend_cpu_q8_int8) ----
+ * x is quantized once per call (a parallel pass over row chunks, about 1.1
+ * bytes per value); tasks are M-block-major over N-blocks of about N/16
+ * rows, each laying out its weight rows once (16-row panels, 1.25 bytes per
+ * value) and running the tiles. The bits do not depend on the blocks: each
+ * output is one tile kernel's in-order sum over all of K. */
+#define Q8_ROW_CHUNK 64 /* rows per quantization task (a multiple of Q8_MR) */
+#define Q8_MAX_MB 4096  /* rows per M-block: bounds how often a weight block is laid out again */
+
+static void q8_quantize_range(void *ctx, int64_t begin, int64_t end)
+{
+    linear_job *j = ctx;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t r0 = t * Q8_ROW_CHUNK, rows = j->M - r0 < Q8_ROW_CHUNK ? j->M - r0 : Q8_ROW_CHUNK;
+        cpu_q8_pack_x(j->xq + cpu_q8_x_pack_bytes(r0, j->K), j->x + r0 * j->K, j->K, rows, j->K, j->q8_kernel);
+    }
+}
+
+static void q8_range(void *ctx, int64_t begin, int64_t end)
+{
+    linear_job *j = ctx;
+    int64_t nblocks = (j->N + j->nb - 1) / j->nb;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t mbi = t / nblocks, nbi = t % nblocks;
+        int64_t n0 = nbi * j->nb, nn = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+        int64_t m0 = mbi * j->mb, mm = j->M - m0 < j->mb ? j->M - m0 : j->mb;
+        void *wp = cpu_scratch(CPU_SCRATCH_WEIGHT, cpu_q8_w_pack_bytes(j->nb, j->K));
+        if (!wp) {
+            atomic_store(&j->failed, 1);
+            return;
+        }
+        if (!holds_block(j, nbi, BLOCK_Q8))
+            cpu_q8_pack_w(wp, (const uint8_t *)j->w->data + (size_t)n0 * (size_t)(j->K / 32 * 34), nn, j->K);
+        cpu_q8_gemm_block(j->out + m0 * j->N + n0, j->N, j->xq + cpu_q8_x_pack_bytes(m0, j->K), wp, mm, nn, j->K,
+                          j->bias ? j->bias + n0 : NULL, j->q8_kernel);
+    }
+}
+
+static wanc_err linear_q8(linear_job *j)
+{
+    /* x whole rows first: the padding of the last chunk is the only padding */
+    j->xq = malloc(cpu_q8_x_pack_bytes(j->M, j->K));
+    if (!j->xq)
+        WANC_FAIL(WANC_ENOMEM, "linear: out of memory for %lld int8 activation rows of %lld", (long long)j->M,
+                  (long long)j->K);
+    wanc_parallel_for((j->M + Q8_ROW_CHUNK - 1) / Q8_ROW_CHUNK, 1, q8_quantize_range, j);
+    int64_t nb = ((j->N + 15) / 16 + Q8_NR - 1) / Q8_NR * Q8_NR;
+    j->nb = nb < Q8_NR ? Q8_NR : nb;
+    j->mb = j->M < Q8_MAX_MB ? j->M : Q8_MAX_MB;
+    int64_t nblocks = (j->N + j->nb - 1) / j->nb, mblocks = (j->M + j->mb - 1) / j->mb;
+    wanc_parallel_for(nblocks * mblocks, 1, q8_range, j);
+    free(j->xq);
+    if (atomic_load(&j->failed))
+        WANC_FAIL(WANC_ENOMEM, "linear: out of memory for a %lld x %lld int8 weight block", (long long)j->nb,
+                  (long long)j->K);
+    return NULL;
+}
 
 static void linear_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -186,6 +249,12 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
     j.bf16 = cpu_isa_get() >= CPU_ISA_AVX512BF16 && w->dtype == WANC_BF16 && w->scale == 0.0f &&
              cpu_bf16_exact(x, K) && cpu_bf16_exact(x + (M - 1) * K, K);
     atomic_init(&j.failed, 0);
+    if (be && be->q8_int8 && w->dtype == WANC_Q8_0 && w->scale == 0.0f) {
+        j.q8_kernel = cpu_int8_get();
+        wanc_err e = linear_q8(&j);
+        free(bias_f32);
+        return e;
+    }
     int64_t nblocks = (N + j.nb - 1) / j.nb;
     /* Tasks are N-block-major so a thread's consecutive tasks mostly share
      * the converted block. */
