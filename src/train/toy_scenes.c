@@ -7,7 +7,7 @@
  * are held out of the dataset, one per colour and each shape at least once, so
  * every colour, shape, motion and background is seen in training but never
  * these combinations: a model that draws a yellow triangle has composed it.
- * Clips jitter the position, size and path a little from a seeded generator;
+ * Clips place the object at random and vary its size and speed a little;
  * the caption picks one of several word orders and synonyms.
  */
 #include <errno.h>
@@ -127,24 +127,36 @@ static double urand(uint64_t *s)
 
 static double lerp(double a, double b, double t) { return a + (b - a) * t; }
 
-/* Each motion has one path up to a small jitter, so a caption names nearly one
- * clip: a model trained on a few thousand clips learns the words, not the
- * spread of positions. Sizes keep the object several latent cells wide. */
+/* Where the object starts is random (anywhere its whole path stays in the
+ * frame); only the motion follows the caption. Wan's DiT knows positions only
+ * relative to each other (3-D RoPE, no absolute embedding), so it cannot put
+ * an object at a place a caption names: with one fixed path per motion (the
+ * first design) it learned a blob at the centre that did not move. What it can
+ * learn is the displacement from frame to frame, which these clips vary only
+ * in where it happens. Sizes keep the object several latent cells wide. */
 static toy_path make_path(int motion, uint64_t *rng)
 {
     toy_path p;
-    const double r = lerp(0.16, 0.20, urand(rng)), across = lerp(0.45, 0.55, urand(rng));
-    const double from = lerp(0.26, 0.32, urand(rng)), to = 1.0 - lerp(0.26, 0.32, urand(rng));
+    const double r = lerp(0.14, 0.18, urand(rng)), travel = lerp(0.30, 0.36, urand(rng)), edge = 0.02;
+    const double lo = r + edge, hi = 1.0 - r - edge; /* centres that keep the object inside */
+    const double start = lerp(lo, hi - travel, urand(rng)), across = lerp(lo, hi, urand(rng));
     p.r0 = p.r1 = r;
-    p.x0 = p.x1 = p.y0 = p.y1 = across;
+    p.x0 = p.x1 = across;
+    p.y0 = p.y1 = lerp(lo, hi, urand(rng));
     switch (motion) {
-    case 0: p.x0 = to, p.x1 = from; break; /* left */
-    case 1: p.x0 = from, p.x1 = to; break; /* right */
-    case 2: p.y0 = to, p.y1 = from; break; /* up */
-    case 3: p.y0 = from, p.y1 = to; break; /* down */
-    case 4: p.r0 = lerp(0.08, 0.10, urand(rng)), p.r1 = lerp(0.27, 0.30, urand(rng)); break; /* growing */
-    case 5: p.r0 = lerp(0.27, 0.30, urand(rng)), p.r1 = lerp(0.08, 0.10, urand(rng)); break; /* shrinking */
-    default: p.x0 = p.x1 = lerp(0.45, 0.55, urand(rng)); break; /* still */
+    case 0: p.x0 = start + travel, p.x1 = start; break; /* left */
+    case 1: p.x0 = start, p.x1 = start + travel; break; /* right */
+    case 2: p.x0 = p.x1 = across, p.y0 = start + travel, p.y1 = start; break; /* up */
+    case 3: p.x0 = p.x1 = across, p.y0 = start, p.y1 = start + travel; break; /* down */
+    case 4: /* growing */
+    case 5: { /* shrinking: the centre keeps the largest size inside */
+        const double small = lerp(0.07, 0.09, urand(rng)), large = lerp(0.25, 0.28, urand(rng));
+        p.x0 = p.x1 = lerp(large + edge, 1.0 - large - edge, urand(rng));
+        p.y0 = p.y1 = lerp(large + edge, 1.0 - large - edge, urand(rng));
+        p.r0 = motion == 4 ? small : large, p.r1 = motion == 4 ? large : small;
+        break;
+    }
+    default: break; /* still */
     }
     return p;
 }
