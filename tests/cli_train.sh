@@ -84,7 +84,8 @@ rs="$tr --dataset_repeat 15 --num_epochs 2 --lora_base_model dit --lora_rank 4 -
 "$wanc" train $rs --output_path "$tmp/r0" >"$log/log" 2>&1
 "$wanc" train $rs --output_path "$tmp/r1" >>"$log/log" 2>&1 &
 pid=$!
-i=0; while [ ! -e "$tmp/r1/step-7.safetensors" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+# the checkpoint follows the step file: wait for it, or a slow (ASan) run is killed between the two
+i=0; while [ ! -e "$tmp/r1/checkpoint.safetensors" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done
 sleep 0.$(( $(od -An -N1 -tu1 /dev/urandom) % 8 ))
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 at=$(($(wc -l <"$tmp/r1/loss.csv") - 1))
