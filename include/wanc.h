@@ -117,11 +117,12 @@ typedef struct wanc_pipeline_options {
     const char *dit_config;
     const char *dit_config_json;
     /* Memory limit in GB (DiffSynth's vram_limit; `--max-memory`), 0 = none.
-     * With a limit each component's weight pages are dropped once its stage
-     * is done (UMT5 after encoding, CLIP after conditioning, the DiT before
-     * VAE decoding), and a DiT larger than 60 % of the limit is streamed
-     * block by block with read-ahead. The weights stay mapped: a later
-     * wanc_generate reads them again from the page cache or disk. */
+     * A DiT larger than 60 % of the limit is streamed block by block with
+     * read-ahead. With or without a limit each component's weight pages are
+     * dropped once its stage is done (UMT5 after encoding, CLIP after
+     * conditioning, the DiT before VAE decoding) and UMT5's after each of its
+     * blocks; the weights stay mapped: a later wanc_generate reads them again
+     * from the page cache or disk. */
     double vram_limit;
     wanc_q8_matmul q8_matmul; /* `--q8-matmul int8|fp`; default int8 */
 } wanc_pipeline_options;
@@ -234,7 +235,7 @@ typedef struct wanc_gen_params {
     void *observe_user;
     /* Memory per stage (may be NULL): stage "text", "image", "denoise",
      * "decode" with the resident set at its end and its peak (bytes), then
-     * "<stage> released" after a limit (vram_limit) dropped its weights. */
+     * "<stage> released" after its weights were dropped. */
     void (*memory)(void *user, const char *stage, size_t rss, size_t peak);
     void *memory_user;
     /* image-to-video (a DiT with has_image_input: I2V, FLF2V, Fun-InP): uint8

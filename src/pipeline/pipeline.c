@@ -171,12 +171,15 @@ static void describe(wanc_pipeline *p, const wanc_umt5_config *tc, const char *c
              p->precision == WANC_PRECISION_BF16 ? "bf16" : "fp32");
 }
 
-/* A stage is done: report its memory, and under a limit drop its weights'
- * pages (they stay mapped and fault back in when used again). */
-static void stage_done(const wanc_pipeline *p, const wanc_gen_params *prm, const char *stage, const wanc_weights *w)
+/* A stage is done: report its memory and drop its weights' pages from the
+ * resident set. Each component runs once per call, so its pages are not
+ * needed again until the next wanc_generate, which faults them back in from
+ * the page cache (they stay mapped): the next stage's peak then does not
+ * carry the last one's weights, with or without a limit. */
+static void stage_done(const wanc_gen_params *prm, const char *stage, const wanc_weights *w)
 {
     if (prm->memory) prm->memory(prm->memory_user, stage, wanc_rss_bytes(), wanc_peak_rss_bytes());
-    if (p->vram_limit > 0 && w) {
+    if (w) {
         wanc_weights_release_all(w);
         char name[48];
         snprintf(name, sizeof name, "%s released", stage);
@@ -259,7 +262,6 @@ wanc_err wanc_pipeline_load(wanc_pipeline **out, const wanc_pipeline_files *file
     /* the DiT's Q8_0 weights on the int8 kernels unless the decoded float path is asked for */
     const wanc_backend *dit_be = o->q8_matmul == WANC_Q8_MATMUL_FP ? p->be : wanc_backend_cpu_q8_int8();
     TRY_GOTO(err, fail, pipeline_experts_open(&p->experts, dit_be, &dopt, dits, dit2[0] ? 2 : 1));
-    p->vram_limit = o->vram_limit;
     /* a DiT that takes most of the limit streams its blocks (every expert, as each opens) */
     if (o->vram_limit > 0 && (double)wanc_weights_bytes(wanc_dit_store(p->experts.e[0].dit)) > 0.6 * o->vram_limit * 1e9) {
         p->experts.opt.stream_blocks = true;
@@ -751,7 +753,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
         observe(&prm, "context_nega", ctx_nega, ctx_n);
     }
     out->seconds_text = wanc_now_seconds() - t0;
-    stage_done(p, &prm, "text", wanc_umt5_store(p->t5));
+    stage_done(&prm, "text", wanc_umt5_store(p->t5));
 
     wanc_vae_opts vo;
     wanc_vae_opts_default(&vo);
@@ -774,7 +776,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
             observe(&prm, "first_frame_latents", first, z * plane);
         }
         out->seconds_image = wanc_now_seconds() - t0;
-        stage_done(p, &prm, "image", p->clip_w);
+        stage_done(&prm, "image", p->clip_w);
     }
 
     if (rc.motion_bucket_id) { /* SpeedControl: motion_bucket_id in the pipeline dtype; its embedding joins t_mod */
@@ -852,7 +854,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     if (f_ref) /* drop the reference frames: latents[:, :, f_ref:] */
         for (int64_t c = 0; c < z; c++)
             memmove(latents + c * F * plane, latents + (c * Fd + f_ref) * plane, sizeof(float) * (size_t)(F * plane));
-    stage_done(p, &prm, "denoise", dit ? wanc_dit_store(dit) : NULL);
+    stage_done(&prm, "denoise", dit ? wanc_dit_store(dit) : NULL);
     observe(&prm, "final_latents", latents, z * F * plane);
 
     /* Decode and convert. */
@@ -873,7 +875,7 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
     out->H = (int)H;
     out->W = (int)W;
     out->seconds_decode = wanc_now_seconds() - t0;
-    stage_done(p, &prm, "decode", wanc_vae_store(p->vae));
+    stage_done(&prm, "decode", wanc_vae_store(p->vae));
     if (prm.progress) prm.progress(prm.progress_user, "decode", 1, 1, out->seconds_decode);
     goto done;
 cancelled:

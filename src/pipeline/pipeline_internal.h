@@ -132,7 +132,6 @@ struct wanc_pipeline {
     wanc_motion_controller *motion;
     pipeline_recipe recipe;
     char *dit_config;     /* the stated DiT config (JSON), or NULL; every expert opens with it */
-    double vram_limit;    /* GB, 0 = none (wanc_pipeline_options.vram_limit) */
     char description[384];
     char lora_summary[2048];
 };
