@@ -405,6 +405,15 @@ static wanc_err embed(const wanc_umt5 *m, umt5_work *w, const int64_t *ids)
     return err;
 }
 
+/* Drop a block's weight pages from the resident set once it has run: the
+ * encoder then holds one block of its weights at a time (umt5-xxl is 11 GB
+ * in bf16), and the next prompt faults them back in from the page cache. */
+static void release_block(const wanc_umt5 *m, const umt5_layer *L)
+{
+    const wanc_tensor *mats[] = {L->q, L->k, L->v, L->o, L->gate, L->fc1, L->fc2};
+    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) wanc_weights_advise(m->store, mats[i], false);
+}
+
 static wanc_err encode(const wanc_umt5 *m, umt5_work *w, float *out, const int64_t *ids, const int64_t *mask,
                        const wanc_umt5_opts *o)
 {
@@ -426,6 +435,7 @@ static wanc_err encode(const wanc_umt5 *m, umt5_work *w, float *out, const int64
     if (o->probe) TRY(o->probe(o->probe_user, be, "embed", w->x, n, c->dim));
     for (int i = 0; i < (int)c->num_layers; i++) {
         TRYC(run_block(w, c, &m->layers[i], mask), "UMT5 block %d", i);
+        release_block(m, &m->layers[i]);
         if (o->probe) {
             char name[32];
             snprintf(name, sizeof name, "block.%d", i);
