@@ -133,11 +133,15 @@ static double lerp(double a, double b, double t) { return a + (b - a) * t; }
  * an object at a place a caption names: with one fixed path per motion (the
  * first design) it learned a blob at the centre that did not move. What it can
  * learn is the displacement from frame to frame, which these clips vary only
- * in where it happens. Sizes keep the object several latent cells wide. */
+ * in where it happens. The object is a few latent cells wide and travels
+ * about two thirds of the frame, so at 96x96 and 17 frames (6x6 DiT tokens,
+ * 5 latent frames) it moves about one DiT token per latent frame: a smaller
+ * step (the earlier third of the frame) stays inside one token and leaves
+ * the motion to sub-token detail the DiT learned last. */
 static toy_path make_path(int motion, uint64_t *rng)
 {
     toy_path p;
-    const double r = lerp(0.14, 0.18, urand(rng)), travel = lerp(0.30, 0.36, urand(rng)), edge = 0.02;
+    const double r = lerp(0.10, 0.12, urand(rng)), travel = lerp(0.60, 0.66, urand(rng)), edge = 0.02;
     const double lo = r + edge, hi = 1.0 - r - edge; /* centres that keep the object inside */
     const double start = lerp(lo, hi - travel, urand(rng)), across = lerp(lo, hi, urand(rng));
     p.r0 = p.r1 = r;
@@ -339,10 +343,14 @@ wanc_err wanc_toy_measure(const uint8_t *frames, int T, int H, int W, int backgr
     m->dx = (float)((cx[1] - cx[0]) / W);
     m->dy = (float)((cy[1] - cy[0]) / H);
     m->growth = (float)(area[1] / area[0]);
-    /* the motion: a clear change of area first, then a clear shift, else still */
-    if (m->growth > 1.6f) m->motion = 4;
+    /* the motion: a large shift first (an object moving into a background of
+     * its own hue, blue into the sky's top, loses pixels and looks as if it
+     * shrank), then a clear change of area, then a smaller shift, else still */
+    const float shift = fmaxf(fabsf(m->dx), fabsf(m->dy));
+    if (shift >= 0.2f) m->motion = fabsf(m->dx) >= fabsf(m->dy) ? (m->dx < 0 ? 0 : 1) : (m->dy < 0 ? 2 : 3);
+    else if (m->growth > 1.6f) m->motion = 4;
     else if (m->growth < 1 / 1.6f) m->motion = 5;
-    else if (fmaxf(fabsf(m->dx), fabsf(m->dy)) < 0.08f) m->motion = 6;
+    else if (shift < 0.08f) m->motion = 6;
     else if (fabsf(m->dx) >= fabsf(m->dy)) m->motion = m->dx < 0 ? 0 : 1;
     else m->motion = m->dy < 0 ? 2 : 3;
     return NULL;
