@@ -78,6 +78,7 @@ static wanc_err fill(void *user, int i, void *dst, size_t nbytes)
     float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
     if (!f) WANC_FAIL(WANC_ENOMEM, "out of memory for %lld values", (long long)n);
     wanc_err err = wanc_tensor_to_f32(f, s);
+    wanc_weights_advise(j->w, s, false); /* read once: a 28 GB source need not stay resident */
     wanc_dtype base = j->base[i], dt = j->out[i].dtype;
     if (!err && base != WANC_F32) { /* round through the 16-bit base, as the base file holds it */
         void *tmp = malloc((size_t)n * 2 + 2);
