@@ -100,7 +100,21 @@ static void block_advise(const wanc_dit *d, const dit_block *b, bool need)
     }
 }
 
-wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
+/* Run a block on the second branch of a pair: its own x and context, every
+ * other buffer shared (the branches take turns). */
+static wanc_err run_block_other(const fwd *f, const wanc_dit *d, const dit_block *b, fwd_bufs *B, float *x2,
+                                float *ctx2)
+{
+    float *x1 = B->x, *ctx1 = B->ctx;
+    B->x = x2, B->ctx = ctx2, B->env.ctx = ctx2;
+    wanc_err err = dit_run_block(f, d, b, B);
+    B->x = x1, B->ctx = ctx1, B->env.ctx = ctx1;
+    return err;
+}
+
+/* The forward of `in`, and with in2 (the same inputs but the context) that
+ * of in2 too, block by block: each block's weights are read once for both. */
+static wanc_err forward(wanc_dit *d, const wanc_dit_inputs *in, const wanc_dit_inputs *in2, float *out, float *out2)
 {
     TRY(check_inputs(d, in));
     const wanc_dit_config *c = &d->cfg;
@@ -168,7 +182,20 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     B.env.ctx = B.ctx, B.env.t_mod = B.t_mod, B.env.rope = B.rope;
     TRY_GOTO(err, done, dit_embed_time(&f, d, A, &B, tvec));
     TRY_GOTO(err, done, dit_embed_context(&f, d, A, &B));
+    fwd f2 = f;
+    float *x2 = NULL, *ctx2 = NULL;
+    if (in2) {
+        f2.in = in2;
+        TRY_GOTO(err, done, dit_alloc_f(A, &x2, S * D));
+        TRY_GOTO(err, done, dit_alloc_f(A, &ctx2, L * D));
+        float *ctx1 = B.ctx;
+        B.ctx = ctx2;
+        err = dit_embed_context(&f2, d, A, &B);
+        B.ctx = ctx1;
+        if (err) goto done;
+    }
     TRY_GOTO(err, done, dit_embed_patches(&f, d, A, &B, Sr));
+    if (in2) TRY_GOTO(err, done, nn_copy(&f.nn, x2, B.x, S * D)); /* the same latents */
 
     /* reference tokens take RoPE frame 0, the video frames 1..F */
     {
@@ -198,6 +225,7 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
         for (int i = 0; i < c->num_layers; i++) {
             if (d->stream_blocks && i + 1 < c->num_layers) dit_prefetch_block(d, &d->blocks[i + 1]); /* read ahead */
             TRY_GOTO(err, done, dit_run_block(&f, d, &d->blocks[i], &B));
+            if (in2) TRY_GOTO(err, done, run_block_other(&f2, d, &d->blocks[i], &B, x2, ctx2));
             if (d->stream_blocks) block_advise(d, &d->blocks[i], false);
             if (in->observe) {
                 char name[32];
@@ -215,6 +243,10 @@ wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out)
     }
 
     TRY_GOTO(err, done, dit_run_head(&f, d, A, &B, tvec, Sr, out));
+    if (in2) {
+        B.x = x2;
+        TRY_GOTO(err, done, dit_run_head(&f2, d, A, &B, tvec, Sr, out2));
+    }
 
 done:;
     if (d->stream_blocks) dit_prefetch_wait(d); /* nothing reads the mapping once the forward returns */
@@ -233,6 +265,30 @@ done:;
         else wanc_error_free(perr);
     }
     return err;
+}
+
+wanc_err wanc_dit_forward(wanc_dit *d, const wanc_dit_inputs *in, float *out) { return forward(d, in, NULL, out, NULL); }
+
+wanc_err wanc_dit_forward_cfg_pair(wanc_dit *d, const wanc_dit_inputs *posi, const wanc_dit_inputs *nega, float *out_posi,
+                                   float *out_nega)
+{
+    /* Paired only where it pays and changes nothing else: a streamed DiT
+     * (reading the weights is the cost), inputs that differ in the context
+     * alone, and none of the per-branch extras (a step cache's decision,
+     * VACE hints, which read the context, or observers of one branch). */
+    const wanc_dit_inputs *a = posi, *b = nega;
+    bool same = a->latents == b->latents && a->lat_c == b->lat_c && a->F == b->F && a->H == b->H && a->W == b->W &&
+                a->y == b->y && a->y_c == b->y_c && a->timestep == b->timestep && a->ctx_len == b->ctx_len &&
+                a->clip == b->clip && a->clip_len == b->clip_len && a->t_mod_add == b->t_mod_add &&
+                a->zero_first_frame == b->zero_first_frame && a->reference == b->reference && a->ref_c == b->ref_c &&
+                a->camera == b->camera && a->camera_c == b->camera_c;
+    bool pair = d->stream_blocks && same && !a->cache && !b->cache && !a->vace_context && !b->vace_context &&
+                !a->observe && !b->observe;
+    if (!pair) {
+        TRY(forward(d, posi, NULL, out_posi, NULL));
+        return forward(d, nega, NULL, out_nega, NULL);
+    }
+    return forward(d, posi, nega, out_posi, out_nega);
 }
 
 double wanc_dit_flops(const wanc_dit_config *c, int64_t F, int64_t H, int64_t W, int64_t ctx_len, int64_t clip_len)

@@ -156,6 +156,12 @@ const wanc_dit_config *wanc_dit_get_config(const wanc_dit *dit);
  * vace_context, reference_latents, control_camera_latents_input).
  * F, H, W: latent frames/rows/cols (H, W divisible by the patch). */
 wanc_err wanc_dit_forward(wanc_dit *dit, const wanc_dit_inputs *in, float *out);
+/* Both branches of classifier-free guidance: the same as wanc_dit_forward of
+ * posi and then of nega, bit for bit. Inputs that differ only in `context`
+ * on a streamed DiT run block by block, both branches per block, so the
+ * weights are read once per step instead of twice. */
+wanc_err wanc_dit_forward_cfg_pair(wanc_dit *dit, const wanc_dit_inputs *posi, const wanc_dit_inputs *nega,
+                                   float *out_posi, float *out_nega);
 
 /* FLOPs of one forward at these sizes (2·M·N·K per GEMM + 4·L²·D per head
  * of attention), for benchmarks. */

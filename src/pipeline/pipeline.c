@@ -828,14 +828,22 @@ wanc_err wanc_generate(wanc_pipeline *p, const wanc_gen_params *params, wanc_vid
 
         in.context = ctx_posi;
         in.cache = tea ? &tea_posi.hook : NULL;
-        TRY_GOTO(err, done, model_eval(dit, &prm, &in, 0, e, &win, k, bf16, posi));
+        /* both branches in one pass over the weights: a streamed DiT reads them once per step */
+        const bool paired = cfg_scale != 1.0f && !win.size && !tea && !prm.velocity_override;
+        if (paired) {
+            wanc_dit_inputs in_nega = in;
+            in_nega.context = ctx_nega;
+            TRY_GOTO(err, done, wanc_dit_forward_cfg_pair(dit, &in, &in_nega, posi, nega));
+        } else {
+            TRY_GOTO(err, done, model_eval(dit, &prm, &in, 0, e, &win, k, bf16, posi));
+        }
         if (tea) observe_tea(&prm, &tea_posi, k, "posi");
         snprintf(name, sizeof name, "step%d.noise_pred_posi", k);
         observe(&prm, name, posi, lat_n);
         if (cfg_scale != 1.0f) {
             in.context = ctx_nega;
             in.cache = tea ? &tea_nega.hook : NULL;
-            TRY_GOTO(err, done, model_eval(dit, &prm, &in, 1, e, &win, k, bf16, nega));
+            if (!paired) TRY_GOTO(err, done, model_eval(dit, &prm, &in, 1, e, &win, k, bf16, nega));
             if (tea) observe_tea(&prm, &tea_nega, k, "nega");
             snprintf(name, sizeof name, "step%d.noise_pred_nega", k);
             observe(&prm, name, nega, lat_n);
