@@ -117,6 +117,7 @@ static wanc_err run_block_other(const fwd *f, const wanc_dit *d, const dit_block
 static wanc_err forward(wanc_dit *d, const wanc_dit_inputs *in, const wanc_dit_inputs *in2, float *out, float *out2)
 {
     TRY(check_inputs(d, in));
+    if (in2) TRY(check_inputs(d, in2));
     const wanc_dit_config *c = &d->cfg;
     const wanc_backend *be = d->be;
     const int pt = c->patch[0], ph = c->patch[1], pw = c->patch[2];
