@@ -29,6 +29,31 @@
 
 typedef struct wanc_backend wanc_backend;
 
+/* What linear_fused does to each output block of y = x·wᵀ + bias once the
+ * block's sums are final, while it is still in cache, instead of a separate
+ * pass over y: */
+typedef enum {
+    WANC_EPILOGUE_GELU_TANH = 1, /* y ← gelu_tanh(y) (the FFN's first linear) */
+    WANC_EPILOGUE_RESIDUAL,      /* residual ← residual + gate·y (a gated residual branch), y kept */
+} wanc_epilogue_kind;
+
+#define WANC_EPILOGUE_MAX_RANGES 2
+typedef struct wanc_epilogue {
+    wanc_epilogue_kind kind;
+    /* bf16 mode: y is rounded to bf16, and so is each later op's result,
+     * exactly where the unfused ops and round_bf16 would round (GELU: y,
+     * then gelu(y); residual: y, gate·y, then the sum). */
+    int round_bf16;
+    /* WANC_EPILOGUE_RESIDUAL: residual[M, N]; gate NULL means 1, else row r
+     * takes gate + k·gate_stride [N], k the first range with r < range_end[k]
+     * (nranges >= 1; per-token timesteps give some rows their own gate). */
+    float *residual;
+    const float *gate;
+    int64_t gate_stride;
+    int nranges;
+    int64_t range_end[WANC_EPILOGUE_MAX_RANGES];
+} wanc_epilogue;
+
 struct wanc_backend {
     const char *name; /* "cpu", "cuda:0" */
     /* CPU: linear runs Q8_0 weights on int8 dot products (activations
@@ -200,6 +225,18 @@ struct wanc_backend {
     wanc_err (*attention_backward)(const wanc_backend *be, float *dq, float *dk, float *dv, const float *dout,
                                    const float *q, const float *k, const float *v, const float *out, const float *lse,
                                    int64_t Lq, int64_t Lk, int64_t H, int64_t D, float scale, int accumulate);
+
+    /* ---- fused ops (optional: NULL runs the unfused ops instead) ----------
+     * Each gives the same bits as the ops it replaces, in fp32 and in bf16
+     * mode, and saves whole passes over activations that PyTorch makes. */
+    /* linear, then ep on each output block (ep NULL: plain linear). */
+    wanc_err (*linear_fused)(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                             const wanc_tensor *bias, int64_t M, const wanc_epilogue *ep);
+    /* layer_norm without affine, then modulate, in one pass over each row:
+     * out = LN(x)·(1 + scale) + shift; round_bf16: LN(x), 1 + scale, the
+     * product and the sum each rounded (torch's bf16 ops). In place ok. */
+    wanc_err (*layer_norm_modulate)(const wanc_backend *be, float *out, const float *x, const float *shift,
+                                    const float *scale, int64_t rows, int64_t dim, float eps, int round_bf16);
 };
 
 /* The CPU backend (OpenBLAS + the wanc thread pool). Always available. */

@@ -80,14 +80,19 @@ static const struct entry training_entries[] = {
     ENTRY(mul_rows_backward),  ENTRY(gelu_tanh_backward),  ENTRY(gelu_erf_backward), ENTRY(silu_backward),
     ENTRY(rope_backward),      ENTRY(attention_lse),       ENTRY(attention_backward),
 };
+/* The fused ops (optional: the nn layers run the unfused ops when NULL). */
+static const struct entry fused_entries[] = {
+    ENTRY(linear_fused), ENTRY(layer_norm_modulate),
+};
 #undef ENTRY
 
 /* An op appended to the struct but not to one of the lists above fails the
  * build here, so the checks below always cover the whole table. */
 _Static_assert(sizeof backend_entries / sizeof backend_entries[0] +
-                       sizeof training_entries / sizeof training_entries[0] ==
+                       sizeof training_entries / sizeof training_entries[0] +
+                       sizeof fused_entries / sizeof fused_entries[0] ==
                    (sizeof(wanc_backend) - offsetof(wanc_backend, alloc)) / sizeof(backend_fn),
-               "backend_entries and training_entries must list every op of struct wanc_backend");
+               "backend_entries, training_entries and fused_entries must list every op of struct wanc_backend");
 
 /* The first of `n` entries that is NULL in be's table, as a named error. */
 static wanc_err check_entries(const wanc_backend *be, const struct entry *e, size_t n, wanc_errcode code,

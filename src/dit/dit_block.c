@@ -34,8 +34,12 @@ wanc_err dit_block_forward(const nn_ctx *c, const wanc_dit_config *cfg, const di
     for (int k = 0; k < r->n; k++) TRY(nn_add_forward(c, a->mod + k * st, b->modulation, e->t_mod + k * st, st));
 
     /* self-attention */
-    TRY(nn_layer_norm_forward(c, a->n1, x0, NULL, NULL, S, D, eps));
-    TRY(nn_modulate_forward(c, a->h1, a->n1, MOD(a->mod, 0), MOD(a->mod, 1), st, r, D));
+    if (a->n1 == a->h1) { /* inference keeps no LN(x0): the fused pass */
+        TRY(nn_norm_modulate_forward(c, a->h1, x0, MOD(a->mod, 0), MOD(a->mod, 1), st, r, D, eps));
+    } else {
+        TRY(nn_layer_norm_forward(c, a->n1, x0, NULL, NULL, S, D, eps));
+        TRY(nn_modulate_forward(c, a->h1, a->n1, MOD(a->mod, 0), MOD(a->mod, 1), st, r, D));
+    }
     TRY(nn_linear_forward(c, a->qpre, a->h1, &b->q, LORA(DIT_LQ), U(DIT_LQ), S));
     TRY(nn_rms_norm_forward(c, a->q, a->qpre, b->norm_q, S, D, eps));
     TRY(nn_rope_forward(c, a->q, e->rope, S, H, hd));
@@ -44,9 +48,8 @@ wanc_err dit_block_forward(const nn_ctx *c, const wanc_dit_config *cfg, const di
     TRY(nn_rope_forward(c, a->k, e->rope, S, H, hd));
     TRY(nn_linear_forward(c, a->v, a->h1, &b->v, LORA(DIT_LV), U(DIT_LV), S));
     TRY(nn_attention_forward(c, a->a, a->lse1, a->q, a->k, a->v, S, S, H, hd));
-    TRY(nn_linear_forward(c, a->o, a->a, &b->o, LORA(DIT_LO), U(DIT_LO), S));
     if (a->x1 != x0) TRY(nn_copy(c, a->x1, x0, S * D));
-    TRY(nn_gate_forward(c, a->x1, a->o, MOD(a->mod, 2), st, r, D));
+    TRY(nn_linear_residual_forward(c, a->x1, a->o, a->a, &b->o, LORA(DIT_LO), U(DIT_LO), MOD(a->mod, 2), st, r, S));
 
     /* cross-attention: the text tokens, plus the Li image tokens that come first in the context */
     const float *text = e->ctx + Li * D;
@@ -66,17 +69,31 @@ wanc_err dit_block_forward(const nn_ctx *c, const wanc_dit_config *cfg, const di
     } else if (a->ca != a->cat) {
         TRY(nn_copy(c, a->ca, a->cat, S * D));
     }
-    TRY(nn_linear_forward(c, a->co, a->ca, &b->co, LORA(DIT_LCO), U(DIT_LCO), S));
-    TRY(nn_add_forward(c, a->x2, a->x1, a->co, S * D));
+    if (a->co == a->x2) { /* the training tape sums x1 + co in co's buffer */
+        TRY(nn_linear_forward(c, a->co, a->ca, &b->co, LORA(DIT_LCO), U(DIT_LCO), S));
+        TRY(nn_add_forward(c, a->x2, a->x1, a->co, S * D));
+    } else {
+        if (a->x2 != a->x1) TRY(nn_copy(c, a->x2, a->x1, S * D));
+        TRY(nn_linear_residual_forward(c, a->x2, a->co, a->ca, &b->co, LORA(DIT_LCO), U(DIT_LCO), NULL, st, r, S));
+    }
 
     /* FFN */
-    TRY(nn_layer_norm_forward(c, a->n2, a->x2, NULL, NULL, S, D, eps));
-    TRY(nn_modulate_forward(c, a->h2, a->n2, MOD(a->mod, 3), MOD(a->mod, 4), st, r, D));
-    TRY(nn_linear_forward(c, a->f1, a->h2, &b->ffn0, LORA(DIT_LF0), U(DIT_LF0), S));
-    TRY(nn_gelu_tanh_forward(c, a->g, a->f1, S * Fd));
-    TRY(nn_linear_forward(c, a->f2, a->g, &b->ffn2, LORA(DIT_LF2), U(DIT_LF2), S));
+    if (a->n2 == a->h2) {
+        TRY(nn_norm_modulate_forward(c, a->h2, a->x2, MOD(a->mod, 3), MOD(a->mod, 4), st, r, D, eps));
+    } else {
+        TRY(nn_layer_norm_forward(c, a->n2, a->x2, NULL, NULL, S, D, eps));
+        TRY(nn_modulate_forward(c, a->h2, a->n2, MOD(a->mod, 3), MOD(a->mod, 4), st, r, D));
+    }
+    /* inference keeps no pre-activation: GELU in the GEMM's epilogue */
+    if (a->f1 == a->g && !(lora && lora[DIT_LF0].rank > 0)) {
+        TRY(nn_linear_gelu_forward(c, a->g, a->h2, &b->ffn0, S));
+    } else {
+        TRY(nn_linear_forward(c, a->f1, a->h2, &b->ffn0, LORA(DIT_LF0), U(DIT_LF0), S));
+        TRY(nn_gelu_tanh_forward(c, a->g, a->f1, S * Fd));
+    }
     if (x_out != a->x2) TRY(nn_copy(c, x_out, a->x2, S * D));
-    return nn_gate_forward(c, x_out, a->f2, MOD(a->mod, 5), st, r, D);
+    return nn_linear_residual_forward(c, x_out, a->f2, a->g, &b->ffn2, LORA(DIT_LF2), U(DIT_LF2), MOD(a->mod, 5), st,
+                                      r, S);
 }
 
 wanc_err dit_block_backward(const nn_ctx *c, const wanc_dit_config *cfg, const dit_block *b, const nn_lora *lora,

@@ -43,8 +43,12 @@ wanc_err dit_time_backward(const nn_ctx *c, const wanc_dit *d, const nn_linear_g
 wanc_err dit_text_forward(const nn_ctx *c, const wanc_dit *d, const dit_text_acts *a, int64_t L)
 {
     TRY(nn_round(c, a->in, L * d->cfg.text_dim));
-    TRY(nn_linear_forward(c, a->h, a->in, &d->text0, NULL, NULL, L));
-    TRY(nn_gelu_tanh_forward(c, a->g, a->h, L * d->cfg.dim));
+    if (a->h == a->g) { /* inference keeps no pre-activation */
+        TRY(nn_linear_gelu_forward(c, a->g, a->in, &d->text0, L));
+    } else {
+        TRY(nn_linear_forward(c, a->h, a->in, &d->text0, NULL, NULL, L));
+        TRY(nn_gelu_tanh_forward(c, a->g, a->h, L * d->cfg.dim));
+    }
     return nn_linear_forward(c, a->out, a->g, &d->text2, NULL, NULL, L);
 }
 

@@ -7,14 +7,18 @@ wanc_err dit_head_forward(const nn_ctx *c, const wanc_dit *d, const float *x, co
                           int64_t S, const dit_head_acts *a)
 {
     const int64_t D = d->cfg.dim;
-    TRY(nn_layer_norm_forward(c, a->n, x, NULL, NULL, S, D, d->cfg.eps));
     for (int k = 0; k < r->n; k++) {
         float *hm = a->hm + k * 2 * D;
         TRY(c->be->add(c->be, hm, d->head_mod, e + k * D, D));
         TRY(c->be->add(c->be, hm + D, d->head_mod + D, e + k * D, D));
         TRY(nn_round(c, hm, 2 * D));
     }
-    TRY(nn_modulate_forward(c, a->h, a->n, a->hm, a->hm + D, 2 * D, r, D));
+    if (a->n == a->h) { /* inference keeps no LN(x): the fused pass */
+        TRY(nn_norm_modulate_forward(c, a->h, x, a->hm, a->hm + D, 2 * D, r, D, d->cfg.eps));
+    } else {
+        TRY(nn_layer_norm_forward(c, a->n, x, NULL, NULL, S, D, d->cfg.eps));
+        TRY(nn_modulate_forward(c, a->h, a->n, a->hm, a->hm + D, 2 * D, r, D));
+    }
     return nn_linear_forward(c, a->out, a->h, &d->head, NULL, NULL, S);
 }
 

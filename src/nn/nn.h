@@ -111,6 +111,28 @@ wanc_err nn_gate_forward(const nn_ctx *c, float *x, float *y, const float *gate,
 wanc_err nn_gate_backward(const nn_ctx *c, float *dy, float *dgate, int64_t stride, const float *dx, const float *y,
                           const float *gate, const nn_ranges *r, int64_t dim, int acc);
 
+/* LayerNorm (no affine) then nn_modulate_forward, without keeping LN(x)
+ * (inference): one pass per row where the backend has the fused op. Same
+ * bits either way. In place ok. */
+wanc_err nn_norm_modulate_forward(const nn_ctx *c, float *out, const float *x, const float *shift, const float *scale,
+                                  int64_t stride, const nn_ranges *r, int64_t dim, float eps);
+
+/* ---- fused linears (nn_linear.c) ----------------------------------------------------------- */
+
+/* gelu_tanh(nn_linear_forward(x)) into y without keeping the pre-activation
+ * (inference): one fused op where the backend has it, else the two layers.
+ * Same bits either way. */
+wanc_err nn_linear_gelu_forward(const nn_ctx *c, float *y, const float *x, const nn_linear *l, int64_t M);
+/* res += gate·y per range, y = nn_linear_forward(x) (kept in y, rounded as
+ * that layer rounds it; gate NULL: res + y, nn_add_forward's sum): the
+ * residual branch of a block in one fused op where the backend has it and
+ * no LoRA term is added, else nn_linear_forward and nn_gate_forward /
+ * nn_add_forward. Same bits either way (y is clobbered on the unfused
+ * bf16 gate path, as nn_gate_forward does). */
+wanc_err nn_linear_residual_forward(const nn_ctx *c, float *res, float *y, const float *x, const nn_linear *l,
+                                    const nn_lora *lo, float *u, const float *gate, int64_t stride,
+                                    const nn_ranges *r, int64_t M);
+
 /* ---- pointwise (nn_pointwise.c) ------------------------------------------------------------- */
 
 /* out = act(x) over n values; the backward reads x (the tape keeps the input). */

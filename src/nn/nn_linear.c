@@ -33,3 +33,42 @@ wanc_err nn_linear_backward(const nn_ctx *c, float *dx, int acc, const float *dy
     }
     return NULL;
 }
+
+/* ---- fused linears ---------------------------------------------------------------------------- */
+
+wanc_err nn_linear_gelu_forward(const nn_ctx *c, float *y, const float *x, const nn_linear *l, int64_t M)
+{
+    const wanc_backend *be = c->be;
+    if (!be->linear_fused || l->lora) {
+        TRY(nn_linear_forward(c, y, x, l, NULL, NULL, M));
+        return nn_gelu_tanh_forward(c, y, y, M * l->w->shape[0]);
+    }
+    const wanc_epilogue ep = {.kind = WANC_EPILOGUE_GELU_TANH, .round_bf16 = c->bf16};
+    return be->linear_fused(be, y, x, l->w, l->b, M, &ep);
+}
+
+/* Do the ranges tile rows [0, M) in order (what the epilogue's range_end assumes)? */
+static int ranges_tile(const nn_ranges *r, int64_t M)
+{
+    if (r->n < 1 || r->n > WANC_EPILOGUE_MAX_RANGES || r->begin[0] != 0 || r->end[r->n - 1] != M) return 0;
+    for (int k = 1; k < r->n; k++)
+        if (r->begin[k] != r->end[k - 1]) return 0;
+    return 1;
+}
+
+wanc_err nn_linear_residual_forward(const nn_ctx *c, float *res, float *y, const float *x, const nn_linear *l,
+                                    const nn_lora *lo, float *u, const float *gate, int64_t stride,
+                                    const nn_ranges *r, int64_t M)
+{
+    const wanc_backend *be = c->be;
+    const int64_t N = l->w->shape[0];
+    if (!be->linear_fused || l->lora || lo || !ranges_tile(r, M)) {
+        TRY(nn_linear_forward(c, y, x, l, lo, u, M));
+        if (!gate) return nn_add_forward(c, res, res, y, M * N);
+        return nn_gate_forward(c, res, y, gate, stride, r, N);
+    }
+    wanc_epilogue ep = {.kind = WANC_EPILOGUE_RESIDUAL, .round_bf16 = c->bf16, .residual = res, .gate = gate,
+                        .gate_stride = stride, .nranges = r->n};
+    for (int k = 0; k < r->n; k++) ep.range_end[k] = r->end[k];
+    return be->linear_fused(be, y, x, l->w, l->b, M, &ep);
+}

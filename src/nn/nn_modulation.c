@@ -65,3 +65,15 @@ wanc_err nn_gate_backward(const nn_ctx *c, float *dy, float *dgate, int64_t stri
                                         NROWS, dim, acc));
     return NULL;
 }
+
+wanc_err nn_norm_modulate_forward(const nn_ctx *c, float *out, const float *x, const float *shift, const float *scale,
+                                  int64_t stride, const nn_ranges *r, int64_t dim, float eps)
+{
+    const wanc_backend *be = c->be;
+    if (!be->layer_norm_modulate) {
+        RANGES TRY(nn_layer_norm_forward(c, ROWS(out), ROWS(x), NULL, NULL, NROWS, dim, eps));
+        return nn_modulate_forward(c, out, out, shift, scale, stride, r, dim);
+    }
+    RANGES TRY(be->layer_norm_modulate(be, ROWS(out), ROWS(x), VEC(shift), VEC(scale), NROWS, dim, eps, c->bf16));
+    return NULL;
+}

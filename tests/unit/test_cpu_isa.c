@@ -215,9 +215,12 @@ TEST(cpu_bf16_conv3d_every_path)
     free(o2);
 }
 
-/* attention with q, k, v all bf16 (bf16 compute): q·kᵀ on the bf16 kernels
- * where the path has them; every path against a double softmax, same bits
- * at 1 and 2 threads. Several query and key tiles, a ragged last one. */
+/* attention with q, k, v all bf16 (bf16 compute): q·kᵀ and P·V on the bf16
+ * kernels where the path has them (P rounded to bf16 for P·V, its sums
+ * float32, as PyTorch's bf16 attention); every path against a double
+ * softmax (the bf16 path against one whose P is rounded to bf16 as well),
+ * same bits at 1 and 2 threads. Several query and key tiles, a ragged last
+ * one. */
 TEST(cpu_bf16_attention_every_path)
 {
     const wanc_backend *be = wanc_backend_cpu();
@@ -228,7 +231,8 @@ TEST(cpu_bf16_attention_every_path)
     for (int64_t i = 0; i < Lq * HD; i++) q[i] = wanc_round_bf16(isa_frand() * 2.0f);
     for (int64_t i = 0; i < Lk * HD; i++) k[i] = wanc_round_bf16(isa_frand() * 2.0f);
     for (int64_t i = 0; i < Lk * HD; i++) v[i] = wanc_round_bf16(isa_frand());
-    double *ref = malloc(sizeof(double) * (size_t)(Lq * HD)), *p = malloc(sizeof(double) * (size_t)Lk);
+    double *ref = malloc(sizeof(double) * (size_t)(Lq * HD)), *p = malloc(sizeof(double) * (size_t)(2 * Lk));
+    double *ref_pb = malloc(sizeof(double) * (size_t)(Lq * HD)); /* P rounded to bf16 in P·V */
     for (int64_t h = 0; h < H; h++)
         for (int64_t i = 0; i < Lq; i++) {
             double mx = -1e300, sum = 0;
@@ -238,11 +242,24 @@ TEST(cpu_bf16_attention_every_path)
                 p[c] = s * scale;
                 if (p[c] > mx) mx = p[c];
             }
+            /* the bf16 path rounds exp(s - m) against the running max m of
+             * the key tiles so far, then rescales by exp(m - max) */
+            double *pb = p + Lk, run = -1e300;
+            for (int64_t c0 = 0; c0 < Lk; c0 += CPU_ATTN_TK) {
+                int64_t c1 = c0 + CPU_ATTN_TK < Lk ? c0 + CPU_ATTN_TK : Lk;
+                for (int64_t c = c0; c < c1; c++) run = p[c] > run ? p[c] : run;
+                for (int64_t c = c0; c < c1; c++)
+                    pb[c] = (double)wanc_round_bf16((float)exp(p[c] - run)) * exp(run - mx);
+            }
             for (int64_t c = 0; c < Lk; c++) sum += p[c] = exp(p[c] - mx);
             for (int64_t d = 0; d < D; d++) {
-                double o = 0;
-                for (int64_t c = 0; c < Lk; c++) o += p[c] * v[c * HD + h * D + d];
+                double o = 0, ob = 0;
+                for (int64_t c = 0; c < Lk; c++) {
+                    o += p[c] * v[c * HD + h * D + d];
+                    ob += pb[c] * v[c * HD + h * D + d];
+                }
                 ref[i * HD + h * D + d] = o / sum;
+                ref_pb[i * HD + h * D + d] = ob / sum;
             }
         }
     float *o1 = malloc(sizeof(float) * (size_t)(Lq * HD)), *o2 = malloc(sizeof(float) * (size_t)(Lq * HD));
@@ -254,13 +271,19 @@ TEST(cpu_bf16_attention_every_path)
         CHECK_OK(be->attention(be, o1, q, k, v, Lq, Lk, H, D, scale, NULL, NULL));
         wanc_threads_set(2);
         CHECK_OK(be->attention(be, o2, q, k, v, Lq, Lk, H, D, scale, NULL, NULL));
-        double err = 0;
+        const double *r = isa == CPU_ISA_AVX512BF16 ? ref_pb : ref;
+        double err = 0, err_other = 0;
         for (int64_t i = 0; i < Lq * HD; i++) {
-            double d = fabs((double)o1[i] - ref[i]);
+            double d = fabs((double)o1[i] - r[i]), d2 = fabs((double)o1[i] - (r == ref ? ref_pb : ref)[i]);
             if (!(d <= err)) err = d;
+            if (!(d2 <= err_other)) err_other = d2;
         }
-        if (!(err <= 1e-5)) fprintf(stderr, "  bf16 attention path %s: err %g\n", cpu_isa_name((cpu_isa)isa), err);
-        CHECK(err <= 1e-5);
+        fprintf(stderr, "  bf16 attention path %s: err %g (against the other rounding of P: %g)\n",
+                cpu_isa_name((cpu_isa)isa), err, err_other);
+        /* bf16 path: a p within float32 exp's error of a bf16 rounding
+         * boundary may round the other way (2^-8 · p · |v| / sum each, rare);
+         * the other scheme of rounding P is 4e-4 away, so 1e-4 still tells */
+        CHECK(err <= (isa == CPU_ISA_AVX512BF16 ? 1e-4 : 1e-5));
         CHECK(memcmp(o1, o2, sizeof(float) * (size_t)(Lq * HD)) == 0);
     }
     wanc_threads_set(threads);
@@ -269,6 +292,7 @@ TEST(cpu_bf16_attention_every_path)
     free(k);
     free(v);
     free(ref);
+    free(ref_pb);
     free(p);
     free(o1);
     free(o2);

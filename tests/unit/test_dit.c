@@ -492,3 +492,39 @@ TEST(dit_cfg_pair_gives_two_forwards_bits)
     }
     remove(p);
 }
+
+/* The fused ops (norm + modulation, GELU and gated-residual epilogues) give
+ * the DiT forward the unfused ops' bits: a table without them runs the
+ * separate ops. fp32 and bf16 compute. */
+TEST(dit_fused_ops_give_the_unfused_forward_bits)
+{
+    char p[256];
+    tmp_path(p, sizeof p, "fused");
+    wanc_dit_config c = tiny_config(false);
+    c.num_layers = 2;
+    CHECK_OK(wanc_dit_random_write(p, &c, WANC_BF16, 29));
+    wanc_backend unfused = *wanc_backend_cpu();
+    unfused.linear_fused = NULL;
+    unfused.layer_norm_modulate = NULL;
+    const wanc_backend *tables[2] = {wanc_backend_cpu(), &unfused};
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        float *out[2] = {NULL, NULL};
+        int64_t n_out = 0;
+        for (int t = 0; t < 2; t++) {
+            wanc_dit *d = NULL;
+            wanc_dit_options o = {.num_heads = 2, .precision = bf16 ? WANC_DIT_BF16 : WANC_DIT_FP32};
+            CHECK_OK(wanc_dit_open(&d, tables[t], p, &o));
+            if (!d) continue;
+            tiny_inputs ti;
+            wanc_dit_inputs in = make_inputs(&ti, &c);
+            n_out = 16 * in.F * in.H * in.W;
+            out[t] = malloc(sizeof(float) * (size_t)n_out);
+            CHECK_OK(wanc_dit_forward(d, &in, out[t]));
+            free_inputs(&ti);
+            wanc_dit_free(d);
+        }
+        CHECK(out[0] && out[1] && !memcmp(out[0], out[1], sizeof(float) * (size_t)n_out));
+        free(out[0]), free(out[1]);
+    }
+    remove(p);
+}

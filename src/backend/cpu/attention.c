@@ -6,8 +6,10 @@
  *   O = O·exp(m - m') + P · V_tile (sgemm);   finally O / l.
  * When q and k are all bf16 (bf16 compute) on the avx512bf16 path, S's
  * product runs on the packed vdpbf16ps kernels (the same float32 products
- * in another fixed order, then the scale); P is not bf16, so P · V stays
- * sgemm (rounding P to bf16 would change the numerics).
+ * in another fixed order, then the scale). When v is all bf16 too, P · V
+ * runs there as well, with P rounded to bf16 after its row sums are taken
+ * in float32: what PyTorch's bf16 attention does (its CPU flash kernel and
+ * flash-attn on CUDA convert P to the input dtype for the P · V product).
  * Only S (TQ × TK), O (TQ × D) and two TQ vectors live per thread: Lq × Lk
  * is never materialised. Tiles and the key order are fixed by the sizes, so
  * the bits do not depend on the thread count.
@@ -24,8 +26,8 @@
 #include "backend/cpu/cpu_simd.h"
 #include "core/threads.h"
 
-#define TQ 128
-#define TK 256
+#define TQ CPU_ATTN_TQ
+#define TK CPU_ATTN_TK
 
 typedef struct {
     float *out, *lse; /* lse [H, Lq] or NULL */
@@ -33,7 +35,8 @@ typedef struct {
     const uint8_t *mask;
     int64_t Lq, Lk, H, D, qtiles;
     float scale;
-    int bf16; /* q and k all bf16: S = Q Kᵀ on the AVX-512 BF16 kernels */
+    int bf16;    /* q and k all bf16: S = Q Kᵀ on the AVX-512 BF16 kernels */
+    int pv_bf16; /* and v: P (rounded to bf16) · V there too */
     atomic_int failed;
 } attn_job;
 
@@ -54,14 +57,22 @@ static void attention_range(void *ctx, int64_t begin, int64_t end)
     }
     float *S = buf, *O = S + TQ * TK, *m = O + TQ * D, *l = m + TQ;
     const int64_t D2 = (D + 1) / 2;
-    uint32_t *qa = NULL, *kb = NULL; /* packed Q tile (A panels) and K tile (B panels) */
+    /* packed Q tile (A panels) and K tile (B panels); P tile (A) and V tile (B) */
+    uint32_t *qa = NULL, *kb = NULL, *pa = NULL, *vb = NULL;
+    const int64_t Dp = (D + BF16_NR - 1) / BF16_NR * BF16_NR;
     if (j->bf16) {
-        qa = cpu_scratch(CPU_SCRATCH_WORK2, sizeof(uint32_t) * (size_t)((TQ + BF16_MR) * D2 + (TK + BF16_NR) * D2));
+        size_t words = (size_t)((TQ + BF16_MR) * D2 + (TK + BF16_NR) * D2);
+        if (j->pv_bf16) words += (size_t)((TQ + BF16_MR) * (TK / 2) + Dp * (TK / 2));
+        qa = cpu_scratch(CPU_SCRATCH_WORK2, sizeof(uint32_t) * words);
         if (!qa) {
             atomic_store(&j->failed, 1);
             return;
         }
         kb = qa + (TQ + BF16_MR) * D2;
+        if (j->pv_bf16) {
+            pa = kb + (TK + BF16_NR) * D2;
+            vb = pa + (TQ + BF16_MR) * (TK / 2);
+        }
     }
     for (int64_t t = begin; t < end; t++) {
         int64_t h = t / j->qtiles, q0 = (t % j->qtiles) * TQ;
@@ -101,8 +112,17 @@ static void attention_range(void *ctx, int64_t begin, int64_t end)
                 if (corr != 1.0f)
                     for (int64_t d = 0; d < D; d++) O[i * D + d] *= corr;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)D, (int)nk, 1.0f, S, TK,
-                        j->v + k0 * HD + h * D, (int)HD, 1.0f, O, (int)D);
+            if (pa) { /* P to bf16 (the row sums above stay float32's), then P · V on vdpbf16ps */
+                const int64_t nk2 = (nk + 1) / 2;
+                for (int64_t i = 0; i < nq; i++)
+                    for (int64_t c = 0; c < nk; c++) S[i * TK + c] = wanc_round_bf16(S[i * TK + c]);
+                cpu_bf16_pack_a(pa, S, TK, nq, 0, nk, nk);
+                cpu_bf16_pack_b_f32_strided(vb, j->v + k0 * HD + h * D, 1, HD, D, nk);
+                cpu_bf16_gemm_block(O, D, pa, nk2 * BF16_MR, vb, BF16_NR, nk2 * BF16_NR, nq, D, nk2, 1, NULL);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)D, (int)nk, 1.0f, S, TK,
+                            j->v + k0 * HD + h * D, (int)HD, 1.0f, O, (int)D);
+            }
         }
         for (int64_t i = 0; i < nq; i++) {
             float inv = 1.0f / l[i];
@@ -130,6 +150,7 @@ wanc_err cpu_attention(const wanc_backend *be, float *out, const float *q, const
     cpu_blas_init();
     attn_job j = {.out = out, .q = q, .k = k, .v = v, .bias = bias, .mask = key_mask, .Lq = Lq, .Lk = Lk, .H = H,
                   .D = D, .scale = scale, .qtiles = (Lq + TQ - 1) / TQ, .bf16 = qk_bf16(q, k, Lq, Lk, H * D)};
+    j.pv_bf16 = j.bf16 && cpu_bf16_exact(v, Lk * H * D);
     atomic_init(&j.failed, 0);
     wanc_parallel_for(H * j.qtiles, 1, attention_range, &j);
     if (atomic_load(&j.failed)) WANC_FAIL(WANC_ENOMEM, "attention: out of memory for the tile buffers");
@@ -151,6 +172,7 @@ wanc_err cpu_attention_lse(const wanc_backend *be, float *out, float *lse, const
     cpu_blas_init();
     attn_job j = {.out = out, .lse = lse, .q = q, .k = k, .v = v, .Lq = Lq, .Lk = Lk, .H = H, .D = D,
                   .scale = scale, .qtiles = (Lq + TQ - 1) / TQ, .bf16 = qk_bf16(q, k, Lq, Lk, H * D)};
+    j.pv_bf16 = j.bf16 && cpu_bf16_exact(v, Lk * H * D);
     atomic_init(&j.failed, 0);
     wanc_parallel_for(H * j.qtiles, 1, attention_range, &j);
     if (atomic_load(&j.failed)) WANC_FAIL(WANC_ENOMEM, "attention_lse: out of memory for the tile buffers");

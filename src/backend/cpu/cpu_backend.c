@@ -178,6 +178,8 @@ static const wanc_backend cpu_table = {
     .rope_backward = cpu_rope_backward,
     .attention_lse = cpu_attention_lse,
     .attention_backward = cpu_attention_backward,
+    .linear_fused = cpu_linear_fused,
+    .layer_norm_modulate = cpu_layer_norm_modulate,
 };
 
 const wanc_backend *wanc_backend_cpu(void)

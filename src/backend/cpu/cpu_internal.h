@@ -82,6 +82,9 @@ void cpu_bf16_pack_b(uint32_t *dst, const uint16_t *w, int64_t ldw, int64_t n, i
 /* Pack rows [0, n) of a float32 matrix x (row stride ldx, K columns), all
  * exactly bf16 (checked by the caller), as B panels. */
 void cpu_bf16_pack_b_f32(uint32_t *dst, const float *x, int64_t ldx, int64_t n, int64_t K);
+/* The same with element (j, k) at x[j·ld + k·cs]: a transposed operand
+ * (attention's V tile, keys along k) packs without a copy. */
+void cpu_bf16_pack_b_f32_strided(uint32_t *dst, const float *x, int64_t ld, int64_t cs, int64_t n, int64_t K);
 /* Pack rows [0, m) x columns [k0, k0 + kc) of a float32 matrix x (row
  * stride ldx, K columns in all; k0 even) as A panels. Returns 0 when some
  * value is not exactly a bf16 (the caller then takes the float32 path). */
@@ -97,6 +100,12 @@ int cpu_bf16_exact(const float *x, int64_t n);
  * panel stride b_panel). */
 void cpu_bf16_gemm_block(float *c, int64_t ldc, const uint32_t *a, int64_t a_panel, const uint32_t *b, int64_t ldb,
                          int64_t b_panel, int64_t m, int64_t n, int64_t kc2, int accumulate, const float *bias);
+
+/* attention.c's tiles: queries per task, keys per step of the online
+ * softmax (on the bf16 path P is rounded per key tile, against the running
+ * max, so the tile size is part of its numerics). */
+#define CPU_ATTN_TQ 128
+#define CPU_ATTN_TK 256
 
 /* Make OpenBLAS single-threaded (once). Every op that calls cblas calls this. */
 void cpu_blas_init(void);
@@ -129,12 +138,19 @@ void cpu_silu_span(float *out, const float *x, int64_t n);
 /* ---- op entries (signatures as in backend.h) ---- */
 wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
                     const wanc_tensor *bias, int64_t M);
+wanc_err cpu_linear_fused(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                          const wanc_tensor *bias, int64_t M, const wanc_epilogue *ep);
+/* ep on one output block of a linear (elementwise.c). */
+void cpu_epilogue_block(const wanc_epilogue *ep, float *y, int64_t ldy, int64_t row0, int64_t rows, int64_t col0,
+                        int64_t cols);
 wanc_err cpu_gemm(const wanc_backend *be, float *out, const float *a, const float *b, int64_t M, int64_t N,
                   int64_t K, int trans_a, int trans_b, float alpha, float beta, int64_t lda, int64_t ldb,
                   int64_t ldc);
 
 wanc_err cpu_layer_norm(const wanc_backend *be, float *out, const float *x, const float *weight,
                         const float *bias, int64_t rows, int64_t dim, float eps);
+wanc_err cpu_layer_norm_modulate(const wanc_backend *be, float *out, const float *x, const float *shift,
+                                 const float *scale, int64_t rows, int64_t dim, float eps, int round_bf16);
 wanc_err cpu_rms_norm(const wanc_backend *be, float *out, const float *x, const float *weight, int64_t rows,
                       int64_t dim, float eps);
 wanc_err cpu_softmax(const wanc_backend *be, float *out, const float *x, int64_t rows, int64_t dim);

@@ -178,6 +178,41 @@ wanc_err cpu_relu(const wanc_backend *be, float *out, const float *x, int64_t n)
     return run_ew("relu", &(ew_job){.op = OP_RELU, .out = out, .a = x}, n);
 }
 
+/* ---- linear epilogues ------------------------------------------------------------- */
+
+/* ep on the output block y[row0.., col0..] (rows x cols, row stride ldy =
+ * the linear's N, which the residual shares): each element goes through the
+ * formulas of the unfused ops above and below (gelu_tanh's vector code,
+ * gated_add's sum, round_bf16), so the bits are theirs. */
+void cpu_epilogue_block(const wanc_epilogue *ep, float *y, int64_t ldy, int64_t row0, int64_t rows, int64_t col0,
+                        int64_t cols)
+{
+    const int rb = ep->round_bf16;
+    for (int64_t r = 0; r < rows; r++) {
+        float *yr = y + r * ldy;
+        if (rb)
+            for (int64_t c = 0; c < cols; c++) yr[c] = wanc_round_bf16(yr[c]);
+        if (ep->kind == WANC_EPILOGUE_GELU_TANH) {
+            transcendental(OP_GELU_TANH, yr, yr, 0, cols);
+            if (rb)
+                for (int64_t c = 0; c < cols; c++) yr[c] = wanc_round_bf16(yr[c]);
+            continue;
+        }
+        int k = 0;
+        while (k + 1 < ep->nranges && row0 + r >= ep->range_end[k]) k++;
+        float *res = ep->residual + (row0 + r) * ldy + col0;
+        const float *g = ep->gate ? ep->gate + k * ep->gate_stride + col0 : NULL;
+        if (!rb && g)
+            for (int64_t c = 0; c < cols; c++) res[c] = res[c] + g[c] * yr[c];
+        else if (!rb)
+            for (int64_t c = 0; c < cols; c++) res[c] = res[c] + yr[c];
+        else if (g) /* torch's bf16: the product rounded, then the sum */
+            for (int64_t c = 0; c < cols; c++) res[c] = wanc_round_bf16(res[c] + wanc_round_bf16(yr[c] * g[c]));
+        else
+            for (int64_t c = 0; c < cols; c++) res[c] = wanc_round_bf16(res[c] + yr[c]);
+    }
+}
+
 /* ---- row broadcasts ------------------------------------------------------------- */
 
 typedef struct {

@@ -66,6 +66,11 @@ void cpu_bf16_pack_b_f32(uint32_t *dst, const float *x, int64_t ldx, int64_t n, 
     pack_panels(dst, x, 1, ldx, 1, n, K, BF16_NR);
 }
 
+void cpu_bf16_pack_b_f32_strided(uint32_t *dst, const float *x, int64_t ld, int64_t cs, int64_t n, int64_t K)
+{
+    pack_panels(dst, x, 1, ld, cs, n, K, BF16_NR);
+}
+
 void cpu_bf16_pack_a_bf16(uint32_t *dst, const uint16_t *a, int64_t ld, int64_t cs, int64_t m, int64_t K)
 {
     pack_panels(dst, a, 0, ld, cs, m, K, BF16_MR);

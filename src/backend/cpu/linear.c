@@ -64,8 +64,15 @@ typedef struct {
     int bf16; /* try the AVX-512 BF16 kernels (a BF16 weight, x's first and last rows bf16-exact) */
     cpu_int8 q8_kernel; /* a Q8_0 weight on the int8 kernels (be->q8_int8): which one */
     uint8_t *xq;        /* x quantized for them */
+    const wanc_epilogue *ep; /* run on each output block once it is final, or NULL */
     atomic_int failed;
 } linear_job;
+
+/* The epilogue on output block (m0, n0) of mm x nn, now final. */
+static void finish_block(const linear_job *j, int64_t m0, int64_t mm, int64_t n0, int64_t nn)
+{
+    if (j->ep) cpu_epilogue_block(j->ep, j->out + m0 * j->N + n0, j->N, m0, mm, n0, nn);
+}
 
 static atomic_uint_fast64_t linear_calls;
 
@@ -152,6 +159,7 @@ static void q8_range(void *ctx, int64_t begin, int64_t end)
             cpu_q8_pack_w(wp, (const uint8_t *)j->w->data + (size_t)n0 * (size_t)(j->K / 32 * 34), nn, j->K);
         cpu_q8_gemm_block(j->out + m0 * j->N + n0, j->N, j->xq + cpu_q8_x_pack_bytes(m0, j->K), wp, mm, nn, j->K,
                           j->bias ? j->bias + n0 : NULL, j->q8_kernel);
+        finish_block(j, m0, mm, n0, nn);
     }
 }
 
@@ -182,7 +190,10 @@ static void linear_range(void *ctx, int64_t begin, int64_t end)
         int64_t nbi = t / j->mblocks, mbi = t % j->mblocks;
         int64_t n0 = nbi * j->nb, nn = j->N - n0 < j->nb ? j->N - n0 : j->nb;
         int64_t m0 = mbi * j->mb, mm = j->M - m0 < j->mb ? j->M - m0 : j->mb;
-        if (j->bf16 && linear_bf16_block(j, nbi, n0, nn, m0, mm)) continue;
+        if (j->bf16 && linear_bf16_block(j, nbi, n0, nn, m0, mm)) {
+            finish_block(j, m0, mm, n0, nn);
+            continue;
+        }
         const float *wblk;
         if (j->w->dtype == WANC_F32 && j->w->scale == 0.0f) {
             wblk = (const float *)j->w->data + n0 * j->K;
@@ -201,14 +212,15 @@ static void linear_range(void *ctx, int64_t begin, int64_t end)
         if (j->bias)
             for (int64_t r = 0; r < mm; r++)
                 for (int64_t c = 0; c < nn; c++) o[r * j->N + c] += j->bias[n0 + c];
+        finish_block(j, m0, mm, n0, nn);
     }
 }
 
-/* out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]); w any float dtype, contiguous, K = numel(w)/N. */
-wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
-                    const wanc_tensor *bias, int64_t M)
+/* out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N]), then ep (or NULL) on each output
+ * block; w any float dtype, contiguous, K = numel(w)/N. */
+wanc_err cpu_linear_fused(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                          const wanc_tensor *bias, int64_t M, const wanc_epilogue *ep)
 {
-    (void)be;
     if (!w || w->ndim < 2 || !w->data) WANC_FAIL(WANC_EINVAL, "linear: weight must be a tensor of >= 2 dims");
     if (!cpu_weight_dtype_ok(w->dtype))
         WANC_FAIL(WANC_ESHAPE, "linear: weight dtype %s is not a float type", wanc_dtype_name(w->dtype));
@@ -226,6 +238,13 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
                  !wanc_tensor_is_contiguous(bias)))
         WANC_FAIL(WANC_ESHAPE, "linear: bias must be a contiguous float tensor of %lld values, got %lld %s",
                   (long long)N, (long long)wanc_tensor_numel(bias), wanc_dtype_name(bias->dtype));
+    if (ep && ep->kind != WANC_EPILOGUE_GELU_TANH && ep->kind != WANC_EPILOGUE_RESIDUAL)
+        WANC_FAIL(WANC_EINVAL, "linear: unknown epilogue %d", (int)ep->kind);
+    if (ep && ep->kind == WANC_EPILOGUE_RESIDUAL &&
+        (!ep->residual || ep->nranges < 1 || ep->nranges > WANC_EPILOGUE_MAX_RANGES || ep->residual == out ||
+         ep->residual == x))
+        WANC_FAIL(WANC_EINVAL, "linear: a residual epilogue needs its own residual buffer and 1..%d ranges (got %d)",
+                  WANC_EPILOGUE_MAX_RANGES, ep->nranges);
     if (M == 0) return NULL;
     if (!out || !x) WANC_FAIL(WANC_EINVAL, "linear: NULL input or output");
     cpu_blas_init();
@@ -240,7 +259,7 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
             return e;
         }
     }
-    linear_job j = {.out = out, .x = x, .w = w, .bias = bias_f32, .M = M, .N = N, .K = K};
+    linear_job j = {.out = out, .x = x, .w = w, .bias = bias_f32, .M = M, .N = N, .K = K, .ep = ep};
     choose_blocks(M, N, K, &j.mb, &j.nb);
     j.mblocks = (M + j.mb - 1) / j.mb;
     j.call_id = atomic_fetch_add(&linear_calls, 1) + 1;
@@ -264,6 +283,12 @@ wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wa
         WANC_FAIL(WANC_ENOMEM, "linear: out of memory for a %lld x %lld weight block", (long long)j.nb,
                   (long long)K);
     return NULL;
+}
+
+wanc_err cpu_linear(const wanc_backend *be, float *out, const float *x, const wanc_tensor *w,
+                    const wanc_tensor *bias, int64_t M)
+{
+    return cpu_linear_fused(be, out, x, w, bias, M, NULL);
 }
 
 /* ---- gemm ------------------------------------------------------------------------- */

@@ -32,6 +32,15 @@ static wanc_err check_rows(const char *op, const float *out, const float *x, int
     return NULL;
 }
 
+/* A row's mean and 1/sqrt(var + eps) (biased variance), summed in double. */
+static void layer_norm_stats(const float *x, int64_t D, float eps, float *m, float *rstd)
+{
+    double mean = cpu_sum_f64(x, D, 0.0, 0) / (double)D;
+    double v = cpu_sum_f64(x, D, mean, 1);
+    *m = (float)mean;
+    *rstd = (float)(1.0 / sqrt(v / (double)D + (double)eps));
+}
+
 static void layer_norm_range(void *ctx, int64_t begin, int64_t end)
 {
     row_job *j = ctx;
@@ -39,9 +48,8 @@ static void layer_norm_range(void *ctx, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *x = j->x + r * D;
         float *o = j->out + r * D;
-        double mean = cpu_sum_f64(x, D, 0.0, 0) / (double)D;
-        double v = cpu_sum_f64(x, D, mean, 1);
-        float m = (float)mean, rstd = (float)(1.0 / sqrt(v / (double)D + (double)j->eps));
+        float m, rstd;
+        layer_norm_stats(x, D, j->eps, &m, &rstd);
         const float *w = j->weight, *b = j->bias;
         if (w && b)
             for (int64_t i = 0; i < D; i++) o[i] = ((x[i] - m) * rstd) * w[i] + b[i];
@@ -63,6 +71,54 @@ wanc_err cpu_layer_norm(const wanc_backend *be, float *out, const float *x, cons
     if (rows == 0 || dim == 0) return NULL;
     row_job j = {.out = out, .x = x, .weight = weight, .bias = bias, .dim = dim, .eps = eps};
     wanc_parallel_for(rows, rows_per_task(dim), layer_norm_range, &j);
+    return NULL;
+}
+
+typedef struct {
+    float *out;
+    const float *x, *shift, *scale;
+    int64_t dim;
+    float eps;
+    int round_bf16;
+} norm_mod_job;
+
+/* layer_norm_range's statistics and normalised value, then modulate's
+ * x·(1 + scale) + shift on it while the row is in cache (bf16: each result
+ * rounded as nn_modulate_forward's separate ops round it). */
+static void layer_norm_modulate_range(void *ctx, int64_t begin, int64_t end)
+{
+    norm_mod_job *j = ctx;
+    const int64_t D = j->dim;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = j->x + r * D;
+        float *o = j->out + r * D;
+        float m, rstd;
+        layer_norm_stats(x, D, j->eps, &m, &rstd);
+        if (!j->round_bf16) {
+            for (int64_t i = 0; i < D; i++) {
+                float n = (x[i] - m) * rstd;
+                o[i] = n * (1.0f + j->scale[i]) + j->shift[i];
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < D; i++) {
+            float n = wanc_round_bf16((x[i] - m) * rstd), s1 = wanc_round_bf16(1.0f + j->scale[i]);
+            o[i] = wanc_round_bf16(wanc_round_bf16(n * s1) + j->shift[i]);
+        }
+    }
+}
+
+/* out[rows,dim] = LN(x)·(1 + scale) + shift (LN without affine), one pass per row. */
+wanc_err cpu_layer_norm_modulate(const wanc_backend *be, float *out, const float *x, const float *shift,
+                                 const float *scale, int64_t rows, int64_t dim, float eps, int round_bf16)
+{
+    (void)be;
+    TRY(check_rows("layer_norm_modulate", out, x, rows, dim));
+    if (rows == 0 || dim == 0) return NULL;
+    if (!shift || !scale) WANC_FAIL(WANC_EINVAL, "layer_norm_modulate: NULL shift or scale");
+    norm_mod_job j = {.out = out, .x = x, .shift = shift, .scale = scale, .dim = dim, .eps = eps,
+                      .round_bf16 = round_bf16};
+    wanc_parallel_for(rows, rows_per_task(dim), layer_norm_modulate_range, &j);
     return NULL;
 }
 
