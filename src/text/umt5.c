@@ -256,6 +256,28 @@ static wanc_err round_if(const umt5_work *w, float *x, int64_t n)
     return w->bf16 ? w->be->round_bf16(w->be, x, n) : NULL;
 }
 
+/* y = x·wᵀ followed by ep (GELU, or x += y with res), each result rounded
+ * as round_if rounds it: the backend's fused op when it has one, else the
+ * separate ops (the same bits). */
+static wanc_err linear_then(const umt5_work *w, float *y, const float *x, const wanc_tensor *wt, wanc_epilogue ep,
+                            int64_t n)
+{
+    const wanc_backend *be = w->be;
+    const int64_t N = wt->shape[0];
+    ep.round_bf16 = w->bf16;
+    ep.nranges = 1;
+    ep.range_end[0] = n;
+    if (be->linear_fused) return be->linear_fused(be, y, x, wt, NULL, n, &ep);
+    TRY(be->linear(be, y, x, wt, NULL, n));
+    TRY(round_if(w, y, n * N));
+    if (ep.kind == WANC_EPILOGUE_GELU_TANH) {
+        TRY(be->gelu_tanh(be, y, y, n * N));
+        return round_if(w, y, n * N);
+    }
+    TRY(be->add(be, ep.residual, ep.residual, y, n * N));
+    return round_if(w, ep.residual, n * N);
+}
+
 /* out[n, dim] = T5LayerNorm(x[n, dim]) with weight [dim].
  * fp32: x · rsqrt(mean x² + eps) · w. bf16: the normalised value is cast to
  * bf16 before × weight, and the product rounded again. */
@@ -326,26 +348,17 @@ static wanc_err run_block(const umt5_work *w, const wanc_umt5_config *c, const u
     TRY(round_if(w, w->v, n * A));
     TRY(build_bias(w, c, L->pos_table, mask));
     TRY(self_attention(w, c));
-    TRY(be->linear(be, w->h, w->att, L->o, NULL, n));
-    TRY(round_if(w, w->h, n * D));
-    TRY(be->add(be, w->x, w->x, w->h, n * D));
-    TRY(round_if(w, w->x, n * D));
+    TRY(linear_then(w, w->h, w->att, L->o, (wanc_epilogue){.kind = WANC_EPILOGUE_RESIDUAL, .residual = w->x}, n));
 
     TRY(t5_norm(w, w->h, w->x, L->norm2, D));
     TRY(be->linear(be, w->f1, w->h, L->fc1, NULL, n));
     TRY(round_if(w, w->f1, n * F));
-    TRY(be->linear(be, w->f2, w->h, L->gate, NULL, n));
-    TRY(round_if(w, w->f2, n * F));
     /* The reference's GELU is a chain of tanh-formula ops, each rounded in a
      * bf16 run; the backend evaluates it fused in float32, rounded once. */
-    TRY(be->gelu_tanh(be, w->f2, w->f2, n * F));
-    TRY(round_if(w, w->f2, n * F));
+    TRY(linear_then(w, w->f2, w->h, L->gate, (wanc_epilogue){.kind = WANC_EPILOGUE_GELU_TANH}, n));
     TRY(be->mul(be, w->f1, w->f1, w->f2, n * F));
     TRY(round_if(w, w->f1, n * F));
-    TRY(be->linear(be, w->h, w->f1, L->fc2, NULL, n));
-    TRY(round_if(w, w->h, n * D));
-    TRY(be->add(be, w->x, w->x, w->h, n * D));
-    return round_if(w, w->x, n * D);
+    return linear_then(w, w->h, w->f1, L->fc2, (wanc_epilogue){.kind = WANC_EPILOGUE_RESIDUAL, .residual = w->x}, n);
 }
 
 static wanc_err alloc_work(umt5_work *w, const wanc_umt5_config *c)

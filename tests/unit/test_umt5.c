@@ -175,3 +175,32 @@ TEST(umt5_random_model_roundtrip_and_threads)
     remove(p);
     remove(q);
 }
+
+/* The fused epilogues (GELU, residual sums) give the encoder the separate
+ * ops' bits: a backend table without linear_fused runs those. */
+TEST(umt5_fused_ops_give_the_unfused_bits)
+{
+    char p[256];
+    temp_path(p, sizeof p, "fused");
+    wanc_umt5_config cfg = tiny_config();
+    CHECK_OK(wanc_umt5_write_random(p, &cfg, 11));
+    wanc_backend unfused = *wanc_backend_cpu();
+    unfused.linear_fused = NULL;
+    const wanc_backend *tables[2] = {wanc_backend_cpu(), &unfused};
+    enum { L = 12 };
+    int64_t ids[L] = {0}, mask[L] = {0};
+    for (int i = 0; i < 8; i++) ids[i] = (i * 5 + 2) % 64, mask[i] = 1;
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        float out[2][L * 16];
+        for (int t = 0; t < 2; t++) {
+            wanc_umt5 *m = NULL;
+            CHECK_OK(wanc_umt5_open(&m, p, tables[t]));
+            if (!m) return;
+            wanc_umt5_opts o = {.bf16 = bf16};
+            CHECK_OK(wanc_umt5_encode(m, out[t], ids, mask, L, &o));
+            wanc_umt5_free(m);
+        }
+        CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
+    }
+    remove(p);
+}
