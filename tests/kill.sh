@@ -7,7 +7,8 @@
 # demo, generate (--out x.safetensors / x.mp4, --frames), random-model,
 # quantize, train (LoRA and full fine-tuning: checkpoints, epoch files,
 # loss.csv) and its sft:data_process cache. (Temporaries "*.part-PID" may be left by a SIGKILL;
-# they are never the destination.)
+# they are never the destination, and the next run that writes the same destination removes
+# them: checked after the kills.)
 #   tests/kill.sh BUILD_DIR [KILLS]
 wanc=$(cd "$(dirname "${1:-build}/wanc")" && pwd)/wanc
 kills=${2:-3}
@@ -86,8 +87,12 @@ run_kills() {
         # a kill that came after the end tests nothing: try again, earlier (at most twice as many)
         [ $i = $n ] && [ $died = 0 ] && [ $n -lt $((2 * kills)) ] && n=$((n + 1))
     done
+    # a whole run where the last kill left its temporaries removes them
+    (cd "$tmp/k" && "$wanc" "$@" >/dev/null 2>&1)
+    left=$(find "$tmp/k" -name '*.part-*' | sed "s|$tmp/k/||" | tr '\n' ' ')
+    if [ -n "$left" ]; then fails=$((fails + 1)); echo "  a later whole run left the killed one's temporaries: $left"; fi
     if [ $fails = 0 ]; then ok "$name: $i kills in a ${full} ms run ($died mid-run), every destination whole or absent"
-    else bad "$name: $fails of $i kills left a partial destination"; fi
+    else bad "$name: $fails of $i kills left a partial destination (or temporaries a later run kept)"; fi
 }
 
 # the demo writes the model files (safetensors, tokenizer.json) and the mp4

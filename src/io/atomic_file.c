@@ -1,17 +1,66 @@
 /* Temporary name, fsync, rename (see atomic_file.h). */
 #include "io/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Remove a file, or a folder of files (a frame folder's temporary). */
+static void remove_entry(const char *path)
+{
+    if (unlink(path) == 0 || errno != EISDIR) return;
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        char f[PATH_MAX];
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                snprintf(f, sizeof f, "%s/%s", path, e->d_name) < (int)sizeof f)
+                unlink(f);
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+/* A SIGKILL (or power loss) leaves "<path>.part-<pid>" behind: remove those
+ * of `path` whose process is gone (kill(pid, 0) says no such process). A
+ * live process's temporary, ours or another wanc's, is left alone. */
+static void sweep_stale_temporaries(const char *path)
+{
+    char dir[PATH_MAX], base[PATH_MAX], prefix[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s", path);
+    snprintf(base, sizeof base, "%s", path);
+    const char *folder = dirname(dir), *name = basename(base);
+    int np = snprintf(prefix, sizeof prefix, "%s.part-", name);
+    if (np <= 0 || (size_t)np >= sizeof prefix) return;
+    DIR *d = opendir(folder);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, (size_t)np)) continue;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(e->d_name + np, &end, 10);
+        if (errno || !end || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char stale[PATH_MAX];
+        if (snprintf(stale, sizeof stale, "%s/%s", folder, e->d_name) < (int)sizeof stale) remove_entry(stale);
+    }
+    closedir(d);
+}
 
 bool wanc_atomic_temp_name(char *buf, size_t cap, const char *path)
 {
     int n = snprintf(buf, cap, "%s.part-%ld", path, (long)getpid());
-    return n > 0 && (size_t)n < cap;
+    if (n <= 0 || (size_t)n >= cap) return false;
+    sweep_stale_temporaries(path);
+    return true;
 }
 
 /* The folder's entry for the rename is durable only once the folder is synced. */

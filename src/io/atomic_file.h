@@ -2,7 +2,8 @@
  * name next to the target ("<path>.part-<pid>"), flushed to disk (fsync), and
  * renamed over the target, then the folder is synced. A crash, a kill or a
  * full disk at any point leaves the target absent (or as it was), never half
- * written; a failed write removes the temporary.
+ * written; a failed write removes the temporary, and one a SIGKILL left is
+ * removed by the next write of the same target.
  *
  *   wanc_atomic_file a;
  *   TRY(wanc_atomic_open(&a, path));          // a.f is the stream
@@ -33,7 +34,10 @@ wanc_err wanc_atomic_commit(wanc_atomic_file *a);
 /* Close and remove the temporary (after an error; safe to call twice). */
 void wanc_atomic_abort(wanc_atomic_file *a);
 
-/* The temporary name for `path` (false when it does not fit). */
+/* The temporary name for `path` (false when it does not fit). Temporaries a
+ * killed process left for the same path ("<path>.part-<pid>" of a pid that
+ * no longer exists) are removed first, so a SIGKILL's leftovers go with the
+ * next write of that file. */
 bool wanc_atomic_temp_name(char *buf, size_t cap, const char *path);
 /* `tmp` was written and closed by someone else: fsync it, rename it onto
  * `path`, sync the folder; on error remove it. */

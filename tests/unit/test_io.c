@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "io/atomic_file.h"
 #include "io/weights.h"
 #include "test.h"
 #include "wanc.h"
@@ -883,4 +884,53 @@ TEST(io_fixture_pth_equals_safetensors)
                        "../shared/fixtures/t5_umt5_encoder/models_t5_umt5-xxl-enc-bf16_tiny.safetensors");
     check_same_tensors(test_failed_, "../shared/fixtures/vae21/Wan2.1_VAE.pth",
                        "../shared/fixtures/vae21/Wan2.1_VAE.safetensors");
+}
+
+/* A SIGKILL leaves "<path>.part-<pid>" (a file, or a frame folder's temporary
+ * with frames in it): the next write of the same path removes those whose
+ * process is gone, and leaves a live process's and other paths' alone. */
+TEST(io_atomic_write_removes_a_killed_writers_temporaries)
+{
+    scratch s;
+    CHECK(scratch_make(&s));
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    CHECK(child > 0);
+    waitpid(child, NULL, 0); /* its pid is now a process that no longer exists */
+    char out[PATH_MAX], dead[PATH_MAX], dead_dir[PATH_MAX], frame[PATH_MAX], live[PATH_MAX], other[PATH_MAX],
+        name[64];
+    scratch_path(&s, "out.bin", out);
+    snprintf(name, sizeof name, "out.bin.part-%ld", (long)child);
+    scratch_path(&s, name, dead);
+    snprintf(name, sizeof name, "out.bin.part-%ld", (long)getppid()); /* alive: our parent */
+    scratch_path(&s, name, live);
+    snprintf(name, sizeof name, "other.bin.part-%ld", (long)child);
+    scratch_path(&s, name, other);
+    const char *files[] = {dead, live, other};
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(files[i], "wb");
+        CHECK(f && fputs("partial", f) >= 0);
+        if (f) fclose(f);
+    }
+    wanc_atomic_file a;
+    CHECK_OK(wanc_atomic_open(&a, out));
+    CHECK(a.f && fputs("whole", a.f) >= 0);
+    CHECK_OK(wanc_atomic_commit(&a));
+    CHECK(access(out, F_OK) == 0);
+    CHECK(access(dead, F_OK) != 0);
+    CHECK(access(live, F_OK) == 0);
+    CHECK(access(other, F_OK) == 0);
+    /* a frame folder's temporary */
+    scratch_path(&s, "frames", out);
+    snprintf(name, sizeof name, "frames.part-%ld", (long)child);
+    scratch_path(&s, name, dead_dir);
+    CHECK(mkdir(dead_dir, 0755) == 0);
+    snprintf(frame, sizeof frame, "%s/frame_00000.png", dead_dir);
+    FILE *f = fopen(frame, "wb");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    char tmp[PATH_MAX];
+    CHECK(wanc_atomic_temp_name(tmp, sizeof tmp, out));
+    CHECK(access(dead_dir, F_OK) != 0);
+    scratch_drop(&s);
 }
