@@ -127,23 +127,24 @@ static double urand(uint64_t *s)
 
 static double lerp(double a, double b, double t) { return a + (b - a) * t; }
 
-/* Where the object starts is random (anywhere its whole path stays in the
- * frame); only the motion follows the caption. Wan's DiT knows positions only
- * relative to each other (3-D RoPE, no absolute embedding), so it cannot put
- * an object at a place a caption names: with one fixed path per motion (the
- * first design) it learned a blob at the centre that did not move. What it can
- * learn is the displacement from frame to frame, which these clips vary only
- * in where it happens. The object is a few latent cells wide and travels
- * about two thirds of the frame, so at 96x96 and 17 frames (6x6 DiT tokens,
- * 5 latent frames) it moves about one DiT token per latent frame: a smaller
- * step (the earlier third of the frame) stays inside one token and leaves
- * the motion to sub-token detail the DiT learned last. */
+/* Where the object is, is random; only the motion follows the caption. Wan's
+ * DiT knows positions only relative to each other (3-D RoPE, no absolute
+ * embedding, flat backgrounds), so it cannot learn where in the frame a
+ * caption's object is: what it can learn is the displacement from frame to
+ * frame. The clips therefore make position carry no information about the
+ * caption: the middle of a path is uniform over most of the frame and the
+ * object may leave it partly at either end. (With paths that had to stay
+ * inside, a rightward object always started in the left fifth: a band the
+ * model cannot express, which it learned as a blob that jumps between the
+ * latent frames.) The object is about 1.5 DiT tokens wide and travels half
+ * the frame: at 96x96 and 17 frames (6x6 tokens, 5 latent frames) about 0.7
+ * of a token per latent frame. */
 static toy_path make_path(int motion, uint64_t *rng)
 {
     toy_path p;
-    const double r = lerp(0.10, 0.12, urand(rng)), travel = lerp(0.60, 0.66, urand(rng)), edge = 0.02;
+    const double r = lerp(0.18, 0.22, urand(rng)), travel = lerp(0.45, 0.50, urand(rng)), edge = 0.02;
     const double lo = r + edge, hi = 1.0 - r - edge; /* centres that keep the object inside */
-    const double start = lerp(lo, hi - travel, urand(rng)), across = lerp(lo, hi, urand(rng));
+    const double mid = lerp(0.20, 0.80, urand(rng)), start = mid - travel / 2, across = lerp(lo, hi, urand(rng));
     p.r0 = p.r1 = r;
     p.x0 = p.x1 = across;
     p.y0 = p.y1 = lerp(lo, hi, urand(rng));
