@@ -252,6 +252,9 @@ const wanc_backend *wanc_backend_cpu_q8_int8(void);
  * CUDA backend's init) call it, so an op appended to the struct cannot be
  * forgotten in one table. (backend_select.c) */
 wanc_err wanc_backend_check_complete(const wanc_backend *be);
+/* 1 when every fused op is filled in (they are optional: the CPU backend
+ * has them, a table without them runs the separate ops). */
+int wanc_backend_has_fused_ops(const wanc_backend *be);
 /* Ok when every training (backward) op is filled in; otherwise a named
  * error ("backend cuda:0 cannot train: op attention_backward is missing"). */
 wanc_err wanc_backend_check_training(const wanc_backend *be);

@@ -114,6 +114,15 @@ wanc_err wanc_backend_check_complete(const wanc_backend *be)
     return check_entries(be, backend_entries, sizeof backend_entries / sizeof backend_entries[0], WANC_EINTERNAL, "");
 }
 
+int wanc_backend_has_fused_ops(const wanc_backend *be)
+{
+    if (!be) return 0;
+    wanc_err e = check_entries(be, fused_entries, sizeof fused_entries / sizeof fused_entries[0], WANC_EUNSUPPORTED,
+                               " has no fused op");
+    wanc_error_free(e);
+    return e == NULL;
+}
+
 wanc_err wanc_backend_check_training(const wanc_backend *be)
 {
     if (!be) WANC_FAIL(WANC_EINVAL, "wanc_backend_check_training: NULL backend");

@@ -108,6 +108,10 @@ static void check_epilogues(int *test_failed_, const wanc_backend *be, wanc_dtyp
 
 TEST(fused_linear_epilogues_give_the_unfused_bits)
 {
+    wanc_backend unfused = *wanc_backend_cpu();
+    unfused.layer_norm_modulate = NULL;
+    CHECK(wanc_backend_has_fused_ops(wanc_backend_cpu()) && wanc_backend_has_fused_ops(wanc_backend_cpu_q8_int8()));
+    CHECK(!wanc_backend_has_fused_ops(&unfused));
     cpu_isa saved = cpu_isa_get();
     int saved_threads = wanc_threads_get();
     const int64_t shapes[][3] = {{37, 70, 64}, {300, 600, 96}, {130, 1100, 160}}; /* M, N, K */
