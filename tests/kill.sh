@@ -6,7 +6,7 @@
 # cache folder every item, loss.csv only whole rows. Every writer is covered:
 # demo, generate (--out x.safetensors / x.mp4, --frames), random-model,
 # quantize, train (LoRA and full fine-tuning: checkpoints, epoch files,
-# loss.csv) and its sft:data_process cache. (Temporaries "*.part-PID" may be left by a SIGKILL;
+# loss.csv) and its sft:data_process cache. (Temporaries "*.part-PID", files or the cache's folder, may be left by a SIGKILL;
 # they are never the destination, and the next run that writes the same destination removes
 # them: checked after the kills.)
 #   tests/kill.sh BUILD_DIR [KILLS]

@@ -35,6 +35,7 @@
 #include "core/tensor.h"
 #include "core/threads.h"
 #include "dit/wan_dit.h"
+#include "io/atomic_file.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_units.h"
 #include "text/tokenizer.h"
@@ -402,14 +403,19 @@ static wanc_err data_process(const wanc_train_options *o, const wanc_model_paths
 {
     data_models m;
     TRY(data_models_load(&m, mp, o));
-    char tmp[PATH_MAX], final[PATH_MAX], old[PATH_MAX], file[PATH_MAX + 32];
-    /* written into a hidden folder and renamed whole: no partial cache on an error */
-    snprintf(tmp, sizeof tmp, "%s/.0.partial-%ld", o->output_path, (long)getpid());
+    char tmp[PATH_MAX] = "", final[PATH_MAX], old[PATH_MAX], file[PATH_MAX + 32];
+    /* written into a hidden folder (".0.part-<pid>": the cache reader skips
+     * dot names) and renamed whole: no partial cache on an error; one a
+     * SIGKILL left is removed here, by the next run into the same folder */
     snprintf(final, sizeof final, "%s/0", o->output_path);
     snprintf(old, sizeof old, "%s/.0.old-%ld", o->output_path, (long)getpid());
     struct stat st;
     bool had_output = stat(o->output_path, &st) == 0;
-    wanc_err err = make_dirs(tmp);
+    wanc_err err = make_dirs(o->output_path);
+    snprintf(file, sizeof file, "%s/.0", o->output_path);
+    if (!err && !wanc_atomic_temp_name(tmp, sizeof tmp, file))
+        err = wanc_error(WANC_EINVAL, "%s: path too long", o->output_path);
+    if (!err) err = make_dirs(tmp);
     const int64_t len = wanc_dataset_len(ds);
     const int rows = wanc_dataset_rows(ds);
     wanc_train_sample s = {0};
