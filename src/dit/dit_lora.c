@@ -18,9 +18,11 @@ static bool applies(const wanc_lora_spec *s, int expert, int nexperts)
     return nexperts == 2 && expert == (s->target == WANC_LORA_HIGH_NOISE ? 0 : 1);
 }
 
-wanc_err dit_lora_open(dit_with_lora *out, const wanc_backend *be, const char *path, const wanc_dit_options *opt,
-                       const wanc_lora_spec *specs, int n, wanc_lora_mode mode, bool allow_unmatched, int expert,
-                       int nexperts, char *summary, size_t cap)
+/* bind_only: every LoRA is opened and bound (its keys checked, its summary
+ * line written) but neither fused nor attached: the DiT is the base one. */
+static wanc_err open_with(dit_with_lora *out, const wanc_backend *be, const char *path, const wanc_dit_options *opt,
+                          const wanc_lora_spec *specs, int n, wanc_lora_mode mode, bool allow_unmatched, int expert,
+                          int nexperts, char *summary, size_t cap, bool bind_only)
 {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < n; i++)
@@ -56,11 +58,12 @@ wanc_err dit_lora_open(dit_with_lora *out, const wanc_backend *be, const char *p
             snprintf(summary + used, cap - used, "; warning: %d keys matched no DiT parameter and were ignored",
                      unmatched);
     }
-    TRY_GOTO(err, done, wanc_lora_fuse(out->store, uses, nuse,
+    const int napply = bind_only ? 0 : nuse;
+    TRY_GOTO(err, done, wanc_lora_fuse(out->store, uses, napply,
                                        mode == WANC_LORA_RUNTIME ? WANC_LORA_FUSE_ALL_BUT_LINEAR : WANC_LORA_FUSE_ALL,
                                        NULL));
-    if (mode == WANC_LORA_RUNTIME && nuse)
-        TRY_GOTO(err, done, wanc_lora_runtime_build(&out->lora_rt, be, out->store, uses, nuse));
+    if (mode == WANC_LORA_RUNTIME && napply)
+        TRY_GOTO(err, done, wanc_lora_runtime_build(&out->lora_rt, be, out->store, uses, napply));
     TRY_GOTO(err, done, wanc_dit_load(&out->dit, be, out->store, opt));
     if (out->lora_rt) TRY_GOTO(err, done, wanc_dit_set_lora(out->dit, out->lora_rt));
 done:
@@ -69,6 +72,20 @@ done:
     free(uses);
     if (err) dit_lora_free(out);
     return err;
+}
+
+wanc_err dit_lora_open(dit_with_lora *out, const wanc_backend *be, const char *path, const wanc_dit_options *opt,
+                       const wanc_lora_spec *specs, int n, wanc_lora_mode mode, bool allow_unmatched, int expert,
+                       int nexperts, char *summary, size_t cap)
+{
+    return open_with(out, be, path, opt, specs, n, mode, allow_unmatched, expert, nexperts, summary, cap, false);
+}
+
+wanc_err dit_lora_probe(dit_with_lora *out, const wanc_backend *be, const char *path, const wanc_dit_options *opt,
+                        const wanc_lora_spec *specs, int n, wanc_lora_mode mode, bool allow_unmatched, int expert,
+                        int nexperts, char *summary, size_t cap)
+{
+    return open_with(out, be, path, opt, specs, n, mode, allow_unmatched, expert, nexperts, summary, cap, true);
 }
 
 void dit_lora_free(dit_with_lora *d)

@@ -22,6 +22,12 @@ typedef struct {
 wanc_err dit_lora_open(dit_with_lora *out, const wanc_backend *be, const char *path, const wanc_dit_options *opt,
                        const wanc_lora_spec *specs, int n, wanc_lora_mode mode, bool allow_unmatched, int expert,
                        int nexperts, char *summary, size_t cap);
+/* The same, but the LoRAs are only bound (a key that fits nothing is still
+ * an error, the summary line is still written), not applied: the base DiT,
+ * for reading an expert's config before its steps come. */
+wanc_err dit_lora_probe(dit_with_lora *out, const wanc_backend *be, const char *path, const wanc_dit_options *opt,
+                        const wanc_lora_spec *specs, int n, wanc_lora_mode mode, bool allow_unmatched, int expert,
+                        int nexperts, char *summary, size_t cap);
 void dit_lora_free(dit_with_lora *d);
 
 #endif

@@ -32,12 +32,16 @@ wanc_err pipeline_experts_set_loras(pipeline_experts *x, const wanc_lora_spec *s
 }
 
 /* Open expert k with the LoRAs that target it (fused into its weights or
- * attached to its linears), as DiffSynth fuses them into each DiT at load. */
-static wanc_err open_one(pipeline_experts *x, int k)
+ * attached to its linears), as DiffSynth fuses them into each DiT at load.
+ * probe: only to read its config and check its LoRAs bind (it is closed
+ * again at once), so they are not applied: fusing a LoRA into a 14B expert
+ * is a pass over its weights, done when its steps come. */
+static wanc_err open_one(pipeline_experts *x, int k, bool probe)
 {
     pipeline_expert *e = &x->e[k];
-    TRYC(dit_lora_open(&e->dl, x->be, e->path, &x->opt, x->loras, x->n_loras, x->lora_mode, x->lora_allow_unmatched, k,
-                       x->n, e->summarized ? NULL : x->lora_summary, x->lora_summary_cap),
+    char *summary = e->summarized ? NULL : x->lora_summary;
+    TRYC((probe ? dit_lora_probe : dit_lora_open)(&e->dl, x->be, e->path, &x->opt, x->loras, x->n_loras, x->lora_mode,
+                                                 x->lora_allow_unmatched, k, x->n, summary, x->lora_summary_cap),
          "%s DiT %s", x->n == 1 ? "the" : k == 0 ? "the high-noise" : "the low-noise", e->path);
     e->dit = e->dl.dit;
     e->summarized = true;
@@ -83,7 +87,7 @@ wanc_err pipeline_experts_open(pipeline_experts *x, const wanc_backend *be, cons
     for (int k = 0; k < n; k++) snprintf(x->e[k].path, sizeof x->e[k].path, "%s", paths[k]);
     /* Read every expert's config; only expert 0 stays open. */
     for (int k = n - 1; k >= 0; k--) {
-        TRY(open_one(x, k));
+        TRY(open_one(x, k, k != 0));
         const wanc_dit_config *c = wanc_dit_get_config(x->e[k].dit);
         if (k == n - 1) x->cfg = *c;
         else TRY(same_shapes(c, &x->cfg, x->e[k].path, x->e[n - 1].path));
@@ -108,7 +112,7 @@ wanc_err pipeline_experts_acquire(pipeline_experts *x, int k, wanc_dit **out)
     if (k < 0 || k >= x->n) WANC_FAIL(WANC_EINTERNAL, "expert %d of %d", k, x->n);
     for (int j = 0; j < x->n; j++)
         if (j != k) release(x, j); /* its pages go before the next expert's come in */
-    if (!x->e[k].dit) TRY(open_one(x, k));
+    if (!x->e[k].dit) TRY(open_one(x, k, false));
     *out = x->e[k].dit;
     return NULL;
 }

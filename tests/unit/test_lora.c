@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "dit/dit_lora.h"
 #include "dit/wan_dit.h"
 #include "io/weights.h"
 #include "lora/lora.h"
@@ -285,4 +286,43 @@ TEST(lora_written_by_train_loads_as_diffsynth)
     }
     wanc_weights_close(model);
     test_rm_tree(dir);
+}
+
+/* An expert opened only to read its config (dit_lora_probe, the low-noise
+ * expert at a two-expert load) binds its LoRAs, so a LoRA that fits nothing
+ * is still the load's error, but fuses nothing: its weights stay the mapped
+ * file's. dit_lora_open of the same fuses (the weight changes). */
+TEST(lora_probe_binds_without_fusing)
+{
+    const char *dit = "tests/data/fixtures/lora_dit/diffusion_pytorch_model.safetensors";
+    const char *weight = "blocks.0.self_attn.q.weight";
+    wanc_lora_spec spec = {"tests/data/fixtures/lora_dit/lora_a_diffsynth.safetensors", 1.0f, WANC_LORA_ALL_EXPERTS};
+    wanc_dit_options opt = {.num_heads = 2, .precision = WANC_DIT_FP32};
+    char summary[512] = "";
+    wanc_weights *base = NULL;
+    CHECK_OK(wanc_weights_open(&base, dit));
+    dit_with_lora probed = {0}, opened = {0};
+    CHECK_OK(dit_lora_probe(&probed, wanc_backend_cpu(), dit, &opt, &spec, 1, WANC_LORA_FUSED, false, 1, 2, summary,
+                            sizeof summary));
+    CHECK(probed.dit && strstr(summary, "fused") && strstr(summary, "low-noise expert"));
+    CHECK_OK(dit_lora_open(&opened, wanc_backend_cpu(), dit, &opt, &spec, 1, WANC_LORA_FUSED, false, 1, 2, NULL, 0));
+    const wanc_tensor *w0 = base ? wanc_weights_find(base, weight) : NULL,
+                      *wp = probed.store ? wanc_weights_find(probed.store, weight) : NULL,
+                      *wo = opened.store ? wanc_weights_find(opened.store, weight) : NULL;
+    CHECK(w0 && wp && wo);
+    if (w0 && wp && wo) {
+        size_t bytes = (size_t)wanc_tensor_numel(w0) * wanc_dtype_size(w0->dtype);
+        CHECK(memcmp(wp->data, w0->data, bytes) == 0);
+        CHECK(memcmp(wo->data, w0->data, bytes) != 0);
+    }
+    dit_lora_free(&probed);
+    dit_lora_free(&opened);
+    /* a file that is no LoRA of this DiT: the probe reports it as the load would */
+    wanc_lora_spec other = {"tests/data/fixtures/lora_dit/diffusion_pytorch_model.safetensors", 1.0f,
+                            WANC_LORA_ALL_EXPERTS};
+    wanc_err err = dit_lora_probe(&probed, wanc_backend_cpu(), dit, &opt, &other, 1, WANC_LORA_FUSED, false, 1, 2,
+                                  NULL, 0);
+    CHECK(err != NULL);
+    wanc_error_free(err);
+    wanc_weights_close(base);
 }
