@@ -326,7 +326,9 @@ wanc_err wanc_video_load(const char *path, uint8_t **frames, int *T, int *H, int
  * layers, 2 heads) and the constructed VAE (width 4). wanc_demo_write_models
  * writes the DiT's random f32 starting point (the one `wanc train` starts
  * from); wanc_demo_write_trained copies a trained DiT file (models/demo/) in.
- * Both return the paths in files (strings owned by a static buffer of the call).
+ * Both return the paths in files (strings owned by a static buffer of the call)
+ * and the heads to give wanc_pipeline_options.dit_heads: 2 for the start, 0
+ * (the file's num_heads metadata) for a trained DiT that states its heads.
  * The model makes WANC_DEMO_SIZE-square clips of WANC_DEMO_FRAMES frames. */
 #define WANC_DEMO_DIT_LAYERS 4
 #define WANC_DEMO_SIZE 96

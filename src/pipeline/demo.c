@@ -22,6 +22,7 @@
 #include "dit/wan_dit.h"
 #include "io/atomic_file.h"
 #include "io/image_io.h"
+#include "io/weights.h"
 #include "pipeline/model_files.h"
 #include "pipeline/pipeline_internal.h"
 #include "text/umt5.h"
@@ -178,7 +179,15 @@ static wanc_err write_models(const char *dir, int image, const char *trained_dit
      * so none run: patch embedding, positions and pre-norm keep it small. */
     if (image) TRY(wanc_clip_write_random(clip, WANC_DIT_CLIP_DIM, 1, 14, 224, WANC_BF16, DEMO_SEED + 3));
     *files = (wanc_pipeline_files){.dit = dit, .t5 = t5, .vae = vae, .tokenizer = tok_dir, .clip = image ? clip : NULL};
+    /* a trained DiT that states its heads (wanc train writes num_heads) runs
+     * with them: training may have used another count than the start's */
     *dit_heads = DEMO_DIT_HEADS;
+    if (trained_dit) {
+        wanc_weights *w = NULL;
+        TRY(wanc_weights_open(&w, dit));
+        if (wanc_weights_metadata(w, "num_heads")) *dit_heads = 0; /* 0: the file's metadata */
+        wanc_weights_close(w);
+    }
     return NULL;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "dit/dit_random.h"
 #include "test.h"
 #include "vae/wan_vae.h"
 #include "wanc.h"
@@ -124,5 +125,31 @@ TEST(demo_dataset_holds_out_and_writes_the_layout)
     CHECK(T == 5 && H == 32 && W == 32);
     free(fr);
     CHECK_ERR(wanc_make_dataset(dir, 0, 1, 32, 5, NULL, NULL), WANC_EINVAL, "count");
+    test_rm_tree(dir);
+}
+
+/* A trained demo DiT runs with the heads it states (wanc train writes
+ * num_heads), not the start's 2: training may have used another count. */
+TEST(demo_trained_dit_keeps_its_heads)
+{
+    char dir[256], dit[300];
+    CHECK(test_make_tmpdir(dir, sizeof dir, "demo-heads"));
+    snprintf(dit, sizeof dit, "%s/dit4.safetensors", dir);
+    wanc_dit_config c = {.dim = 192, .in_dim = 16, .out_dim = 16, .ffn_dim = 512, .text_dim = 32, .freq_dim = 256,
+                         .num_heads = 4, .num_layers = 1, .patch = {1, 2, 2}, .eps = 1e-6f};
+    CHECK_OK(wanc_dit_random_write(dit, &c, WANC_F32, 5));
+    wanc_pipeline_files files;
+    int heads = -1;
+    CHECK_OK(wanc_demo_write_models(dir, &files, &heads));
+    CHECK(heads == 2);
+    CHECK_OK(wanc_demo_write_trained(dir, dit, &files, &heads));
+    CHECK(heads == 0); /* the pipeline reads the file's num_heads */
+    wanc_pipeline_options o;
+    wanc_demo_pipeline_options(&o);
+    o.dit_heads = heads;
+    wanc_pipeline *pipe = NULL;
+    CHECK_OK(wanc_pipeline_load(&pipe, &files, &o));
+    CHECK(pipe && strstr(wanc_pipeline_describe(pipe), "(4 heads)"));
+    wanc_pipeline_free(pipe);
     test_rm_tree(dir);
 }
