@@ -153,3 +153,65 @@ TEST(demo_trained_dit_keeps_its_heads)
     wanc_pipeline_free(pipe);
     test_rm_tree(dir);
 }
+
+/* The committed demo DiT on 20 held-out prompts (combinations kept out of its
+ * training): each held-out (shape, colour) pair with each direction, the
+ * backgrounds in turn, the demo's run (20 steps, seed 1000 + i), measured
+ * from the frames. The DiT committed now is partly trained: it draws the
+ * prompt's colour on its background, not yet its motion (models/demo/
+ * README.md). So this checks colour only, at a bar between the committed
+ * DiT (11 of 20 on avx2, avx512 and avx512bf16) and its untrained start (4):
+ * it fails if the trained file is lost or the pipeline stops reading it
+ * right. #19's targets (90 % colour and direction) are not met yet; the
+ * direction count is printed. */
+enum { DEMO_ADHERENCE_PROMPTS = 20, DEMO_COLOUR_BAR = 8 };
+#define DEMO_TRAINED_DIT "models/demo/diffusion_pytorch_model.safetensors"
+
+/* Held-out prompts measured on one demo model: how many of n come out in the
+ * prompt's colour, and how many move the prompt's way. */
+static void measure_held_out(int *failed, const char *dit, const wanc_toy_scene *scenes, int n, int *colour_ok,
+                             int *direction_ok)
+{
+    int *test_failed_ = failed;
+    char dir[256];
+    *colour_ok = *direction_ok = 0;
+    CHECK(test_make_tmpdir(dir, sizeof dir, "demo-adherence"));
+    wanc_pipeline_files files;
+    wanc_pipeline_options o;
+    wanc_demo_pipeline_options(&o);
+    wanc_err err = dit ? wanc_demo_write_trained(dir, dit, &files, &o.dit_heads)
+                       : wanc_demo_write_models(dir, &files, &o.dit_heads);
+    CHECK_OK(err);
+    wanc_pipeline *pipe = NULL;
+    if (!err) CHECK_OK(wanc_pipeline_load(&pipe, &files, &o));
+    wanc_toy_measurement m[DEMO_ADHERENCE_PROMPTS];
+    if (pipe) CHECK_OK(wanc_demo_measure_scenes(pipe, scenes, n, 1000, m));
+    for (int i = 0; pipe && i < n; i++) {
+        *colour_ok += m[i].colour == scenes[i].colour;
+        *direction_ok += m[i].motion == scenes[i].motion;
+    }
+    wanc_pipeline_free(pipe);
+    test_rm_tree(dir);
+}
+
+TEST(demo_trained_dit_follows_held_out_prompts)
+{
+    wanc_toy_scene held[WANC_TOY_SCENES], pairs[WANC_TOY_SHAPES * WANC_TOY_COLOURS], scenes[DEMO_ADHERENCE_PROMPTS];
+    const int n = wanc_toy_list(held, true);
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int k = 0; k < np; k++) seen |= pairs[k].shape == held[i].shape && pairs[k].colour == held[i].colour;
+        if (!seen) pairs[np++] = held[i];
+    }
+    CHECK(np == 5);
+    for (int i = 0; i < DEMO_ADHERENCE_PROMPTS; i++)
+        scenes[i] = (wanc_toy_scene){pairs[i % np].shape, pairs[i % np].colour, i % 4, i % WANC_TOY_BACKGROUNDS};
+    CHECK(access(DEMO_TRAINED_DIT, R_OK) == 0);
+    int colour = 0, direction = 0, colour0 = 0, direction0 = 0;
+    measure_held_out(test_failed_, DEMO_TRAINED_DIT, scenes, DEMO_ADHERENCE_PROMPTS, &colour, &direction);
+    measure_held_out(test_failed_, NULL, scenes, DEMO_ADHERENCE_PROMPTS, &colour0, &direction0);
+    fprintf(stderr, "  %d held-out prompts: colour %d, direction %d (the untrained start: %d, %d)\n",
+            DEMO_ADHERENCE_PROMPTS, colour, direction, colour0, direction0);
+    CHECK(colour >= DEMO_COLOUR_BAR && colour0 < DEMO_COLOUR_BAR);
+}
