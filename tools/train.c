@@ -105,8 +105,12 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
+/* The ETA averages the steps this process has run of the current stage: a
+ * resumed run starts past step 1, and "sft" runs data_process, then train. */
 typedef struct {
     int quiet, shown;
+    char stage[16];
+    long long calls;
     double sum;
 } bar_state;
 
@@ -115,9 +119,14 @@ static int progress(void *user, const wanc_train_status *s)
     bar_state *b = user;
     if (interrupted) return 1;
     if (b->quiet) return 0;
+    if (strncmp(b->stage, s->stage, sizeof b->stage)) {
+        *b = (bar_state){.quiet = b->quiet};
+        snprintf(b->stage, sizeof b->stage, "%s", s->stage);
+    }
     b->sum += s->seconds_per_step;
+    b->calls++;
     b->shown = s->step != s->total;
-    double avg = s->step ? b->sum / (double)s->step : 0, eta = avg * (double)(s->total - s->step);
+    double eta = b->sum / (double)b->calls * (double)(s->total - s->step);
     int width = 30, filled = s->total ? (int)(s->step * width / s->total) : width;
     if (!strcmp(s->stage, "train"))
         fprintf(stderr, "\r  train [%.*s%*s] step %lld/%lld epoch %d loss %.4f  %.2f s/step  ETA %.0f s ", filled,
