@@ -323,11 +323,11 @@ wanc_err wanc_video_load(const char *path, uint8_t **frames, int *T, int *H, int
 /* The built-in demo: a tiny Wan2.1 text-to-video model in the released file
  * formats (src/pipeline/demo.c): a tokenizer that knows the demo dataset's
  * words, a random frozen UMT5 (dim 32), a DiT (dim 192, WANC_DEMO_DIT_LAYERS
- * layers, 2 heads) and the constructed VAE (width 4). wanc_demo_write_models
+ * layers, 4 heads) and the constructed VAE (width 4). wanc_demo_write_models
  * writes the DiT's random f32 starting point (the one `wanc train` starts
  * from); wanc_demo_write_trained copies a trained DiT file (models/demo/) in.
  * Both return the paths in files (strings owned by a static buffer of the call)
- * and the heads to give wanc_pipeline_options.dit_heads: 2 for the start, 0
+ * and the heads to give wanc_pipeline_options.dit_heads: 4 for the start, 0
  * (the file's num_heads metadata) for a trained DiT that states its heads.
  * The model makes WANC_DEMO_SIZE-square clips of WANC_DEMO_FRAMES frames. */
 #define WANC_DEMO_DIT_LAYERS 4
@@ -336,7 +336,7 @@ wanc_err wanc_video_load(const char *path, uint8_t **frames, int *T, int *H, int
 wanc_err wanc_demo_write_models(const char *dir, wanc_pipeline_files *files, int *dit_heads);
 wanc_err wanc_demo_write_trained(const char *dir, const char *trained_dit, wanc_pipeline_files *files, int *dit_heads);
 /* The demo's run: WANC_DEMO_PROMPT, seed 42, WANC_DEMO_SIZE square, WANC_DEMO_FRAMES
- * frames, 20 steps, cfg 1 (no negative branch); fp32 compute, 2 DiT heads. */
+ * frames, 20 steps, cfg 1 (no negative branch); fp32 compute, 4 DiT heads. */
 #define WANC_DEMO_PROMPT "a red circle moving right on a black background"
 void wanc_demo_gen_params(wanc_gen_params *p);
 void wanc_demo_pipeline_options(wanc_pipeline_options *o);

@@ -43,14 +43,14 @@ elif grep -q "WANC_CPU=sse9: unknown path" "$log/log" && [ "$(wc -l <"$log/log")
 else bad "WANC_CPU=sse9 message"; cat "$log/log"; fi
 for path in avx2 avx512 avx512bf16; do
     WANC_CPU=$path "$wanc" --help >/dev/null 2>&1 || continue
-    if WANC_CPU=$path "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "a test" --height 32 --width 48 \
+    if WANC_CPU=$path "$wanc" generate --model-dir "$tmp/m" --prompt "a test" --height 32 --width 48 \
          --num-frames 5 --num-inference-steps 1 --seed 7 --quiet --out "$tmp/p.safetensors" >"$log/log" 2>&1
     then ok "generate on WANC_CPU=$path"; else bad "generate on WANC_CPU=$path"; cat "$log/log"; fi
     rm -f "$tmp/p.safetensors"
 done
 
 # 2. generate on the demo model found by its released file names
-if "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "a test" --height 32 --width 48 \
+if "$wanc" generate --model-dir "$tmp/m" --prompt "a test" --height 32 --width 48 \
      --num-frames 9 --num-inference-steps 2 --seed 7 --quiet --out "$tmp/g.mp4" >"$log/log" 2>&1 &&
    probe "$tmp/g.mp4" 9 48 32 && grep -q "seed 7" "$log/log"
 then ok "generate --model-dir writes the mp4 and reports the seed"; else bad "generate --model-dir"; cat "$log/log"; fi
@@ -59,7 +59,7 @@ rm -f "$tmp/g.mp4"
 # 2b. -o (the short --out); 13 and 1 frames: every frame is shown and the stream
 # lasts frames/15 s (the muxer once dropped the 13th frame and a lone frame)
 for n in 13 1; do
-    if "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 48 --width 32 --num-frames $n \
+    if "$wanc" generate --model-dir "$tmp/m" --height 48 --width 32 --num-frames $n \
          --num-inference-steps 1 --quiet -o "$tmp/o.mp4" >"$log/log" 2>&1 && probe "$tmp/o.mp4" $n 32 48 &&
        probe_seconds "$tmp/o.mp4" $n
     then ok "generate -o writes a $n-frame mp4 and every frame is shown"; else bad "generate -o, $n frames"; cat "$log/log"; fi
@@ -67,13 +67,13 @@ for n in 13 1; do
 done
 
 # 3. same seed, same frames (raw safetensors output), PNG frames
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "x" --height 32 --width 48 --num-frames 5 \
+"$wanc" generate --model-dir "$tmp/m" --prompt "x" --height 32 --width 48 --num-frames 5 \
     --num-inference-steps 2 --seed 3 --quiet --out "$tmp/a.safetensors" >/dev/null 2>&1
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "x" --height 32 --width 48 --num-frames 5 \
+"$wanc" generate --model-dir "$tmp/m" --prompt "x" --height 32 --width 48 --num-frames 5 \
     --num-inference-steps 2 --seed 3 --quiet --out "$tmp/b.safetensors" >/dev/null 2>&1
 if [ -s "$tmp/a.safetensors" ] && cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors"
 then ok "same seed gives the same frames"; else bad "same seed gives the same frames"; fi
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 32 --width 48 --num-frames 5 \
+"$wanc" generate --model-dir "$tmp/m" --height 32 --width 48 --num-frames 5 \
     --num-inference-steps 1 --seed 3 --quiet --frames "$tmp/png" >/dev/null 2>&1
 if [ "$(ls "$tmp/png" 2>/dev/null | tr '\n' ' ')" = "frame_00000.png frame_00001.png frame_00002.png frame_00003.png frame_00004.png " ]
 then ok "--frames writes frame_00000.png ..."; else bad "--frames"; ls "$tmp/png"; fi
@@ -81,7 +81,7 @@ rm -rf "$tmp/a.safetensors" "$tmp/b.safetensors" "$tmp/png"
 
 # 3a. determinism: the same command gives bit-identical frames on every run and
 # at any thread count (bf16 and f32 each; docs/architecture.md, "Determinism")
-det="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 11"
+det="--model-dir $tmp/m --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 11"
 for dtype in bf16 f32; do
     for th in 1 2 3 2; do
         "$wanc" generate $det --dtype $dtype --threads $th --quiet --out "$tmp/d$th.safetensors" >/dev/null 2>&1 &&
@@ -96,7 +96,7 @@ done
 
 # 3b. TeaCache: --tea-cache-l1-thresh runs, and with a threshold no step reaches
 # (3 steps: the middle one is skipped) the frames differ from the uncached run
-tea="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 3 --seed 3"
+tea="--model-dir $tmp/m --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 3 --seed 3"
 "$wanc" generate $tea --quiet --out "$tmp/a.safetensors" >/dev/null 2>&1
 if "$wanc" generate $tea --tea-cache-l1-thresh 1000 --tea-cache-model-id Wan2.1-T2V-1.3B --quiet \
      --out "$tmp/b.safetensors" >"$log/log" 2>&1 && [ -s "$tmp/a.safetensors" ] && [ -s "$tmp/b.safetensors" ] &&
@@ -119,12 +119,12 @@ expect_error() { # NAME PATTERN ARGS...: fails, prints PATTERN, leaves nothing
     else ok "$name"; fi
     rm -f "$log/out.txt" "$log/err.txt"
 }
-common="--t5 $tmp/m/models_t5_umt5-xxl-enc-bf16.safetensors --vae $tmp/m/Wan2.1_VAE.safetensors --tokenizer $tmp/m/google/umt5-xxl --dit-heads 2 --height 32 --width 48 --num-frames 5 --num-inference-steps 1"
+common="--t5 $tmp/m/models_t5_umt5-xxl-enc-bf16.safetensors --vae $tmp/m/Wan2.1_VAE.safetensors --tokenizer $tmp/m/google/umt5-xxl --height 32 --width 48 --num-frames 5 --num-inference-steps 1"
 expect_error "a VAE given as the DiT" "DiT" $common --dit "$tmp/m/Wan2.1_VAE.safetensors" --out "$tmp/x.mp4"
-expect_error "unwritable output folder" "not writable" --model-dir "$tmp/m" --dit-heads 2 --out "$tmp/no/such/dir/x.mp4"
+expect_error "unwritable output folder" "not writable" --model-dir "$tmp/m" --out "$tmp/no/such/dir/x.mp4"
 expect_error "height 0" "height" --model-dir "$tmp/m" --height 0 --out "$tmp/x.mp4"
 echo "not a video" > "$log/notvideo.txt"
-expect_error "a text file as --input-video" "input-video" --model-dir "$tmp/m" --dit-heads 2 \
+expect_error "a text file as --input-video" "input-video" --model-dir "$tmp/m" \
     --input-video "$log/notvideo.txt" --denoising-strength 0.7 --out "$tmp/x.mp4"
 rm -f "$log/notvideo.txt"
 expect_error "a missing model folder" "model folder" --model-dir "$tmp/none" --out "$tmp/x.mp4"
@@ -137,10 +137,10 @@ if "$wanc" demo --flf2v --dir "$img/mf" --out "$img/flf2v.mp4" --quiet >"$log/lo
 then ok "demo --flf2v writes a 17-frame 160x96 mp4"; else bad "demo --flf2v"; cat "$log/log"; fi
 rm -f "$img/i2v.mp4" "$img/flf2v.mp4"
 # an input image of another size than the video: a PNG frame of a T2V run
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 48 --width 64 --num-frames 1 \
+"$wanc" generate --model-dir "$tmp/m" --height 48 --width 64 --num-frames 1 \
     --num-inference-steps 1 --seed 5 --quiet --frames "$img/png" >/dev/null 2>&1
 picture="$img/png/frame_00000.png"
-small="--dit-heads 2 --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 9"
+small="--height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 9"
 if "$wanc" generate --model-dir "$img/mi" $small --input-image "$picture" --quiet --out "$tmp/i.mp4" \
      >"$log/log" 2>&1 && probe "$tmp/i.mp4" 5 48 32
 then ok "generate --input-image with the I2V model writes the mp4"; else bad "generate --input-image"; cat "$log/log"; fi
@@ -153,28 +153,29 @@ expect_error "an FLF2V model without --end-image" "--end-image" --model-dir "$im
     --input-image "$picture" --out "$tmp/x.mp4"
 expect_error "an image given to a T2V model" "text-to-video" --model-dir "$tmp/m" $small \
     --input-image "$picture" --out "$tmp/x.mp4"
-expect_error "a TeaCache threshold without a model id" "tea_cache_model_id" --model-dir "$tmp/m" --dit-heads 2 \
+expect_error "a TeaCache threshold without a model id" "tea_cache_model_id" --model-dir "$tmp/m" \
     --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh 0.2 --out "$tmp/x.mp4"
-expect_error "a negative TeaCache threshold" "tea_cache_l1_thresh" --model-dir "$tmp/m" --dit-heads 2 \
+expect_error "a negative TeaCache threshold" "tea_cache_l1_thresh" --model-dir "$tmp/m" \
     --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --tea-cache-l1-thresh -1 --out "$tmp/x.mp4"
 echo '{"dit": {"num_layers": 7}}' > "$log/cfg.json"
 expect_error "a --dit-config that disagrees with the weights" "num_layers = 7" --model-dir "$tmp/m" \
     --dit-config "$log/cfg.json" --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --out "$tmp/x.mp4"
-echo '{"num_heads": 2, "num_layers": 4}' > "$log/cfg.json"
-if "$wanc" generate --model-dir "$tmp/m" --dit-config "$log/cfg.json" --height 32 --width 48 --num-frames 5 \
-     --num-inference-steps 2 --seed 3 --quiet --out "$tmp/c.safetensors" >"$log/log" 2>&1 &&
-   "$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 32 --width 48 --num-frames 5 \
-     --num-inference-steps 2 --seed 3 --quiet --out "$tmp/h.safetensors" >>"$log/log" 2>&1 &&
-   cmp -s "$tmp/c.safetensors" "$tmp/h.safetensors"
-then ok "--dit-config states num_heads (same frames as --dit-heads)"; else bad "--dit-config num_heads"; cat "$log/log"; fi
-rm -f "$log/cfg.json" "$tmp/c.safetensors" "$tmp/h.safetensors"
-expect_error "--motion-bucket-id without a motion controller" "motion controller" --model-dir "$tmp/m" --dit-heads 2 \
+# the demo DiT's file states its heads (4): a config's and the flag's 8 win over it, alike
+echo '{"num_heads": 8, "num_layers": 4}' > "$log/cfg.json"
+hc="--height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 3 --quiet"
+if "$wanc" generate --model-dir "$tmp/m" --dit-config "$log/cfg.json" $hc --out "$tmp/c.safetensors" >"$log/log" 2>&1 &&
+   "$wanc" generate --model-dir "$tmp/m" --dit-heads 8 $hc --out "$tmp/h.safetensors" >>"$log/log" 2>&1 &&
+   "$wanc" generate --model-dir "$tmp/m" $hc --out "$tmp/f.safetensors" >>"$log/log" 2>&1 &&
+   cmp -s "$tmp/c.safetensors" "$tmp/h.safetensors" && ! cmp -s "$tmp/c.safetensors" "$tmp/f.safetensors"
+then ok "--dit-config states num_heads (same frames as --dit-heads, not the file's heads)"; else bad "--dit-config num_heads"; cat "$log/log"; fi
+rm -f "$log/cfg.json" "$tmp/c.safetensors" "$tmp/h.safetensors" "$tmp/f.safetensors"
+expect_error "--motion-bucket-id without a motion controller" "motion controller" --model-dir "$tmp/m" \
     --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --motion-bucket-id 50 --out "$tmp/x.mp4"
-expect_error "--control-video to a T2V model" "not a Fun control model" --model-dir "$tmp/m" --dit-heads 2 \
+expect_error "--control-video to a T2V model" "not a Fun control model" --model-dir "$tmp/m" \
     --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --control-video "$picture" --out "$tmp/x.mp4"
-expect_error "--vace-video to a DiT without VACE blocks" "no VACE blocks" --model-dir "$tmp/m" --dit-heads 2 \
+expect_error "--vace-video to a DiT without VACE blocks" "no VACE blocks" --model-dir "$tmp/m" \
     --height 32 --width 48 --num-frames 5 --num-inference-steps 1 --vace-video "$picture" --out "$tmp/x.mp4"
-expect_error "--camera-origin with 3 values" "19 comma-separated" --model-dir "$tmp/m" --dit-heads 2 \
+expect_error "--camera-origin with 3 values" "19 comma-separated" --model-dir "$tmp/m" \
     --height 32 --width 48 --num-frames 5 --camera-direction Left --camera-origin 1,2,3 --out "$tmp/x.mp4"
 expect_error "an I2V model without its CLIP file" "--clip" --dit "$img/mi/diffusion_pytorch_model.safetensors" \
     --t5 "$img/mi/models_t5_umt5-xxl-enc-bf16.safetensors" --vae "$img/mi/Wan2.1_VAE.safetensors" \
@@ -188,7 +189,7 @@ if "$wanc" info "$lora" >"$log/log" 2>&1 && grep -q "lora: dialect diffsynth" "$
    grep -q "lora: layers 40 " "$log/log" && grep -q "lora: rank 4 (40 layers)" "$log/log" &&
    grep -q "blocks.N.self_attn.q x4" "$log/log"
 then ok "info on a LoRA names its dialect, rank, modules and layer count"; else bad "info on a LoRA"; cat "$log/log"; fi
-lg="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 3 --dtype f32 --quiet"
+lg="--model-dir $tmp/m --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 3 --dtype f32 --quiet"
 "$wanc" generate $lg --out "$img/base.safetensors" >/dev/null 2>&1
 "$wanc" generate $lg --lora "$lora:0" --out "$img/zero.safetensors" >/dev/null 2>&1
 "$wanc" generate $lg --lora "$lora:10" --out "$img/fused.safetensors" >/dev/null 2>&1
@@ -240,7 +241,7 @@ then ok "generate --help lists --input-image, --end-image, --clip"; else bad "ge
 
 # 5c. Wan2.2's two-expert control families (random releases shrunk to dim 64): each runs its units
 # through both experts, and the first line names the family, its experts and its boundary
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 32 --width 48 --num-frames 5 \
+"$wanc" generate --model-dir "$tmp/m" --height 32 --width 48 --num-frames 5 \
     --num-inference-steps 1 --seed 4 --quiet --out "$img/ctl.mp4" >/dev/null 2>&1
 for fam in "wan2.2-fun-a14b-control|Wan2.2 Fun-A14B Control|Fun-A14B-Control (one expert)|--control-video $img/ctl.mp4 --reference-image $picture" \
            "wan2.2-fun-a14b-control-camera|Wan2.2 Fun-A14B Control-Camera|Fun-A14B-Control-Camera (one expert)|--input-image $picture --camera-direction Left" \
@@ -258,7 +259,7 @@ done
 rm -f "$img/ctl.mp4"
 
 # 6. Ctrl-C while denoising: non-zero exit, no output, no temporary file
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --height 256 --width 256 --num-frames 33 \
+"$wanc" generate --model-dir "$tmp/m" --height 256 --width 256 --num-frames 33 \
     --num-inference-steps 500 --quiet --out "$tmp/x.mp4" >/dev/null 2>"$log/int.txt" &
 pid=$!
 sleep 2

@@ -6,9 +6,9 @@
 # training (--extra_inputs: I2V, FLF2V, TI2V-5B).
 ds="$tmp/ds"
 mkdir -p "$ds"
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "clip" --height 48 --width 64 --num-frames 13 \
+"$wanc" generate --model-dir "$tmp/m" --prompt "clip" --height 48 --width 64 --num-frames 13 \
     --num-inference-steps 1 --seed 11 --quiet --out "$ds/clip.mp4" >/dev/null 2>&1
-"$wanc" generate --model-dir "$tmp/m" --dit-heads 2 --prompt "still" --height 32 --width 48 --num-frames 1 \
+"$wanc" generate --model-dir "$tmp/m" --prompt "still" --height 32 --width 48 --num-frames 1 \
     --num-inference-steps 1 --seed 12 --quiet --frames "$ds/still/" >/dev/null 2>&1
 cp "$ds/still/frame_00000.png" "$ds/still.png" 2>/dev/null
 printf 'video,prompt\nclip.mp4,"a ball, rolling"\nstill.png,a still picture\n' >"$ds/metadata.csv"
@@ -53,7 +53,7 @@ for c in "bad1.csv row 2: $ds/missing.mp4" "bad2.csv row 1: empty prompt" "bad3.
 done
 
 # 8d. LoRA training: the loss falls; the file is DiffSynth's (keys, BF16, {"format": "pt"})
-tr="--dataset_base_path $ds --dataset_metadata_path $ds/metadata.csv --model_dir $tmp/m --dit_heads 2 --num_frames 9"
+tr="--dataset_base_path $ds --dataset_metadata_path $ds/metadata.csv --model_dir $tmp/m --num_frames 9"
 if "$wanc" train $tr --lora_base_model dit --lora_rank 8 --dataset_repeat 30 --learning_rate 1e-2 \
      --min_timestep_boundary 0.5 --max_timestep_boundary 0.55 --seed 3 --output_path "$tmp/lora" --quiet \
      >"$log/log" 2>&1 &&
@@ -68,7 +68,7 @@ if [ "$(grep -c '	BF16	' "$log/info")" = 80 ] && grep -q "tensors: 80" "$log/inf
 then ok "train LoRA file: DiffSynth's keys, BF16, format pt"; else bad "train LoRA file"; cat "$log/info"; fi
 
 # 8e. sft:data_process then sft:train gives the same files as sft, same seed
-lo="--model_dir $tmp/m --dit_heads 2 --lora_base_model dit --lora_rank 4 --seed 9 --save_steps 5 --quiet"
+lo="--model_dir $tmp/m --lora_base_model dit --lora_rank 4 --seed 9 --save_steps 5 --quiet"
 "$wanc" train $tr --dataset_repeat 3 $lo --output_path "$tmp/s1" >"$log/log" 2>&1
 "$wanc" train --dataset_base_path "$tmp/cache" --task sft:train --dataset_repeat 1 $lo --output_path "$tmp/s2" \
     >>"$log/log" 2>&1
@@ -120,7 +120,7 @@ then ok "train full: the loss falls over 80 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3
 else bad "train full: the loss falls"; cat "$log/log"; head "$tmp/full/loss.csv" 2>/dev/null; fi
 "$wanc" info "$tmp/m/diffusion_pytorch_model.safetensors" | grep "	" | cut -f1,3 >"$log/base_keys"
 "$wanc" info "$tmp/full/epoch-0.safetensors" >"$log/info" 2>&1
-gen="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
+gen="--model-dir $tmp/m --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
 if grep "	" "$log/info" | cut -f1,3 | cmp -s - "$log/base_keys" && [ -s "$log/base_keys" ] &&
    [ "$(grep -c '	BF16	' "$log/info")" = "$(wc -l <"$log/base_keys")" ] &&
    "$wanc" generate $gen --out "$tmp/base.safetensors" >"$log/log" 2>&1 &&
@@ -157,7 +157,7 @@ then ok "train --preset_lora_path: the LoRA is fused into the DiT before trainin
 else bad "train --preset_lora_path"; cat "$log/log"; fi
 # 8g. validation: the trained LoRA loads through `wanc generate --lora` and changes the frames
 if "$wanc" generate --help 2>&1 | grep -q -- "--lora FILE"; then
-    gen="--model-dir $tmp/m --dit-heads 2 --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
+    gen="--model-dir $tmp/m --prompt x --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --seed 5 --quiet"
     if "$wanc" generate $gen --out "$tmp/base.safetensors" >"$log/log" 2>&1 &&
        "$wanc" generate $gen --lora "$tmp/lora/epoch-0.safetensors" --out "$tmp/withlora.safetensors" >>"$log/log" 2>&1 &&
        [ -s "$tmp/withlora.safetensors" ] && ! cmp -s "$tmp/base.safetensors" "$tmp/withlora.safetensors"
@@ -170,7 +170,7 @@ fi
 # 8h. image-conditioned training (--extra_inputs) on the I2V / FLF2V demo models of section 5 ($img/mi,
 # $img/mf) and a random TI2V-5B release: the loss falls, the output loads in generate with the images,
 # sft:data_process stores the image units' outputs and sft:train from it == sft (same bits)
-ii="--dataset_base_path $ds --dataset_metadata_path $ds/metadata.csv --dit_heads 2 --num_frames 9"
+ii="--dataset_base_path $ds --dataset_metadata_path $ds/metadata.csv --num_frames 9"
 if "$wanc" train $ii --model_dir "$img/mi" --extra_inputs input_image --lora_base_model dit --lora_rank 8 \
      --dataset_repeat 30 --learning_rate 1e-2 --min_timestep_boundary 0.5 --max_timestep_boundary 0.55 --seed 3 \
      --output_path "$tmp/li" --quiet >"$log/log" 2>&1 &&
@@ -183,7 +183,7 @@ if "$wanc" train $ii --model_dir "$img/mi" --extra_inputs input_image --lora_bas
 then ok "train I2V LoRA --extra_inputs input_image: the loss falls over 60 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3}NR>51{b+=$3}END{printf "%.3f -> %.3f", a/10, b/10}' "$tmp/li/loss.csv")); generate --input-image --lora loads it"
 else bad "train I2V LoRA --extra_inputs input_image"; cat "$log/log"; head "$tmp/li/loss.csv" 2>/dev/null; fi
 printf 'video,prompt\nclip.mp4,"a ball, rolling"\n' >"$ds/clip.csv"
-fi2="--dataset_base_path $ds --dataset_metadata_path $ds/clip.csv --model_dir $img/mf --dit_heads 2 --num_frames 9"
+fi2="--dataset_base_path $ds --dataset_metadata_path $ds/clip.csv --model_dir $img/mf --num_frames 9"
 fi2="$fi2 --extra_inputs input_image,end_image"
 if "$wanc" train $fi2 --trainable_models dit --dataset_repeat 40 --learning_rate 1e-3 --min_timestep_boundary 0.5 \
      --max_timestep_boundary 0.55 --seed 3 --output_path "$tmp/lf" --quiet >"$log/log" 2>&1 &&
@@ -197,7 +197,7 @@ if "$wanc" train $fi2 --trainable_models dit --dataset_repeat 40 --learning_rate
    ! cmp -s "$tmp/b.safetensors" "$tmp/t.safetensors"
 then ok "train FLF2V full --extra_inputs input_image,end_image: the loss falls over 40 steps ($(awk -F, 'NR>1&&NR<=11{a+=$3}NR>31{b+=$3}END{printf "%.3f -> %.3f", a/10, b/10}' "$tmp/lf/loss.csv")); generate --dit loads it"
 else bad "train FLF2V full --extra_inputs input_image,end_image"; cat "$log/log"; head "$tmp/lf/loss.csv" 2>/dev/null; fi
-lo2="--dit_heads 2 --lora_base_model dit --lora_rank 4 --seed 9 --save_steps 2 --dataset_repeat 3 --quiet"
+lo2="--lora_base_model dit --lora_rank 4 --seed 9 --save_steps 2 --dataset_repeat 3 --quiet"
 if "$wanc" train $fi2 --task sft:data_process --output_path "$tmp/cf" --quiet >"$log/log" 2>&1 &&
    "$wanc" info "$tmp/cf/0/0.safetensors" >"$log/info" 2>&1 &&
    grep -q "^y	BF16	20x3x6x8$" "$log/info" && grep -q "^clip_feature	BF16	514x1280$" "$log/info" &&
@@ -208,7 +208,7 @@ if "$wanc" train $fi2 --task sft:data_process --output_path "$tmp/cf" --quiet >"
    cmp -s "$tmp/k1/loss.csv" "$tmp/k2/loss.csv"
 then ok "train FLF2V: sft:data_process stores y and the CLIP tokens; sft:train from it == sft (same bits)"
 else bad "train FLF2V split == sft"; cat "$log/log" "$log/info"; fi
-ti="--dataset_base_path $ds --dataset_metadata_path $ds/clip.csv --model_dir $tmp/t5 --dit_heads 2 --num_frames 9"
+ti="--dataset_base_path $ds --dataset_metadata_path $ds/clip.csv --model_dir $tmp/t5 --num_frames 9"
 ti="$ti --height 64 --width 64 --extra_inputs input_image"
 if "$wanc" random-model --arch wan2.2-ti2v-5b --out "$tmp/t5" --layers 2 --dim 64 --ffn 128 --heads 2 --width 8 \
      >"$log/log" 2>&1 &&

@@ -100,7 +100,7 @@ frames=17
 run_kills demo demo --dir m --out out.mp4 --quiet
 cp -r "$tmp/full/m" "$tmp/model" # the model the generate runs use
 # generate on that model: raw frames, then the PNG frame folder
-gen="generate --model-dir m --dit-heads 2 --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet"
+gen="generate --model-dir m --height 32 --width 48 --num-frames 5 --num-inference-steps 2 --quiet"
 frames=5
 run_kills "generate --out x.safetensors" $gen --out out.safetensors
 run_kills "generate --frames DIR" $gen --frames png
@@ -110,10 +110,10 @@ run_kills "generate --out x.mp4" $gen --out out.mp4
 # file, loss.csv; then the sft:data_process cache (4 items)
 ds="$tmp/ds"
 mkdir -p "$ds"
-(cd "$tmp" && "$wanc" generate --model-dir model --dit-heads 2 --prompt clip --height 32 --width 48 --num-frames 5 \
+(cd "$tmp" && "$wanc" generate --model-dir model --prompt clip --height 32 --width 48 --num-frames 5 \
     --num-inference-steps 1 --seed 11 --quiet --out ds/clip.mp4 >/dev/null 2>&1)
 printf 'video,prompt\nclip.mp4,a ball\n' >"$ds/metadata.csv"
-tr="train --dataset_base_path $ds --dataset_metadata_path $ds/metadata.csv --model_dir m --dit_heads 2 --num_frames 5 --quiet"
+tr="train --dataset_base_path $ds --dataset_metadata_path $ds/metadata.csv --model_dir m --num_frames 5 --quiet"
 run_kills "train (LoRA)" $tr --lora_base_model dit --lora_rank 4 --dataset_repeat 8 --save_steps 2 --output_path lora
 run_kills "train (full fine-tuning)" $tr --trainable_models dit --dataset_repeat 6 --save_steps 2 --output_path full
 items=4
