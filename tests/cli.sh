@@ -35,6 +35,9 @@ probe_seconds() { # FILE FRAMES: the stream lasts FRAMES/15 s
 if (cd "$tmp" && "$wanc" demo --dir m --out demo.mp4 --quiet >"$log/demo.log" 2>&1) && probe "$tmp/demo.mp4" 17 96 96
 then ok "demo writes a 17-frame 96x96 mp4"; else bad "demo"; cat "$log/demo.log"; fi
 rm -f "$tmp/demo.mp4" "$log/demo.log"
+if "$wanc" info "$tmp/m/diffusion_pytorch_model.safetensors" >"$log/log" 2>&1 &&
+   grep -q "^DiT: T2V .*; in_dim 16, dim 192, 4 layers, 4 heads$" "$log/log"
+then ok "info on the demo DiT names its layers and its stated heads"; else bad "info DiT layers/heads"; cat "$log/log"; fi
 
 # 1b. WANC_CPU: an unknown path is refused with a named one-line error; generate
 # runs on every path this CPU has (the fixtures check the numbers of each path)
@@ -285,6 +288,16 @@ if [ -n "$e2e" ]; then
          --quiet --out "$tmp/e2e.mp4" >"$log/log" 2>&1 && probe "$tmp/e2e.mp4" 9 48 32
     then ok "generate with the e2e fixture's files writes a 9-frame 48x32 15 fps mp4"
     else bad "generate with the e2e fixture's files"; cat "$log/log"; fi
+    # a DiT that states no heads and is narrower than the releases' head (the fixtures' are):
+    # generate names it, with the way out, and writes nothing
+    rm -f "$tmp/e2e.mp4"
+    if "$wanc" info "$d/$dit" | grep -q "^DiT: .*, heads not stated (dim < 128: give them, e.g. --dit-heads)$"; then
+        if ! "$wanc" generate --dit "$d/$dit" --t5 "$d/$(word text_encoder)" --vae "$d/$(word vae)" \
+             --tokenizer "$d/$(word tokenizer)" --num-inference-steps 1 --out "$tmp/e2e.mp4" >"$log/log" 2>&1 &&
+           grep -q "head count is not stated .* give the head count (--dit-heads)" "$log/log" && [ ! -e "$tmp/e2e.mp4" ]
+        then ok "a DiT that states no heads and has dim < 128: info says so, generate names it"
+        else bad "DiT without heads"; cat "$log/log"; fi
+    fi
 else
     echo "note: no e2e_t2v_tiny case under $fixtures or tests/data/fixtures; the fixture-file CLI run is not made"
 fi

@@ -88,7 +88,11 @@ static wanc_err infer_config(wanc_dit_config *cfg, const wanc_weights *w, int nu
         heads = (int)v;
     }
     if (heads <= 0) heads = cfg->dim / 128;
-    if (heads <= 0 || cfg->dim % heads)
+    if (heads <= 0)
+        WANC_FAIL(WANC_EINVAL, "%s: the DiT's head count is not stated (no num_heads metadata or config) and its dim "
+                  "%d is under 128, the head width of every Wan release: give the head count (--dit-heads)",
+                  wanc_weights_describe(w), cfg->dim);
+    if (cfg->dim % heads)
         WANC_FAIL(WANC_EINVAL, "%s: DiT dim %d is not divisible by num_heads %d", wanc_weights_describe(w),
                   cfg->dim, heads);
     cfg->num_heads = heads;

@@ -59,8 +59,21 @@ static void print_dit_family(FILE *out, const wanc_weights *w)
         : in == 2 * out_c + 4 ? (clip ? (wanc_weights_has(w, "img_emb.emb_pos") ? "Wan2.1 FLF2V" : "Wan2.1 I2V / Fun-InP")
                                       : "Wan2.2 I2V-A14B / Fun-A14B-InP (one expert)")
         : "unknown";
-    fprintf(out, "DiT: %s; in_dim %lld, dim %lld%s%s", f, (long long)in, (long long)pe->shape[0],
-            clip ? ", CLIP input" : "", ref ? ", ref_conv" : "");
+    int layers = 0;
+    for (;; layers++) {
+        snprintf(name, sizeof name, "blocks.%d.modulation", layers);
+        if (!wanc_weights_has(w, name)) break;
+    }
+    fprintf(out, "DiT: %s; in_dim %lld, dim %lld, %d layers", f, (long long)in, (long long)pe->shape[0], layers);
+    /* the head count is in no tensor's shape: a file may state it (wanc
+     * train and the random models write num_heads); else the loader takes
+     * dim/128, which every Wan release has */
+    const char *heads = wanc_weights_metadata(w, "num_heads");
+    const int64_t dim = pe->shape[0];
+    if (heads) fprintf(out, ", %s heads", heads);
+    else if (dim >= 128) fprintf(out, ", heads not stated (dim/128 = %lld)", (long long)(dim / 128));
+    else fprintf(out, ", heads not stated (dim < 128: give them, e.g. --dit-heads)");
+    fprintf(out, "%s%s", clip ? ", CLIP input" : "", ref ? ", ref_conv" : "");
     if (vace) fprintf(out, ", %d VACE blocks", vace);
     fprintf(out, "\n");
 }
