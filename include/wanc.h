@@ -323,7 +323,7 @@ wanc_err wanc_video_load(const char *path, uint8_t **frames, int *T, int *H, int
 /* The built-in demo: a tiny Wan2.1 text-to-video model in the released file
  * formats (src/pipeline/demo.c): a tokenizer that knows the demo dataset's
  * words, a random frozen UMT5 (dim 32), a DiT (dim 192, WANC_DEMO_DIT_LAYERS
- * layers, 4 heads) and the constructed VAE (width 4). wanc_demo_write_models
+ * layers, 4 heads) and the constructed VAE (width 8). wanc_demo_write_models
  * writes the DiT's random f32 starting point (the one `wanc train` starts
  * from); wanc_demo_write_trained copies a trained DiT file (models/demo/) in.
  * Both return the paths in files (strings owned by a static buffer of the call)

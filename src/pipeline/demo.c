@@ -174,7 +174,7 @@ static wanc_err write_models(const char *dir, int image, const char *trained_dit
     } else {
         if (trained_dit) TRY(copy_file(trained_dit, dit));
         else TRY(wanc_dit_random_write(dit, &dc, WANC_F32, DEMO_SEED + 1));
-        TRY(wanc_vae21_write_constructed(vae, 4));
+        TRY(wanc_vae21_write_constructed(vae, 8));
     }
     /* The DiT's img_emb fixes the CLIP width (1280) and token count (257 =
      * 1 + (224/14)²); one stored block, and the tower runs all but the last,

@@ -94,8 +94,8 @@ extern const float wanc_vae21_latent_mean[16], wanc_vae21_latent_std[16];
 typedef wanc_err (*vae_fill_fn)(void *user, const char *name, wanc_tensor *t);
 wanc_err wanc_vae21_write_filled(const char *path, int dim, vae_fill_fn fill, void *user);
 /* The demo's Wan2.1 VAE built by a rule instead of training (vae_constructed.c):
- * latents hold the 8x8x4 block means of the colours, the decoder interpolates
- * them back; dim >= 4. */
+ * latents hold the 8x8x4 block means of the colours and their temporal slopes,
+ * the decoder interpolates them back; dim >= 7. */
 wanc_err wanc_vae21_write_constructed(const char *path, int dim);
 
 /* latents[z, 1+(F-1)/4, H/8, W/8] = encode(video[3, F, H, W]).
